@@ -1,0 +1,26 @@
+// Small string helpers shared across dcos.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dcos::text {
+
+// Edit distance between a and b: insertions, deletions, substitutions and
+// swaps of neighbouring characters each count one.
+size_t editDistance(std::string_view a, std::string_view b);
+
+// The candidate closest to `word`, if it is close enough to be a likely typo
+// (distance at most a third of the longer word, at least 1); "" otherwise.
+std::string nearest(std::string_view word, const std::vector<std::string> &candidates);
+
+std::string join(const std::vector<std::string> &parts, std::string_view separator);
+
+// `s` in double quotes with JSON escaping, for error messages and JSON output.
+std::string quote(std::string_view s);
+
+bool startsWith(std::string_view s, std::string_view prefix);
+bool endsWith(std::string_view s, std::string_view suffix);
+
+}  // namespace dcos::text

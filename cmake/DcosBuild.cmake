@@ -1,0 +1,41 @@
+# The one way every dcos target is built.
+#
+#   dcos_add_library(name SOURCES ... [LIBS ...])     an internal static library
+#   dcos_add_plugin(name SOURCES ... [LIBS ...] [OUTPUT_DIR dir] [NO_INSTALL])
+#                                                      a plugin (see sdk/cmake/dcosPlugin.cmake)
+#   dcos_add_test(name SOURCES ... [LIBS ...] [LABELS ...])
+#                                                      a Catch2 test; every TEST_CASE becomes a ctest test
+
+include(${CMAKE_CURRENT_LIST_DIR}/../sdk/cmake/dcosPlugin.cmake)
+include(${Catch2_DIR}/Catch.cmake)
+
+set(DCOS_WARNINGS -Wall -Wextra -Wpedantic -Wshadow $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor> -Werror)
+
+function(dcos_warnings target)
+  target_compile_options(${target} PRIVATE ${DCOS_WARNINGS})
+endfunction()
+
+function(dcos_add_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PUBLIC ${ARG_LIBS})
+  set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  dcos_warnings(${name})
+endfunction()
+
+function(dcos_add_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PRIVATE dcos_catch_main ${ARG_LIBS})
+  # Where tests find the build's plugins and binaries, and the example configs.
+  target_compile_definitions(${name} PRIVATE
+    DCOS_TEST_BUILD_DIR="${CMAKE_BINARY_DIR}" DCOS_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  dcos_warnings(${name})
+  set(labels unit ${ARG_LABELS})
+  catch_discover_tests(${name}
+    TEST_PREFIX "${name}: "
+    PROPERTIES
+      LABELS "${labels}")
+endfunction()

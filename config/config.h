@@ -1,0 +1,77 @@
+// The node's configuration: /etc/dcos/cluster.json (the same on every node)
+// and /etc/dcos/node.json (this node). Both are read and validated in full
+// before dcosd does anything else; see docs/configuration.md for every key.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace dcos::config {
+
+struct PortRange {
+  uint16_t first = 0;
+  uint16_t last = 0;
+  bool operator==(const PortRange &) const = default;
+};
+
+struct Zone {
+  std::vector<std::string> networks;  // CIDRs of the cluster nodes in this zone
+};
+
+struct ClusterConfig {
+  std::string name;
+  std::vector<std::string> masters;  // master addresses; order gives ZooKeeper ids 1..n
+  Zone admin;
+  Zone privateZone;
+  Zone publicZone;
+  std::vector<std::string> operatorNetworks;  // may reach masters on TCP 80/443
+  bool operatorSsh = false;                   // and on TCP 22
+  std::vector<PortRange> publicTcpPorts{{80, 80}, {443, 443}};
+  std::vector<PortRange> publicUdpPorts;
+  std::vector<PortRange> agentPorts{{31000, 32000}};  // port resources offered by agents
+  std::vector<std::string> resolvers;                 // upstream DNS servers
+};
+
+struct NodeConfig {
+  std::string role;
+  std::string address;
+  std::string hostname;
+  std::map<std::string, std::string> attributes;
+  std::string apiListen;  // host:port of the node API
+  std::string logLevel = "info";
+  bool firewall = true;
+};
+
+struct Config {
+  std::string dir;
+  ClusterConfig cluster;
+  NodeConfig node;
+};
+
+// Validation of JSON already parsed and of files. Each error is one line:
+// "<file>: <JSON pointer>: <what was expected>"; all problems are reported.
+Result<ClusterConfig> parseCluster(const std::string &text, const std::string &file = "cluster.json");
+Result<NodeConfig> parseNode(const std::string &text, const std::string &file = "node.json");
+
+// Reads <dir>/cluster.json and <dir>/node.json. The error lists every problem
+// found in both, one per line.
+Result<Config> load(const std::string &dir);
+
+// The normalized configuration as JSON ({"cluster": {...}, "node": {...}}),
+// defaults filled in; this is what a role plugin's create() receives.
+std::string toJson(const Config &config);
+std::string clusterToJson(const ClusterConfig &cluster);
+std::string nodeToJson(const NodeConfig &node);
+
+// Helpers shared with other validators.
+bool isIpAddress(const std::string &s);
+bool isCidr(const std::string &s);
+bool isName(const std::string &s);  // [a-z0-9]([a-z0-9-]*[a-z0-9])?, at most 63
+Result<PortRange> parsePortRange(const std::string &s);  // "80" or "10000-10100"
+std::string formatPortRange(const PortRange &range);
+
+}  // namespace dcos::config

@@ -1,0 +1,131 @@
+#include "pluginhost/manifest.h"
+
+#include <Poco/JSON/Stringifier.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "base/text.h"
+#include "config/config.h"
+#include "config/json_reader.h"
+
+namespace dcos::pluginhost {
+
+using config::Need;
+using config::Reader;
+
+namespace {
+
+std::vector<std::string> names(Reader &r, const std::string &key) {
+  std::vector<std::string> out;
+  r.array(key, Need::Optional, [&](const std::string &path, const Poco::Dynamic::Var &v) {
+    if (!v.isString() || v.extract<std::string>().empty()) {
+      r.diagnostics().add(path, "expected a non-empty string, found " + config::describe(v));
+      return;
+    }
+    out.push_back(v.extract<std::string>());
+  });
+  return out;
+}
+
+}  // namespace
+
+Result<Manifest> parseManifest(const std::string &json, const std::string &source) {
+  auto parsed = config::parseJson(json, source);
+  if (!parsed) return parsed.error();
+  config::Diagnostics diag(source);
+  Reader root(diag, "", *parsed);
+  Manifest m;
+  if (auto zone = root.string("zone", Need::Required)) {
+    if (*zone != "admin" && *zone != "private" && *zone != "public") {
+      root.fail("zone", "unknown zone " + text::quote(*zone) + " (known: admin, private, public)");
+    }
+    m.zone = *zone;
+  }
+  m.resourceRole = root.string("resource_role", Need::Optional).value_or("*");
+  if (m.resourceRole.empty()) root.fail("resource_role", "expected a non-empty string");
+  if (auto attrs = root.scalarMap("attributes", Need::Optional)) m.attributes = *attrs;
+  std::set<std::string> seen;
+  root.array("modules", Need::Optional, [&](const std::string &path, const Poco::Dynamic::Var &v) {
+    Reader mod(diag, path, v);
+    if (!mod.valid()) return;
+    ModuleSpec spec;
+    if (auto name = mod.string("name", Need::Required)) {
+      if (!config::isName(*name)) {
+        mod.fail("name", "not a module name (lowercase letters, digits and dashes): " + text::quote(*name));
+      } else if (!seen.insert(*name).second) {
+        mod.fail("name", "duplicate module " + text::quote(*name));
+      }
+      spec.name = *name;
+    }
+    spec.library = mod.string("library", Need::Optional).value_or(spec.name + ".so");
+    spec.optional = mod.boolean("optional", Need::Optional).value_or(false);
+    spec.requires_ = names(mod, "requires");
+    if (auto cfg = mod.raw("config", Need::Optional)) {
+      if (cfg->type() != typeid(Poco::JSON::Object::Ptr)) {
+        mod.fail("config", "expected an object, found " + config::describe(*cfg));
+      } else {
+        std::ostringstream s;
+        Poco::JSON::Stringifier::stringify(*cfg, s);
+        spec.configJson = s.str();
+      }
+    }
+    mod.done();
+    m.modules.push_back(std::move(spec));
+  });
+  if (auto image = root.object("image", Need::Optional)) {
+    m.image.packages = names(*image, "packages");
+    m.image.units = names(*image, "units");
+    image->done();
+  }
+  root.done();
+  if (!diag.ok()) return makeError(text::join(diag.errors(), "\n"));
+  return m;
+}
+
+Result<std::vector<size_t>> startOrder(const std::vector<ModuleSpec> &modules) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < modules.size(); ++i) index[modules[i].name] = i;
+  for (const auto &m : modules) {
+    for (const auto &dep : m.requires_) {
+      if (index.count(dep) == 0) {
+        return makeError("module " + text::quote(m.name) + " requires " + text::quote(dep) +
+                         ", which the role does not list");
+      }
+    }
+  }
+  // Depth-first, visiting in listed order, so independent modules keep their order.
+  enum Mark { kNone, kActive, kDone };
+  std::vector<Mark> mark(modules.size(), kNone);
+  std::vector<size_t> order;
+  std::vector<std::string> stack;
+  std::string cycle;
+  std::function<bool(size_t)> visit = [&](size_t i) {
+    if (mark[i] == kDone) return true;
+    if (mark[i] == kActive) {
+      auto from = std::find(stack.begin(), stack.end(), modules[i].name);
+      std::vector<std::string> loop(from, stack.end());
+      loop.push_back(modules[i].name);
+      cycle = text::join(loop, " -> ");
+      return false;
+    }
+    mark[i] = kActive;
+    stack.push_back(modules[i].name);
+    for (const auto &dep : modules[i].requires_) {
+      if (!visit(index[dep])) return false;
+    }
+    stack.pop_back();
+    mark[i] = kDone;
+    order.push_back(i);
+    return true;
+  };
+  for (size_t i = 0; i < modules.size(); ++i) {
+    if (!visit(i)) return makeError("modules require each other in a cycle: " + cycle);
+  }
+  return order;
+}
+
+}  // namespace dcos::pluginhost

@@ -1,0 +1,41 @@
+// A role's manifest: what the node is and which modules it runs.
+// The JSON shape is documented in docs/plugins.md.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace dcos::pluginhost {
+
+struct ModuleSpec {
+  std::string name;     // the module plugin's name
+  std::string library;  // file in the plugin dir (default "<name>.so") or an absolute path
+  bool optional = false;
+  std::vector<std::string> requires_;  // modules that must be running first
+  std::string configJson = "{}";       // passed to create()
+};
+
+struct ImageSpec {
+  std::vector<std::string> packages;  // Debian packages the node image needs
+  std::vector<std::string> units;     // systemd units to enable
+};
+
+struct Manifest {
+  std::string zone;          // admin, private or public
+  std::string resourceRole;  // "*", "slave_public" or a custom one
+  std::map<std::string, std::string> attributes;
+  std::vector<ModuleSpec> modules;
+  ImageSpec image;
+};
+
+// Validates a manifest; errors are "<source>: <JSON pointer>: <problem>", all of them.
+Result<Manifest> parseManifest(const std::string &json, const std::string &source);
+
+// The order to start modules in: every module after those it requires,
+// otherwise in the order listed. Fails naming an unknown dependency or a cycle.
+Result<std::vector<size_t>> startOrder(const std::vector<ModuleSpec> &modules);
+
+}  // namespace dcos::pluginhost

@@ -1,0 +1,77 @@
+#include "pluginhost/manifest.h"
+
+#include <catch2/catch.hpp>
+
+using namespace dcos;
+using namespace dcos::pluginhost;
+
+namespace {
+
+std::vector<std::string> orderOf(const std::vector<ModuleSpec> &mods) {
+  auto order = startOrder(mods);
+  REQUIRE(order.ok());
+  std::vector<std::string> names;
+  for (size_t i : *order) names.push_back(mods[i].name);
+  return names;
+}
+
+ModuleSpec mod(std::string name, std::vector<std::string> requires_ = {}) {
+  ModuleSpec s;
+  s.name = std::move(name);
+  s.requires_ = std::move(requires_);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a manifest parses with defaults", "[manifest]") {
+  auto m = parseManifest(R"({"zone": "public", "resource_role": "slave_public", "attributes": {"public_ip": true},
+    "modules": [{"name": "router", "config": {"mode": "edge", "ports": [80]}},
+                {"name": "agent", "library": "/opt/agent.so", "optional": true, "requires": ["router"]}],
+    "image": {"packages": ["nftables"], "units": ["dcosd.service"]}})", "m");
+  REQUIRE(m.ok());
+  CHECK(m->zone == "public");
+  CHECK(m->attributes.at("public_ip") == "true");
+  REQUIRE(m->modules.size() == 2);
+  CHECK(m->modules[0].library == "router.so");
+  CHECK(m->modules[0].configJson == R"({"mode":"edge","ports":[80]})");
+  CHECK(m->modules[1].optional);
+  CHECK(m->modules[1].configJson == "{}");
+  CHECK(m->image.units == std::vector<std::string>{"dcosd.service"});
+  auto bare = parseManifest(R"({"zone": "private"})", "m");
+  REQUIRE(bare.ok());
+  CHECK(bare->resourceRole == "*");
+  CHECK(bare->modules.empty());
+}
+
+TEST_CASE("a bad manifest names every problem", "[manifest]") {
+  auto m = parseManifest(R"({"zone": "dmz", "modules": [{"name": "a"}, {"name": "a", "config": 3}, {"nmae": "b"}]})",
+                         "role-x.so: manifest");
+  REQUIRE_FALSE(m.ok());
+  const auto &e = m.error().message;
+  CHECK_THAT(e, Catch::Contains("role-x.so: manifest: /zone: unknown zone \"dmz\" (known: admin, private, public)"));
+  CHECK_THAT(e, Catch::Contains("/modules/1/name: duplicate module \"a\""));
+  CHECK_THAT(e, Catch::Contains("/modules/1/config: expected an object, found a number"));
+  CHECK_THAT(e, Catch::Contains("/modules/2/name: missing (required)"));
+  CHECK_THAT(e, Catch::Contains("/modules/2/nmae: unknown key \"nmae\" (did you mean \"name\"?)"));
+}
+
+TEST_CASE("modules start after what they require, otherwise in listed order", "[manifest][lifecycle]") {
+  CHECK(orderOf({mod("a"), mod("b"), mod("c")}) == std::vector<std::string>{"a", "b", "c"});
+  CHECK(orderOf({mod("scheduler", {"zookeeper"}), mod("dns", {"zookeeper"}), mod("zookeeper")}) ==
+        std::vector<std::string>{"zookeeper", "scheduler", "dns"});
+  CHECK(orderOf({mod("d", {"c", "b"}), mod("c", {"a"}), mod("b", {"a"}), mod("a")}) ==
+        std::vector<std::string>{"a", "c", "b", "d"});
+}
+
+TEST_CASE("start order refuses unknown dependencies and cycles", "[manifest][lifecycle]") {
+  auto unknown = startOrder({mod("a", {"ghost"})});
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().message == "module \"a\" requires \"ghost\", which the role does not list");
+  auto cycle = startOrder({mod("a", {"b"}), mod("b", {"c"}), mod("c", {"a"})});
+  REQUIRE_FALSE(cycle.ok());
+  CHECK(cycle.error().message == "modules require each other in a cycle: a -> b -> c -> a");
+  auto self = startOrder({mod("a", {"a"})});
+  REQUIRE_FALSE(self.ok());
+  CHECK(self.error().message == "modules require each other in a cycle: a -> a");
+}

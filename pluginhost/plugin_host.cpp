@@ -1,0 +1,364 @@
+#include "pluginhost/plugin_host.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Stringifier.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
+#include "base/log.h"
+#include "base/text.h"
+
+namespace dcos::pluginhost {
+
+namespace fs = std::filesystem;
+
+std::string_view stateName(State state) {
+  switch (state) {
+    case State::Loaded: return "loaded";
+    case State::Created: return "created";
+    case State::Starting: return "starting";
+    case State::Running: return "running";
+    case State::Stopping: return "stopping";
+    case State::Stopped: return "stopped";
+    case State::Failed: return "failed";
+  }
+  return "unknown";
+}
+
+std::string_view healthName(dcos_health health) {
+  switch (health) {
+    case DCOS_HEALTH_HEALTHY: return "healthy";
+    case DCOS_HEALTH_DEGRADED: return "degraded";
+    case DCOS_HEALTH_UNHEALTHY: return "unhealthy";
+  }
+  return "unhealthy";
+}
+
+struct PluginHost::Instance {
+  PluginHost *owner = nullptr;
+  ModuleSpec spec;
+  std::string library;
+  Library lib;
+  dcos_host_v1 table{};
+  std::string stateDir;
+  void *handle = nullptr;
+  bool started = false;
+  // Guarded by owner->mutex_:
+  State state = State::Loaded;
+  dcos_health health = DCOS_HEALTH_HEALTHY;
+  std::string message;
+};
+
+PluginHost::PluginHost(HostOptions options, config::Config config)
+    : options_(std::move(options)), config_(std::move(config)) {}
+
+PluginHost::~PluginHost() {
+  for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
+    if ((*it)->handle != nullptr) (*it)->lib.descriptor->destroy((*it)->handle);
+  }
+  if (role_ && role_->handle != nullptr) role_->lib.descriptor->destroy(role_->handle);
+}
+
+std::vector<std::string> PluginHost::knownRoles(const std::string &pluginDir) {
+  std::vector<std::string> roles;
+  std::error_code ec;
+  for (const auto &entry : fs::directory_iterator(pluginDir, ec)) {
+    std::string file = entry.path().filename().string();
+    if (text::startsWith(file, "role-") && text::endsWith(file, ".so")) {
+      roles.push_back(file.substr(5, file.size() - 8));
+    }
+  }
+  // The stock roles first, in their natural order, then custom ones.
+  auto rank = [](const std::string &r) {
+    if (r == "master") return 0;
+    if (r == "agent-private") return 1;
+    if (r == "agent-public") return 2;
+    return 3;
+  };
+  std::sort(roles.begin(), roles.end(), [&](const auto &a, const auto &b) {
+    return rank(a) != rank(b) ? rank(a) < rank(b) : a < b;
+  });
+  return roles;
+}
+
+void PluginHost::progress(const std::string &line) {
+  log::info(line);
+  if (onProgress) onProgress(line);
+}
+
+void PluginHost::setState(Instance &instance, State state) {
+  std::lock_guard lock(mutex_);
+  instance.state = state;
+}
+
+void PluginHost::fail(Instance &instance, const std::string &reason) {
+  {
+    std::lock_guard lock(mutex_);
+    instance.state = State::Failed;
+    instance.health = DCOS_HEALTH_UNHEALTHY;
+    instance.message = reason;
+  }
+  if (instance.spec.optional) {
+    log::warning("optional module " + instance.spec.name + " failed, running without it: " + reason);
+  }
+}
+
+Status PluginHost::createInstance(Instance &instance, const std::string &configJson) {
+  const auto *d = instance.lib.descriptor;
+  instance.stateDir = options_.stateDir + "/" + d->name;
+  std::error_code ec;
+  fs::create_directories(instance.stateDir, ec);
+  if (ec) {
+    return makeError(instance.lib.path + ": cannot create state dir " + instance.stateDir + ": " + ec.message());
+  }
+  instance.owner = this;
+  instance.table.struct_size = sizeof(dcos_host_v1);
+  instance.table.abi_major = DCOS_ABI_MAJOR;
+  instance.table.ctx = &instance;
+  instance.table.log = &PluginHost::hostLog;
+  instance.table.node_json = &PluginHost::hostNodeJson;
+  instance.table.state_dir = &PluginHost::hostStateDir;
+  instance.table.report_health = &PluginHost::hostReportHealth;
+
+  char err[512] = {};
+  void *handle = nullptr;
+  int rc = d->create(&instance.table, configJson.c_str(), &handle, err, sizeof err);
+  if (rc != 0 || handle == nullptr) {
+    err[sizeof err - 1] = '\0';
+    std::string reason = err[0] != '\0' ? err : (rc != 0 ? std::strerror(-rc) : "returned no instance");
+    return makeError(instance.lib.path + ": create failed: " + reason);
+  }
+  instance.handle = handle;
+  setState(instance, State::Created);
+  return Status::Ok();
+}
+
+Status PluginHost::load() {
+  const std::string nodeFile = config_.dir.empty() ? "node.json" : config_.dir + "/node.json";
+  const std::string &roleName = config_.node.role;
+  std::string rolePath = options_.pluginDir + "/role-" + roleName + ".so";
+  if (!fs::exists(rolePath)) {
+    auto known = knownRoles(options_.pluginDir);
+    std::string message = nodeFile + ": /role: unknown role " + text::quote(roleName) + " (known: " +
+                          (known.empty() ? "none in " + options_.pluginDir : text::join(known, ", ")) + ")";
+    std::string suggestion = text::nearest(roleName, known);
+    if (!suggestion.empty()) message += "; did you mean " + text::quote(suggestion) + "?";
+    return makeError(message);
+  }
+
+  Poco::JSON::Object::Ptr node = new Poco::JSON::Object;
+  node->set("role", roleName);
+  node->set("address", config_.node.address);
+  node->set("hostname", config_.node.hostname);
+  node->set("cluster_name", config_.cluster.name);
+  {
+    std::ostringstream s;
+    Poco::JSON::Stringifier::stringify(node, s);
+    roleNodeJson_ = s.str();
+  }
+
+  progress("loading role " + roleName);
+  auto lib = loader_.load(rolePath, DCOS_PLUGIN_ROLE);
+  if (!lib) return lib.error();
+  role_ = std::make_unique<Instance>();
+  role_->lib = *lib;
+  role_->library = rolePath;
+  role_->spec.name = lib->descriptor->name;
+  if (auto s = createInstance(*role_, config::toJson(config_)); !s) return s.error();
+
+  const char *manifestText = lib->descriptor->role_manifest(role_->handle);
+  if (manifestText == nullptr) return makeError(rolePath + ": role_manifest returned NULL");
+  auto manifest = parseManifest(manifestText, rolePath + ": manifest");
+  if (!manifest) return manifest.error();
+  auto order = startOrder(manifest->modules);
+  if (!order) return order.error().wrap(rolePath + ": manifest");
+  manifest_ = *manifest;
+
+  attributes_ = manifest_.attributes;
+  for (const auto &[k, v] : config_.node.attributes) attributes_[k] = v;
+  node->set("zone", manifest_.zone);
+  node->set("resource_role", manifest_.resourceRole);
+  Poco::JSON::Object::Ptr attrs = new Poco::JSON::Object;
+  for (const auto &[k, v] : attributes_) attrs->set(k, v);
+  node->set("attributes", attrs);
+  node->set("state_dir", options_.stateDir);
+  {
+    std::ostringstream s;
+    Poco::JSON::Stringifier::stringify(node, s);
+    nodeJson_ = s.str();
+  }
+
+  for (size_t index : *order) {
+    const ModuleSpec &spec = manifest_.modules[index];
+    auto instance = std::make_unique<Instance>();
+    instance->spec = spec;
+    instance->library = spec.library.empty() || spec.library.front() == '/' ? spec.library
+                                                                             : options_.pluginDir + "/" + spec.library;
+    instance->owner = this;
+    Instance &inst = *instance;
+    modules_.push_back(std::move(instance));
+
+    std::string which;
+    if (dependencyFailed(inst, which)) {
+      std::string reason = "requires module " + text::quote(which) + ", which failed";
+      fail(inst, reason);
+      if (!spec.optional) return makeError("module " + text::quote(spec.name) + ": " + reason);
+      continue;
+    }
+    progress("loading module " + spec.name);
+    auto modLib = loader_.load(inst.library, DCOS_PLUGIN_MODULE);
+    if (modLib && spec.name != modLib->descriptor->name) {
+      modLib = makeError(inst.library + ": the plugin is named " + text::quote(modLib->descriptor->name) +
+                         ", but the role lists it as " + text::quote(spec.name));
+    }
+    Status created = modLib ? Status::Ok() : Status(modLib.error());
+    if (modLib) {
+      inst.lib = *modLib;
+      created = createInstance(inst, spec.configJson);
+    }
+    if (!created) {
+      fail(inst, created.error().message);
+      if (!spec.optional) return created.error();
+    }
+  }
+  return Status::Ok();
+}
+
+bool PluginHost::dependencyFailed(const Instance &instance, std::string &which) const {
+  std::lock_guard lock(mutex_);
+  for (const auto &dep : instance.spec.requires_) {
+    for (const auto &other : modules_) {
+      if (other->spec.name == dep && other->state == State::Failed) {
+        which = dep;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+Status PluginHost::start() {
+  char err[512] = {};
+  if (role_->lib.descriptor->start(role_->handle, err, sizeof err) != 0) {
+    err[sizeof err - 1] = '\0';
+    return makeError(role_->library + ": start failed: " + err);
+  }
+  role_->started = true;
+  setState(*role_, State::Running);
+
+  for (auto &m : modules_) {
+    Instance &inst = *m;
+    {
+      std::lock_guard lock(mutex_);
+      if (inst.state == State::Failed) continue;
+    }
+    std::string which;
+    if (dependencyFailed(inst, which)) {
+      std::string reason = "requires module " + text::quote(which) + ", which failed";
+      fail(inst, reason);
+      if (inst.spec.optional) continue;
+      stop();
+      return makeError("module " + text::quote(inst.spec.name) + ": " + reason);
+    }
+    progress("starting module " + inst.spec.name);
+    setState(inst, State::Starting);
+    std::fill(std::begin(err), std::end(err), '\0');
+    int rc = inst.lib.descriptor->start(inst.handle, err, sizeof err);
+    if (rc != 0) {
+      err[sizeof err - 1] = '\0';
+      std::string reason = inst.library + ": start failed: " + (err[0] != '\0' ? err : std::strerror(-rc));
+      fail(inst, reason);
+      if (inst.spec.optional) continue;
+      stop();
+      return makeError(reason);
+    }
+    inst.started = true;
+    setState(inst, State::Running);
+  }
+  return Status::Ok();
+}
+
+void PluginHost::stop() {
+  for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
+    Instance &inst = **it;
+    if (!inst.started) continue;
+    progress("stopping module " + inst.spec.name);
+    setState(inst, State::Stopping);
+    inst.lib.descriptor->stop(inst.handle);
+    inst.started = false;
+    setState(inst, State::Stopped);
+  }
+  if (role_ && role_->started) {
+    role_->lib.descriptor->stop(role_->handle);
+    role_->started = false;
+    setState(*role_, State::Stopped);
+  }
+  for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
+    if ((*it)->handle != nullptr) {
+      (*it)->lib.descriptor->destroy((*it)->handle);
+      (*it)->handle = nullptr;
+    }
+  }
+  if (role_ && role_->handle != nullptr) {
+    role_->lib.descriptor->destroy(role_->handle);
+    role_->handle = nullptr;
+  }
+}
+
+std::vector<PluginStatus> PluginHost::status() const {
+  std::lock_guard lock(mutex_);
+  std::vector<PluginStatus> out;
+  auto describe = [&](const Instance &inst, const char *kind) {
+    PluginStatus s;
+    s.name = inst.spec.name;
+    s.kind = kind;
+    if (inst.lib.descriptor != nullptr) {
+      s.version = inst.lib.descriptor->version;
+      s.description = inst.lib.descriptor->description != nullptr ? inst.lib.descriptor->description : "";
+    }
+    s.library = inst.library;
+    s.optional = inst.spec.optional;
+    s.state = inst.state;
+    s.health = inst.health;
+    s.message = inst.message;
+    out.push_back(std::move(s));
+  };
+  if (role_) describe(*role_, "role");
+  for (const auto &m : modules_) describe(*m, "module");
+  return out;
+}
+
+void PluginHost::hostLog(void *ctx, dcos_log_level level, const char *message) {
+  auto *inst = static_cast<Instance *>(ctx);
+  int l = std::clamp(static_cast<int>(level), static_cast<int>(log::Level::Error), static_cast<int>(log::Level::Debug));
+  log::write(static_cast<log::Level>(l), inst->spec.name, message != nullptr ? message : "");
+}
+
+const char *PluginHost::hostNodeJson(void *ctx) {
+  auto *inst = static_cast<Instance *>(ctx);
+  if (inst == inst->owner->role_.get()) return inst->owner->roleNodeJson_.c_str();
+  return inst->owner->nodeJson_.c_str();
+}
+
+const char *PluginHost::hostStateDir(void *ctx) { return static_cast<Instance *>(ctx)->stateDir.c_str(); }
+
+void PluginHost::hostReportHealth(void *ctx, dcos_health health, const char *message) {
+  auto *inst = static_cast<Instance *>(ctx);
+  if (health != DCOS_HEALTH_HEALTHY && health != DCOS_HEALTH_DEGRADED) health = DCOS_HEALTH_UNHEALTHY;
+  std::string text = message != nullptr ? message : "";
+  bool changed = false;
+  {
+    std::lock_guard lock(inst->owner->mutex_);
+    changed = inst->health != health || inst->message != text;
+    inst->health = health;
+    inst->message = text;
+  }
+  if (changed) {
+    log::write(health == DCOS_HEALTH_HEALTHY ? log::Level::Info : log::Level::Warning, inst->spec.name,
+               "health " + std::string(healthName(health)) + (text.empty() ? "" : ": " + text));
+  }
+}
+
+}  // namespace dcos::pluginhost

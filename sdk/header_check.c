@@ -1,0 +1,1 @@
+#include <dcos/plugin.h>

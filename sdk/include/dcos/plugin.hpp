@@ -1,0 +1,250 @@
+// Header-only C++ adapter over the dcos plugin ABI (dcos/plugin.h).
+//
+// A module is a class with a constructor (Host, config JSON), start() and
+// stop(); a role is a class with a constructor and manifest(). One macro
+// exports the ABI entry function for it:
+//
+//   class Hello : public dcos::sdk::Module {
+//    public:
+//     Hello(dcos::sdk::Host host, std::string_view config) : host_(host) {}
+//     void start() override { host_.info("hello"); }
+//     void stop() override {}
+//    private:
+//     dcos::sdk::Host host_;
+//   };
+//   DCOS_MODULE(Hello, "hello", "1.0.0", "says hello")
+//
+// Exceptions thrown by the constructor or start() become the error message the
+// host prints; throw dcos::sdk::Error to choose the errno as well. Nothing
+// escapes the boundary: stop(), the destructor and manifest() are guarded too.
+// Requires C++17.
+#pragma once
+
+#include <dcos/plugin.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace dcos::sdk {
+
+// The host's services for one plugin instance. Cheap to copy; valid until the
+// instance is destroyed. Safe to use from any thread.
+class Host {
+ public:
+  explicit Host(const dcos_host_v1 *host) : host_(host) {}
+
+  void log(dcos_log_level level, const std::string &message) const {
+    host_->log(host_->ctx, level, message.c_str());
+  }
+  void error(const std::string &m) const { log(DCOS_LOG_ERROR, m); }
+  void warning(const std::string &m) const { log(DCOS_LOG_WARNING, m); }
+  void info(const std::string &m) const { log(DCOS_LOG_INFO, m); }
+  void debug(const std::string &m) const { log(DCOS_LOG_DEBUG, m); }
+
+  // This node's identity as a JSON object (see dcos_host_v1::node_json).
+  std::string nodeJson() const { return host_->node_json(host_->ctx); }
+  // The instance's own node-local state directory, which exists.
+  std::string stateDir() const { return host_->state_dir(host_->ctx); }
+  void reportHealth(dcos_health health, const std::string &message = {}) const {
+    host_->report_health(host_->ctx, health, message.empty() ? nullptr : message.c_str());
+  }
+
+  const dcos_host_v1 *raw() const { return host_; }
+
+ private:
+  const dcos_host_v1 *host_;
+};
+
+// Throw to fail create() or start() with a given errno (a positive value).
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string &message, int errnum = EINVAL)
+      : std::runtime_error(message), errnum_(errnum) {}
+  int errnum() const { return errnum_; }
+
+ private:
+  int errnum_;
+};
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  virtual void start() = 0;
+  virtual void stop() = 0;
+};
+
+class Role {
+ public:
+  virtual ~Role() = default;
+  // The role's manifest, a JSON object (docs/plugins.md). Called once, right
+  // after construction.
+  virtual std::string manifest() const = 0;
+};
+
+// Quotes a string for JSON, escaping what RFC 8259 requires.
+inline std::string jsonQuote(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+namespace detail {
+
+inline void writeError(char *err, size_t len, const char *message) {
+  if (err != nullptr && len > 0) {
+    std::snprintf(err, len, "%s", message);
+  }
+}
+
+// Runs f, turning any exception into (negative errno, message).
+template <class F>
+int guarded(char *err, size_t len, F &&f) noexcept {
+  try {
+    f();
+    return 0;
+  } catch (const Error &e) {
+    writeError(err, len, e.what());
+    return e.errnum() > 0 ? -e.errnum() : -EINVAL;
+  } catch (const std::bad_alloc &) {
+    writeError(err, len, "out of memory");
+    return -ENOMEM;
+  } catch (const std::exception &e) {
+    writeError(err, len, e.what());
+    return -EINVAL;
+  } catch (...) {
+    writeError(err, len, "unknown exception");
+    return -EINVAL;
+  }
+}
+
+template <class T>
+struct RoleBox {
+  T role;
+  std::string manifest;
+  RoleBox(Host host, std::string_view config) : role(host, config), manifest(role.manifest()) {}
+};
+
+template <class T>
+int createModule(const dcos_host_v1 *host, const char *config, void **instance, char *err,
+                 size_t len) noexcept {
+  return guarded(err, len, [&] {
+    T *made = new T(Host(host), std::string_view(config != nullptr ? config : "{}"));
+    *instance = made;
+  });
+}
+
+template <class T>
+int startModule(void *instance, char *err, size_t len) noexcept {
+  return guarded(err, len, [&] { static_cast<T *>(instance)->start(); });
+}
+
+template <class T>
+void stopModule(void *instance) noexcept {
+  char ignored[1];
+  (void)guarded(ignored, 0, [&] { static_cast<T *>(instance)->stop(); });
+}
+
+template <class T>
+void destroyModule(void *instance) noexcept {
+  char ignored[1];
+  (void)guarded(ignored, 0, [&] { delete static_cast<T *>(instance); });
+}
+
+template <class T>
+int createRole(const dcos_host_v1 *host, const char *config, void **instance, char *err,
+               size_t len) noexcept {
+  return guarded(err, len, [&] {
+    auto *made = new RoleBox<T>(Host(host), std::string_view(config != nullptr ? config : "{}"));
+    *instance = made;
+  });
+}
+
+inline int startNothing(void *, char *, size_t) noexcept { return 0; }
+inline void stopNothing(void *) noexcept {}
+
+template <class T>
+void destroyRole(void *instance) noexcept {
+  char ignored[1];
+  (void)guarded(ignored, 0, [&] { delete static_cast<RoleBox<T> *>(instance); });
+}
+
+template <class T>
+const char *roleManifest(void *instance) noexcept {
+  return static_cast<RoleBox<T> *>(instance)->manifest.c_str();
+}
+
+template <class T>
+dcos_plugin_v1 moduleDescriptor(const char *name, const char *version, const char *description) {
+  dcos_plugin_v1 d{};
+  d.struct_size = sizeof(dcos_plugin_v1);
+  d.abi_major = DCOS_ABI_MAJOR;
+  d.kind = DCOS_PLUGIN_MODULE;
+  d.name = name;
+  d.version = version;
+  d.description = description;
+  d.create = &createModule<T>;
+  d.start = &startModule<T>;
+  d.stop = &stopModule<T>;
+  d.destroy = &destroyModule<T>;
+  d.role_manifest = nullptr;
+  return d;
+}
+
+template <class T>
+dcos_plugin_v1 roleDescriptor(const char *name, const char *version, const char *description) {
+  dcos_plugin_v1 d{};
+  d.struct_size = sizeof(dcos_plugin_v1);
+  d.abi_major = DCOS_ABI_MAJOR;
+  d.kind = DCOS_PLUGIN_ROLE;
+  d.name = name;
+  d.version = version;
+  d.description = description;
+  d.create = &createRole<T>;
+  d.start = &startNothing;
+  d.stop = &stopNothing;
+  d.destroy = &destroyRole<T>;
+  d.role_manifest = &roleManifest<T>;
+  return d;
+}
+
+}  // namespace detail
+}  // namespace dcos::sdk
+
+#define DCOS_SDK_EXPORT_ENTRY(descriptor_expr)                                          \
+  extern "C" __attribute__((visibility("default"))) const dcos_plugin_v1 *              \
+  dcos_plugin_entry_v1(void) {                                                          \
+    static const dcos_plugin_v1 descriptor = descriptor_expr;                           \
+    return &descriptor;                                                                 \
+  }
+
+// Exports Class (a dcos::sdk::Module) as the module plugin `name`.
+#define DCOS_MODULE(Class, name, version, description) \
+  DCOS_SDK_EXPORT_ENTRY((::dcos::sdk::detail::moduleDescriptor<Class>(name, version, description)))
+
+// Exports Class (a dcos::sdk::Role) as the role plugin `name`.
+#define DCOS_ROLE(Class, name, version, description) \
+  DCOS_SDK_EXPORT_ENTRY((::dcos::sdk::detail::roleDescriptor<Class>(name, version, description)))
