@@ -1,0 +1,247 @@
+#include "dcosd/daemon.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "base/log.h"
+#include "base/text.h"
+#include "config/config.h"
+#include "dcosd/node_api.h"
+#include "dcosd/node_state.h"
+#include "pluginhost/plugin_host.h"
+#include "systemd/notify.h"
+
+namespace dcos::dcosd {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+Result<config::Config> loadConfig(const Options &options) {
+  auto config = config::load(options.configDir);
+  if (!config) return config;
+  std::string level = options.logLevel.value_or(config->node.logLevel);
+  log::setLevel(*log::parseLevel(level));
+  log::setRole(config->node.role);
+  return config;
+}
+
+Status makeStateDir(const std::string &dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return makeError("--state-dir " + dir + ": cannot create: " + ec.message());
+  if (::access(dir.c_str(), W_OK) != 0) return makeError("--state-dir " + dir + ": not writable");
+  return Status::Ok();
+}
+
+double unixNow() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// Printed to stderr one error per line, prefixed so that it reads well in a journal.
+int fail(const Error &error) {
+  for (size_t start = 0; start <= error.message.size();) {
+    size_t end = error.message.find('\n', start);
+    if (end == std::string::npos) end = error.message.size();
+    log::error(error.message.substr(start, end - start));
+    start = end + 1;
+  }
+  return 1;
+}
+
+}  // namespace
+
+int runCheck(const Options &options) {
+  auto config = loadConfig(options);
+  if (!config) return fail(config.error());
+  // Plugins get a throwaway state dir: --check must not touch the node.
+  std::string scratch = (fs::temp_directory_path() / ("dcosd-check-" + std::to_string(::getpid()))).string();
+  int status = 0;
+  {
+    pluginhost::PluginHost host({options.pluginDir, scratch}, *config);
+    if (auto loaded = host.load(); !loaded) {
+      status = fail(loaded.error());
+    } else {
+      const auto &m = host.manifest();
+      const auto all = host.status();
+      std::printf("config: %s (cluster %s, node %s, %s)\n", options.configDir.c_str(),
+                  text::quote(config->cluster.name).c_str(), config->node.hostname.c_str(),
+                  config->node.address.c_str());
+      std::printf("role: %s %s (%s)\n", all[0].name.c_str(), all[0].version.c_str(), all[0].library.c_str());
+      std::printf("zone: %s, resource role %s\n", m.zone.c_str(), m.resourceRole.c_str());
+      std::vector<std::string> attrs;
+      for (const auto &[k, v] : host.attributes()) attrs.push_back(k + ":" + v);
+      std::printf("attributes: %s\n", attrs.empty() ? "(none)" : text::join(attrs, ", ").c_str());
+      std::printf("firewall: %s\n", config->node.firewall ? "enabled" : "disabled (node.json /firewall/enabled)");
+      std::printf("node API: %s\n", config->node.apiListen.c_str());
+      std::printf("modules, in start order:%s\n", all.size() == 1 ? " (none)" : "");
+      for (size_t i = 1; i < all.size(); ++i) {
+        const auto &p = all[i];
+        std::printf("  %zu. %s %s%s (%s)%s\n", i, p.name.c_str(), p.version.empty() ? "?" : p.version.c_str(),
+                    p.optional ? " optional" : "", p.library.c_str(),
+                    p.state == pluginhost::State::Failed ? (" FAILED: " + p.message).c_str() : "");
+      }
+      std::printf("check passed\n");
+    }
+  }
+  std::error_code ec;
+  fs::remove_all(scratch, ec);
+  return status;
+}
+
+int runDaemon(const Options &options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  if (systemd::stderrIsJournal()) log::setSink(systemd::journalSink);
+
+  auto config = loadConfig(options);
+  if (!config) return fail(config.error());
+  if (auto s = makeStateDir(options.stateDir); !s) return fail(s.error());
+
+  log::notice("dcosd " DCOS_VERSION " starting: role " + config->node.role + ", node " + config->node.hostname + " (" +
+              config->node.address + "), cluster " + text::quote(config->cluster.name));
+
+  pluginhost::PluginHost host({options.pluginDir, options.stateDir}, *config);
+  host.onProgress = [](const std::string &line) { systemd::notifyStatus(line); };
+
+  std::mutex phaseMutex;
+  Phase phase = Phase::Starting;
+  const double startedAt = unixNow();
+  auto snapshot = [&]() {
+    NodeSnapshot s;
+    {
+      std::lock_guard lock(phaseMutex);
+      s.phase = phase;
+    }
+    s.version = DCOS_VERSION;
+    s.role = config->node.role;
+    s.zone = host.manifest().zone;
+    s.resourceRole = host.manifest().resourceRole;
+    s.address = config->node.address;
+    s.hostname = config->node.hostname;
+    s.clusterName = config->cluster.name;
+    s.attributes = host.attributes();
+    s.plugins = host.status();
+    s.firewallEnabled = config->node.firewall;
+    s.firewallState = config->node.firewall ? "pending" : "disabled";
+    s.startedAt = startedAt;
+    return s;
+  };
+  auto setPhase = [&](Phase p) {
+    std::lock_guard lock(phaseMutex);
+    phase = p;
+  };
+
+  if (auto loaded = host.load(); !loaded) return fail(loaded.error());
+  if (!config->node.firewall) {
+    log::warning("zone firewall disabled by node.json /firewall/enabled: this node is not protected");
+  }
+
+  NodeApi api(snapshot);
+  if (auto s = api.start(config->node.apiListen); !s) return fail(s.error());
+  log::info("node API listening on " + api.address());
+
+  if (auto started = host.start(); !started) {
+    setPhase(Phase::Failed);
+    api.stop();
+    return fail(started.error());
+  }
+  setPhase(Phase::Running);
+
+  size_t running = 0;
+  size_t failed = 0;
+  for (const auto &p : host.status()) {
+    if (p.kind != "module") continue;
+    (p.state == pluginhost::State::Running ? running : failed) += 1;
+  }
+  std::string status = "running: role " + config->node.role + ", " + std::to_string(running) + " module" +
+                       (running == 1 ? "" : "s") + (failed > 0 ? ", " + std::to_string(failed) + " failed" : "") +
+                       ", node API on " + api.address();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  systemd::notifyReady(status);
+  log::notice("dcosd ready in " + std::to_string(ms) + " ms: " + status);
+
+  // Signals arrive on a signalfd, the stopper's completion on an eventfd:
+  // one poll() waits for either, waking for the watchdog when it wants pings.
+  const auto ping = systemd::watchdogPingInterval();
+  const int pingMs = ping.count() > 0 ? static_cast<int>(ping.count() / 1000) : -1;
+  int sigfd = signalfd(-1, &signals, SFD_CLOEXEC);
+  int stopfd = eventfd(0, EFD_CLOEXEC);
+  if (sigfd < 0 || stopfd < 0) {
+    return fail(makeError(std::string("cannot create signalfd/eventfd: ") + std::strerror(errno)));
+  }
+  auto waitFor = [&](int timeoutMs) {
+    pollfd fds[2] = {{sigfd, POLLIN, 0}, {stopfd, POLLIN, 0}};
+    int n = ::poll(fds, 2, timeoutMs);
+    if (n <= 0) return 0;
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info{};
+      if (::read(sigfd, &info, sizeof info) == sizeof info) return static_cast<int>(info.ssi_signo);
+    }
+    if (fds[1].revents & POLLIN) return -1;
+    return 0;
+  };
+
+  int signal = 0;
+  while (signal <= 0) {
+    if (ping.count() > 0) systemd::notifyWatchdog();
+    signal = waitFor(pingMs);
+  }
+
+  log::notice(std::string("received ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+  setPhase(Phase::Stopping);
+  systemd::notifyStopping("stopping modules");
+
+  // Modules stop on a thread of their own so that the deadline holds even if
+  // one of them hangs; a second signal ends the process at once.
+  std::thread stopper([&] {
+    host.stop();
+    uint64_t one = 1;
+    if (::write(stopfd, &one, sizeof one) != sizeof one) {
+      std::abort();  // an eventfd write of 1 cannot fail short of a broken invariant
+    }
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.stopTimeoutSeconds);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      log::error("modules did not stop within " + std::to_string(options.stopTimeoutSeconds) +
+                 " s (--stop-timeout); exiting without them");
+      std::fflush(stderr);
+      _exit(1);
+    }
+    if (ping.count() > 0) systemd::notifyWatchdog();
+    int event = waitFor(pingMs > 0 ? std::min<int>(pingMs, static_cast<int>(left.count())) : static_cast<int>(left.count()));
+    if (event == -1) break;
+    if (event > 0) {
+      log::error("second signal while stopping; exiting now");
+      std::fflush(stderr);
+      _exit(1);
+    }
+  }
+  stopper.join();
+  api.stop();
+  log::notice("dcosd stopped");
+  return 0;
+}
+
+}  // namespace dcos::dcosd

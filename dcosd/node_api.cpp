@@ -1,0 +1,148 @@
+#include "dcosd/node_api.h"
+
+#include <unistd.h>
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/ThreadPool.h>
+
+#include <cstdio>
+
+#include "base/text.h"
+
+namespace dcos::dcosd {
+
+using Poco::Net::HTTPRequest;
+using Poco::Net::HTTPResponse;
+using Poco::Net::HTTPServerRequest;
+using Poco::Net::HTTPServerResponse;
+
+namespace {
+
+void send(NodeApi &api, HTTPServerRequest &request, HTTPServerResponse &response, int status,
+          const std::string &contentType, const std::string &body) {
+  response.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(status));
+  response.setContentType(contentType);
+  response.set("Cache-Control", "no-store");
+  response.setContentLength(static_cast<std::streamsize>(body.size()));
+  auto &out = response.send();
+  if (request.getMethod() != HTTPRequest::HTTP_HEAD) {
+    out.write(body.data(), static_cast<std::streamsize>(body.size()));
+  }
+  api.count(status);
+}
+
+std::string errorJson(const std::string &message) { return "{\"message\":" + text::quote(message) + "}"; }
+
+class Handler : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit Handler(NodeApi &api) : api_(api) {}
+
+  void handleRequest(HTTPServerRequest &request, HTTPServerResponse &response) override {
+    std::string path = request.getURI();
+    if (auto q = path.find('?'); q != std::string::npos) path = path.substr(0, q);
+    const bool known = path == "/health" || path == "/v1/node" || path == "/metrics";
+    if (!known) {
+      send(api_, request, response, 404, "application/json", errorJson("no such path: " + path));
+      return;
+    }
+    const std::string &method = request.getMethod();
+    if (method != HTTPRequest::HTTP_GET && method != HTTPRequest::HTTP_HEAD) {
+      response.set("Allow", "GET, HEAD");
+      send(api_, request, response, 405, "application/json",
+           errorJson("method " + method + " not allowed on " + path + " (allowed: GET, HEAD)"));
+      return;
+    }
+    NodeSnapshot s = api_.snapshot();
+    if (path == "/health") {
+      send(api_, request, response, verdict(s).httpStatus, "application/json", healthJson(s));
+    } else if (path == "/v1/node") {
+      send(api_, request, response, 200, "application/json", nodeJson(s));
+    } else {
+      send(api_, request, response, 200, "text/plain; version=0.0.4; charset=utf-8",
+           metricsText(s, api_.counts(), residentBytes()));
+    }
+  }
+
+ private:
+  NodeApi &api_;
+};
+
+class Factory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit Factory(NodeApi &api) : api_(api) {}
+  Poco::Net::HTTPRequestHandler *createRequestHandler(const HTTPServerRequest &) override { return new Handler(api_); }
+
+ private:
+  NodeApi &api_;
+};
+
+}  // namespace
+
+long residentBytes() {
+  long pages = 0;
+  long resident = 0;
+  if (FILE *f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+NodeApi::NodeApi(SnapshotFn snapshot) : snapshot_(std::move(snapshot)) {}
+
+NodeApi::~NodeApi() { stop(); }
+
+Status NodeApi::start(const std::string &listen) {
+  try {
+    Poco::Net::SocketAddress address(listen);
+    Poco::Net::ServerSocket socket;
+    socket.bind(address, true, false);
+    socket.listen(64);
+    auto *params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(4);
+    params->setMaxQueued(64);
+    params->setKeepAlive(true);
+    params->setTimeout(Poco::Timespan(10, 0));
+    // A small pool with small stacks: the API is light, and dcosd stays small.
+    pool_ = std::make_unique<Poco::ThreadPool>(1, 4, 60, 256 * 1024);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), *pool_, socket, params);
+    server_->start();
+    address_ = socket.address().toString();
+  } catch (const Poco::Exception &e) {
+    server_.reset();
+    pool_.reset();
+    return makeError("node API: cannot listen on " + listen + ": " + e.displayText());
+  }
+  return Status::Ok();
+}
+
+void NodeApi::stop() {
+  if (server_) {
+    server_->stopAll(true);
+    server_.reset();
+  }
+  if (pool_) {
+    pool_->joinAll();
+    pool_.reset();
+  }
+}
+
+void NodeApi::count(int status) {
+  std::lock_guard lock(mutex_);
+  ++counts_[status];
+}
+
+std::map<int, uint64_t> NodeApi::counts() const {
+  std::lock_guard lock(mutex_);
+  return counts_;
+}
+
+}  // namespace dcos::dcosd

@@ -1,0 +1,60 @@
+// The node API: a small HTTP server (Poco) on api.listen.
+//
+//   GET /health    overall and per-plugin health; 200 healthy/degraded, 503 otherwise
+//   GET /v1/node   role, zone, version, attributes, plugins with versions and states
+//   GET /metrics   Prometheus text format
+//
+// Anything else gets a JSON error: 404 for an unknown path, 405 (with Allow)
+// for a method other than GET or HEAD. The snapshot function is called on the
+// server's threads and must be thread safe.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/result.h"
+#include "dcosd/node_state.h"
+
+namespace Poco::Net {
+class HTTPServer;
+}
+namespace Poco {
+class ThreadPool;
+}
+
+namespace dcos::dcosd {
+
+class NodeApi {
+ public:
+  using SnapshotFn = std::function<NodeSnapshot()>;
+
+  explicit NodeApi(SnapshotFn snapshot);
+  ~NodeApi();
+
+  // Binds `listen` ("address:port", port 0 picks one) and starts serving.
+  Status start(const std::string &listen);
+  void stop();
+  // The bound address, valid after start().
+  std::string address() const { return address_; }
+
+  // Called by the request handlers.
+  NodeSnapshot snapshot() const { return snapshot_(); }
+  void count(int status);
+  std::map<int, uint64_t> counts() const;
+
+ private:
+  SnapshotFn snapshot_;
+  std::unique_ptr<Poco::ThreadPool> pool_;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::string address_;
+  mutable std::mutex mutex_;
+  std::map<int, uint64_t> counts_;
+};
+
+// Resident set size of this process in bytes, from /proc/self/statm.
+long residentBytes();
+
+}  // namespace dcos::dcosd

@@ -1,0 +1,101 @@
+// The node API over real HTTP on loopback.
+#include "dcosd/node_api.h"
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <sstream>
+
+using namespace dcos::dcosd;
+
+namespace {
+
+struct Reply {
+  int status;
+  std::string contentType;
+  std::string allow;
+  std::string body;
+};
+
+Reply call(const std::string &address, const std::string &method, const std::string &path) {
+  auto colon = address.rfind(':');
+  Poco::Net::HTTPClientSession session(address.substr(0, colon),
+                                       static_cast<Poco::UInt16>(std::stoi(address.substr(colon + 1))));
+  session.setTimeout(Poco::Timespan(5, 0));
+  Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+  session.sendRequest(request);
+  Poco::Net::HTTPResponse response;
+  auto &in = session.receiveResponse(response);
+  std::ostringstream body;
+  Poco::StreamCopier::copyStream(in, body);
+  return {response.getStatus(), response.getContentType(), response.get("Allow", ""), body.str()};
+}
+
+}  // namespace
+
+TEST_CASE("node API answers its paths and refuses the rest with JSON errors", "[nodeapi]") {
+  std::atomic<int> phase{static_cast<int>(Phase::Running)};
+  NodeApi api([&] {
+    NodeSnapshot s;
+    s.phase = static_cast<Phase>(phase.load());
+    s.role = "master";
+    s.version = "0.1.0";
+    s.firewallEnabled = false;
+    s.firewallState = "disabled";
+    return s;
+  });
+  REQUIRE(api.start("127.0.0.1:0").ok());
+  const std::string at = api.address();
+
+  SECTION("health") {
+    auto r = call(at, "GET", "/health");
+    CHECK(r.status == 200);
+    CHECK(r.contentType == "application/json");
+    CHECK_THAT(r.body, Catch::Contains("\"status\":\"healthy\""));
+    phase = static_cast<int>(Phase::Starting);
+    CHECK(call(at, "GET", "/health").status == 503);
+  }
+  SECTION("node") {
+    auto r = call(at, "GET", "/v1/node?pretty=1");
+    CHECK(r.status == 200);
+    CHECK_THAT(r.body, Catch::Contains("\"role\":\"master\""));
+  }
+  SECTION("metrics count responses") {
+    call(at, "GET", "/nope");
+    auto r = call(at, "GET", "/metrics");
+    CHECK(r.status == 200);
+    CHECK_THAT(r.contentType, Catch::StartsWith("text/plain; version=0.0.4"));
+    CHECK_THAT(r.body, Catch::Contains("dcosd_api_responses_total{code=\"404\"} 1"));
+  }
+  SECTION("HEAD has no body") {
+    auto r = call(at, "HEAD", "/health");
+    CHECK(r.status == 200);
+    CHECK(r.body.empty());
+  }
+  SECTION("unknown path") {
+    auto r = call(at, "GET", "/v2/apps");
+    CHECK(r.status == 404);
+    CHECK(r.body == "{\"message\":\"no such path: /v2/apps\"}");
+  }
+  SECTION("bad method") {
+    auto r = call(at, "DELETE", "/v1/node");
+    CHECK(r.status == 405);
+    CHECK(r.allow == "GET, HEAD");
+    CHECK_THAT(r.body, Catch::Contains("method DELETE not allowed on /v1/node"));
+  }
+  api.stop();
+}
+
+TEST_CASE("node API reports a port it cannot bind", "[nodeapi]") {
+  NodeApi first([] { return NodeSnapshot{}; });
+  REQUIRE(first.start("127.0.0.1:0").ok());
+  NodeApi second([] { return NodeSnapshot{}; });
+  auto s = second.start(first.address());
+  REQUIRE_FALSE(s.ok());
+  CHECK_THAT(s.error().message, Catch::StartsWith("node API: cannot listen on " + first.address() + ": "));
+}
