@@ -33,7 +33,11 @@ function(dcos_add_test name)
   target_compile_definitions(${name} PRIVATE
     DCOS_TEST_BUILD_DIR="${CMAKE_BINARY_DIR}" DCOS_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   dcos_warnings(${name})
-  set(labels unit ${ARG_LABELS})
+  # One label per test executable: "unit" unless given (integration, netns, qemu...).
+  set(labels unit)
+  if(ARG_LABELS)
+    set(labels ${ARG_LABELS})
+  endif()
   catch_discover_tests(${name}
     TEST_PREFIX "${name}: "
     PROPERTIES

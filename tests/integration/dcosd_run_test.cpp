@@ -1,0 +1,216 @@
+// The real dcosd binary, run for each role from a temporary config dir with a
+// fake systemd notify socket: READY=1, a healthy /health, a clean exit on
+// SIGTERM; and the ways it must refuse to start.
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "tests/support/process.h"
+
+using namespace dcos::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kBuild = DCOS_TEST_BUILD_DIR;
+const std::string kSource = DCOS_TEST_SOURCE_DIR;
+const std::string kDcosd = kBuild + "/dcosd/dcosd";
+
+// A config dir made from the example cluster, with the node API on a free
+// loopback port and the firewall off (these tests run in the host's namespace).
+struct Node {
+  TempDir dir{"dcosd-run"};
+  int port = freeLoopbackPort();
+  std::string logPath = dir / "dcosd.log";
+  NotifySocket notify{dir / "notify"};
+
+  explicit Node(const std::string &nodeExample, const std::function<void(Poco::JSON::Object &)> &edit = {}) {
+    std::filesystem::create_directories(dir / "config");
+    writeFile(dir / "config/cluster.json", readFile(kSource + "/examples/cluster/cluster.json"));
+    auto node = Poco::JSON::Parser().parse(readFile(kSource + "/examples/cluster/" + nodeExample))
+                    .extract<Poco::JSON::Object::Ptr>();
+    Poco::JSON::Object::Ptr api = new Poco::JSON::Object;
+    api->set("listen", "127.0.0.1:" + std::to_string(port));
+    node->set("api", api);
+    Poco::JSON::Object::Ptr fw = new Poco::JSON::Object;
+    fw->set("enabled", false);
+    node->set("firewall", fw);
+    if (edit) edit(*node);
+    std::ostringstream s;
+    Poco::JSON::Stringifier::stringify(node, s);
+    writeFile(dir / "config/node.json", s.str());
+  }
+
+  std::unique_ptr<Child> start(const std::string &pluginDir = kBuild + "/plugins",
+                               std::vector<std::string> extra = {}, std::optional<long> watchdog = std::nullopt) {
+    std::vector<std::string> argv{kDcosd, "--config-dir", dir / "config", "--plugin-dir", pluginDir,
+                                  "--state-dir", dir / "state"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return std::make_unique<Child>(argv, std::map<std::string, std::string>{{"NOTIFY_SOCKET", notify.path()}},
+                                   logPath, watchdog);
+  }
+};
+
+// A node of the test role, whose manifest lists recorder modules.
+struct TestRoleNode : Node {
+  std::string events = dir / "events";
+  explicit TestRoleNode(const std::string &modules)
+      : Node("node-agent-private.json", [&](Poco::JSON::Object &n) {
+          n.set("role", "test");
+          Poco::JSON::Object::Ptr attrs = new Poco::JSON::Object;
+          attrs->set("test_manifest", dir / "manifest.json");
+          n.set("attributes", attrs);
+        }) {
+    std::string m = modules;
+    for (size_t at; (at = m.find("@EVENTS@")) != std::string::npos;) m.replace(at, 8, events);
+    writeFile(dir / "manifest.json", R"({"zone": "private", "modules": [)" + m + "]}");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("dcosd runs each stock role: READY=1, healthy, clean exit on SIGTERM", "[dcosd][integration]") {
+  auto [example, role, zone, resourceRole] = GENERATE(table<std::string, std::string, std::string, std::string>({
+      {"node-master.json", "master", "admin", "*"},
+      {"node-agent-private.json", "agent-private", "private", "*"},
+      {"node-agent-public.json", "agent-public", "public", "slave_public"},
+  }));
+  INFO("role " << role);
+  Node node(example);
+  auto dcosd = node.start();
+  REQUIRE(node.notify.waitFor("READY=1", 10s));
+  auto readyAfter = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - dcosd->startedAt());
+  CHECK(dcosd->running());
+
+  auto health = http(node.port, "/health");
+  CHECK(health.status == 200);
+  CHECK_THAT(health.body, Catch::Contains("\"status\":\"healthy\""));
+  auto info = http(node.port, "/v1/node");
+  CHECK(info.status == 200);
+  CHECK_THAT(info.body, Catch::Contains("\"role\":\"" + role + "\""));
+  CHECK_THAT(info.body, Catch::Contains("\"zone\":\"" + zone + "\""));
+  CHECK_THAT(info.body, Catch::Contains("\"resource_role\":\"" + resourceRole + "\""));
+  CHECK_THAT(info.body, Catch::Contains("\"version\":\"0.1.0\""));
+  CHECK(http(node.port, "/metrics").status == 200);
+  CHECK(http(node.port, "/nope").status == 404);
+  WARN(role << ": READY=1 after " << readyAfter.count() << " ms, RSS " << dcosd->rssKib() << " KiB");
+
+  dcosd->signal(SIGTERM);
+  REQUIRE(node.notify.waitFor("STOPPING=1", 5s));
+  auto status = dcosd->wait(10s);
+  REQUIRE(status.has_value());
+  CHECK(*status == 0);
+  CHECK_THAT(dcosd->log(), Catch::Contains("dcosd stopped"));
+  CHECK(http(node.port, "/health").status == 0);  // nothing listens any more
+}
+
+TEST_CASE("dcosd starts modules in order and stops them in reverse on SIGINT", "[dcosd][integration]") {
+  TestRoleNode node(R"({"name": "mod-b", "requires": ["mod-a"], "config": {"log": "@EVENTS@"}},
+                       {"name": "mod-a", "config": {"log": "@EVENTS@"}},
+                       {"name": "mod-c", "optional": true, "config": {"log": "@EVENTS@", "fail_start": true}})");
+  auto dcosd = node.start(kBuild + "/testplugins");
+  REQUIRE(node.notify.waitFor("READY=1", 10s));
+  auto health = http(node.port, "/health");
+  CHECK(health.status == 200);
+  CHECK_THAT(health.body, Catch::Contains("\"status\":\"degraded\""));
+  CHECK_THAT(health.body, Catch::Contains("mod-c.so: start failed: told to fail start"));
+  CHECK_THAT(node.notify.seen().back(), Catch::Contains("STATUS=running: role test, 2 modules, 1 failed"));
+
+  dcosd->signal(SIGINT);
+  auto status = dcosd->wait(10s);
+  REQUIRE(status.has_value());
+  CHECK(*status == 0);
+  CHECK(readFile(node.events) ==
+        "create mod-a\ncreate mod-b\ncreate mod-c\nstart mod-a\nstart mod-b\nstart mod-c\n"
+        "stop mod-b\nstop mod-a\ndestroy mod-c\ndestroy mod-b\ndestroy mod-a\n");
+}
+
+TEST_CASE("dcosd pings the watchdog when systemd asks", "[dcosd][integration]") {
+  Node node("node-master.json");
+  auto dcosd = node.start(kBuild + "/plugins", {}, 200000);  // 200 ms: a ping every 100 ms
+  REQUIRE(node.notify.waitFor("READY=1", 10s));
+  REQUIRE(node.notify.waitFor("WATCHDOG=1", 2s));
+  REQUIRE(node.notify.waitFor("WATCHDOG=1", 2s));
+  dcosd->signal(SIGTERM);
+  CHECK(dcosd->wait(10s) == 0);
+}
+
+TEST_CASE("a module that does not stop in time cannot hold dcosd", "[dcosd][integration]") {
+  TestRoleNode node(R"({"name": "mod-a", "config": {"log": "@EVENTS@", "stop_delay_ms": 30000}})");
+  auto dcosd = node.start(kBuild + "/testplugins", {"--stop-timeout", "1"});
+  REQUIRE(node.notify.waitFor("READY=1", 10s));
+  dcosd->signal(SIGTERM);
+  auto status = dcosd->wait(5s);
+  REQUIRE(status.has_value());
+  CHECK(*status == 1);
+  CHECK_THAT(dcosd->log(), Catch::Contains("modules did not stop within 1 s (--stop-timeout)"));
+}
+
+TEST_CASE("dcosd refuses to start, with one clear line, when something is wrong", "[dcosd][integration]") {
+  SECTION("an unknown role") {
+    Node node("node-master.json", [](Poco::JSON::Object &n) { n.set("role", "mastr"); });
+    auto dcosd = node.start();
+    CHECK(dcosd->wait(10s) == 1);
+    CHECK_THAT(dcosd->log(), Catch::Contains("node.json: /role: unknown role \"mastr\" (known: master, "
+                                             "agent-private, agent-public); did you mean \"master\"?"));
+  }
+  SECTION("an invalid config") {
+    Node node("node-master.json", [](Poco::JSON::Object &n) { n.set("adress", "1.2.3.4"); });
+    auto dcosd = node.start();
+    CHECK(dcosd->wait(10s) == 1);
+    CHECK_THAT(dcosd->log(), Catch::Contains("node.json: /adress: unknown key \"adress\" (did you mean \"address\"?)"));
+  }
+  SECTION("a required module that fails") {
+    TestRoleNode node(R"({"name": "mod-a", "config": {"log": "@EVENTS@"}},
+                         {"name": "create-fails"})");
+    auto dcosd = node.start(kBuild + "/testplugins");
+    CHECK(dcosd->wait(10s) == 1);
+    CHECK_THAT(dcosd->log(), Catch::Contains("create-fails.so: create failed: /listen: address already in use"));
+  }
+  SECTION("a required module whose start fails stops the others first") {
+    TestRoleNode node(R"({"name": "mod-a", "config": {"log": "@EVENTS@"}},
+                         {"name": "mod-b", "config": {"log": "@EVENTS@", "fail_start": true}})");
+    auto dcosd = node.start(kBuild + "/testplugins");
+    CHECK(dcosd->wait(10s) == 1);
+    CHECK_THAT(readFile(node.events), Catch::Contains("start mod-b\nstop mod-a\n"));
+  }
+  SECTION("the node API port is taken") {
+    Node first("node-master.json");
+    auto a = first.start();
+    REQUIRE(first.notify.waitFor("READY=1", 10s));
+    Node second("node-master.json", [&](Poco::JSON::Object &n) {
+      Poco::JSON::Object::Ptr api = new Poco::JSON::Object;
+      api->set("listen", "127.0.0.1:" + std::to_string(first.port));
+      n.set("api", api);
+    });
+    auto b = second.start();
+    CHECK(b->wait(10s) == 1);
+    CHECK_THAT(b->log(), Catch::Contains("node API: cannot listen on 127.0.0.1:" + std::to_string(first.port)));
+  }
+  SECTION("a usage error") {
+    Node node("node-master.json");
+    auto dcosd = node.start(kBuild + "/plugins", {"--bogus"});
+    CHECK(dcosd->wait(10s) == 2);
+    CHECK_THAT(dcosd->log(), Catch::Contains("unknown argument \"--bogus\""));
+  }
+}
+
+TEST_CASE("dcosd --check loads every plugin without starting any", "[dcosd][integration]") {
+  TestRoleNode node(R"({"name": "mod-b", "requires": ["mod-a"], "config": {"log": "@EVENTS@"}},
+                       {"name": "mod-a", "config": {"log": "@EVENTS@"}})");
+  auto dcosd = node.start(kBuild + "/testplugins", {"--check"});
+  CHECK(dcosd->wait(10s) == 0);
+  auto out = dcosd->log();
+  CHECK_THAT(out, Catch::Contains("modules, in start order:\n  1. mod-a 0.0.1"));
+  CHECK_THAT(out, Catch::Contains("  2. mod-b 0.0.1"));
+  CHECK_THAT(out, Catch::Contains("check passed"));
+  CHECK(readFile(node.events) == "create mod-a\ncreate mod-b\ndestroy mod-b\ndestroy mod-a\n");
+  CHECK_FALSE(std::filesystem::exists(node.dir / "state"));
+}
