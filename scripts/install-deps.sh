@@ -1,0 +1,31 @@
+#!/bin/bash
+# Installs the Debian 12 packages that building and testing dcos need, and
+# nothing else. Quick when everything is there already: apt runs only when a
+# package is missing. Needs root.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config binutils
+  # libraries (see ../README.md for why each)
+  libpoco-dev libsystemd-dev catch2
+  # tests: HTTP client, helper scripts, packaging checks
+  curl python3 dpkg-dev fakeroot file lintian rpm
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: missing Debian packages: ${missing[*]}; run as root to install them" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
