@@ -11,8 +11,14 @@ include(${Catch2_DIR}/Catch.cmake)
 
 set(DCOS_WARNINGS -Wall -Wextra -Wpedantic -Wshadow $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor> -Werror)
 
+# Warnings as errors, and the hardening Debian builds with (fortified libc
+# calls, full RELRO), for every target of ours.
 function(dcos_warnings target)
-  target_compile_options(${target} PRIVATE ${DCOS_WARNINGS})
+  target_compile_options(${target} PRIVATE ${DCOS_WARNINGS} -D_FORTIFY_SOURCE=2 -fstack-protector-strong)
+  get_target_property(type ${target} TYPE)
+  if(type STREQUAL "EXECUTABLE" OR type STREQUAL "MODULE_LIBRARY" OR type STREQUAL "SHARED_LIBRARY")
+    target_link_options(${target} PRIVATE -Wl,-z,relro,-z,now)
+  endif()
 endfunction()
 
 function(dcos_add_library name)

@@ -10,7 +10,7 @@ packages=(
   # libraries (see ../README.md for why each)
   libpoco-dev libsystemd-dev catch2
   # tests: HTTP client, helper scripts, packaging checks
-  curl python3 dpkg-dev fakeroot file lintian rpm
+  curl python3 dpkg-dev file lintian rpm systemd
 )
 
 missing=()

@@ -17,7 +17,7 @@ fail() { echo "FAIL: $*" >&2; [ -f "$work/dcosd.log" ] && sed 's/^/  dcosd: /' "
 cmake --install "$build" --prefix "$work/prefix" --component dev >/dev/null
 [ -f "$work/prefix/include/dcos/plugin.h" ] || fail "SDK header not installed"
 [ -f "$work/prefix/include/dcos/plugin.hpp" ] || fail "C++ adapter not installed"
-ls "$work"/prefix/lib*/cmake/dcos/dcosConfig.cmake >/dev/null || fail "CMake package not installed"
+[ -n "$(find "$work/prefix" -path '*/cmake/dcos/dcosConfig.cmake')" ] || fail "CMake package not installed"
 
 cmake -S "$src/plugins/examples/agent-gpu" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefix" >"$work/cmake.log" 2>&1 ||
   { cat "$work/cmake.log"; fail "configuring the example against the installed SDK"; }
