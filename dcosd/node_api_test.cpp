@@ -1,15 +1,13 @@
 // The node API over real HTTP on loopback.
 #include "dcosd/node_api.h"
 
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/StreamCopier.h>
 
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <sstream>
+
+#include "tests/support/process.h"
 
 using namespace dcos::dcosd;
 
@@ -23,17 +21,8 @@ struct Reply {
 };
 
 Reply call(const std::string &address, const std::string &method, const std::string &path) {
-  auto colon = address.rfind(':');
-  Poco::Net::HTTPClientSession session(address.substr(0, colon),
-                                       static_cast<Poco::UInt16>(std::stoi(address.substr(colon + 1))));
-  session.setTimeout(Poco::Timespan(5, 0));
-  Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
-  session.sendRequest(request);
-  Poco::Net::HTTPResponse response;
-  auto &in = session.receiveResponse(response);
-  std::ostringstream body;
-  Poco::StreamCopier::copyStream(in, body);
-  return {response.getStatus(), response.getContentType(), response.get("Allow", ""), body.str()};
+  auto r = dcos::test::http(std::stoi(address.substr(address.rfind(':') + 1)), path, method);
+  return {r.status, r.headers["Content-Type"], r.headers["Allow"], r.body};
 }
 
 }  // namespace

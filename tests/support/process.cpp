@@ -175,7 +175,9 @@ HttpReply http(int port, const std::string &path, const std::string &method) {
     auto &in = session.receiveResponse(response);
     std::ostringstream body;
     Poco::StreamCopier::copyStream(in, body);
-    return {response.getStatus(), body.str()};
+    HttpReply reply{response.getStatus(), body.str(), {}};
+    for (const auto &[name, value] : response) reply.headers[name] = value;
+    return reply;
   } catch (const Poco::Exception &) {
     return {};
   }

@@ -87,6 +87,7 @@ int freeLoopbackPort();
 struct HttpReply {
   int status = 0;
   std::string body;
+  std::map<std::string, std::string> headers;  // names as sent
 };
 HttpReply http(int port, const std::string &path, const std::string &method = "GET");
 
