@@ -17,6 +17,8 @@
 #include "base/log.h"
 #include "base/text.h"
 #include "config/config.h"
+#include "firewall/firewall.h"
+#include "firewall/translate.h"
 #include "dcosd/node_api.h"
 #include "dcosd/node_state.h"
 #include "pluginhost/plugin_host.h"
@@ -64,6 +66,20 @@ int fail(const Error &error) {
 
 }  // namespace
 
+Result<std::unique_ptr<firewall::ZoneFirewall>> applyZoneFirewall(const config::ClusterConfig &cluster,
+                                                                   const std::string &zoneName) {
+  auto zone = firewall::parseZone(zoneName);
+  if (!zone) return zone.error();
+  auto fw = firewall::Firewall::open();
+  if (!fw) return fw.error();
+  auto zf = std::make_unique<firewall::ZoneFirewall>(std::move(*fw), cluster, *zone);
+  if (auto s = zf->apply(); !s) return s.error();
+  auto rs = zf->firewall().ruleset();
+  log::notice("zone firewall applied: table inet " + rs.table + ", zone " + zoneName + ", " +
+              std::to_string(firewall::chainRuleCount(rs)) + " rules");
+  return zf;
+}
+
 int runCheck(const Options &options) {
   auto config = loadConfig(options);
   if (!config) return fail(config.error());
@@ -71,7 +87,7 @@ int runCheck(const Options &options) {
   std::string scratch = (fs::temp_directory_path() / ("dcosd-check-" + std::to_string(::getpid()))).string();
   int status = 0;
   {
-    pluginhost::PluginHost host({options.pluginDir, scratch}, *config);
+    pluginhost::PluginHost host({options.pluginDir, scratch, {}}, *config);
     if (auto loaded = host.load(); !loaded) {
       status = fail(loaded.error());
     } else {
@@ -120,7 +136,19 @@ int runDaemon(const Options &options) {
   log::notice("dcosd " DCOS_VERSION " starting: role " + config->node.role + ", node " + config->node.hostname + " (" +
               config->node.address + "), cluster " + text::quote(config->cluster.name));
 
-  pluginhost::PluginHost host({options.pluginDir, options.stateDir}, *config);
+  // The zone firewall exists once the role has said which zone this is; the
+  // hook that modules' open_port calls reach is in place before any starts.
+  std::unique_ptr<firewall::ZoneFirewall> zoneFirewall;
+  auto portHook = [&zoneFirewall](uint32_t zones, uint32_t proto, uint16_t port, bool open) -> Status {
+    if (!zoneFirewall) return Status::Ok();
+    std::vector<firewall::Zone> list;
+    if (zones & DCOS_ZONE_ADMIN) list.push_back(firewall::Zone::Admin);
+    if (zones & DCOS_ZONE_PRIVATE) list.push_back(firewall::Zone::Private);
+    if (zones & DCOS_ZONE_PUBLIC) list.push_back(firewall::Zone::Public);
+    auto p = proto == DCOS_PROTO_TCP ? firewall::Proto::Tcp : firewall::Proto::Udp;
+    return open ? zoneFirewall->openPort(list, p, port) : zoneFirewall->closePort(list, p, port);
+  };
+  pluginhost::PluginHost host({options.pluginDir, options.stateDir, portHook}, *config);
   host.onProgress = [](const std::string &line) { systemd::notifyStatus(line); };
 
   std::mutex phaseMutex;
@@ -142,7 +170,7 @@ int runDaemon(const Options &options) {
     s.attributes = host.attributes();
     s.plugins = host.status();
     s.firewallEnabled = config->node.firewall;
-    s.firewallState = config->node.firewall ? "pending" : "disabled";
+    s.firewallState = config->node.firewall ? (zoneFirewall ? "applied" : "pending") : "disabled";
     s.startedAt = startedAt;
     return s;
   };
@@ -154,6 +182,11 @@ int runDaemon(const Options &options) {
   if (auto loaded = host.load(); !loaded) return fail(loaded.error());
   if (!config->node.firewall) {
     log::warning("zone firewall disabled by node.json /firewall/enabled: this node is not protected");
+  } else {
+    systemd::notifyStatus("applying the zone firewall");
+    auto fw = applyZoneFirewall(config->cluster, host.manifest().zone);
+    if (!fw) return fail(fw.error().wrap("firewall: not starting any module"));
+    zoneFirewall = std::move(*fw);
   }
 
   NodeApi api(snapshot);

@@ -1,7 +1,10 @@
 // dcosd's life: configuration, plugins, the node API, signals, and systemd.
 #pragma once
 
+#include <memory>
+
 #include "dcosd/options.h"
+#include "firewall/firewall.h"
 
 namespace dcos::dcosd {
 
@@ -13,5 +16,13 @@ int runDaemon(const Options &options);
 // --check: validates the configuration and loads every plugin without
 // starting any, printing what would run. Returns the exit status.
 int runCheck(const Options &options);
+
+// Opens netlink, programs the zone's ruleset and returns the firewall for
+// later changes; the error says why not.
+Result<std::unique_ptr<firewall::ZoneFirewall>> applyZoneFirewall(const config::ClusterConfig &cluster,
+                                                                   const std::string &zone);
+
+// `dcosd firewall plan|apply|show|remove`. Returns the exit status.
+int runFirewallCommand(const Options &options);
 
 }  // namespace dcos::dcosd

@@ -24,6 +24,7 @@ int main(int argc, char **argv) {
     std::printf("dcosd %s (plugin ABI %d)\n", DCOS_VERSION, DCOS_ABI_MAJOR);
     return 0;
   }
+  if (!options->firewall.empty()) return dcos::dcosd::runFirewallCommand(*options);
   if (options->check) return dcos::dcosd::runCheck(*options);
   return dcos::dcosd::runDaemon(*options);
 }

@@ -1,5 +1,6 @@
 #include "dcosd/options.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "base/log.h"
@@ -9,8 +10,15 @@ namespace dcos::dcosd {
 
 std::string usage() {
   return R"(Usage: dcosd [OPTION]...
+       dcosd firewall plan|apply|show|remove [OPTION]...
 Runs this node of a dcos cluster: reads the node's configuration, programs its
 zone firewall, loads its role plugin and starts the modules the role asks for.
+
+Firewall commands (the zone comes from the node's role):
+  plan    print the node's zone ruleset in nft syntax; touches nothing
+  apply   program it (table inet dcos, replaced atomically) and exit
+  show    print what is live: nft list table inet dcos
+  remove  delete table inet dcos, leaving every other table alone
 
 Options:
       --config-dir DIR    where cluster.json and node.json are (default /etc/dcos)
@@ -39,7 +47,18 @@ Result<Options> parseOptions(const std::vector<std::string> &args, const std::st
   o.pluginDir = defaultPluginDir;
   const std::vector<std::string> known{"--config-dir", "--plugin-dir", "--state-dir", "--log-level",
                                        "--stop-timeout", "--check", "--help", "--version"};
-  for (size_t i = 0; i < args.size(); ++i) {
+  size_t first = 0;
+  if (!args.empty() && args[0] == "firewall") {
+    if (args.size() < 2 || args[1].rfind("-", 0) == 0) return makeError("firewall: needs an action: plan, apply, show or remove");
+    const std::vector<std::string> actions{"plan", "apply", "show", "remove"};
+    if (std::find(actions.begin(), actions.end(), args[1]) == actions.end()) {
+      std::string message = "firewall: unknown action " + text::quote(args[1]) + " (known: plan, apply, show, remove)";
+      return makeError(message);
+    }
+    o.firewall = args[1];
+    first = 2;
+  }
+  for (size_t i = first; i < args.size(); ++i) {
     std::string arg = args[i];
     std::string value;
     bool inlineValue = false;

@@ -16,6 +16,7 @@ struct Options {
   std::optional<std::string> logLevel;  // overrides node.json
   int stopTimeoutSeconds = 20;
   bool check = false;
+  std::string firewall;  // "plan", "apply", "show" or "remove" for `dcosd firewall ACTION`
   bool help = false;
   bool version = false;
 };

@@ -4,6 +4,7 @@
 #include <Poco/JSON/Stringifier.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
@@ -121,6 +122,8 @@ Status PluginHost::createInstance(Instance &instance, const std::string &configJ
   instance.table.node_json = &PluginHost::hostNodeJson;
   instance.table.state_dir = &PluginHost::hostStateDir;
   instance.table.report_health = &PluginHost::hostReportHealth;
+  instance.table.open_port = &PluginHost::hostOpenPort;
+  instance.table.close_port = &PluginHost::hostClosePort;
 
   char err[512] = {};
   void *handle = nullptr;
@@ -359,6 +362,39 @@ void PluginHost::hostReportHealth(void *ctx, dcos_health health, const char *mes
     log::write(health == DCOS_HEALTH_HEALTHY ? log::Level::Info : log::Level::Warning, inst->spec.name,
                "health " + std::string(healthName(health)) + (text.empty() ? "" : ": " + text));
   }
+}
+
+int PluginHost::hostPort(void *ctx, bool open, uint32_t zones, uint32_t proto, uint16_t port, char *err,
+                         size_t len) {
+  auto *inst = static_cast<Instance *>(ctx);
+  auto fail = [&](const std::string &message, int errnum) {
+    if (err != nullptr && len > 0) std::snprintf(err, len, "%s", message.c_str());
+    return -errnum;
+  };
+  if (proto != DCOS_PROTO_TCP && proto != DCOS_PROTO_UDP) {
+    return fail("protocol " + std::to_string(proto) + " is neither TCP (6) nor UDP (17)", EINVAL);
+  }
+  if (zones == 0 || (zones & ~DCOS_ZONE_ALL) != 0) return fail("zone mask " + std::to_string(zones) + " is not valid", EINVAL);
+  if (port == 0) return fail("port 0 cannot be opened", EINVAL);
+  const auto &hook = inst->owner->options_.ports;
+  if (!hook) return 0;
+  Status s = hook(zones, proto, port, open);
+  std::string what = std::string(open ? "open" : "close") + " " + (proto == DCOS_PROTO_TCP ? "tcp" : "udp") + " port " +
+                     std::to_string(port);
+  if (!s) {
+    log::write(log::Level::Warning, inst->spec.name, what + " refused: " + s.error().message);
+    return fail(s.error().message, EIO);
+  }
+  log::write(log::Level::Info, inst->spec.name, what);
+  return 0;
+}
+
+int PluginHost::hostOpenPort(void *ctx, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t len) {
+  return hostPort(ctx, true, zones, proto, port, err, len);
+}
+
+int PluginHost::hostClosePort(void *ctx, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t len) {
+  return hostPort(ctx, false, zones, proto, port, err, len);
 }
 
 }  // namespace dcos::pluginhost

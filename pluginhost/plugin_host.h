@@ -47,9 +47,14 @@ struct PluginStatus {
   std::string message;  // why it failed, or what it said with its health
 };
 
+// Carries out a plugin's open_port (open = true) or close_port. Called on
+// the plugin's thread; must be thread safe.
+using PortHook = std::function<Status(uint32_t zones, uint32_t proto, uint16_t port, bool open)>;
+
 struct HostOptions {
   std::string pluginDir;
   std::string stateDir;  // each plugin gets <stateDir>/<name>
+  PortHook ports;        // empty: the firewall is off, and port changes succeed doing nothing
 };
 
 class PluginHost {
@@ -95,6 +100,9 @@ class PluginHost {
   static const char *hostNodeJson(void *ctx);
   static const char *hostStateDir(void *ctx);
   static void hostReportHealth(void *ctx, dcos_health health, const char *message);
+  static int hostPort(void *ctx, bool open, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t len);
+  static int hostOpenPort(void *ctx, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t len);
+  static int hostClosePort(void *ctx, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t len);
 
   HostOptions options_;
   config::Config config_;

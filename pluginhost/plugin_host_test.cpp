@@ -55,7 +55,7 @@ struct Fixture {
     return c;
   }
 
-  HostOptions options() const { return HostOptions{pluginDir, (dir / "state").string()}; }
+  HostOptions options() const { return HostOptions{pluginDir, (dir / "state").string(), {}}; }
 
   std::vector<std::string> events() const {
     std::ifstream in(logPath);

@@ -67,6 +67,18 @@ typedef enum dcos_health {
   DCOS_HEALTH_UNHEALTHY = 2
 } dcos_health;
 
+/* Zones, as a mask for dcos_host_v1::open_port. */
+#define DCOS_ZONE_ADMIN 1u
+#define DCOS_ZONE_PRIVATE 2u
+#define DCOS_ZONE_PUBLIC 4u
+#define DCOS_ZONE_ALL (DCOS_ZONE_ADMIN | DCOS_ZONE_PRIVATE | DCOS_ZONE_PUBLIC)
+
+/* IP protocol numbers. */
+typedef enum dcos_proto {
+  DCOS_PROTO_TCP = 6,
+  DCOS_PROTO_UDP = 17
+} dcos_proto;
+
 /*
  * Services the host offers a plugin. One table per plugin instance; `ctx` is
  * the host's and must be passed back unchanged. The table is owned by the host
@@ -95,6 +107,17 @@ typedef struct dcos_host_v1 {
    * /metrics. `message` may be NULL. A module that never calls it counts as
    * healthy once start() returned 0. */
   void (*report_health)(void *ctx, dcos_health health, const char *message);
+
+  /* Exposes `port` of `proto` (a dcos_proto) on this node the way the node's
+   * zone exposes ports, if the node's zone is in `zones` (DCOS_ZONE_* mask):
+   * on masters to the operators' networks, on public agents to anyone. Inside
+   * the cluster every port is open anyway, so on private agents this does
+   * nothing. The firewall changes atomically, before the call returns.
+   * Reference counted: each successful open_port is undone by one close_port.
+   * With the firewall disabled, succeeds and does nothing. 0 or a negative
+   * errno with a message in err. */
+  int (*open_port)(void *ctx, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t err_len);
+  int (*close_port)(void *ctx, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t err_len);
 } dcos_host_v1;
 
 /*

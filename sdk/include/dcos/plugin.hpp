@@ -23,6 +23,7 @@
 #include <dcos/plugin.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -54,9 +55,15 @@ class Host {
     host_->report_health(host_->ctx, health, message.empty() ? nullptr : message.c_str());
   }
 
+  // dcos_host_v1::open_port and close_port; throw Error when the host
+  // refuses (or is too old to offer them: ENOSYS).
+  void openPort(uint32_t zones, dcos_proto proto, uint16_t port) const { portCall(true, zones, proto, port); }
+  void closePort(uint32_t zones, dcos_proto proto, uint16_t port) const { portCall(false, zones, proto, port); }
+
   const dcos_host_v1 *raw() const { return host_; }
 
  private:
+  void portCall(bool open, uint32_t zones, dcos_proto proto, uint16_t port) const;
   const dcos_host_v1 *host_;
 };
 
@@ -70,6 +77,14 @@ class Error : public std::runtime_error {
  private:
   int errnum_;
 };
+
+inline void Host::portCall(bool open, uint32_t zones, dcos_proto proto, uint16_t port) const {
+  const size_t needed = offsetof(dcos_host_v1, close_port) + sizeof host_->close_port;
+  if (host_->struct_size < needed) throw Error("this dcosd cannot open ports", ENOSYS);
+  char err[256] = {};
+  int rc = (open ? host_->open_port : host_->close_port)(host_->ctx, zones, proto, port, err, sizeof err);
+  if (rc != 0) throw Error(err[0] != '\0' ? err : "port change refused", rc < 0 ? -rc : EINVAL);
+}
 
 class Module {
  public:

@@ -1,0 +1,188 @@
+#include "firewall/firewall.h"
+
+#include <algorithm>
+
+#include "base/text.h"
+#include "firewall/translate.h"
+
+namespace dcos::firewall {
+
+Result<std::unique_ptr<Firewall>> Firewall::open() {
+  auto netlink = Netlink::open();
+  if (!netlink) return netlink.error();
+  return std::unique_ptr<Firewall>(new Firewall(std::move(*netlink)));
+}
+
+Status Firewall::apply(const Ruleset &ruleset) {
+  if (auto s = ruleset.validate(); !s) return s;
+  std::lock_guard lock(mutex_);
+  Batch batch(seq_);
+  addReplace(batch, ruleset);
+  batch.finish();
+  seq_ = batch.nextSeq();
+  if (auto s = netlink_->send(batch); !s) return s.error().wrap("table inet " + ruleset.table);
+  ruleset_ = ruleset;
+  applied_ = true;
+  return Status::Ok();
+}
+
+Status Firewall::applyRefused(const Ruleset &ruleset) {
+  std::lock_guard lock(mutex_);
+  Batch batch(seq_);
+  addReplace(batch, ruleset);
+  addRefusedRule(batch, ruleset.table, "rule injected to be refused");
+  batch.finish();
+  seq_ = batch.nextSeq();
+  if (auto s = netlink_->send(batch); !s) return s.error().wrap("table inet " + ruleset.table);
+  return Status::Ok();
+}
+
+Status Firewall::remove(const std::string &table) {
+  std::lock_guard lock(mutex_);
+  Batch batch(seq_);
+  addDeleteTable(batch, table);
+  batch.finish();
+  seq_ = batch.nextSeq();
+  if (auto s = netlink_->send(batch); !s) return s.error().wrap("table inet " + table);
+  if (table == ruleset_.table) applied_ = false;
+  return Status::Ok();
+}
+
+Status Firewall::changeAddresses(const std::string &set, const std::vector<Interval> &elements, bool add) {
+  std::lock_guard lock(mutex_);
+  auto it = std::find_if(ruleset_.addressSets.begin(), ruleset_.addressSets.end(),
+                         [&](const AddressSet &s) { return s.name == set; });
+  if (!applied_ || it == ruleset_.addressSets.end()) return makeError("no applied address set " + text::quote(set));
+  Batch batch(seq_);
+  addAddressElements(batch, ruleset_.table, *it, elements, add);
+  batch.finish();
+  seq_ = batch.nextSeq();
+  if (batch.acked() == 0) return Status::Ok();
+  if (auto s = netlink_->send(batch); !s) return s.error().wrap("table inet " + ruleset_.table);
+  for (const auto &e : elements) {
+    auto found = std::find(it->elements.begin(), it->elements.end(), e);
+    if (add && found == it->elements.end()) it->elements.push_back(e);
+    if (!add && found != it->elements.end()) it->elements.erase(found);
+  }
+  return Status::Ok();
+}
+
+Status Firewall::changePorts(const std::string &set, const std::vector<PortRange> &elements, bool add) {
+  std::lock_guard lock(mutex_);
+  auto it = std::find_if(ruleset_.portSets.begin(), ruleset_.portSets.end(),
+                         [&](const PortSet &s) { return s.name == set; });
+  if (!applied_ || it == ruleset_.portSets.end()) return makeError("no applied port set " + text::quote(set));
+  Batch batch(seq_);
+  addPortElements(batch, ruleset_.table, set, elements, add);
+  batch.finish();
+  seq_ = batch.nextSeq();
+  if (batch.acked() == 0) return Status::Ok();
+  if (auto s = netlink_->send(batch); !s) return s.error().wrap("table inet " + ruleset_.table);
+  for (const auto &e : elements) {
+    auto found = std::find(it->elements.begin(), it->elements.end(), e);
+    if (add && found == it->elements.end()) it->elements.push_back(e);
+    if (!add && found != it->elements.end()) it->elements.erase(found);
+  }
+  return Status::Ok();
+}
+
+Status Firewall::addAddresses(const std::string &set, const std::vector<Interval> &e) { return changeAddresses(set, e, true); }
+Status Firewall::removeAddresses(const std::string &set, const std::vector<Interval> &e) { return changeAddresses(set, e, false); }
+Status Firewall::addPorts(const std::string &set, const std::vector<PortRange> &e) { return changePorts(set, e, true); }
+Status Firewall::removePorts(const std::string &set, const std::vector<PortRange> &e) { return changePorts(set, e, false); }
+
+Ruleset Firewall::ruleset() const {
+  std::lock_guard lock(mutex_);
+  return ruleset_;
+}
+
+ZoneFirewall::ZoneFirewall(std::unique_ptr<Firewall> firewall, config::ClusterConfig cluster, Zone zone)
+    : firewall_(std::move(firewall)), cluster_(std::move(cluster)), zone_(zone) {}
+
+Status ZoneFirewall::apply() {
+  auto rs = zoneRuleset(cluster_, zone_);
+  if (!rs) return rs.error();
+  std::lock_guard lock(mutex_);
+  // Keep what modules opened and who joined across a re-apply.
+  for (const auto &[key, count] : opened_) {
+    auto [proto, port] = key;
+    if (!covered(proto, port)) {
+      for (auto &s : rs->portSets) {
+        if (s.name == (proto == Proto::Tcp ? kExposedTcp : kExposedUdp)) s.elements.push_back({port, port});
+      }
+    }
+  }
+  for (const auto &[address, count] : members_) {
+    for (auto &s : rs->addressSets) {
+      if (s.name == kClusterNodes) {
+        auto iv = parseInterval(address);
+        if (iv) s.elements.push_back(*iv);
+      }
+    }
+  }
+  return firewall_->apply(*rs);
+}
+
+bool ZoneFirewall::covered(Proto proto, uint16_t port) const {
+  for (const auto &r : exposedPorts(cluster_, zone_, proto)) {
+    if (r.first <= port && port <= r.last) return true;
+  }
+  return false;
+}
+
+Status ZoneFirewall::openPort(const std::vector<Zone> &zones, Proto proto, uint16_t port) {
+  if (port == 0) return makeError("port 0 cannot be opened");
+  if (std::find(zones.begin(), zones.end(), zone_) == zones.end() || zone_ == Zone::Private) return Status::Ok();
+  std::lock_guard lock(mutex_);
+  int &count = opened_[{proto, port}];
+  if (count == 0 && !covered(proto, port)) {
+    auto s = firewall_->addPorts(proto == Proto::Tcp ? kExposedTcp : kExposedUdp, {{port, port}});
+    if (!s) {
+      opened_.erase({proto, port});
+      return s;
+    }
+  }
+  ++count;
+  return Status::Ok();
+}
+
+Status ZoneFirewall::closePort(const std::vector<Zone> &zones, Proto proto, uint16_t port) {
+  if (std::find(zones.begin(), zones.end(), zone_) == zones.end() || zone_ == Zone::Private) return Status::Ok();
+  std::lock_guard lock(mutex_);
+  auto it = opened_.find({proto, port});
+  if (it == opened_.end()) {
+    return makeError(std::string(protoName(proto)) + " port " + std::to_string(port) + " was not opened");
+  }
+  if (it->second == 1 && !covered(proto, port)) {
+    if (auto s = firewall_->removePorts(proto == Proto::Tcp ? kExposedTcp : kExposedUdp, {{port, port}}); !s) return s;
+  }
+  if (--it->second == 0) opened_.erase(it);
+  return Status::Ok();
+}
+
+Status ZoneFirewall::nodeJoined(const std::string &address) {
+  auto iv = parseInterval(address);
+  if (!iv || !iv->single()) return makeError("not a node address: " + text::quote(address));
+  std::lock_guard lock(mutex_);
+  if (members_[address]++ > 0) return Status::Ok();
+  auto s = firewall_->addAddresses(kClusterNodes, {*iv});
+  if (!s) members_.erase(address);
+  return s;
+}
+
+Status ZoneFirewall::nodeLeft(const std::string &address) {
+  auto iv = parseInterval(address);
+  if (!iv || !iv->single()) return makeError("not a node address: " + text::quote(address));
+  std::lock_guard lock(mutex_);
+  auto it = members_.find(address);
+  if (it == members_.end()) return Status::Ok();
+  if (--it->second > 0) return Status::Ok();
+  members_.erase(it);
+  // A master's address stays: it is part of the config, not of the membership.
+  if (std::find(cluster_.masters.begin(), cluster_.masters.end(), address) != cluster_.masters.end()) {
+    return Status::Ok();
+  }
+  return firewall_->removeAddresses(kClusterNodes, {*iv});
+}
+
+}  // namespace dcos::firewall

@@ -1,0 +1,40 @@
+// The zone policy: from the cluster config and this node's zone to the
+// Ruleset that node enforces.
+//
+//   every node   all ports from the cluster's networks and nodes
+//   admin        + the exposed ports (TCP 80, 443; 22 if operators.ssh) from the operators' networks
+//   public       + the exposed ports (public_ports) from anywhere
+//   private      nothing else
+//
+// Sets (each address set is two kernel sets, <name>4 and <name>6):
+//   cluster_nets   interval  the zones' networks
+//   cluster_nodes  hash      node addresses: the masters, then members as they join
+//   operators      interval  the operators' networks
+//   exposed_tcp, exposed_udp  interval  ports the zone exposes; modules add to them
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "config/config.h"
+#include "firewall/model.h"
+
+namespace dcos::firewall {
+
+enum class Zone { Admin, Private, Public };
+Result<Zone> parseZone(const std::string &name);
+std::string_view zoneName(Zone zone);
+
+inline constexpr const char *kClusterNets = "cluster_nets";
+inline constexpr const char *kClusterNodes = "cluster_nodes";
+inline constexpr const char *kOperators = "operators";
+inline constexpr const char *kExposedTcp = "exposed_tcp";
+inline constexpr const char *kExposedUdp = "exposed_udp";
+
+// The ports a zone exposes to its outside before any module asks for more.
+std::vector<PortRange> exposedPorts(const config::ClusterConfig &cluster, Zone zone, Proto proto);
+
+Result<Ruleset> zoneRuleset(const config::ClusterConfig &cluster, Zone zone);
+
+}  // namespace dcos::firewall
