@@ -72,11 +72,11 @@ std::string nftTable(const Ruleset &rs) {
   out << "\t\tct state invalid drop comment \"invalid\"\n";
   out << "\t\tiifname \"lo\" accept comment \"loopback\"\n";
   out << "\t\ticmp type echo-request limit rate " << rs.icmpEchoPerSecond
-      << "/second burst 5 packets accept comment \"ping, rate-limited\"\n";
+      << "/second accept comment \"ping, rate-limited\"\n";
   out << "\t\ticmp type destination-unreachable accept comment \"destination unreachable\"\n";
   out << "\t\ticmp type 11-12 accept comment \"time exceeded, parameter problem\"\n";
   out << "\t\ticmpv6 type echo-request limit rate " << rs.icmpEchoPerSecond
-      << "/second burst 5 packets accept comment \"ping6, rate-limited\"\n";
+      << "/second accept comment \"ping6, rate-limited\"\n";
   out << "\t\ticmpv6 type 1-4 accept comment \"ICMPv6 errors\"\n";
   out << "\t\ticmpv6 type 133-136 accept comment \"neighbour discovery\"\n";
   for (const auto &r : rs.rules) {
