@@ -8,9 +8,11 @@ packages=(
   # toolchain
   g++ cmake ninja-build pkg-config binutils
   # libraries (see ../README.md for why each)
-  libpoco-dev libsystemd-dev catch2
+  libpoco-dev libsystemd-dev catch2 libnftnl-dev libmnl-dev
   # tests: HTTP client, helper scripts, packaging checks
   curl python3 dpkg-dev file lintian rpm systemd
+  # firewall tests: nft to read rulesets back, ip for network namespaces
+  nftables iproute2
 )
 
 missing=()
