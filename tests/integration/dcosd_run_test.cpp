@@ -202,6 +202,29 @@ TEST_CASE("dcosd refuses to start, with one clear line, when something is wrong"
   }
 }
 
+TEST_CASE("dcosd starts no module when it cannot program the firewall", "[dcosd][integration]") {
+  // In a user namespace of its own, dcosd is root there but has no
+  // CAP_NET_ADMIN over the network namespace it runs in: nf_tables refuses.
+  TestRoleNode node(R"({"name": "mod-a", "config": {"log": "@EVENTS@"}})");
+  {
+    auto n = Poco::JSON::Parser().parse(readFile(node.dir / "config/node.json")).extract<Poco::JSON::Object::Ptr>();
+    n->getObject("firewall")->set("enabled", true);
+    std::ostringstream s;
+    Poco::JSON::Stringifier::stringify(n, s);
+    writeFile(node.dir / "config/node.json", s.str());
+  }
+  Child dcosd({"/usr/bin/unshare", "--user", "--map-root-user", kDcosd, "--config-dir", node.dir / "config",
+               "--plugin-dir", kBuild + "/testplugins", "--state-dir", node.dir / "state"},
+              {{"NOTIFY_SOCKET", node.notify.path()}}, node.logPath);
+  CHECK(dcosd.wait(10s) == 1);
+  CHECK_THAT(dcosd.log(), Catch::Contains("firewall: not starting any module: table inet dcos: ") &&
+                              Catch::Contains("Operation not permitted"));
+  CHECK(readFile(node.events) == "create mod-a\ndestroy mod-a\n");
+  while (node.notify.receive(0ms)) {
+  }
+  for (const auto &message : node.notify.seen()) CHECK_THAT(message, !Catch::Contains("READY=1"));
+}
+
 TEST_CASE("dcosd --check loads every plugin without starting any", "[dcosd][integration]") {
   TestRoleNode node(R"({"name": "mod-b", "requires": ["mod-a"], "config": {"log": "@EVENTS@"}},
                        {"name": "mod-a", "config": {"log": "@EVENTS@"}})");
