@@ -21,7 +21,9 @@ char *Batch::prepare(size_t maxSize) {
     std::abort();
   }
   if (buffer_.size() < size_ + maxSize) buffer_.resize(std::max(buffer_.size() * 2, size_ + maxSize));
-  std::fill(buffer_.begin() + static_cast<long>(size_), buffer_.begin() + static_cast<long>(size_ + maxSize), 0);
+  // Only the headers need zeroing: libmnl writes every attribute with its
+  // padding, and the message ends where its nlmsg_len says.
+  std::fill_n(buffer_.begin() + static_cast<long>(size_), std::min<size_t>(maxSize, 64), 0);
   return buffer_.data() + size_;
 }
 
