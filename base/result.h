@@ -13,9 +13,10 @@ namespace dcos {
 // An expected failure: one lowercase line, each layer prefixing its context.
 struct Error {
   std::string message;
+  int code = 0;  // a domain's own code (e.g. coord::Code), 0 when none
 
   // Returns the error with `context: ` put in front of the message.
-  [[nodiscard]] Error wrap(const std::string &context) const { return Error{context + ": " + message}; }
+  [[nodiscard]] Error wrap(const std::string &context) const { return Error{context + ": " + message, code}; }
 };
 
 template <class T>
@@ -76,6 +77,6 @@ class [[nodiscard]] Status {
   bool failed_ = false;
 };
 
-inline Error makeError(std::string message) { return Error{std::move(message)}; }
+inline Error makeError(std::string message, int code = 0) { return Error{std::move(message), code}; }
 
 }  // namespace dcos
