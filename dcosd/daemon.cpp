@@ -129,6 +129,28 @@ int runDaemon(const Options &options) {
 
   if (systemd::stderrIsJournal()) log::setSink(systemd::journalSink);
 
+  // Signals arrive on a signalfd, the stopper's completion on an eventfd:
+  // one poll() waits for either, waking for the watchdog when it wants pings.
+  const auto ping = systemd::watchdogPingInterval();
+  const int pingMs = ping.count() > 0 ? static_cast<int>(ping.count() / 1000) : -1;
+  int sigfd = signalfd(-1, &signals, SFD_CLOEXEC);
+  int stopfd = eventfd(0, EFD_CLOEXEC);
+  if (sigfd < 0 || stopfd < 0) {
+    return fail(makeError(std::string("cannot create signalfd/eventfd: ") + std::strerror(errno)));
+  }
+  auto waitFor = [&](int timeoutMs) {
+    pollfd fds[2] = {{sigfd, POLLIN, 0}, {stopfd, POLLIN, 0}};
+    int n = ::poll(fds, 2, timeoutMs);
+    if (n <= 0) return 0;
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info{};
+      if (::read(sigfd, &info, sizeof info) == sizeof info) return static_cast<int>(info.ssi_signo);
+    }
+    if (fds[1].revents & POLLIN) return -1;
+    return 0;
+  };
+
+
   auto config = loadConfig(options);
   if (!config) return fail(config.error());
   if (auto s = makeStateDir(options.stateDir); !s) return fail(s.error());
@@ -189,13 +211,28 @@ int runDaemon(const Options &options) {
     zoneFirewall = std::move(*fw);
   }
 
-  NodeApi api(snapshot);
+  NodeApi api(snapshot, [&host](const dcos_http_request &req, const dcos_http_response &resp) {
+    return host.serveRoute(req, resp);
+  });
+  // A module marked await_healthy holds the rest back (a master waits for
+  // ZooKeeper's quorum); meanwhile the watchdog is fed and a signal ends the wait.
+  int earlySignal = 0;
+  host.whileWaiting = [&]() {
+    if (ping.count() > 0) systemd::notifyWatchdog();
+    int event = waitFor(0);
+    if (event > 0) earlySignal = event;
+    return event > 0;
+  };
   if (auto s = api.start(config->node.apiListen); !s) return fail(s.error());
   log::info("node API listening on " + api.address());
 
   if (auto started = host.start(); !started) {
     setPhase(Phase::Failed);
     api.stop();
+    if (earlySignal != 0) {
+      log::notice(std::string("received ") + (earlySignal == SIGINT ? "SIGINT" : "SIGTERM") + " while starting; stopped");
+      return 0;
+    }
     return fail(started.error());
   }
   setPhase(Phase::Running);
@@ -212,27 +249,6 @@ int runDaemon(const Options &options) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   systemd::notifyReady(status);
   log::notice("dcosd ready in " + std::to_string(ms) + " ms: " + status);
-
-  // Signals arrive on a signalfd, the stopper's completion on an eventfd:
-  // one poll() waits for either, waking for the watchdog when it wants pings.
-  const auto ping = systemd::watchdogPingInterval();
-  const int pingMs = ping.count() > 0 ? static_cast<int>(ping.count() / 1000) : -1;
-  int sigfd = signalfd(-1, &signals, SFD_CLOEXEC);
-  int stopfd = eventfd(0, EFD_CLOEXEC);
-  if (sigfd < 0 || stopfd < 0) {
-    return fail(makeError(std::string("cannot create signalfd/eventfd: ") + std::strerror(errno)));
-  }
-  auto waitFor = [&](int timeoutMs) {
-    pollfd fds[2] = {{sigfd, POLLIN, 0}, {stopfd, POLLIN, 0}};
-    int n = ::poll(fds, 2, timeoutMs);
-    if (n <= 0) return 0;
-    if (fds[0].revents & POLLIN) {
-      signalfd_siginfo info{};
-      if (::read(sigfd, &info, sizeof info) == sizeof info) return static_cast<int>(info.ssi_signo);
-    }
-    if (fds[1].revents & POLLIN) return -1;
-    return 0;
-  };
 
   int signal = 0;
   while (signal <= 0) {

@@ -11,9 +11,13 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/String.h>
 #include <Poco/ThreadPool.h>
 
 #include <cstdio>
+#include <sstream>
+#include <vector>
 
 #include "base/text.h"
 
@@ -47,8 +51,13 @@ class Handler : public Poco::Net::HTTPRequestHandler {
 
   void handleRequest(HTTPServerRequest &request, HTTPServerResponse &response) override {
     std::string path = request.getURI();
-    if (auto q = path.find('?'); q != std::string::npos) path = path.substr(0, q);
-    const bool known = path == "/health" || path == "/v1/node" || path == "/metrics";
+    std::string query;
+    if (auto q = path.find('?'); q != std::string::npos) {
+      query = path.substr(q + 1);
+      path = path.substr(0, q);
+    }
+    const bool known = path == "/health" || path == "/v1/node" || path == "/metrics" || path == "/v1/cluster/nodes";
+    if (!known && api_.routes() && servePlugin(request, response, path, query)) return;
     if (!known) {
       send(api_, request, response, 404, "application/json", errorJson("no such path: " + path));
       return;
@@ -63,6 +72,13 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     NodeSnapshot s = api_.snapshot();
     if (path == "/health") {
       send(api_, request, response, verdict(s).httpStatus, "application/json", healthJson(s));
+    } else if (path == "/v1/cluster/nodes") {
+      auto nodes = api_.nodes() ? api_.nodes()() : Result<std::string>(makeError("this node keeps no membership"));
+      if (nodes) {
+        send(api_, request, response, 200, "application/json", *nodes);
+      } else {
+        send(api_, request, response, 503, "application/json", errorJson(nodes.error().message));
+      }
     } else if (path == "/v1/node") {
       send(api_, request, response, 200, "application/json", nodeJson(s));
     } else {
@@ -72,6 +88,49 @@ class Handler : public Poco::Net::HTTPRequestHandler {
   }
 
  private:
+  // A plugin's route: the request as dcos_http_request, the answer gathered
+  // from the handler's calls and sent when it returns.
+  bool servePlugin(HTTPServerRequest &request, HTTPServerResponse &response, const std::string &path,
+                   const std::string &query) {
+    std::string body;
+    if (request.getContentLength() != 0) {
+      // Bodies for the node API are small; 1 MiB is plenty and bounds memory.
+      char buf[8192];
+      auto &in = request.stream();
+      while (body.size() < (1u << 20) && in.read(buf, sizeof buf).gcount() > 0) {
+        body.append(buf, static_cast<size_t>(in.gcount()));
+      }
+    }
+    struct Answer {
+      int status = 200;
+      std::vector<std::pair<std::string, std::string>> headers;
+      std::string body;
+    } answer;
+    dcos_http_request req{sizeof(dcos_http_request), request.getMethod().c_str(), path.c_str(), query.c_str(),
+                          body.data(), body.size()};
+    dcos_http_response resp{};
+    resp.struct_size = sizeof resp;
+    resp.ctx = &answer;
+    resp.set_status = [](void *ctx, int status) { static_cast<Answer *>(ctx)->status = status; };
+    resp.set_header = [](void *ctx, const char *name, const char *value) {
+      if (name != nullptr && value != nullptr) static_cast<Answer *>(ctx)->headers.emplace_back(name, value);
+    };
+    resp.write = [](void *ctx, const char *data, size_t len) {
+      if (data != nullptr) static_cast<Answer *>(ctx)->body.append(data, len);
+    };
+    if (!api_.routes()(req, resp)) return false;
+    std::string type = "application/json";
+    for (const auto &[name, value] : answer.headers) {
+      if (Poco::icompare(name, "Content-Type") == 0) {
+        type = value;
+      } else {
+        response.set(name, value);
+      }
+    }
+    send(api_, request, response, answer.status, type, answer.body);
+    return true;
+  }
+
   NodeApi &api_;
 };
 
@@ -96,7 +155,8 @@ long residentBytes() {
   return resident * sysconf(_SC_PAGESIZE);
 }
 
-NodeApi::NodeApi(SnapshotFn snapshot) : snapshot_(std::move(snapshot)) {}
+NodeApi::NodeApi(SnapshotFn snapshot, RouteFn routes, NodesFn nodes)
+    : snapshot_(std::move(snapshot)), routes_(std::move(routes)), nodes_(std::move(nodes)) {}
 
 NodeApi::~NodeApi() { stop(); }
 

@@ -3,6 +3,8 @@
 //   GET /health    overall and per-plugin health; 200 healthy/degraded, 503 otherwise
 //   GET /v1/node   role, zone, version, attributes, plugins with versions and states
 //   GET /metrics   Prometheus text format
+//   GET /v1/cluster/nodes  the cluster's members, from ZooKeeper
+//   anything a plugin routed (dcos_host_v1::http_route), e.g. /exhibitor/...
 //
 // Anything else gets a JSON error: 404 for an unknown path, 405 (with Allow)
 // for a method other than GET or HEAD. The snapshot function is called on the
@@ -14,6 +16,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+
+#include <dcos/plugin.h>
 
 #include "base/result.h"
 #include "dcosd/node_state.h"
@@ -30,8 +34,13 @@ namespace dcos::dcosd {
 class NodeApi {
  public:
   using SnapshotFn = std::function<NodeSnapshot()>;
+  // Serves a path no built-in handler has (a plugin's route); false: 404.
+  using RouteFn = std::function<bool(const dcos_http_request &, const dcos_http_response &)>;
+  // GET /v1/cluster/nodes: the cluster's members as a JSON array, or an
+  // error (503) when the coordination service cannot be read.
+  using NodesFn = std::function<Result<std::string>()>;
 
-  explicit NodeApi(SnapshotFn snapshot);
+  explicit NodeApi(SnapshotFn snapshot, RouteFn routes = {}, NodesFn nodes = {});
   ~NodeApi();
 
   // Binds `listen` ("address:port", port 0 picks one) and starts serving.
@@ -42,11 +51,15 @@ class NodeApi {
 
   // Called by the request handlers.
   NodeSnapshot snapshot() const { return snapshot_(); }
+  const RouteFn &routes() const { return routes_; }
+  const NodesFn &nodes() const { return nodes_; }
   void count(int status);
   std::map<int, uint64_t> counts() const;
 
  private:
   SnapshotFn snapshot_;
+  RouteFn routes_;
+  NodesFn nodes_;
   std::unique_ptr<Poco::ThreadPool> pool_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   std::string address_;

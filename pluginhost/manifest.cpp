@@ -63,6 +63,7 @@ Result<Manifest> parseManifest(const std::string &json, const std::string &sourc
     }
     spec.library = mod.string("library", Need::Optional).value_or(spec.name + ".so");
     spec.optional = mod.boolean("optional", Need::Optional).value_or(false);
+    spec.awaitHealthy = mod.boolean("await_healthy", Need::Optional).value_or(false);
     spec.requires_ = names(mod, "requires");
     if (auto cfg = mod.raw("config", Need::Optional)) {
       if (cfg->type() != typeid(Poco::JSON::Object::Ptr)) {

@@ -14,6 +14,7 @@ struct ModuleSpec {
   std::string name;     // the module plugin's name
   std::string library;  // file in the plugin dir (default "<name>.so") or an absolute path
   bool optional = false;
+  bool awaitHealthy = false;  // later modules start only once this one reports healthy
   std::vector<std::string> requires_;  // modules that must be running first
   std::string configJson = "{}";       // passed to create()
 };

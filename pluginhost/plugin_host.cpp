@@ -50,6 +50,7 @@ struct PluginHost::Instance {
   State state = State::Loaded;
   dcos_health health = DCOS_HEALTH_HEALTHY;
   std::string message;
+  int inFlight = 0;  // node API calls into this instance's routes
 };
 
 PluginHost::PluginHost(HostOptions options, config::Config config)
@@ -124,6 +125,8 @@ Status PluginHost::createInstance(Instance &instance, const std::string &configJ
   instance.table.report_health = &PluginHost::hostReportHealth;
   instance.table.open_port = &PluginHost::hostOpenPort;
   instance.table.close_port = &PluginHost::hostClosePort;
+  instance.table.cluster_json = &PluginHost::hostClusterJson;
+  instance.table.http_route = &PluginHost::hostHttpRoute;
 
   char err[512] = {};
   void *handle = nullptr;
@@ -162,6 +165,7 @@ Status PluginHost::load() {
     roleNodeJson_ = s.str();
   }
 
+  clusterJson_ = config::clusterToJson(config_.cluster);
   progress("loading role " + roleName);
   auto lib = loader_.load(rolePath, DCOS_PLUGIN_ROLE);
   if (!lib) return lib.error();
@@ -279,8 +283,97 @@ Status PluginHost::start() {
     }
     inst.started = true;
     setState(inst, State::Running);
+    if (inst.spec.awaitHealthy) {
+      std::unique_lock lock(mutex_);
+      std::string last;
+      while (inst.health != DCOS_HEALTH_HEALTHY) {
+        std::string line = "waiting for " + inst.spec.name + (inst.message.empty() ? "" : ": " + inst.message);
+        if (line != last) {
+          last = line;
+          lock.unlock();
+          progress(line);
+          lock.lock();
+        }
+        changed_.wait_for(lock, std::chrono::seconds(1));
+        if (inst.health == DCOS_HEALTH_HEALTHY) break;
+        lock.unlock();
+        bool abandon = whileWaiting && whileWaiting();
+        lock.lock();
+        if (abandon) {
+          lock.unlock();
+          stop();
+          return makeError("start abandoned while waiting for module " + text::quote(inst.spec.name));
+        }
+      }
+      lock.unlock();
+      progress("module " + inst.spec.name + " is healthy");
+    }
   }
   return Status::Ok();
+}
+
+void PluginHost::stopInstance(Instance &inst) {
+  {
+    // Routes close first, and calls in flight finish, before the plugin stops.
+    std::unique_lock lock(mutex_);
+    inst.state = State::Stopping;
+    changed_.wait(lock, [&] { return inst.inFlight == 0; });
+    routes_.erase(std::remove_if(routes_.begin(), routes_.end(), [&](const Route &r) { return r.owner == &inst; }),
+                  routes_.end());
+  }
+  inst.lib.descriptor->stop(inst.handle);
+  inst.started = false;
+  setState(inst, State::Stopped);
+}
+
+bool PluginHost::serveRoute(const dcos_http_request &request, const dcos_http_response &response) {
+  const std::string path = request.path != nullptr ? request.path : "";
+  Route found{};
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto &r : routes_) {
+      if ((path == r.prefix || text::startsWith(path, r.prefix + "/")) && r.owner->state == State::Running) {
+        found = r;
+        ++r.owner->inFlight;
+        break;
+      }
+    }
+  }
+  if (found.owner == nullptr) return false;
+  found.handler(found.user, &request, &response);
+  {
+    std::lock_guard lock(mutex_);
+    --found.owner->inFlight;
+  }
+  changed_.notify_all();
+  return true;
+}
+
+const char *PluginHost::hostClusterJson(void *ctx) { return static_cast<Instance *>(ctx)->owner->clusterJson_.c_str(); }
+
+int PluginHost::hostHttpRoute(void *ctx, const char *prefix, dcos_http_handler handler, void *user, char *err,
+                              size_t len) {
+  auto *inst = static_cast<Instance *>(ctx);
+  auto fail = [&](const std::string &message) {
+    if (err != nullptr && len > 0) std::snprintf(err, len, "%s", message.c_str());
+    return -EINVAL;
+  };
+  std::string p = prefix != nullptr ? prefix : "";
+  if (p.size() < 2 || p.front() != '/' || p.back() == '/' || handler == nullptr) {
+    return fail("route prefix " + text::quote(p) + " must start with / and not end with it, with a handler");
+  }
+  for (const char *own : {"/health", "/v1/node", "/v1/cluster", "/metrics"}) {
+    if (p == own || text::startsWith(p, std::string(own) + "/") || text::startsWith(own, p + "/")) {
+      return fail("route prefix " + text::quote(p) + " overlaps dcosd's own " + own);
+    }
+  }
+  std::lock_guard lock(inst->owner->mutex_);
+  for (const auto &r : inst->owner->routes_) {
+    if (r.prefix == p) return fail("route prefix " + text::quote(p) + " belongs to " + r.owner->spec.name);
+  }
+  inst->owner->routes_.push_back(Route{p, handler, user, inst});
+  log::write(log::Level::Info, inst->spec.name, "serves " + p + " on the node API");
+  return 0;
 }
 
 void PluginHost::stop() {
@@ -288,10 +381,7 @@ void PluginHost::stop() {
     Instance &inst = **it;
     if (!inst.started) continue;
     progress("stopping module " + inst.spec.name);
-    setState(inst, State::Stopping);
-    inst.lib.descriptor->stop(inst.handle);
-    inst.started = false;
-    setState(inst, State::Stopped);
+    stopInstance(inst);
   }
   if (role_ && role_->started) {
     role_->lib.descriptor->stop(role_->handle);
@@ -358,6 +448,7 @@ void PluginHost::hostReportHealth(void *ctx, dcos_health health, const char *mes
     inst->health = health;
     inst->message = text;
   }
+  inst->owner->changed_.notify_all();
   if (changed) {
     log::write(health == DCOS_HEALTH_HEALTHY ? log::Level::Info : log::Level::Warning, inst->spec.name,
                "health " + std::string(healthName(health)) + (text.empty() ? "" : ": " + text));

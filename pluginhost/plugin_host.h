@@ -18,9 +18,11 @@
 
 #include <dcos/plugin.h>
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,6 +85,15 @@ class PluginHost {
   // Called with a short line at each step ("starting module dns"), for
   // systemd's STATUS= and the log. Set before load().
   std::function<void(const std::string &)> onProgress;
+  // While start() waits for a module marked await_healthy: called about once
+  // a second (dcosd pings the watchdog there); returning true abandons the
+  // start. Set before start().
+  std::function<bool()> whileWaiting;
+
+  // Serves a node API request with the plugin route for `path`, if a running
+  // plugin has one; false when none does. Thread safe; stop() waits for
+  // calls in flight before stopping a plugin.
+  bool serveRoute(const dcos_http_request &request, const dcos_http_response &response);
 
   // The roles that have a plugin in the plugin dir (role-<name>.so).
   static std::vector<std::string> knownRoles(const std::string &pluginDir);
@@ -100,6 +111,10 @@ class PluginHost {
   static const char *hostNodeJson(void *ctx);
   static const char *hostStateDir(void *ctx);
   static void hostReportHealth(void *ctx, dcos_health health, const char *message);
+  static const char *hostClusterJson(void *ctx);
+  static int hostHttpRoute(void *ctx, const char *prefix, dcos_http_handler handler, void *user, char *err,
+                           size_t len);
+  void stopInstance(Instance &instance);
   static int hostPort(void *ctx, bool open, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t len);
   static int hostOpenPort(void *ctx, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t len);
   static int hostClosePort(void *ctx, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t len);
@@ -113,7 +128,17 @@ class PluginHost {
   std::string nodeJson_;      // what modules see
   std::unique_ptr<Instance> role_;
   std::vector<std::unique_ptr<Instance>> modules_;  // in start order
-  mutable std::mutex mutex_;                        // guards state, health, message of instances
+  std::string clusterJson_;
+
+  struct Route {
+    std::string prefix;
+    dcos_http_handler handler;
+    void *user;
+    Instance *owner;
+  };
+  mutable std::mutex mutex_;  // guards state, health, message and in-flight calls of instances, and routes_
+  std::condition_variable changed_;  // health reported, or a route call finished
+  std::vector<Route> routes_;
 };
 
 }  // namespace dcos::pluginhost

@@ -79,6 +79,30 @@ typedef enum dcos_proto {
   DCOS_PROTO_UDP = 17
 } dcos_proto;
 
+/* An HTTP request the node API hands to a module's route. Owned by the
+ * host; valid during the handler call. */
+typedef struct dcos_http_request {
+  uint32_t struct_size;
+  const char *method; /* "GET", "POST", ... */
+  const char *path;   /* without the query, e.g. "/exhibitor/v1/cluster/status" */
+  const char *query;  /* after '?', "" when none */
+  const char *body;
+  size_t body_len;
+} dcos_http_request;
+
+/* How a handler answers. Call set_status and set_header before the first
+ * write; the default status is 200 and the content type application/json. */
+typedef struct dcos_http_response {
+  uint32_t struct_size;
+  void *ctx;
+  void (*set_status)(void *ctx, int status);
+  void (*set_header)(void *ctx, const char *name, const char *value);
+  void (*write)(void *ctx, const char *data, size_t len);
+} dcos_http_response;
+
+/* Called on a node API thread, possibly on several at once. */
+typedef void (*dcos_http_handler)(void *user, const dcos_http_request *request, const dcos_http_response *response);
+
 /*
  * Services the host offers a plugin. One table per plugin instance; `ctx` is
  * the host's and must be passed back unchanged. The table is owned by the host
@@ -118,6 +142,17 @@ typedef struct dcos_host_v1 {
    * errno with a message in err. */
   int (*open_port)(void *ctx, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t err_len);
   int (*close_port)(void *ctx, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t err_len);
+
+  /* The cluster's validated configuration as a JSON object (cluster.json
+   * with defaults filled in). Owned by the host; valid until destroy(). */
+  const char *(*cluster_json)(void *ctx);
+
+  /* Serves every node API request whose path is `prefix` or starts with
+   * `prefix` + "/" (e.g. "/exhibitor"), from the moment start() returns 0
+   * until stop() is called. A prefix belongs to one plugin. 0 or a negative
+   * errno with a message. */
+  int (*http_route)(void *ctx, const char *prefix, dcos_http_handler handler, void *user, char *err,
+                    size_t err_len);
 } dcos_host_v1;
 
 /*

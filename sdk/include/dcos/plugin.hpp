@@ -33,6 +33,17 @@
 
 namespace dcos::sdk {
 
+// Throw to fail create() or start() with a given errno (a positive value).
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string &message, int errnum = EINVAL)
+      : std::runtime_error(message), errnum_(errnum) {}
+  int errnum() const { return errnum_; }
+
+ private:
+  int errnum_;
+};
+
 // The host's services for one plugin instance. Cheap to copy; valid until the
 // instance is destroyed. Safe to use from any thread.
 class Host {
@@ -60,6 +71,23 @@ class Host {
   void openPort(uint32_t zones, dcos_proto proto, uint16_t port) const { portCall(true, zones, proto, port); }
   void closePort(uint32_t zones, dcos_proto proto, uint16_t port) const { portCall(false, zones, proto, port); }
 
+  // The cluster's configuration as JSON ("{}" from a dcosd too old to say).
+  std::string clusterJson() const {
+    if (host_->struct_size < offsetof(dcos_host_v1, cluster_json) + sizeof host_->cluster_json) return "{}";
+    return host_->cluster_json(host_->ctx);
+  }
+
+  // Routes node API requests under `prefix` to `handler(user, request, response)`;
+  // throws Error when refused.
+  void httpRoute(const std::string &prefix, dcos_http_handler handler, void *user) const {
+    if (host_->struct_size < offsetof(dcos_host_v1, http_route) + sizeof host_->http_route) {
+      throw Error("this dcosd cannot route HTTP to plugins", ENOSYS);
+    }
+    char err[256] = {};
+    int rc = host_->http_route(host_->ctx, prefix.c_str(), handler, user, err, sizeof err);
+    if (rc != 0) throw Error(err[0] != '\0' ? err : "route refused", rc < 0 ? -rc : EINVAL);
+  }
+
   const dcos_host_v1 *raw() const { return host_; }
 
  private:
@@ -67,16 +95,6 @@ class Host {
   const dcos_host_v1 *host_;
 };
 
-// Throw to fail create() or start() with a given errno (a positive value).
-class Error : public std::runtime_error {
- public:
-  explicit Error(const std::string &message, int errnum = EINVAL)
-      : std::runtime_error(message), errnum_(errnum) {}
-  int errnum() const { return errnum_; }
-
- private:
-  int errnum_;
-};
 
 inline void Host::portCall(bool open, uint32_t zones, dcos_proto proto, uint16_t port) const {
   const size_t needed = offsetof(dcos_host_v1, close_port) + sizeof host_->close_port;
