@@ -123,6 +123,13 @@ Poco::JSON::Object::Ptr clusterObject(const ClusterConfig &c) {
   o->set("public_ports", pub);
   o->set("agent_ports", toArray(c.agentPorts));
   o->set("resolvers", toArray(c.resolvers));
+  Poco::JSON::Object::Ptr zk = new Poco::JSON::Object;
+  zk->set("client_port", c.zookeeper.clientPort);
+  zk->set("peer_port", c.zookeeper.peerPort);
+  zk->set("election_port", c.zookeeper.electionPort);
+  zk->set("session_timeout_ms", c.zookeeper.sessionTimeoutMs);
+  zk->set("heap_mb", c.zookeeper.heapMb);
+  o->set("zookeeper", zk);
   return o;
 }
 
@@ -159,6 +166,15 @@ std::string systemHostname() {
 }
 
 }  // namespace
+
+std::string ClusterConfig::zookeeperConnectString() const {
+  std::string out;
+  for (const auto &m : masters) {
+    if (!out.empty()) out += ",";
+    out += (m.find(':') != std::string::npos ? "[" + m + "]" : m) + ":" + std::to_string(zookeeper.clientPort);
+  }
+  return out;
+}
 
 bool isIpAddress(const std::string &s) {
   unsigned char buf[16];
@@ -262,6 +278,22 @@ Result<ClusterConfig> parseCluster(const std::string &text, const std::string &f
   }
   if (root.has("agent_ports")) c.agentPorts = portList(root, "agent_ports", Need::Optional);
   c.resolvers = stringList(root, "resolvers", Need::Optional, checkIp);
+  if (auto zk = root.object("zookeeper", Need::Optional)) {
+    auto port = [&](const char *key, uint16_t fallback) {
+      return static_cast<uint16_t>(zk->integer(key, Need::Optional, 1, 65535).value_or(fallback));
+    };
+    c.zookeeper.clientPort = port("client_port", 2181);
+    c.zookeeper.peerPort = port("peer_port", 2888);
+    c.zookeeper.electionPort = port("election_port", 3888);
+    c.zookeeper.sessionTimeoutMs =
+        static_cast<int>(zk->integer("session_timeout_ms", Need::Optional, 1000, 60000).value_or(5000));
+    c.zookeeper.heapMb = static_cast<int>(zk->integer("heap_mb", Need::Optional, 32, 4096).value_or(64));
+    const auto &z = c.zookeeper;
+    if (z.clientPort == z.peerPort || z.clientPort == z.electionPort || z.peerPort == z.electionPort) {
+      zk->fail("peer_port", "client_port, peer_port and election_port must differ");
+    }
+    zk->done();
+  }
   root.done();
   if (!diag.ok()) return makeError(text::join(diag.errors(), "\n"));
   return c;

@@ -22,6 +22,14 @@ struct Zone {
   std::vector<std::string> networks;  // CIDRs of the cluster nodes in this zone
 };
 
+struct ZooKeeperConfig {
+  uint16_t clientPort = 2181;
+  uint16_t peerPort = 2888;
+  uint16_t electionPort = 3888;
+  int sessionTimeoutMs = 5000;  // clients' sessions; a crashed leader's lease ends within it
+  int heapMb = 64;              // of each server's JVM
+};
+
 struct ClusterConfig {
   std::string name;
   std::vector<std::string> masters;  // master addresses; order gives ZooKeeper ids 1..n
@@ -34,6 +42,9 @@ struct ClusterConfig {
   std::vector<PortRange> publicUdpPorts;
   std::vector<PortRange> agentPorts{{31000, 32000}};  // port resources offered by agents
   std::vector<std::string> resolvers;                 // upstream DNS servers
+  ZooKeeperConfig zookeeper;
+  // "m1:2181,m2:2181,...": where every node finds the ensemble.
+  std::string zookeeperConnectString() const;
 };
 
 struct NodeConfig {

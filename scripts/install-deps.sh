@@ -8,7 +8,9 @@ packages=(
   # toolchain
   g++ cmake ninja-build pkg-config binutils
   # libraries (see ../README.md for why each)
-  libpoco-dev libsystemd-dev catch2 libnftnl-dev libmnl-dev
+  libpoco-dev libsystemd-dev catch2 libnftnl-dev libmnl-dev libzookeeper-mt-dev
+  # masters run Debian's ZooKeeper server (it brings a Java runtime)
+  zookeeper default-jre-headless
   # tests: HTTP client, helper scripts, packaging checks
   curl python3 dpkg-dev file lintian rpm systemd
   # firewall tests: nft to read rulesets back, ip for network namespaces

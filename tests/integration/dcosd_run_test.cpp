@@ -33,9 +33,27 @@ struct Node {
 
   explicit Node(const std::string &nodeExample, const std::function<void(Poco::JSON::Object &)> &edit = {}) {
     std::filesystem::create_directories(dir / "config");
-    writeFile(dir / "config/cluster.json", readFile(kSource + "/examples/cluster/cluster.json"));
+    auto cluster = Poco::JSON::Parser().parse(readFile(kSource + "/examples/cluster/cluster.json"))
+                       .extract<Poco::JSON::Object::Ptr>();
     auto node = Poco::JSON::Parser().parse(readFile(kSource + "/examples/cluster/" + nodeExample))
                     .extract<Poco::JSON::Object::Ptr>();
+    if (node->getValue<std::string>("role") == "master") {
+      // A master runs ZooKeeper: on loopback here, on ports of its own.
+      node->set("address", "127.0.0.1");
+      Poco::JSON::Array::Ptr masters = new Poco::JSON::Array;
+      masters->add(std::string("127.0.0.1"));
+      cluster->set("masters", masters);
+      Poco::JSON::Object::Ptr zk = new Poco::JSON::Object;
+      zk->set("client_port", freeLoopbackPort());
+      zk->set("peer_port", freeLoopbackPort());
+      zk->set("election_port", freeLoopbackPort());
+      cluster->set("zookeeper", zk);
+    }
+    {
+      std::ostringstream c;
+      Poco::JSON::Stringifier::stringify(cluster, c);
+      writeFile(dir / "config/cluster.json", c.str());
+    }
     Poco::JSON::Object::Ptr api = new Poco::JSON::Object;
     api->set("listen", "127.0.0.1:" + std::to_string(port));
     node->set("api", api);
@@ -78,14 +96,14 @@ struct TestRoleNode : Node {
 
 TEST_CASE("dcosd runs each stock role: READY=1, healthy, clean exit on SIGTERM", "[dcosd][integration]") {
   auto [example, role, zone, resourceRole] = GENERATE(table<std::string, std::string, std::string, std::string>({
-      {"node-master.json", "master", "admin", "*"},
+      {"node-master.json", "master", "admin", "*"},  // with its ZooKeeper server
       {"node-agent-private.json", "agent-private", "private", "*"},
       {"node-agent-public.json", "agent-public", "public", "slave_public"},
   }));
   INFO("role " << role);
   Node node(example);
   auto dcosd = node.start();
-  REQUIRE(node.notify.waitFor("READY=1", 10s));
+  REQUIRE(node.notify.waitFor("READY=1", 30s));
   auto readyAfter = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - dcosd->startedAt());
   CHECK(dcosd->running());
 

@@ -1,5 +1,6 @@
 // The master role: the admin zone, where the cluster's control plane runs.
-// Modules join the manifest as they land (zookeeper, scheduler, dns, router).
+// ZooKeeper first, and the rest only once it has a quorum; the scheduler,
+// DNS and router join the manifest as they land.
 #include <dcos/plugin.hpp>
 
 namespace {
@@ -12,8 +13,10 @@ class Master : public dcos::sdk::Role {
       "zone": "admin",
       "resource_role": "*",
       "attributes": {},
-      "modules": [],
-      "image": {"packages": [], "units": ["dcosd.service"]}
+      "modules": [
+        {"name": "zookeeper", "await_healthy": true}
+      ],
+      "image": {"packages": ["zookeeper", "default-jre-headless"], "units": ["dcosd.service"]}
     })";
   }
 };
