@@ -43,7 +43,7 @@ const std::vector<HostSpec> kHosts = {
     {"public", "172.31.254.33", "fd00:dc05::2a"}, {"operator", "172.31.254.241", "fd00:dc05::f1"},
     {"outside", "172.31.254.100", "fd00:dc05::99"}, {"private2", "172.31.254.18", "fd00:dc05::1b"},
 };
-const std::vector<std::string> kTcp = {"22", "80", "443", "2181", "8080", "10050"};
+const std::vector<std::string> kTcp = {"22", "80", "443", "5050", "8080", "10050"};
 const std::vector<std::string> kUdp = {"53", "5000", "10050"};
 const std::vector<std::string> kNodes = {"master", "private", "public"};
 

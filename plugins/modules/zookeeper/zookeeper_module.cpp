@@ -60,6 +60,10 @@ class ZooKeeperModule : public dcos::sdk::Module {
     std::string cfg(config.empty() ? "{}" : config);
     java_ = jsonString(cfg, "java", "/usr/bin/java");
     classpath_ = jsonString(cfg, "classpath", "/usr/share/java/zookeeper.jar");
+    // Debian's server jar logs through slf4j; with these two its log reaches server.log.
+    for (const char *jar : {"/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"}) {
+      if (::access(jar, R_OK) == 0) logJars_ += std::string(":") + jar;
+    }
     ensemble_ = dcos::zookeeper::parseEnsemble(host.clusterJson());
     address_ = jsonString(host.nodeJson(), "address", "");
     std::string error;
@@ -76,7 +80,7 @@ class ZooKeeperModule : public dcos::sdk::Module {
                              "server (move the data dir away if the master list really changed)");
     }
     if (::access(java_.c_str(), X_OK) != 0) throw dcos::sdk::Error("no Java runtime at " + java_, ENOENT);
-    if (::access(classpath_.c_str(), R_OK) != 0) {
+    if (::access(classpath_.substr(0, classpath_.find(':')).c_str(), R_OK) != 0) {
       throw dcos::sdk::Error("no ZooKeeper server at " + classpath_ + " (Debian package zookeeper)", ENOENT);
     }
   }
@@ -145,7 +149,7 @@ class ZooKeeperModule : public dcos::sdk::Module {
                                   "-Dzookeeper.log.dir=" + dir_,
                                   "-Dlog4j.configuration=file:" + dir_ + "/conf/log4j.properties",
                                   "-cp",
-                                  dir_ + "/conf:" + classpath_,
+                                  dir_ + "/conf:" + classpath_ + logJars_,
                                   "org.apache.zookeeper.server.quorum.QuorumPeerMain",
                                   dir_ + "/conf/zoo.cfg"};
     std::string out = dir_ + "/server.out";
@@ -245,6 +249,7 @@ class ZooKeeperModule : public dcos::sdk::Module {
   dcos::sdk::Host host_;
   std::string java_;
   std::string classpath_;
+  std::string logJars_;
   Ensemble ensemble_;
   std::string address_;
   int id_ = 0;
