@@ -98,7 +98,9 @@ class ZooKeeperModule : public dcos::sdk::Module {
                     "log4j.appender.FILE.File=" + dir_ + "/server.log\n"
                     "log4j.appender.FILE.MaxFileSize=10MB\nlog4j.appender.FILE.MaxBackupIndex=2\n"
                     "log4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n"
-                    "log4j.appender.FILE.layout.ConversionPattern=%d{ISO8601} %-5p [%t] %c{1}: %m%n\n");
+                    "log4j.appender.FILE.layout.ConversionPattern=%d{ISO8601} %-5p [%t] %c{1}: %m%n\n"
+                    // The health checks ask srvr twice a second; their lines are noise.
+                    "log4j.logger.org.apache.zookeeper.server.NIOServerCnxn=WARN\n");
     host_.reportHealth(DCOS_HEALTH_DEGRADED, "starting server " + std::to_string(id_));
     host_.httpRoute("/exhibitor", &ZooKeeperModule::serveHttp, this);
     supervisor_ = std::thread([this] { supervise(); });
