@@ -38,6 +38,7 @@ Verdict verdict(const NodeSnapshot &s) {
     }
   }
   if (s.firewallEnabled && s.firewallState == "failed") return {"unhealthy", 503};
+  if (s.coordination && !(s.coordinationConnected && s.coordinationRegistered)) degraded = true;
   return degraded ? Verdict{"degraded", 200} : Verdict{"healthy", 200};
 }
 
@@ -88,6 +89,40 @@ std::string label(const std::string &v) {
 
 }  // namespace
 
+Poco::JSON::Object::Ptr coordinationObject(const NodeSnapshot &s) {
+  Poco::JSON::Object::Ptr c = new Poco::JSON::Object;
+  c->set("enabled", s.coordination);
+  c->set("connected", s.coordinationConnected);
+  c->set("registered", s.coordinationRegistered);
+  if (!s.coordinationMessage.empty()) c->set("message", s.coordinationMessage);
+  return c;
+}
+
+std::string memberJson(const NodeSnapshot &s) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("id", s.address);
+  o->set("address", s.address);
+  o->set("hostname", s.hostname);
+  o->set("role", s.role);
+  o->set("zone", s.zone);
+  o->set("resource_role", s.resourceRole);
+  o->set("version", s.version);
+  o->set("api", s.apiAddress);
+  Poco::JSON::Object::Ptr attrs = new Poco::JSON::Object;
+  for (const auto &[k, v] : s.attributes) attrs->set(k, v);
+  o->set("attributes", attrs);
+  Poco::JSON::Array::Ptr plugins = new Poco::JSON::Array;
+  for (const auto &p : s.plugins) {
+    Poco::JSON::Object::Ptr po = new Poco::JSON::Object;
+    po->set("name", p.name);
+    po->set("kind", p.kind);
+    po->set("version", p.version);
+    plugins->add(po);
+  }
+  o->set("plugins", plugins);
+  return stringify(o);
+}
+
 std::string healthJson(const NodeSnapshot &s) {
   Verdict v = verdict(s);
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
@@ -95,6 +130,7 @@ std::string healthJson(const NodeSnapshot &s) {
   o->set("phase", std::string(phaseName(s.phase)));
   o->set("role", s.role);
   o->set("firewall", firewallObject(s));
+  o->set("coordination", coordinationObject(s));
   Poco::JSON::Array::Ptr plugins = new Poco::JSON::Array;
   for (const auto &p : s.plugins) plugins->add(pluginObject(p, false));
   o->set("plugins", plugins);

@@ -27,6 +27,11 @@ struct NodeSnapshot {
   bool firewallEnabled = true;
   std::string firewallState;  // "disabled", "applied", "failed", ...
   double startedAt = 0;       // unix seconds
+  bool coordination = false;  // whether this node takes part (false for --check, tests)
+  bool coordinationConnected = false;
+  bool coordinationRegistered = false;
+  std::string coordinationMessage;
+  std::string apiAddress;
 };
 
 struct Verdict {
@@ -40,6 +45,8 @@ struct Verdict {
 Verdict verdict(const NodeSnapshot &snapshot);
 
 std::string healthJson(const NodeSnapshot &snapshot);
+// This node's record in the cluster membership (/dcos/nodes/<address>).
+std::string memberJson(const NodeSnapshot &snapshot);
 std::string nodeJson(const NodeSnapshot &snapshot);
 // Prometheus text exposition format 0.0.4. `requests` counts API responses by
 // status code.

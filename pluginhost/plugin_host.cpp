@@ -51,6 +51,7 @@ struct PluginHost::Instance {
   dcos_health health = DCOS_HEALTH_HEALTHY;
   std::string message;
   int inFlight = 0;  // node API calls into this instance's routes
+  std::vector<std::string> elections;  // names it stands for
 };
 
 PluginHost::PluginHost(HostOptions options, config::Config config)
@@ -127,6 +128,8 @@ Status PluginHost::createInstance(Instance &instance, const std::string &configJ
   instance.table.close_port = &PluginHost::hostClosePort;
   instance.table.cluster_json = &PluginHost::hostClusterJson;
   instance.table.http_route = &PluginHost::hostHttpRoute;
+  instance.table.stand_for_election = &PluginHost::hostStand;
+  instance.table.resign = &PluginHost::hostResign;
 
   char err[512] = {};
   void *handle = nullptr;
@@ -321,6 +324,15 @@ void PluginHost::stopInstance(Instance &inst) {
     routes_.erase(std::remove_if(routes_.begin(), routes_.end(), [&](const Route &r) { return r.owner == &inst; }),
                   routes_.end());
   }
+  // Hand leadership over before the plugin stops, not after its session ends.
+  std::vector<std::string> elections;
+  {
+    std::lock_guard lock(mutex_);
+    elections.swap(inst.elections);
+  }
+  for (const auto &name : elections) {
+    if (options_.elections.resign) options_.elections.resign(name);
+  }
   inst.lib.descriptor->stop(inst.handle);
   inst.started = false;
   setState(inst, State::Stopped);
@@ -347,6 +359,38 @@ bool PluginHost::serveRoute(const dcos_http_request &request, const dcos_http_re
   }
   changed_.notify_all();
   return true;
+}
+
+int PluginHost::hostStand(void *ctx, const char *name, void (*onChange)(void *, int), void *user, char *err,
+                          size_t len) {
+  auto *inst = static_cast<Instance *>(ctx);
+  auto fail = [&](const std::string &message, int errnum) {
+    if (err != nullptr && len > 0) std::snprintf(err, len, "%s", message.c_str());
+    return -errnum;
+  };
+  std::string n = name != nullptr ? name : "";
+  if (!config::isName(n)) return fail("election name " + text::quote(n) + " is not a name", EINVAL);
+  const auto &hooks = inst->owner->options_.elections;
+  if (!hooks.stand) return fail("this node takes part in no elections", ENOTSUP);
+  auto changed = [onChange, user](bool leader) {
+    if (onChange != nullptr) onChange(user, leader ? 1 : 0);
+  };
+  if (auto s = hooks.stand(n, inst->owner->config_.node.address, changed); !s) return fail(s.error().message, EIO);
+  std::lock_guard lock(inst->owner->mutex_);
+  inst->elections.push_back(n);
+  return 0;
+}
+
+void PluginHost::hostResign(void *ctx, const char *name) {
+  auto *inst = static_cast<Instance *>(ctx);
+  std::string n = name != nullptr ? name : "";
+  {
+    std::lock_guard lock(inst->owner->mutex_);
+    auto it = std::find(inst->elections.begin(), inst->elections.end(), n);
+    if (it == inst->elections.end()) return;
+    inst->elections.erase(it);
+  }
+  if (inst->owner->options_.elections.resign) inst->owner->options_.elections.resign(n);
 }
 
 const char *PluginHost::hostClusterJson(void *ctx) { return static_cast<Instance *>(ctx)->owner->clusterJson_.c_str(); }

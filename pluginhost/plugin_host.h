@@ -53,10 +53,18 @@ struct PluginStatus {
 // the plugin's thread; must be thread safe.
 using PortHook = std::function<Status(uint32_t zones, uint32_t proto, uint16_t port, bool open)>;
 
+// Carries out stand_for_election and resign; thread safe.
+struct ElectionHooks {
+  std::function<Status(const std::string &name, const std::string &candidate, std::function<void(bool)> onChange)>
+      stand;
+  std::function<void(const std::string &name)> resign;
+};
+
 struct HostOptions {
   std::string pluginDir;
   std::string stateDir;  // each plugin gets <stateDir>/<name>
   PortHook ports;        // empty: the firewall is off, and port changes succeed doing nothing
+  ElectionHooks elections = {};  // empty: stand_for_election fails with ENOTSUP
 };
 
 class PluginHost {
@@ -115,6 +123,8 @@ class PluginHost {
   static int hostHttpRoute(void *ctx, const char *prefix, dcos_http_handler handler, void *user, char *err,
                            size_t len);
   void stopInstance(Instance &instance);
+  static int hostStand(void *ctx, const char *name, void (*onChange)(void *, int), void *user, char *err, size_t len);
+  static void hostResign(void *ctx, const char *name);
   static int hostPort(void *ctx, bool open, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t len);
   static int hostOpenPort(void *ctx, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t len);
   static int hostClosePort(void *ctx, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t len);

@@ -12,7 +12,7 @@ packages=(
   # masters run Debian's ZooKeeper server (it brings a Java runtime)
   zookeeper default-jre-headless
   # tests: HTTP client, helper scripts, packaging checks
-  curl python3 dpkg-dev file lintian rpm systemd
+  curl python3 python3-kazoo dpkg-dev file lintian rpm systemd
   # firewall tests: nft to read rulesets back, ip for network namespaces
   nftables iproute2
 )

@@ -34,9 +34,18 @@ def free_port():
 def one_run(build, example, work):
     cfg = os.path.join(work, "config")
     os.makedirs(cfg, exist_ok=True)
-    shutil.copy(os.path.join(ROOT, "examples/cluster/cluster.json"), cfg)
+    with open(os.path.join(ROOT, "examples/cluster/cluster.json")) as f:
+        cluster = json.load(f)
     with open(os.path.join(ROOT, "examples/cluster", example)) as f:
         node = json.load(f)
+    # The ensemble on loopback: a master runs it there, agents find none
+    # (and run degraded); no traffic leaves the machine.
+    cluster["masters"] = ["127.0.0.1"]
+    cluster["zookeeper"] = {"client_port": free_port(), "peer_port": free_port(), "election_port": free_port()}
+    if node["role"] == "master":
+        node["address"] = "127.0.0.1"
+    with open(os.path.join(cfg, "cluster.json"), "w") as f:
+        json.dump(cluster, f)
     port = free_port()
     node["api"] = {"listen": "127.0.0.1:%d" % port}
     node["firewall"] = {"enabled": False}
@@ -83,7 +92,8 @@ def main():
     ap.add_argument("build", nargs="?", default=os.path.join(ROOT, "build"))
     ap.add_argument("--runs", type=int, default=20)
     args = ap.parse_args()
-    print("dcosd startup, %d runs per role (goal: READY=1 within 50 ms, RSS under 10 MB)" % args.runs)
+    print("dcosd startup, %d runs per role (goal without ZooKeeper: READY=1 within 50 ms, RSS under 10 MB;"
+          " a master's READY=1 waits for its ZooKeeper server to serve)" % args.runs)
     print("%-14s %12s %12s %12s %12s" % ("role", "ready p50 ms", "ready p90 ms", "ready max ms", "RSS KiB"))
     for role, example in (("master", "node-master.json"), ("agent-private", "node-agent-private.json"),
                           ("agent-public", "node-agent-public.json")):

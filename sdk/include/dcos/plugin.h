@@ -153,6 +153,17 @@ typedef struct dcos_host_v1 {
    * errno with a message. */
   int (*http_route)(void *ctx, const char *prefix, dcos_http_handler handler, void *user, char *err,
                     size_t err_len);
+
+  /* Stands this instance for the cluster-wide election `name` (one leader
+   * among every node whose instance stands for it). on_change(user, 1) when
+   * it wins, (user, 0) when it loses; called on a host thread, only on
+   * changes. The host keeps standing through connection loss and session
+   * expiry, and resigns for the instance before its stop(), so a graceful
+   * stop hands over at once; a crashed node's leadership ends within the
+   * ZooKeeper session timeout. 0 or a negative errno with a message. */
+  int (*stand_for_election)(void *ctx, const char *name, void (*on_change)(void *user, int is_leader), void *user,
+                            char *err, size_t err_len);
+  void (*resign)(void *ctx, const char *name);
 } dcos_host_v1;
 
 /*

@@ -88,6 +88,21 @@ class Host {
     if (rc != 0) throw Error(err[0] != '\0' ? err : "route refused", rc < 0 ? -rc : EINVAL);
   }
 
+  // Stands for the cluster-wide election `name`; onChange(user, isLeader).
+  void standForElection(const std::string &name, void (*onChange)(void *, int), void *user) const {
+    if (host_->struct_size < offsetof(dcos_host_v1, resign) + sizeof host_->resign) {
+      throw Error("this dcosd holds no elections", ENOSYS);
+    }
+    char err[256] = {};
+    int rc = host_->stand_for_election(host_->ctx, name.c_str(), onChange, user, err, sizeof err);
+    if (rc != 0) throw Error(err[0] != '\0' ? err : "election refused", rc < 0 ? -rc : EINVAL);
+  }
+  void resign(const std::string &name) const {
+    if (host_->struct_size >= offsetof(dcos_host_v1, resign) + sizeof host_->resign) {
+      host_->resign(host_->ctx, name.c_str());
+    }
+  }
+
   const dcos_host_v1 *raw() const { return host_; }
 
  private:
