@@ -11,12 +11,15 @@
 #include <ctime>
 #include <filesystem>
 #include <cstring>
+#include <set>
 #include <iostream>
 #include <thread>
 
 #include "base/log.h"
 #include "base/text.h"
 #include "config/config.h"
+#include "coord/zk_client.h"
+#include "dcosd/coordination.h"
 #include "firewall/firewall.h"
 #include "firewall/translate.h"
 #include "dcosd/node_api.h"
@@ -170,17 +173,30 @@ int runDaemon(const Options &options) {
     auto p = proto == DCOS_PROTO_TCP ? firewall::Proto::Tcp : firewall::Proto::Udp;
     return open ? zoneFirewall->openPort(list, p, port) : zoneFirewall->closePort(list, p, port);
   };
-  pluginhost::PluginHost host({options.pluginDir, options.stateDir, portHook}, *config);
+  // Coordination exists from the start so that modules can stand for
+  // elections as they start; it connects and registers in the background.
+  std::unique_ptr<Coordination> coordination;
+  pluginhost::ElectionHooks electionHooks{
+      [&coordination](const std::string &name, const std::string &candidate, std::function<void(bool)> onChange) {
+        if (!coordination) return Status(makeError("coordination is not running"));
+        return coordination->standForElection(name, candidate, std::move(onChange));
+      },
+      [&coordination](const std::string &name) {
+        if (coordination) coordination->resign(name);
+      }};
+  pluginhost::PluginHost host({options.pluginDir, options.stateDir, portHook, electionHooks}, *config);
   host.onProgress = [](const std::string &line) { systemd::notifyStatus(line); };
 
   std::mutex phaseMutex;
   Phase phase = Phase::Starting;
+  std::string apiAddress = config->node.apiListen;
   const double startedAt = unixNow();
   auto snapshot = [&]() {
     NodeSnapshot s;
     {
       std::lock_guard lock(phaseMutex);
       s.phase = phase;
+      s.apiAddress = apiAddress;
     }
     s.version = DCOS_VERSION;
     s.role = config->node.role;
@@ -194,6 +210,13 @@ int runDaemon(const Options &options) {
     s.firewallEnabled = config->node.firewall;
     s.firewallState = config->node.firewall ? (zoneFirewall ? "applied" : "pending") : "disabled";
     s.startedAt = startedAt;
+    if (coordination) {
+      auto c = coordination->state();
+      s.coordination = true;
+      s.coordinationConnected = c.connected;
+      s.coordinationRegistered = c.registered;
+      s.coordinationMessage = c.message;
+    }
     return s;
   };
   auto setPhase = [&](Phase p) {
@@ -211,9 +234,37 @@ int runDaemon(const Options &options) {
     zoneFirewall = std::move(*fw);
   }
 
-  NodeApi api(snapshot, [&host](const dcos_http_request &req, const dcos_http_response &resp) {
-    return host.serveRoute(req, resp);
-  });
+  // Members' addresses go into the zone firewall's cluster_nodes set as they
+  // join and leave; the masters are in it from the config already.
+  std::set<std::string> members;
+  std::mutex membersMutex;
+  auto membersChanged = [&](const std::set<std::string> &now) {
+    std::lock_guard lock(membersMutex);
+    if (zoneFirewall) {
+      for (const auto &a : now) {
+        if (members.count(a) == 0) {
+          if (auto s = zoneFirewall->nodeJoined(a); !s) log::warning("firewall: node " + a + " joined: " + s.error().message);
+        }
+      }
+      for (const auto &a : members) {
+        if (now.count(a) == 0) {
+          if (auto s = zoneFirewall->nodeLeft(a); !s) log::warning("firewall: node " + a + " left: " + s.error().message);
+        }
+      }
+    }
+    log::info("cluster membership: " + std::to_string(now.size()) + " node" + (now.size() == 1 ? "" : "s"));
+    members = now;
+  };
+  coordination = std::make_unique<Coordination>(
+      coord::ZkClient::connect(config->cluster.zookeeperConnectString(),
+                               std::chrono::milliseconds(config->cluster.zookeeper.sessionTimeoutMs)),
+      config->node.address, [&snapshot]() { return memberJson(snapshot()); }, membersChanged);
+  coordination->start();
+
+  NodeApi api(
+      snapshot,
+      [&host](const dcos_http_request &req, const dcos_http_response &resp) { return host.serveRoute(req, resp); },
+      [&coordination]() { return coordination->nodesJson(); });
   // A module marked await_healthy holds the rest back (a master waits for
   // ZooKeeper's quorum); meanwhile the watchdog is fed and a signal ends the wait.
   int earlySignal = 0;
@@ -225,10 +276,15 @@ int runDaemon(const Options &options) {
   };
   if (auto s = api.start(config->node.apiListen); !s) return fail(s.error());
   log::info("node API listening on " + api.address());
+  {
+    std::lock_guard lock(phaseMutex);
+    apiAddress = api.address();
+  }
 
   if (auto started = host.start(); !started) {
     setPhase(Phase::Failed);
     api.stop();
+    coordination->stop();
     if (earlySignal != 0) {
       log::notice(std::string("received ") + (earlySignal == SIGINT ? "SIGINT" : "SIGTERM") + " while starting; stopped");
       return 0;
@@ -263,6 +319,9 @@ int runDaemon(const Options &options) {
   // Modules stop on a thread of their own so that the deadline holds even if
   // one of them hangs; a second signal ends the process at once.
   std::thread stopper([&] {
+    // Leave the membership and every election first, while the ensemble
+    // (on a master, partly this node's own server) still answers.
+    coordination->stop();
     host.stop();
     uint64_t one = 1;
     if (::write(stopfd, &one, sizeof one) != sizeof one) {

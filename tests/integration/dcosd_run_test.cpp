@@ -37,18 +37,18 @@ struct Node {
                        .extract<Poco::JSON::Object::Ptr>();
     auto node = Poco::JSON::Parser().parse(readFile(kSource + "/examples/cluster/" + nodeExample))
                     .extract<Poco::JSON::Object::Ptr>();
-    if (node->getValue<std::string>("role") == "master") {
-      // A master runs ZooKeeper: on loopback here, on ports of its own.
-      node->set("address", "127.0.0.1");
-      Poco::JSON::Array::Ptr masters = new Poco::JSON::Array;
-      masters->add(std::string("127.0.0.1"));
-      cluster->set("masters", masters);
-      Poco::JSON::Object::Ptr zk = new Poco::JSON::Object;
-      zk->set("client_port", freeLoopbackPort());
-      zk->set("peer_port", freeLoopbackPort());
-      zk->set("election_port", freeLoopbackPort());
-      cluster->set("zookeeper", zk);
-    }
+    // The ensemble is on loopback, on ports of this test's own: a master
+    // runs its ZooKeeper there; agents find nothing there (their health is
+    // degraded until a master appears), and no traffic leaves the machine.
+    Poco::JSON::Array::Ptr masters = new Poco::JSON::Array;
+    masters->add(std::string("127.0.0.1"));
+    cluster->set("masters", masters);
+    Poco::JSON::Object::Ptr zk = new Poco::JSON::Object;
+    zk->set("client_port", freeLoopbackPort());
+    zk->set("peer_port", freeLoopbackPort());
+    zk->set("election_port", freeLoopbackPort());
+    cluster->set("zookeeper", zk);
+    if (node->getValue<std::string>("role") == "master") node->set("address", "127.0.0.1");
     {
       std::ostringstream c;
       Poco::JSON::Stringifier::stringify(cluster, c);
@@ -109,7 +109,18 @@ TEST_CASE("dcosd runs each stock role: READY=1, healthy, clean exit on SIGTERM",
 
   auto health = http(node.port, "/health");
   CHECK(health.status == 200);
-  CHECK_THAT(health.body, Catch::Contains("\"status\":\"healthy\""));
+  if (role == "master") {
+    // Its own server is the ensemble: registered in it as soon as it serves.
+    CHECK(waitUntil([&] { return http(node.port, "/health").body.find("\"status\":\"healthy\"") != std::string::npos; },
+                    15s, 20ms));
+    CHECK(waitUntil([&] { return http(node.port, "/v1/cluster/nodes").body.find("\"role\":\"master\"") != std::string::npos; },
+                    15s, 20ms));
+  } else {
+    // No master runs: up, but degraded, and saying why.
+    CHECK_THAT(health.body, Catch::Contains("\"status\":\"degraded\""));
+    CHECK_THAT(health.body, Catch::Contains("no session with the ensemble at 127.0.0.1:"));
+    CHECK(http(node.port, "/v1/cluster/nodes").status == 503);
+  }
   auto info = http(node.port, "/v1/node");
   CHECK(info.status == 200);
   CHECK_THAT(info.body, Catch::Contains("\"role\":\"" + role + "\""));

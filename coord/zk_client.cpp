@@ -1,0 +1,597 @@
+#include "coord/zk_client.h"
+
+#include <zookeeper/zookeeper.h>
+
+#include <algorithm>
+#include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <thread>
+
+#include "base/log.h"
+
+namespace dcos::coord {
+
+std::string_view codeName(Code code) {
+  switch (code) {
+    case Code::Ok: return "ok";
+    case Code::NoNode: return "no node";
+    case Code::NodeExists: return "node exists";
+    case Code::BadVersion: return "bad version";
+    case Code::NotEmpty: return "not empty";
+    case Code::InvalidArgument: return "invalid argument";
+    case Code::ConnectionLoss: return "connection loss";
+    case Code::OperationTimeout: return "operation timeout";
+    case Code::SessionExpired: return "session expired";
+    case Code::Closed: return "client closed";
+    case Code::Other: return "error";
+  }
+  return "error";
+}
+
+bool isRetryable(Code code) {
+  return code == Code::ConnectionLoss || code == Code::OperationTimeout || code == Code::SessionExpired;
+}
+
+namespace {
+
+Code codeFor(int rc) {
+  switch (rc) {
+    case ZOK: return Code::Ok;
+    case ZNONODE: return Code::NoNode;
+    case ZNODEEXISTS: return Code::NodeExists;
+    case ZBADVERSION: return Code::BadVersion;
+    case ZNOTEMPTY: return Code::NotEmpty;
+    case ZBADARGUMENTS:
+    case ZNOCHILDRENFOREPHEMERALS: return Code::InvalidArgument;
+    case ZCONNECTIONLOSS:
+    case ZINVALIDSTATE: return Code::ConnectionLoss;
+    case ZOPERATIONTIMEOUT: return Code::OperationTimeout;
+    case ZSESSIONEXPIRED: return Code::SessionExpired;
+    case ZCLOSING: return Code::Closed;
+    default: return Code::Other;
+  }
+}
+
+Error zkError(const std::string &op, const std::string &path, int rc) {
+  Code c = codeFor(rc);
+  std::string what = c == Code::Other ? zerror(rc) : std::string(codeName(c));
+  return makeError(op + " " + path + ": " + what, static_cast<int>(c));
+}
+
+Stat toStat(const ::Stat &s) {
+  Stat out;
+  out.version = s.version;
+  out.childrenVersion = s.cversion;
+  out.ephemeralOwner = s.ephemeralOwner;
+  out.mzxid = s.mzxid;
+  out.numChildren = s.numChildren;
+  return out;
+}
+
+void zkLog(const char *message) { log::write(log::Level::Debug, "zookeeper-client", message); }
+
+// The C client logs through this once set; keep it off stderr.
+void quietClientLogs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+    FILE *sink = std::fopen("/dev/null", "w");
+    if (sink != nullptr) zoo_set_log_stream(sink);
+  });
+}
+
+}  // namespace
+
+struct ZkClient::Impl {
+  std::string hosts;
+  int timeoutMs;
+
+  // Guards the handle's lifetime: calls hold it shared, replacing the
+  // handle after expiry holds it exclusively.
+  std::shared_mutex handleMutex;
+  zhandle_t *zh = nullptr;
+
+  mutable std::mutex mu;  // everything below
+  std::condition_variable cv;
+  uint64_t generation = 0;
+  bool isConnected = false;
+  bool everConnected = false;
+  bool rearm = false;  // after a new session: re-create owned nodes and re-arm standing watches
+  bool closed = false;
+  int64_t sid = 0;
+  std::string passwd;
+  std::map<std::string, std::string> owned;
+  struct Standing {
+    std::string path;
+    bool children;
+    std::function<void()> callback;
+  };
+  std::map<WatchId, Standing> standing;
+  WatchId nextWatch = 1;
+  std::map<uint64_t, std::function<void(SessionEvent)>> listeners;
+  uint64_t nextListener = 1;
+  std::deque<std::function<void()>> queue;
+  bool stopThread = false;
+  std::thread thread;
+
+  // Context handed to ZooKeeper's callbacks; freed when they fire.
+  struct HandleCtx {
+    Impl *impl;
+    uint64_t generation;
+  };
+  struct OneShotCtx {
+    Impl *impl;
+    Watcher watcher;
+  };
+  struct StandingCtx {
+    Impl *impl;
+    WatchId id;
+  };
+
+  void post(std::function<void()> f) {
+    {
+      std::lock_guard lock(mu);
+      if (stopThread) return;
+      queue.push_back(std::move(f));
+    }
+    cv.notify_all();
+  }
+
+  void runEvents() {
+    std::unique_lock lock(mu);
+    while (true) {
+      cv.wait(lock, [&] { return stopThread || !queue.empty(); });
+      if (queue.empty() && stopThread) return;
+      auto f = std::move(queue.front());
+      queue.pop_front();
+      lock.unlock();
+      f();
+      lock.lock();
+    }
+  }
+
+  void open() {
+    // Called with handleMutex held exclusively (or before any call).
+    uint64_t gen;
+    {
+      std::lock_guard lock(mu);
+      gen = ++generation;
+    }
+    zh = zookeeper_init2(hosts.c_str(), &Impl::onHandleEvent, timeoutMs, nullptr, new HandleCtx{this, gen}, 0,
+                         &zkLog);
+    if (zh == nullptr) log::error("zookeeper client: cannot create a handle for " + hosts);
+  }
+
+  static void onHandleEvent(zhandle_t *, int type, int state, const char *, void *ctx) {
+    auto *h = static_cast<HandleCtx *>(ctx);
+    if (type != ZOO_SESSION_EVENT) return;
+    Impl *impl = h->impl;
+    uint64_t gen = h->generation;
+    impl->post([impl, gen, state] { impl->sessionState(gen, state); });
+  }
+
+  void tell(SessionEvent e) {
+    std::vector<std::function<void(SessionEvent)>> ls;
+    {
+      std::lock_guard lock(mu);
+      for (auto &[id, l] : listeners) ls.push_back(l);
+    }
+    for (auto &l : ls) l(e);
+  }
+
+  // On the event thread.
+  void sessionState(uint64_t gen, int state) {
+    {
+      std::lock_guard lock(mu);
+      if (gen != generation || closed) return;
+    }
+    if (state == ZOO_CONNECTED_STATE) {
+      bool again;
+      {
+        std::shared_lock handle(handleMutex);
+        const clientid_t *id = zh != nullptr ? zoo_client_id(zh) : nullptr;
+        std::lock_guard lock(mu);
+        isConnected = true;
+        if (id != nullptr) {
+          sid = id->client_id;
+          passwd.assign(id->passwd, sizeof id->passwd);
+        }
+        again = rearm;
+        rearm = false;
+        everConnected = true;
+      }
+      cv.notify_all();
+      if (again) restoreSession();
+      tell(SessionEvent::Connected);
+    } else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
+      {
+        std::lock_guard lock(mu);
+        isConnected = false;
+        rearm = true;
+      }
+      log::warning("zookeeper session 0x" + hex(sid) + " expired; opening a new one to " + hosts);
+      tell(SessionEvent::Expired);
+      std::unique_lock handle(handleMutex);
+      if (zh != nullptr) zookeeper_close(zh);
+      zh = nullptr;
+      bool isClosed;
+      {
+        std::lock_guard lock(mu);
+        isClosed = closed;
+      }
+      if (!isClosed) open();
+    } else {
+      bool was;
+      {
+        std::lock_guard lock(mu);
+        was = isConnected;
+        isConnected = false;
+      }
+      if (was) tell(SessionEvent::Disconnected);
+    }
+  }
+
+  static std::string hex(int64_t v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
+    return buf;
+  }
+
+  // A new session: owned ephemerals come back, standing watches re-arm.
+  void restoreSession() {
+    std::map<std::string, std::string> nodes;
+    std::vector<WatchId> watches;
+    {
+      std::lock_guard lock(mu);
+      nodes = owned;
+      for (auto &[id, s] : standing) watches.push_back(id);
+    }
+    for (const auto &[path, data] : nodes) {
+      std::shared_lock handle(handleMutex);
+      if (zh == nullptr) break;
+      int rc = zoo_create(zh, path.c_str(), data.data(), static_cast<int>(data.size()), &ZOO_OPEN_ACL_UNSAFE,
+                          ZOO_EPHEMERAL, nullptr, 0);
+      if (rc != ZOK && rc != ZNODEEXISTS) log::warning("zookeeper: re-creating " + path + ": " + zerror(rc));
+    }
+    for (WatchId id : watches) {
+      arm(id);
+      fire(id);
+    }
+  }
+
+  // The C client also hands connection-state changes to node watchers; the
+  // watch stays registered through them (and fires again later), so the
+  // context is freed only by a real event or by the session's end.
+  static void onOneShot(zhandle_t *, int type, int state, const char *path, void *ctx) {
+    if (type == ZOO_SESSION_EVENT && state != ZOO_EXPIRED_SESSION_STATE && state != ZOO_AUTH_FAILED_STATE) return;
+    auto *c = static_cast<OneShotCtx *>(ctx);
+    Impl *impl = c->impl;
+    Watcher w = std::move(c->watcher);
+    delete c;
+    WatchEvent e{WatchType::Changed, path != nullptr ? path : ""};
+    if (type == ZOO_CREATED_EVENT) e.type = WatchType::Created;
+    else if (type == ZOO_DELETED_EVENT) e.type = WatchType::Deleted;
+    else if (type == ZOO_CHILD_EVENT) e.type = WatchType::Children;
+    else if (type == ZOO_SESSION_EVENT) e.type = WatchType::SessionLost;
+    if (w) impl->post([w, e] { w(e); });
+  }
+
+  static void onStanding(zhandle_t *, int type, int state, const char *, void *ctx) {
+    if (type == ZOO_SESSION_EVENT && state != ZOO_EXPIRED_SESSION_STATE && state != ZOO_AUTH_FAILED_STATE) return;
+    auto *c = static_cast<StandingCtx *>(ctx);
+    Impl *impl = c->impl;
+    WatchId id = c->id;
+    delete c;
+    if (type == ZOO_SESSION_EVENT) return;  // restoreSession() re-arms after the new session
+    impl->post([impl, id] {
+      impl->arm(id);
+      impl->fire(id);
+    });
+  }
+
+  void arm(WatchId id) {
+    Standing s;
+    {
+      std::lock_guard lock(mu);
+      auto it = standing.find(id);
+      if (it == standing.end()) return;
+      s = it->second;
+    }
+    std::shared_lock handle(handleMutex);
+    if (zh == nullptr) return;
+    ::Stat st{};
+    if (s.children) {
+      String_vector names{};
+      int rc = zoo_wget_children2(zh, s.path.c_str(), &Impl::onStanding, new StandingCtx{this, id}, &names, &st);
+      if (rc == ZOK) deallocate_String_vector(&names);
+      if (rc != ZNONODE) return;
+      // Not there yet: learn when it is created.
+    }
+    zoo_wexists(zh, s.path.c_str(), &Impl::onStanding, new StandingCtx{this, id}, &st);
+  }
+
+  void fire(WatchId id) {
+    std::function<void()> cb;
+    {
+      std::lock_guard lock(mu);
+      auto it = standing.find(id);
+      if (it == standing.end()) return;
+      cb = it->second.callback;
+    }
+    cb();
+  }
+
+  // Runs a call on the handle, failing fast while there is no session.
+  template <class F>
+  auto call(F &&f) -> decltype(f(static_cast<zhandle_t *>(nullptr))) {
+    {
+      std::lock_guard lock(mu);
+      if (closed) return makeError("zookeeper client closed", static_cast<int>(Code::Closed));
+      if (!isConnected) {
+        return makeError("no session with " + hosts, static_cast<int>(Code::ConnectionLoss));
+      }
+    }
+    std::shared_lock handle(handleMutex);
+    if (zh == nullptr) return makeError("no session with " + hosts, static_cast<int>(Code::ConnectionLoss));
+    return f(zh);
+  }
+};
+
+std::unique_ptr<ZkClient> ZkClient::connect(std::string connectString, std::chrono::milliseconds sessionTimeout) {
+  quietClientLogs();
+  auto impl = std::make_unique<Impl>();
+  impl->hosts = std::move(connectString);
+  impl->timeoutMs = static_cast<int>(sessionTimeout.count());
+  Impl *raw = impl.get();
+  impl->thread = std::thread([raw] { raw->runEvents(); });
+  {
+    std::unique_lock handle(impl->handleMutex);
+    impl->open();
+  }
+  return std::unique_ptr<ZkClient>(new ZkClient(std::move(impl)));
+}
+
+ZkClient::ZkClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ZkClient::~ZkClient() { close(); }
+
+void ZkClient::close() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->closed) return;
+    impl_->closed = true;
+    impl_->isConnected = false;
+  }
+  {
+    std::unique_lock handle(impl_->handleMutex);
+    if (impl_->zh != nullptr) zookeeper_close(impl_->zh);
+    impl_->zh = nullptr;
+  }
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopThread = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->thread.joinable()) {
+    if (impl_->thread.get_id() == std::this_thread::get_id()) {
+      impl_->thread.detach();
+    } else {
+      impl_->thread.join();
+    }
+  }
+}
+
+std::string ZkClient::connectString() const { return impl_->hosts; }
+
+bool ZkClient::connected() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->isConnected;
+}
+
+bool ZkClient::waitConnected(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mu);
+  return impl_->cv.wait_for(lock, timeout, [&] { return impl_->isConnected || impl_->closed; }) && impl_->isConnected;
+}
+
+int64_t ZkClient::sessionId() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->sid;
+}
+
+std::string ZkClient::sessionPassword() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->passwd;
+}
+
+Result<std::string> ZkClient::create(const std::string &path, const std::string &data, CreateMode mode,
+                                     Ownership ownership) {
+  int flags = 0;
+  switch (mode) {
+    case CreateMode::Persistent: flags = 0; break;
+    case CreateMode::Ephemeral: flags = ZOO_EPHEMERAL; break;
+    case CreateMode::PersistentSequential: flags = ZOO_SEQUENCE; break;
+    case CreateMode::EphemeralSequential: flags = ZOO_EPHEMERAL | ZOO_SEQUENCE; break;
+  }
+  if (ownership == Ownership::Owned && mode != CreateMode::Ephemeral) {
+    return makeError("create " + path + ": only plain ephemerals can be owned", static_cast<int>(Code::InvalidArgument));
+  }
+  auto r = impl_->call([&](zhandle_t *zh) -> Result<std::string> {
+    std::vector<char> out(path.size() + 32);
+    int rc = zoo_create(zh, path.c_str(), data.data(), static_cast<int>(data.size()), &ZOO_OPEN_ACL_UNSAFE, flags,
+                        out.data(), static_cast<int>(out.size()));
+    if (rc != ZOK) return zkError("create", path, rc);
+    return std::string(out.data());
+  });
+  if (r && ownership == Ownership::Owned) {
+    std::lock_guard lock(impl_->mu);
+    impl_->owned[path] = data;
+  }
+  return r;
+}
+
+Status ZkClient::ensurePath(const std::string &path) {
+  if (path.empty() || path[0] != '/') {
+    return makeError("ensure " + path + ": not an absolute path", static_cast<int>(Code::InvalidArgument));
+  }
+  for (size_t at = 1; at <= path.size(); ++at) {
+    if (at != path.size() && path[at] != '/') continue;
+    std::string prefix = path.substr(0, at);
+    auto r = create(prefix, "", CreateMode::Persistent);
+    if (!r && codeOf(r.error()) != Code::NodeExists) return r.error();
+  }
+  return Status::Ok();
+}
+
+Result<std::pair<std::string, Stat>> ZkClient::get(const std::string &path, Watcher watch) {
+  return impl_->call([&](zhandle_t *zh) -> Result<std::pair<std::string, Stat>> {
+    std::vector<char> buf(1 << 20);
+    int len = static_cast<int>(buf.size());
+    ::Stat st{};
+    int rc = watch ? zoo_wget(zh, path.c_str(), &Impl::onOneShot, new Impl::OneShotCtx{impl_.get(), watch}, buf.data(),
+                              &len, &st)
+                   : zoo_get(zh, path.c_str(), 0, buf.data(), &len, &st);
+    if (rc != ZOK) return zkError("get", path, rc);
+    return std::make_pair(std::string(buf.data(), static_cast<size_t>(std::max(len, 0))), toStat(st));
+  });
+}
+
+Result<std::optional<Stat>> ZkClient::exists(const std::string &path, Watcher watch) {
+  return impl_->call([&](zhandle_t *zh) -> Result<std::optional<Stat>> {
+    ::Stat st{};
+    int rc = watch ? zoo_wexists(zh, path.c_str(), &Impl::onOneShot, new Impl::OneShotCtx{impl_.get(), watch}, &st)
+                   : zoo_exists(zh, path.c_str(), 0, &st);
+    if (rc == ZNONODE) return std::optional<Stat>();
+    if (rc != ZOK) return zkError("exists", path, rc);
+    return std::optional<Stat>(toStat(st));
+  });
+}
+
+Result<std::vector<std::string>> ZkClient::children(const std::string &path, Watcher watch) {
+  return impl_->call([&](zhandle_t *zh) -> Result<std::vector<std::string>> {
+    String_vector names{};
+    ::Stat st{};
+    int rc = watch ? zoo_wget_children2(zh, path.c_str(), &Impl::onOneShot, new Impl::OneShotCtx{impl_.get(), watch},
+                                        &names, &st)
+                   : zoo_get_children2(zh, path.c_str(), 0, &names, &st);
+    if (rc != ZOK) return zkError("children of", path, rc);
+    std::vector<std::string> out;
+    for (int i = 0; i < names.count; ++i) out.emplace_back(names.data[i]);
+    deallocate_String_vector(&names);
+    std::sort(out.begin(), out.end());
+    return out;
+  });
+}
+
+Result<Stat> ZkClient::set(const std::string &path, const std::string &data, int32_t version) {
+  return impl_->call([&](zhandle_t *zh) -> Result<Stat> {
+    ::Stat st{};
+    int rc = zoo_set2(zh, path.c_str(), data.data(), static_cast<int>(data.size()), version, &st);
+    if (rc != ZOK) return zkError("set", path, rc);
+    {
+      std::lock_guard lock(impl_->mu);
+      auto it = impl_->owned.find(path);
+      if (it != impl_->owned.end()) it->second = data;
+    }
+    return toStat(st);
+  });
+}
+
+Status ZkClient::remove(const std::string &path, int32_t version) {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->owned.erase(path);
+  }
+  auto r = impl_->call([&](zhandle_t *zh) -> Result<bool> {
+    int rc = zoo_delete(zh, path.c_str(), version);
+    if (rc != ZOK) return zkError("delete", path, rc);
+    return true;
+  });
+  if (!r) return r.error();
+  return Status::Ok();
+}
+
+WatchId ZkClient::watchData(const std::string &path, std::function<void()> callback) {
+  WatchId id;
+  {
+    std::lock_guard lock(impl_->mu);
+    id = impl_->nextWatch++;
+    impl_->standing[id] = Impl::Standing{path, false, std::move(callback)};
+  }
+  Impl *impl = impl_.get();
+  impl->post([impl, id] {
+    impl->arm(id);
+    impl->fire(id);
+  });
+  return id;
+}
+
+WatchId ZkClient::watchChildren(const std::string &path, std::function<void()> callback) {
+  WatchId id;
+  {
+    std::lock_guard lock(impl_->mu);
+    id = impl_->nextWatch++;
+    impl_->standing[id] = Impl::Standing{path, true, std::move(callback)};
+  }
+  Impl *impl = impl_.get();
+  impl->post([impl, id] {
+    impl->arm(id);
+    impl->fire(id);
+  });
+  return id;
+}
+
+void ZkClient::unwatch(WatchId id) {
+  std::lock_guard lock(impl_->mu);
+  impl_->standing.erase(id);
+}
+
+uint64_t ZkClient::onSession(std::function<void(SessionEvent)> listener) {
+  std::lock_guard lock(impl_->mu);
+  uint64_t id = impl_->nextListener++;
+  impl_->listeners[id] = std::move(listener);
+  return id;
+}
+
+void ZkClient::removeSessionListener(uint64_t id) {
+  std::lock_guard lock(impl_->mu);
+  impl_->listeners.erase(id);
+}
+
+Status expireSession(const std::string &connectString, int64_t sessionId, const std::string &password) {
+  quietClientLogs();
+  clientid_t id{};
+  id.client_id = sessionId;
+  std::memcpy(id.passwd, password.data(), std::min(password.size(), sizeof id.passwd));
+  struct Waiter {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool connected = false;
+  } waiter;
+  zhandle_t *zh = zookeeper_init2(
+      connectString.c_str(),
+      [](zhandle_t *, int type, int state, const char *, void *ctx) {
+        auto *w = static_cast<Waiter *>(ctx);
+        if (type == ZOO_SESSION_EVENT && state == ZOO_CONNECTED_STATE) {
+          std::lock_guard lock(w->mu);
+          w->connected = true;
+          w->cv.notify_all();
+        }
+      },
+      10000, &id, &waiter, 0, &zkLog);
+  if (zh == nullptr) return makeError("expire session: cannot connect to " + connectString);
+  bool ok;
+  {
+    std::unique_lock lock(waiter.mu);
+    ok = waiter.cv.wait_for(lock, std::chrono::seconds(10), [&] { return waiter.connected; });
+  }
+  zookeeper_close(zh);
+  if (!ok) return makeError("expire session: no session with " + connectString);
+  return Status::Ok();
+}
+
+}  // namespace dcos::coord
