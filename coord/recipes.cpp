@@ -31,6 +31,7 @@ LeaderElection::~LeaderElection() {
 }
 
 Status LeaderElection::start() {
+  std::lock_guard serial(startMutex_);
   {
     std::lock_guard lock(mutex_);
     running_ = true;

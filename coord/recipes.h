@@ -38,6 +38,9 @@ class LeaderElection {
   std::string data_;
   std::function<void(bool)> onChange_;
   mutable std::mutex mutex_;
+  // start() runs on the caller's thread and, after a new session, on the
+  // event thread: one at a time, or a candidate would stand twice.
+  std::recursive_mutex startMutex_;
   std::string node_;  // our candidate's name under path_, "" when none
   bool leader_ = false;
   bool running_ = false;

@@ -1,0 +1,134 @@
+// MemoryClient's semantics and the recipes on top of it.
+#include "coord/memory_client.h"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+
+#include "coord/recipes.h"
+#include "tests/support/process.h"
+
+using namespace dcos;
+using namespace dcos::coord;
+using namespace std::chrono_literals;
+using dcos::test::waitUntil;
+
+TEST_CASE("memory client: nodes, versions, sequences, errors", "[coord]") {
+  auto ens = std::make_shared<MemoryEnsemble>();
+  MemoryClient c(ens);
+  REQUIRE(c.ensurePath("/a/b").ok());
+  CHECK(c.create("/a/b/x", "1", CreateMode::Persistent).value() == "/a/b/x");
+  CHECK(codeOf(c.create("/a/b/x", "1", CreateMode::Persistent).error()) == Code::NodeExists);
+  CHECK(codeOf(c.create("/nope/x", "1", CreateMode::Persistent).error()) == Code::NoNode);
+  CHECK(c.create("/a/s-", "", CreateMode::PersistentSequential).value() == "/a/s-0000000000");
+  CHECK(c.create("/a/s-", "", CreateMode::PersistentSequential).value() == "/a/s-0000000001");
+  auto stat = c.set("/a/b/x", "2", 0);
+  REQUIRE(stat.ok());
+  CHECK(stat->version == 1);
+  CHECK(codeOf(c.set("/a/b/x", "3", 0).error()) == Code::BadVersion);
+  CHECK(c.get("/a/b/x")->first == "2");
+  CHECK(codeOf(c.remove("/a/b").error()) == Code::NotEmpty);
+  CHECK(c.children("/a").value() == std::vector<std::string>{"b", "s-0000000000", "s-0000000001"});
+  CHECK(isRetryable(Code::ConnectionLoss));
+  CHECK_FALSE(isRetryable(Code::NodeExists));
+  c.disconnect();
+  auto lost = c.get("/a/b/x");
+  REQUIRE_FALSE(lost.ok());
+  CHECK(isRetryable(lost.error()));
+  c.reconnect();
+  CHECK(c.get("/a/b/x").ok());
+}
+
+TEST_CASE("memory client: ephemerals, owned ones after expiry, watches", "[coord]") {
+  auto ens = std::make_shared<MemoryEnsemble>();
+  MemoryClient a(ens);
+  MemoryClient b(ens);
+  REQUIRE(a.ensurePath("/g").ok());
+  REQUIRE(a.create("/g/plain", "p", CreateMode::Ephemeral).ok());
+  REQUIRE(a.create("/g/owned", "o", CreateMode::Ephemeral, Ownership::Owned).ok());
+  std::vector<SessionEvent> events;
+  std::mutex mu;
+  a.onSession([&](SessionEvent e) {
+    std::lock_guard lock(mu);
+    events.push_back(e);
+  });
+  std::atomic<int> changes{0};
+  b.watchChildren("/g", [&] { ++changes; });
+  std::atomic<bool> deleted{false};
+  REQUIRE(b.exists("/g/plain", [&](const WatchEvent &e) { deleted = e.type == WatchType::Deleted; }).ok());
+  b.drain();
+  int before = changes;
+
+  int64_t old = a.sessionId();
+  a.expireSession();
+  a.drain();
+  b.drain();
+  CHECK(a.sessionId() != old);
+  CHECK_FALSE(b.exists("/g/plain")->has_value());
+  CHECK(b.get("/g/owned")->first == "o");
+  CHECK(b.get("/g/owned")->second.ephemeralOwner == a.sessionId());
+  CHECK(deleted);
+  CHECK(changes > before);
+  std::lock_guard lock(mu);
+  CHECK(events == std::vector<SessionEvent>{SessionEvent::Expired, SessionEvent::Connected});
+}
+
+TEST_CASE("election on the memory client: order, handover, no herd, expiry", "[coord]") {
+  auto ens = std::make_shared<MemoryEnsemble>();
+  std::vector<std::unique_ptr<MemoryClient>> clients;
+  std::vector<std::unique_ptr<LeaderElection>> elections;
+  std::vector<std::atomic<int>> wakeups(3);
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<MemoryClient>(ens));
+    elections.push_back(std::make_unique<LeaderElection>(*clients[i], "/e", "c" + std::to_string(i),
+                                                         [&, i](bool) { ++wakeups[i]; }));
+    REQUIRE(elections[i]->start().ok());
+  }
+  auto leaderIs = [&](int who) {
+    for (auto &c : clients) c->drain();
+    for (int i = 0; i < 3; ++i) {
+      if (elections[i]->isLeader() != (i == who)) return false;
+    }
+    return true;
+  };
+  CHECK(waitUntil([&] { return leaderIs(0); }, 2s));
+  CHECK(elections[1]->leaderData().value() == "c0");
+  // The last candidate watches only the middle one: the leader leaving wakes it not.
+  int lastWakeups = wakeups[2];
+  elections[0]->stop();
+  CHECK(waitUntil([&] { return elections[1]->isLeader(); }, 2s));
+  clients[2]->drain();
+  CHECK(wakeups[2] == lastWakeups);
+  // The leader's session expires: it loses, the next leads, it stands again at the back.
+  clients[1]->expireSession();
+  CHECK(waitUntil([&] { return elections[2]->isLeader() && !elections[1]->isLeader(); }, 2s));
+}
+
+TEST_CASE("membership on the memory client", "[coord]") {
+  auto ens = std::make_shared<MemoryEnsemble>();
+  MemoryClient a(ens);
+  MemoryClient b(ens);
+  Membership ma(a, "/dcos/nodes");
+  Membership mb(b, "/dcos/nodes");
+  std::map<std::string, std::string> seen;
+  std::mutex mu;
+  ma.watch([&](const std::map<std::string, std::string> &m) {
+    std::lock_guard lock(mu);
+    seen = m;
+  });
+  REQUIRE(ma.join("10.0.0.1", "{\"role\":\"master\"}").ok());
+  REQUIRE(mb.join("10.0.0.2", "{\"role\":\"agent\"}").ok());
+  auto count = [&] {
+    a.drain();
+    std::lock_guard lock(mu);
+    return seen.size();
+  };
+  CHECK(waitUntil([&] { return count() == 2; }, 2s));
+  b.expireSession();  // owned: back at once
+  b.drain();
+  CHECK(ma.members()->count("10.0.0.2") == 1);
+  mb.leave();
+  CHECK(waitUntil([&] { return count() == 1; }, 2s));
+  b.close();
+  CHECK(ma.members()->size() == 1);
+}
