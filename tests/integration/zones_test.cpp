@@ -209,6 +209,16 @@ TEST_CASE("zones with real packets: who reaches which port on which node", "[net
       {"name": "port-opener", "config": {"trigger": ")" + c.trigger + R"(", "proto": "tcp", "port": 8080, "zones": 4}}]})");
     for (const auto &from : {"outside", "operator", "master", "private", "public"}) c.checkMatrix(from, true);
 
+    // The agents registered with the master's ZooKeeper, and every node's
+    // firewall holds the members in cluster_nodes (set elements, live).
+    CHECK(waitUntil([&] {
+      auto nodes = c.net.run("master", "nft list set inet dcos cluster_nodes4").out;
+      return nodes.find("172.31.254.17") != std::string::npos && nodes.find("172.31.254.33") != std::string::npos;
+    }, 20s, 100ms));
+    CHECK(waitUntil([&] {
+      return c.net.run("public", "nft list set inet dcos cluster_nodes4").out.find("172.31.254.17") != std::string::npos;
+    }, 20s, 100ms));
+
     // /health says the firewall is applied; nft -j shows our table in the node.
     auto health = c.net.exec("master", "curl -s http://172.31.254.11:61001/health");
     CHECK_THAT(health, Catch::Contains("\"firewall\":{\"enabled\":true,\"state\":\"applied\"}"));
