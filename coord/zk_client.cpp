@@ -110,6 +110,7 @@ struct ZkClient::Impl {
     std::string path;
     bool children;
     std::function<void()> callback;
+    bool armed = false;  // a ZooKeeper watch is set for it
   };
   std::map<WatchId, Standing> standing;
   WatchId nextWatch = 1;
@@ -206,7 +207,11 @@ struct ZkClient::Impl {
         everConnected = true;
       }
       cv.notify_all();
-      if (again) restoreSession();
+      if (again) {
+        restoreSession();
+      } else {
+        armPending();  // watches asked for before there was a session
+      }
       tell(SessionEvent::Connected);
     } else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
       {
@@ -267,6 +272,20 @@ struct ZkClient::Impl {
   // The C client also hands connection-state changes to node watchers; the
   // watch stays registered through them (and fires again later), so the
   // context is freed only by a real event or by the session's end.
+  void armPending() {
+    std::vector<WatchId> pending;
+    {
+      std::lock_guard lock(mu);
+      for (auto &[id, s] : standing) {
+        if (!s.armed) pending.push_back(id);
+      }
+    }
+    for (WatchId id : pending) {
+      arm(id);
+      fire(id);
+    }
+  }
+
   static void onOneShot(zhandle_t *, int type, int state, const char *path, void *ctx) {
     if (type == ZOO_SESSION_EVENT && state != ZOO_EXPIRED_SESSION_STATE && state != ZOO_AUTH_FAILED_STATE) return;
     auto *c = static_cast<OneShotCtx *>(ctx);
@@ -287,7 +306,12 @@ struct ZkClient::Impl {
     Impl *impl = c->impl;
     WatchId id = c->id;
     delete c;
-    if (type == ZOO_SESSION_EVENT) return;  // restoreSession() re-arms after the new session
+    if (type == ZOO_SESSION_EVENT) {
+      std::lock_guard lock(impl->mu);
+      auto it = impl->standing.find(id);
+      if (it != impl->standing.end()) it->second.armed = false;
+      return;  // restoreSession() re-arms after the new session
+    }
     impl->post([impl, id] {
       impl->arm(id);
       impl->fire(id);
@@ -302,17 +326,30 @@ struct ZkClient::Impl {
       if (it == standing.end()) return;
       s = it->second;
     }
-    std::shared_lock handle(handleMutex);
-    if (zh == nullptr) return;
-    ::Stat st{};
-    if (s.children) {
-      String_vector names{};
-      int rc = zoo_wget_children2(zh, s.path.c_str(), &Impl::onStanding, new StandingCtx{this, id}, &names, &st);
-      if (rc == ZOK) deallocate_String_vector(&names);
-      if (rc != ZNONODE) return;
-      // Not there yet: learn when it is created.
+    int rc = ZINVALIDSTATE;
+    {
+      std::shared_lock handle(handleMutex);
+      if (zh != nullptr) {
+        ::Stat st{};
+        if (s.children) {
+          String_vector names{};
+          auto *ctx = new StandingCtx{this, id};
+          rc = zoo_wget_children2(zh, s.path.c_str(), &Impl::onStanding, ctx, &names, &st);
+          if (rc == ZOK) deallocate_String_vector(&names);
+          // On failure the context is left, not freed: whether the C client keeps
+          // a watcher for a call that failed is not ours to guess.
+        }
+        if (!s.children || rc == ZNONODE) {
+          // Data, or children of a node not there yet: learn when it changes or appears.
+          auto *ctx = new StandingCtx{this, id};
+          rc = zoo_wexists(zh, s.path.c_str(), &Impl::onStanding, ctx, &st);
+
+        }
+      }
     }
-    zoo_wexists(zh, s.path.c_str(), &Impl::onStanding, new StandingCtx{this, id}, &st);
+    std::lock_guard lock(mu);
+    auto it = standing.find(id);
+    if (it != standing.end()) it->second.armed = rc == ZOK || rc == ZNONODE;
   }
 
   void fire(WatchId id) {
