@@ -49,3 +49,18 @@ function(dcos_add_test name)
     PROPERTIES
       LABELS "${labels}")
 endfunction()
+
+# dcos_discovered_test_properties(<test target> <PROPERTY value>...)
+# Sets properties on every TEST_CASE of a dcos_add_test target. The
+# discovered tests exist only when ctest runs, so this writes a script that
+# ctest includes after the discovered list, which defines <target>_TESTS
+# (see catch_discover_tests in Catch.cmake).
+function(dcos_discovered_test_properties target)
+  set(script ${CMAKE_CURRENT_BINARY_DIR}/${target}_properties.cmake)
+  string(REPLACE ";" " " props "${ARGN}")
+  file(WRITE ${script}
+    "if(${target}_TESTS)\n"
+    "  set_tests_properties(\${${target}_TESTS} PROPERTIES ${props})\n"
+    "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${script})
+endfunction()

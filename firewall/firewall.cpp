@@ -48,17 +48,22 @@ Status Firewall::remove(const std::string &table) {
   return Status::Ok();
 }
 
-Status Firewall::changeAddresses(const std::string &set, const std::vector<Interval> &elements, bool add) {
-  std::lock_guard lock(mutex_);
-  auto it = std::find_if(ruleset_.addressSets.begin(), ruleset_.addressSets.end(),
-                         [&](const AddressSet &s) { return s.name == set; });
-  if (!applied_ || it == ruleset_.addressSets.end()) return makeError("no applied address set " + text::quote(set));
-  Batch batch(seq_);
-  addAddressElements(batch, ruleset_.table, *it, elements, add);
+namespace {
+
+// One batch of element changes to a set of the applied ruleset; the
+// remembered ruleset follows only once the kernel has taken it.
+template <class Set, class Element, class Build>
+Status changeElements(std::vector<Set> &sets, const std::string &name, const char *kind,
+                      const std::vector<Element> &elements, bool add, bool applied, uint32_t &seq, Netlink &netlink,
+                      const std::string &table, Build build) {
+  auto it = std::find_if(sets.begin(), sets.end(), [&](const Set &s) { return s.name == name; });
+  if (!applied || it == sets.end()) return makeError(std::string("no applied ") + kind + " " + text::quote(name));
+  Batch batch(seq);
+  build(batch, *it);
   batch.finish();
-  seq_ = batch.nextSeq();
+  seq = batch.nextSeq();
   if (batch.acked() == 0) return Status::Ok();
-  if (auto s = netlink_->send(batch); !s) return s.error().wrap("table inet " + ruleset_.table);
+  if (auto s = netlink.send(batch); !s) return s.error().wrap("table inet " + table);
   for (const auto &e : elements) {
     auto found = std::find(it->elements.begin(), it->elements.end(), e);
     if (add && found == it->elements.end()) it->elements.push_back(e);
@@ -67,23 +72,20 @@ Status Firewall::changeAddresses(const std::string &set, const std::vector<Inter
   return Status::Ok();
 }
 
+}  // namespace
+
+Status Firewall::changeAddresses(const std::string &set, const std::vector<Interval> &elements, bool add) {
+  std::lock_guard lock(mutex_);
+  return changeElements(ruleset_.addressSets, set, "address set", elements, add, applied_, seq_, *netlink_,
+                        ruleset_.table, [&](Batch &b, const AddressSet &s) {
+                          addAddressElements(b, ruleset_.table, s, elements, add);
+                        });
+}
+
 Status Firewall::changePorts(const std::string &set, const std::vector<PortRange> &elements, bool add) {
   std::lock_guard lock(mutex_);
-  auto it = std::find_if(ruleset_.portSets.begin(), ruleset_.portSets.end(),
-                         [&](const PortSet &s) { return s.name == set; });
-  if (!applied_ || it == ruleset_.portSets.end()) return makeError("no applied port set " + text::quote(set));
-  Batch batch(seq_);
-  addPortElements(batch, ruleset_.table, set, elements, add);
-  batch.finish();
-  seq_ = batch.nextSeq();
-  if (batch.acked() == 0) return Status::Ok();
-  if (auto s = netlink_->send(batch); !s) return s.error().wrap("table inet " + ruleset_.table);
-  for (const auto &e : elements) {
-    auto found = std::find(it->elements.begin(), it->elements.end(), e);
-    if (add && found == it->elements.end()) it->elements.push_back(e);
-    if (!add && found != it->elements.end()) it->elements.erase(found);
-  }
-  return Status::Ok();
+  return changeElements(ruleset_.portSets, set, "port set", elements, add, applied_, seq_, *netlink_, ruleset_.table,
+                        [&](Batch &b, const PortSet &s) { addPortElements(b, ruleset_.table, s.name, elements, add); });
 }
 
 Status Firewall::addAddresses(const std::string &set, const std::vector<Interval> &e) { return changeAddresses(set, e, true); }

@@ -38,11 +38,7 @@ struct Ensemble {
   std::vector<std::unique_ptr<NotifySocket>> notify{3};
 
   Ensemble() {
-    fs::create_directories(plugins);
-    for (const auto &f : fs::directory_iterator(kBuild + "/plugins")) {
-      fs::create_symlink(f.path(), plugins + "/" + f.path().filename().string());
-    }
-    for (const char *f : {"role-test.so", "elector.so"}) fs::create_symlink(kBuild + "/testplugins/" + f, plugins + "/" + f);
+    makePluginDir(plugins, {"role-test.so", "elector.so"});
     for (int i = 0; i < 3; ++i) {
       std::string cfg = configDir(i);
       fs::create_directories(cfg);

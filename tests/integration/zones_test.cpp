@@ -109,13 +109,7 @@ struct Cluster {
 
   Cluster() {
     for (const auto &h : kHosts) net.addHost(h.name, h.v4 + "/24", h.v6 + "/64");
-    fs::create_directories(plugins);
-    for (const auto &f : fs::directory_iterator(kBuild + "/plugins")) {
-      fs::create_symlink(f.path(), plugins + "/" + f.path().filename().string());
-    }
-    for (const char *f : {"role-test.so", "port-opener.so"}) {
-      fs::create_symlink(kBuild + "/testplugins/" + f, plugins + "/" + f);
-    }
+    makePluginDir(plugins, {"role-test.so", "port-opener.so"});
     for (const auto &node : {"master", "private", "public", "private2"}) {
       std::string ready = dir / (std::string(node) + ".ready");
       std::vector<std::string> argv{netprobePath(), "serve", "--ready-file", ready, "--tcp"};

@@ -183,6 +183,16 @@ HttpReply http(int port, const std::string &path, const std::string &method) {
   }
 }
 
+void makePluginDir(const std::string &dir, const std::vector<std::string> &testPlugins) {
+  fs::create_directories(dir);
+  for (const auto &f : fs::directory_iterator(std::string(DCOS_TEST_BUILD_DIR) + "/plugins")) {
+    fs::create_symlink(f.path(), fs::path(dir) / f.path().filename());
+  }
+  for (const auto &name : testPlugins) {
+    fs::create_symlink(std::string(DCOS_TEST_BUILD_DIR) + "/testplugins/" + name, fs::path(dir) / name);
+  }
+}
+
 std::string readFile(const std::string &path) {
   std::ifstream in(path);
   std::ostringstream s;

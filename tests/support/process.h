@@ -91,6 +91,10 @@ struct HttpReply {
 };
 HttpReply http(int port, const std::string &path, const std::string &method = "GET");
 
+// Makes `dir` a plugin dir holding (as symlinks) the build's stock plugins
+// and the named test plugins ("role-test.so", ...).
+void makePluginDir(const std::string &dir, const std::vector<std::string> &testPlugins);
+
 std::string readFile(const std::string &path);
 void writeFile(const std::string &path, const std::string &text);
 
