@@ -135,6 +135,14 @@ void Coordination::run() {
   }
 }
 
+void Coordination::refresh() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!registered_) return;
+  }
+  if (auto s = membership_->update(describe_()); !s) log::warning("cannot update the membership record: " + s.error().message);
+}
+
 Result<std::string> Coordination::nodesJson() {
   auto members = membership_->members();
   if (!members) return members.error();

@@ -40,6 +40,10 @@ class Coordination {
   // Leaves the membership and every election, closes the session.
   void stop();
 
+  // Rewrites this node's membership record from `describe` (e.g. once every
+  // module runs); a no-op until registered.
+  void refresh();
+
   // The members' records as a JSON array, read from ZooKeeper.
   Result<std::string> nodesJson();
 

@@ -304,6 +304,7 @@ int runDaemon(const Options &options) {
                        ", node API on " + api.address();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   systemd::notifyReady(status);
+  coordination->refresh();  // the record now shows what runs
   log::notice("dcosd ready in " + std::to_string(ms) + " ms: " + status);
 
   int signal = 0;

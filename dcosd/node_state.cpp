@@ -192,6 +192,12 @@ std::string metricsText(const NodeSnapshot &s, const std::map<int, uint64_t> &re
   m << "# HELP dcosd_firewall_enabled Whether this node programs its zone firewall.\n"
     << "# TYPE dcosd_firewall_enabled gauge\n"
     << "dcosd_firewall_enabled " << (s.firewallEnabled ? 1 : 0) << "\n";
+  m << "# HELP dcosd_coordination_connected Whether this node has a ZooKeeper session (1) or not (0).\n"
+    << "# TYPE dcosd_coordination_connected gauge\n"
+    << "dcosd_coordination_connected " << (s.coordinationConnected ? 1 : 0) << "\n";
+  m << "# HELP dcosd_coordination_registered Whether this node is in the cluster membership.\n"
+    << "# TYPE dcosd_coordination_registered gauge\n"
+    << "dcosd_coordination_registered " << (s.coordinationRegistered ? 1 : 0) << "\n";
   m << "# HELP dcosd_api_responses_total Node API responses by status code.\n"
     << "# TYPE dcosd_api_responses_total counter\n";
   for (const auto &[code, count] : requests) {

@@ -48,6 +48,19 @@ TEST_CASE("health verdict", "[health]") {
   CHECK(verdict(fw).status == "unhealthy");
 }
 
+TEST_CASE("a node without a session is degraded, and says why", "[health]") {
+  auto s = running({plugin("a", State::Running)});
+  s.coordination = true;
+  s.coordinationConnected = false;
+  s.coordinationMessage = "no session with the ensemble at 10.0.0.1:2181";
+  CHECK(verdict(s).status == "degraded");
+  CHECK(verdict(s).httpStatus == 200);
+  CHECK_THAT(healthJson(s), Catch::Contains("\"message\":\"no session with the ensemble at 10.0.0.1:2181\""));
+  s.coordinationConnected = true;
+  s.coordinationRegistered = true;
+  CHECK(verdict(s).status == "healthy");
+}
+
 TEST_CASE("JSON documents carry what operators look for", "[health]") {
   auto s = running({plugin("dns", State::Failed, DCOS_HEALTH_UNHEALTHY, true)});
   s.plugins[0].message = "dns.so: cannot load: No such file or directory";
@@ -69,4 +82,5 @@ TEST_CASE("metrics are Prometheus text with escaped labels", "[metrics]") {
   CHECK_THAT(text, Catch::Contains("dcosd_api_responses_total{code=\"404\"} 1\n"));
   CHECK_THAT(text, Catch::Contains("dcosd_resident_memory_bytes 4096\n"));
   CHECK_THAT(text, Catch::Contains("dcosd_healthy 1\n"));
+  CHECK_THAT(text, Catch::Contains("dcosd_coordination_connected 0\n"));
 }
