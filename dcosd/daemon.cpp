@@ -240,20 +240,26 @@ int runDaemon(const Options &options) {
   std::mutex membersMutex;
   auto membersChanged = [&](const std::set<std::string> &now) {
     std::lock_guard lock(membersMutex);
+    std::set<std::string> applied = now;
     if (zoneFirewall) {
+      // What could not be applied is not remembered, so the next change retries it.
       for (const auto &a : now) {
-        if (members.count(a) == 0) {
-          if (auto s = zoneFirewall->nodeJoined(a); !s) log::warning("firewall: node " + a + " joined: " + s.error().message);
+        if (members.count(a) != 0) continue;
+        if (auto s = zoneFirewall->nodeJoined(a); !s) {
+          log::warning("firewall: node " + a + " joined: " + s.error().message);
+          applied.erase(a);
         }
       }
       for (const auto &a : members) {
-        if (now.count(a) == 0) {
-          if (auto s = zoneFirewall->nodeLeft(a); !s) log::warning("firewall: node " + a + " left: " + s.error().message);
+        if (now.count(a) != 0) continue;
+        if (auto s = zoneFirewall->nodeLeft(a); !s) {
+          log::warning("firewall: node " + a + " left: " + s.error().message);
+          applied.insert(a);
         }
       }
     }
     log::info("cluster membership: " + std::to_string(now.size()) + " node" + (now.size() == 1 ? "" : "s"));
-    members = now;
+    members = applied;
   };
   coordination = std::make_unique<Coordination>(
       coord::ZkClient::connect(config->cluster.zookeeperConnectString(),

@@ -209,6 +209,7 @@ TEST_CASE("zones with real packets: who reaches which port on which node", "[net
       auto nodes = c.net.run("master", "nft list set inet dcos cluster_nodes4").out;
       return nodes.find("172.31.254.17") != std::string::npos && nodes.find("172.31.254.33") != std::string::npos;
     }, 20s, 100ms));
+    INFO("public agent's dcosd:\n" << c.dcosd["public"]->log());
     CHECK(waitUntil([&] {
       return c.net.run("public", "nft list set inet dcos cluster_nodes4").out.find("172.31.254.17") != std::string::npos;
     }, 20s, 100ms));
