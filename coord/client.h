@@ -103,9 +103,9 @@ class Client {
   virtual Status remove(const std::string &path, int32_t version = -1) = 0;
 
   // Standing watches: `callback` runs once now (on the event thread, soon
-  // after the call) and after every change of the node's data (or
-  // existence) / of the node's children, across reconnects and session
-  // expiry, until unwatch(). The callback reads the current state itself.
+  // after the call), after every change of the node's data (or existence) /
+  // of the node's children, and after every (re)connect, across session
+  // expiry too, until unwatch(). The callback reads the current state itself.
   virtual WatchId watchData(const std::string &path, std::function<void()> callback) = 0;
   virtual WatchId watchChildren(const std::string &path, std::function<void()> callback) = 0;
   virtual void unwatch(WatchId id) = 0;

@@ -272,18 +272,21 @@ struct ZkClient::Impl {
   // The C client also hands connection-state changes to node watchers; the
   // watch stays registered through them (and fires again later), so the
   // context is freed only by a real event or by the session's end.
+  // On a (re)connect: arm what is not armed, then run every standing
+  // callback, since a callback that ran while the session was still being
+  // set up could not read anything and would otherwise wait for a change.
   void armPending() {
     std::vector<WatchId> pending;
+    std::vector<WatchId> all;
     {
       std::lock_guard lock(mu);
       for (auto &[id, s] : standing) {
+        all.push_back(id);
         if (!s.armed) pending.push_back(id);
       }
     }
-    for (WatchId id : pending) {
-      arm(id);
-      fire(id);
-    }
+    for (WatchId id : pending) arm(id);
+    for (WatchId id : all) fire(id);
   }
 
   static void onOneShot(zhandle_t *, int type, int state, const char *path, void *ctx) {
