@@ -327,6 +327,12 @@ struct ZkClient::Impl {
       std::lock_guard lock(mu);
       auto it = standing.find(id);
       if (it == standing.end()) return;
+      // Before a session exists, a watch set by a request queued behind the
+      // handshake was seen not to fire: arm on connect instead (armPending).
+      if (!isConnected) {
+        it->second.armed = false;
+        return;
+      }
       s = it->second;
     }
     int rc = ZINVALIDSTATE;

@@ -25,18 +25,7 @@ Coordination::Coordination(std::unique_ptr<coord::Client> client, std::string no
 Coordination::~Coordination() { stop(); }
 
 void Coordination::start() {
-  membership_->watch([this](const std::map<std::string, std::string> &members) {
-    std::set<std::string> addresses;
-    for (const auto &[id, data] : members) {
-      try {
-        auto o = Poco::JSON::Parser().parse(data).extract<Poco::JSON::Object::Ptr>();
-        addresses.insert(o->optValue<std::string>("address", id));
-      } catch (const std::exception &) {
-        addresses.insert(id);
-      }
-    }
-    if (membersChanged_) membersChanged_(addresses);
-  });
+  membership_->watch([this](const std::map<std::string, std::string> &) { reconcile(); });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -117,14 +106,20 @@ void Coordination::run() {
     if (stopping_) break;
     if (ok) {
       backoff = 1s;
-      // Done until something new asks for work (an election) or stop().
-      wake_.wait(lock, [&] {
+      // Done until something new asks for work (an election) or stop(); on
+      // the way, the membership is read every few seconds, so that a watch
+      // ZooKeeper failed to deliver cannot keep a member out of the firewall.
+      wake_.wait_for(lock, 5s, [&] {
         if (stopping_) return true;
         for (const auto &[name, e] : elections_) {
           if (!e.started) return true;
         }
         return false;
       });
+      if (stopping_) break;
+      lock.unlock();
+      reconcile();
+      lock.lock();
       continue;
     }
     if (!client_->connected() && message_.empty()) {
@@ -141,6 +136,21 @@ void Coordination::refresh() {
     if (!registered_) return;
   }
   if (auto s = membership_->update(describe_()); !s) log::warning("cannot update the membership record: " + s.error().message);
+}
+
+void Coordination::reconcile() {
+  auto members = membership_->members();
+  if (!members) return;
+  std::set<std::string> addresses;
+  for (const auto &[id, data] : *members) {
+    try {
+      auto o = Poco::JSON::Parser().parse(data).extract<Poco::JSON::Object::Ptr>();
+      addresses.insert(o->optValue<std::string>("address", id));
+    } catch (const std::exception &) {
+      addresses.insert(id);
+    }
+  }
+  if (membersChanged_) membersChanged_(addresses);
 }
 
 Result<std::string> Coordination::nodesJson() {

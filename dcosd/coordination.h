@@ -66,6 +66,8 @@ class Coordination {
   void run();
   bool tryRegister();
   bool tryElections();
+  // Reads the membership and hands the addresses to membersChanged.
+  void reconcile();
 
   std::unique_ptr<coord::Client> client_;
   std::string nodeId_;

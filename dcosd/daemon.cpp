@@ -258,7 +258,9 @@ int runDaemon(const Options &options) {
         }
       }
     }
-    log::info("cluster membership: " + std::to_string(now.size()) + " node" + (now.size() == 1 ? "" : "s"));
+    if (applied != members) {
+      log::info("cluster membership: " + std::to_string(now.size()) + " node" + (now.size() == 1 ? "" : "s"));
+    }
     members = applied;
   };
   coordination = std::make_unique<Coordination>(

@@ -205,10 +205,14 @@ TEST_CASE("zones with real packets: who reaches which port on which node", "[net
 
     // The agents registered with the master's ZooKeeper, and every node's
     // firewall holds the members in cluster_nodes (set elements, live).
-    CHECK(waitUntil([&] {
+    bool joined = waitUntil([&] {
       auto nodes = c.net.run("master", "nft list set inet dcos cluster_nodes4").out;
       return nodes.find("172.31.254.17") != std::string::npos && nodes.find("172.31.254.33") != std::string::npos;
-    }, 20s, 100ms));
+    }, 20s, 100ms);
+    if (!joined) {
+      FAIL("the master's cluster_nodes4 lacks an agent:\n" << c.net.run("master", "nft list set inet dcos cluster_nodes4").out
+                                                           << "\nmaster's dcosd:\n" << c.dcosd["master"]->log());
+    }
     INFO("public agent's dcosd:\n" << c.dcosd["public"]->log());
     CHECK(waitUntil([&] {
       return c.net.run("public", "nft list set inet dcos cluster_nodes4").out.find("172.31.254.17") != std::string::npos;
