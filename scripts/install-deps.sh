@@ -13,6 +13,8 @@ packages=(
   zookeeper default-jre-headless
   # tests: HTTP client, helper scripts, packaging checks
   curl python3 python3-kazoo dpkg-dev file lintian rpm systemd
+  # dcosd under a real systemd: containers booted with systemd-nspawn
+  systemd-container procps util-linux
   # firewall tests: nft to read rulesets back, ip for network namespaces
   nftables iproute2
 )

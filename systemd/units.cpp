@@ -1,0 +1,197 @@
+#include "systemd/units.h"
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+
+#include <cstring>
+#include <thread>
+
+namespace dcos::systemd {
+
+namespace {
+
+constexpr const char *kDestination = "org.freedesktop.systemd1";
+constexpr const char *kManagerPath = "/org/freedesktop/systemd1";
+constexpr const char *kManager = "org.freedesktop.systemd1.Manager";
+constexpr const char *kUnit = "org.freedesktop.systemd1.Unit";
+constexpr const char *kService = "org.freedesktop.systemd1.Service";
+
+// Owns an sd_bus_error and turns it into one line.
+struct BusError {
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+  ~BusError() { sd_bus_error_free(&e); }
+  std::string text(int rc) const {
+    if (e.message != nullptr) return e.message;
+    return std::strerror(-rc);
+  }
+};
+
+struct Message {
+  sd_bus_message *m = nullptr;
+  ~Message() { sd_bus_message_unref(m); }
+};
+
+uint64_t usec(std::chrono::milliseconds d) { return static_cast<uint64_t>(d.count()) * 1000; }
+
+// Appends (s, v:s).
+int appendString(sd_bus_message *m, const char *name, const std::string &value) {
+  return sd_bus_message_append(m, "(sv)", name, "s", value.c_str());
+}
+
+int appendStrings(sd_bus_message *m, const char *name, const std::vector<std::string> &values) {
+  int rc = sd_bus_message_open_container(m, 'r', "sv");
+  if (rc >= 0) rc = sd_bus_message_append(m, "s", name);
+  if (rc >= 0) rc = sd_bus_message_open_container(m, 'v', "as");
+  if (rc >= 0) rc = sd_bus_message_open_container(m, 'a', "s");
+  for (const auto &v : values) {
+    if (rc >= 0) rc = sd_bus_message_append(m, "s", v.c_str());
+  }
+  if (rc >= 0) rc = sd_bus_message_close_container(m);
+  if (rc >= 0) rc = sd_bus_message_close_container(m);
+  if (rc >= 0) rc = sd_bus_message_close_container(m);
+  return rc;
+}
+
+// ExecStart is a(sasb): path, argv, ignore-failure.
+int appendExecStart(sd_bus_message *m, const std::vector<std::string> &argv) {
+  int rc = sd_bus_message_open_container(m, 'r', "sv");
+  if (rc >= 0) rc = sd_bus_message_append(m, "s", "ExecStart");
+  if (rc >= 0) rc = sd_bus_message_open_container(m, 'v', "a(sasb)");
+  if (rc >= 0) rc = sd_bus_message_open_container(m, 'a', "(sasb)");
+  if (rc >= 0) rc = sd_bus_message_open_container(m, 'r', "sasb");
+  if (rc >= 0) rc = sd_bus_message_append(m, "s", argv.front().c_str());
+  if (rc >= 0) rc = sd_bus_message_open_container(m, 'a', "s");
+  for (const auto &a : argv) {
+    if (rc >= 0) rc = sd_bus_message_append(m, "s", a.c_str());
+  }
+  if (rc >= 0) rc = sd_bus_message_close_container(m);
+  if (rc >= 0) rc = sd_bus_message_append(m, "b", 0);
+  for (int i = 0; i < 4 && rc >= 0; ++i) rc = sd_bus_message_close_container(m);  // (sasb), a, v, (sv)
+  return rc;
+}
+
+}  // namespace
+
+bool systemdIsInit() { return sd_booted() > 0; }
+
+struct UnitManager::Bus {
+  sd_bus *bus = nullptr;
+  ~Bus() { sd_bus_flush_close_unref(bus); }
+};
+
+UnitManager::UnitManager(std::unique_ptr<Bus> bus) : bus_(std::move(bus)) {}
+UnitManager::~UnitManager() = default;
+
+Result<std::unique_ptr<UnitManager>> UnitManager::connect() {
+  auto bus = std::make_unique<Bus>();
+  int rc = sd_bus_open_system(&bus->bus);
+  if (rc < 0) return makeError("cannot connect to the system bus: " + std::string(std::strerror(-rc)), -rc);
+  return std::unique_ptr<UnitManager>(new UnitManager(std::move(bus)));
+}
+
+Status UnitManager::startService(const std::string &name, const ServiceSpec &spec) {
+  if (spec.argv.empty() || spec.argv.front().empty() || spec.argv.front()[0] != '/') {
+    return makeError(name + ": ExecStart needs an absolute program path");
+  }
+  Message call;
+  int rc = sd_bus_message_new_method_call(bus_->bus, &call.m, kDestination, kManagerPath, kManager,
+                                          "StartTransientUnit");
+  if (rc >= 0) rc = sd_bus_message_append(call.m, "ss", name.c_str(), "fail");
+  if (rc >= 0) rc = sd_bus_message_open_container(call.m, 'a', "(sv)");
+  if (rc >= 0) rc = appendString(call.m, "Description", spec.description);
+  if (rc >= 0) rc = appendString(call.m, "Type", "simple");
+  if (rc >= 0) rc = appendExecStart(call.m, spec.argv);
+  if (rc >= 0 && !spec.workingDirectory.empty()) rc = appendString(call.m, "WorkingDirectory", spec.workingDirectory);
+  if (rc >= 0 && !spec.environment.empty()) rc = appendStrings(call.m, "Environment", spec.environment);
+  if (rc >= 0 && !spec.user.empty()) rc = appendString(call.m, "User", spec.user);
+  if (rc >= 0) rc = appendString(call.m, "Restart", "always");
+  if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "RestartUSec", "t", usec(spec.restartDelay));
+  if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "StartLimitIntervalUSec", "t", uint64_t{0});
+  if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "TimeoutStopUSec", "t", usec(spec.stopTimeout));
+  // Gone from PID 1's memory once stopped, failed or not, so the next start
+  // by name succeeds.
+  if (rc >= 0) rc = appendString(call.m, "CollectMode", "inactive-or-failed");
+  if (rc >= 0) rc = appendString(call.m, "ProtectSystem", "strict");
+  if (rc >= 0 && !spec.readWritePaths.empty()) rc = appendStrings(call.m, "ReadWritePaths", spec.readWritePaths);
+  if (rc >= 0) rc = appendString(call.m, "ProtectHome", "yes");
+  if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "PrivateTmp", "b", 1);
+  if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "NoNewPrivileges", "b", 1);
+  if (rc >= 0) rc = sd_bus_message_close_container(call.m);
+  // No auxiliary units.
+  if (rc >= 0) rc = sd_bus_message_append(call.m, "a(sa(sv))", 0);
+  if (rc < 0) return makeError(name + ": cannot build StartTransientUnit: " + std::strerror(-rc), -rc);
+
+  BusError error;
+  Message reply;
+  rc = sd_bus_call(bus_->bus, call.m, 0, &error.e, &reply.m);
+  if (rc < 0) return makeError("cannot start " + name + ": " + error.text(rc), -rc);
+  return Status::Ok();
+}
+
+Status UnitManager::stop(const std::string &name, std::chrono::milliseconds timeout) {
+  BusError error;
+  Message reply;
+  int rc = sd_bus_call_method(bus_->bus, kDestination, kManagerPath, kManager, "StopUnit", &error.e, &reply.m, "ss",
+                              name.c_str(), "replace");
+  if (rc < 0) {
+    if (sd_bus_error_has_name(&error.e, "org.freedesktop.systemd1.NoSuchUnit")) return Status::Ok();
+    return makeError("cannot stop " + name + ": " + error.text(rc), -rc);
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    auto s = state(name);
+    if (!s) return s.error();
+    if (!s->loaded || s->activeState == "inactive" || s->activeState == "failed") return Status::Ok();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return makeError(name + " still " + s->activeState + " after " + std::to_string(timeout.count()) + " ms");
+    }
+    // PID 1 answers the state at once; the stop job itself takes as long as
+    // the service takes to exit.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+Result<UnitState> UnitManager::state(const std::string &name) {
+  UnitState s;
+  BusError error;
+  Message reply;
+  int rc = sd_bus_call_method(bus_->bus, kDestination, kManagerPath, kManager, "GetUnit", &error.e, &reply.m, "s",
+                              name.c_str());
+  if (rc < 0) {
+    if (sd_bus_error_has_name(&error.e, "org.freedesktop.systemd1.NoSuchUnit")) return s;
+    return makeError("cannot look up " + name + ": " + error.text(rc), -rc);
+  }
+  const char *path = nullptr;
+  rc = sd_bus_message_read(reply.m, "o", &path);
+  if (rc < 0) return makeError("cannot read the path of " + name + ": " + std::strerror(-rc), -rc);
+  std::string object = path;
+
+  auto getString = [&](const char *iface, const char *prop, std::string &out) -> int {
+    BusError e;
+    char *value = nullptr;
+    int r = sd_bus_get_property_string(bus_->bus, kDestination, object.c_str(), iface, prop, &e.e, &value);
+    if (r >= 0) {
+      out = value;
+      std::free(value);
+    }
+    return r;
+  };
+  auto getTrivial = [&](const char *iface, const char *prop, char type, void *out) -> int {
+    BusError e;
+    return sd_bus_get_property_trivial(bus_->bus, kDestination, object.c_str(), iface, prop, &e.e, type, out);
+  };
+  // The unit may be collected between GetUnit and these; report it as gone.
+  if (getString(kUnit, "ActiveState", s.activeState) < 0) return UnitState{};
+  s.loaded = true;
+  (void)getString(kUnit, "SubState", s.subState);
+  int transient = 0;
+  if (getTrivial(kUnit, "Transient", 'b', &transient) >= 0) s.transient = transient != 0;
+  uint32_t pid = 0;
+  if (getTrivial(kService, "MainPID", 'u', &pid) >= 0) s.mainPid = static_cast<pid_t>(pid);
+  (void)getTrivial(kService, "NRestarts", 'u', &s.restarts);
+  (void)getString(kService, "Result", s.result);
+  (void)getString(kService, "User", s.user);
+  return s;
+}
+
+}  // namespace dcos::systemd

@@ -1,0 +1,76 @@
+// Services run by PID 1, asked for over sd-bus: a transient service unit
+// started, watched and stopped by name. The zookeeper module runs
+// dcos-zookeeper.service this way; the agent's task executor will run
+// dcos-task-<id>.service the same way.
+//
+// A UnitManager holds one connection to the system bus and is not
+// thread-safe: use it from one thread, or guard it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+
+namespace dcos::systemd {
+
+// True when systemd is PID 1 here (sd_booted()): the units path applies.
+bool systemdIsInit();
+
+struct ServiceSpec {
+  std::string description;
+  std::vector<std::string> argv;  // argv[0] is the absolute path of the program
+  std::string workingDirectory;
+  std::vector<std::string> environment;  // NAME=value
+  std::string user;                      // empty: root
+  // Restart=always with this delay; systemd never gives up (no start limit).
+  std::chrono::milliseconds restartDelay{2000};
+  std::chrono::milliseconds stopTimeout{10000};
+  // ProtectSystem=strict with these writable, ProtectHome, PrivateTmp,
+  // NoNewPrivileges.
+  std::vector<std::string> readWritePaths;
+};
+
+struct UnitState {
+  bool loaded = false;            // false: no such unit (never started, or collected)
+  std::string activeState;        // active, activating, deactivating, inactive, failed
+  std::string subState;           // running, auto-restart, dead, ...
+  std::string result;             // success, exit-code, signal, ...
+  pid_t mainPid = 0;
+  uint32_t restarts = 0;          // NRestarts
+  bool transient = false;
+  std::string user;
+
+  bool running() const { return activeState == "active" && subState == "running"; }
+};
+
+class UnitManager {
+ public:
+  // Connects to the system bus.
+  static Result<std::unique_ptr<UnitManager>> connect();
+  ~UnitManager();
+  UnitManager(const UnitManager &) = delete;
+  UnitManager &operator=(const UnitManager &) = delete;
+
+  // StartTransientUnit(name, "fail", ...). An error when the unit already
+  // exists; see state() and stop().
+  Status startService(const std::string &name, const ServiceSpec &spec);
+  // StopUnit(name, "replace") and waits up to `timeout` for the unit to be
+  // gone or inactive. Stopping a unit that is not loaded succeeds.
+  Status stop(const std::string &name, std::chrono::milliseconds timeout);
+  Result<UnitState> state(const std::string &name);
+
+ private:
+  struct Bus;
+  explicit UnitManager(std::unique_ptr<Bus> bus);
+  std::unique_ptr<Bus> bus_;
+};
+
+}  // namespace dcos::systemd

@@ -1,0 +1,165 @@
+#!/bin/bash
+# dcosd under a real systemd as PID 1: a container booted with systemd-nspawn
+# (host's /usr, a volatile root, its own network namespace) runs the installed
+# dcosd.service unit for a master. Checked from outside, through the node API,
+# kazoo and the container's own systemctl/journalctl:
+#   - dcosd.service is active (Type=notify: READY=1 reached) and its zone
+#     firewall is applied inside the namespace;
+#   - ZooKeeper runs as the transient unit dcos-zookeeper.service (sd-bus), as
+#     the zookeeper user, logging to the journal; the node registered in it;
+#   - dcosd's records carry DCOS_ROLE/DCOS_PLUGIN in the journal;
+#   - the server killed: PID 1 restarts it, /health goes unhealthy and back;
+#   - dcosd killed: PID 1 restarts dcosd, which adopts the running server;
+#   - systemctl stop dcosd: the ZooKeeper unit is gone with it.
+# Needs root and systemd-nspawn; exits 77 (skipped) without them.
+#
+# Usage: systemd_test.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+
+build=$(realpath "$1")
+source=$(realpath "$2")
+
+if [[ $(id -u) != 0 ]]; then echo "skipped: needs root"; exit 77; fi
+if ! command -v systemd-nspawn >/dev/null; then echo "skipped: no systemd-nspawn (package systemd-container)"; exit 77; fi
+if [[ ! -e /usr/share/java/zookeeper.jar ]]; then echo "skipped: no ZooKeeper server (package zookeeper)"; exit 77; fi
+
+work=$(mktemp -d /tmp/dcos-systemd-test.XXXXXX)
+ns=dcos-sd-$$
+nspawn_pid=
+init_pid=
+
+fail() {
+  echo "FAIL: $*" >&2
+  if [[ -n $init_pid ]]; then
+    echo "--- journalctl -u dcosd -u dcos-zookeeper (tail)" >&2
+    in_container journalctl --no-pager -u dcosd -u dcos-zookeeper 2>&1 | tail -40 >&2 || true
+  fi
+  exit 1
+}
+
+cleanup() {
+  if [[ -n $nspawn_pid ]] && kill -0 "$nspawn_pid" 2>/dev/null; then
+    # nspawn turns SIGTERM into a clean poweroff of the container.
+    kill -TERM "$nspawn_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$nspawn_pid" 2>/dev/null || true
+  fi
+  ip netns del "$ns" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# wait_until SECONDS WHAT COMMAND...: polls COMMAND until it succeeds or the
+# deadline passes.
+wait_until() {
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || fail "timed out after ${deadline}s waiting for $what"
+    sleep 0.2
+  done
+}
+
+in_container() { nsenter -t "$init_pid" -m -u -i -n -p "$@"; }
+prop() { in_container systemctl show -P "$2" "$1"; }
+api() { ip netns exec "$ns" curl -sf --max-time 2 "http://127.0.0.1:61001$1"; }
+health_of() { api /health | /usr/bin/python3 -c '
+import json, sys
+h = json.load(sys.stdin)
+print(h["status"], *[p["health"] for p in h["plugins"] if p["name"] == sys.argv[1]])' "$1"; }
+
+# The install tree, as the packages lay it out (/usr/sbin/dcosd,
+# /usr/lib/dcos/plugins), mounted at /opt/dcos in the container.
+DESTDIR=$work/install cmake --install "$build" >/dev/null
+
+mkdir -p "$work/etc-dcos" "$work/units/multi-user.target.wants" "$work/units/dcosd.service.d"
+cp "$source/units/dcosd.service" "$work/units/"
+ln -s ../dcosd.service "$work/units/multi-user.target.wants/dcosd.service"
+cat >"$work/units/dcosd.service.d/test.conf" <<'EOF'
+[Service]
+ExecStart=
+ExecStart=/opt/dcos/usr/sbin/dcosd --plugin-dir /opt/dcos/usr/lib/dcos/plugins
+EOF
+cat >"$work/etc-dcos/cluster.json" <<'EOF'
+{"cluster_name": "systemd-test", "masters": ["127.0.0.1"],
+ "zones": {"admin": {"networks": ["127.0.0.0/8"]}}, "resolvers": []}
+EOF
+cat >"$work/etc-dcos/node.json" <<'EOF'
+{"role": "master", "address": "127.0.0.1", "hostname": "master-1", "api": {"listen": "127.0.0.1:61001"}}
+EOF
+
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+
+# --volatile=yes: a tmpfs root with the host's /usr; /etc gets only what the
+# node needs (users, Java's config, the node config and units).
+systemd-nspawn -q -D / --volatile=yes --register=no --keep-unit -M "$ns" \
+  --network-namespace-path="/run/netns/$ns" --capability=CAP_NET_ADMIN \
+  --bind-ro=/etc/passwd --bind-ro=/etc/group --bind-ro=/etc/alternatives --bind-ro=/etc/java-17-openjdk \
+  --bind-ro="$work/etc-dcos:/etc/dcos" --bind-ro="$work/units:/etc/systemd/system" \
+  --bind-ro="$work/install:/opt/dcos" \
+  --boot systemd.firstboot=off >"$work/console.log" 2>&1 </dev/null &
+nspawn_pid=$!
+
+find_init() {
+  init_pid=$(pgrep -P "$nspawn_pid" -x systemd || true)
+  [[ -n $init_pid ]]
+}
+wait_until 30 "the container's systemd" find_init
+unit_active() { [[ $(prop "$1" ActiveState) == active ]]; }
+wait_until 60 "dcosd.service active" unit_active dcosd.service
+echo "ok: dcosd.service active (Type=notify), status: $(prop dcosd StatusText)"
+
+[[ $(health_of zookeeper) == "healthy healthy" ]] || fail "/health: $(api /health)"
+api /health | grep -q '"state":"applied"' || fail "firewall not applied: $(api /health)"
+in_container nft list table inet dcos | grep -q "chain input" || fail "no table inet dcos in the node's namespace"
+echo "ok: node healthy, firewall applied in the node's namespace"
+
+[[ $(prop dcos-zookeeper.service Transient) == yes ]] || fail "dcos-zookeeper.service is not a transient unit"
+[[ $(prop dcos-zookeeper.service User) == zookeeper ]] || fail "dcos-zookeeper.service runs as '$(prop dcos-zookeeper.service User)'"
+zk_pid=$(prop dcos-zookeeper.service MainPID)
+[[ $(in_container ps -o user= -p "$zk_pid") == zookeeper ]] || fail "the server process does not run as zookeeper"
+api /exhibitor/v1/cluster/status | grep -q '"description":"serving"' || fail "exhibitor status: $(api /exhibitor/v1/cluster/status)"
+journal_has() { in_container journalctl --no-pager -u "$1" | grep -qF "$2"; }
+wait_until 20 "the server's log in the journal" journal_has dcos-zookeeper QuorumPeerMain
+echo "ok: dcos-zookeeper.service transient, as zookeeper, pid $zk_pid, logging to the journal"
+
+registered() {
+  ip netns exec "$ns" /usr/bin/python3 "$source/tests/integration/zk_children.py" 127.0.0.1:2181 /dcos/nodes \
+    | grep -q '"127.0.0.1"'
+}
+wait_until 20 "the master registered (read with kazoo)" registered
+echo "ok: /dcos/nodes/127.0.0.1 in ZooKeeper"
+
+in_container journalctl --no-pager -o verbose DCOS_PLUGIN=zookeeper | grep -q "DCOS_ROLE=master" \
+  || fail "no journal record with DCOS_PLUGIN=zookeeper and DCOS_ROLE=master"
+echo "ok: journal records carry DCOS_ROLE and DCOS_PLUGIN"
+
+# The server dies: PID 1 restarts it; the module reports it meanwhile.
+in_container systemctl kill -s KILL dcos-zookeeper.service
+restarted() { (($(prop dcos-zookeeper.service NRestarts) >= 1)); }
+wait_until 20 "a restarted server" restarted
+zk_healthy() { [[ $(health_of zookeeper) == "healthy healthy" ]]; }
+wait_until 30 "zookeeper healthy again" zk_healthy
+journal_has dcosd "zookeeper: health unhealthy: dcos-zookeeper.service is" || fail "the module never reported the dead server"
+zk_pid=$(prop dcos-zookeeper.service MainPID)
+echo "ok: server killed, restarted by systemd (pid $zk_pid), reported and healthy again"
+
+# dcosd dies: PID 1 restarts it, and the new dcosd adopts the running server.
+dcosd_pid=$(prop dcosd MainPID)
+in_container systemctl kill -s KILL --kill-who=main dcosd.service
+new_dcosd() {
+  local p
+  p=$(prop dcosd.service MainPID)
+  [[ $p != 0 && $p != "$dcosd_pid" ]] && unit_active dcosd.service
+}
+wait_until 30 "a new dcosd ready" new_dcosd
+[[ $(prop dcos-zookeeper.service MainPID) == "$zk_pid" ]] || fail "the server was restarted with dcosd"
+journal_has dcosd "adopted the running dcos-zookeeper.service (pid $zk_pid)" || fail "no adoption in dcosd's log"
+echo "ok: dcosd killed and restarted by systemd; the server (pid $zk_pid) kept running and was adopted"
+
+# A graceful stop takes the server with it.
+in_container systemctl stop dcosd.service
+[[ $(prop dcos-zookeeper.service LoadState) == not-found ]] \
+  || fail "dcos-zookeeper.service still $(prop dcos-zookeeper.service ActiveState) after dcosd stopped"
+echo "ok: systemctl stop dcosd stopped dcos-zookeeper.service"
