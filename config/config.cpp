@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 
 #include <charconv>
@@ -143,7 +144,13 @@ Poco::JSON::Object::Ptr nodeObject(const NodeConfig &n) {
   o->set("attributes", attrs);
   Poco::JSON::Object::Ptr api = new Poco::JSON::Object;
   api->set("listen", n.apiListen);
+  if (!n.adminListen.empty()) api->set("admin_listen", n.adminListen);
   o->set("api", api);
+  if (!n.moduleConfig.empty()) {
+    Poco::JSON::Object::Ptr modules = new Poco::JSON::Object;
+    for (const auto &[name, json] : n.moduleConfig) modules->set(name, Poco::JSON::Parser().parse(json));
+    o->set("modules", modules);
+  }
   o->set("log_level", n.logLevel);
   Poco::JSON::Object::Ptr fw = new Poco::JSON::Object;
   fw->set("enabled", n.firewall);
@@ -319,7 +326,9 @@ Result<NodeConfig> parseNode(const std::string &text, const std::string &file) {
   if (auto attrs = root.scalarMap("attributes", Need::Optional)) n.attributes = *attrs;
   n.apiListen = (n.address.find(':') != std::string::npos ? "[" + n.address + "]" : n.address) + ":61001";
   if (auto api = root.object("api", Need::Optional)) {
-    if (auto listen = api->string("listen", Need::Optional)) {
+    auto listenAt = [&](const std::string &key, std::string &out) {
+      auto listen = api->string(key, Need::Optional);
+      if (!listen) return;
       auto colon = listen->rfind(':');
       std::string host = colon == std::string::npos ? "" : listen->substr(0, colon);
       if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -327,12 +336,31 @@ Result<NodeConfig> parseNode(const std::string &text, const std::string &file) {
                                                    parsePortRange(listen->substr(colon + 1)).ok()) &&
                     listen->find('-', colon) == std::string::npos;
       if (!portOk || !isIpAddress(host)) {
-        api->fail("listen", "expected address:port (e.g. \"127.0.0.1:61001\" or \"[::1]:61001\"), found " +
-                                text::quote(*listen));
+        api->fail(key, "expected address:port (e.g. \"127.0.0.1:61001\" or \"[::1]:61001\"), found " +
+                           text::quote(*listen));
       }
-      n.apiListen = *listen;
-    }
+      out = *listen;
+    };
+    listenAt("listen", n.apiListen);
+    listenAt("admin_listen", n.adminListen);
     api->done();
+  }
+  if (auto modules = root.raw("modules", Need::Optional)) {
+    if (modules->type() != typeid(Poco::JSON::Object::Ptr)) {
+      root.fail("modules", "expected an object of module name to config object, found " + describe(*modules));
+    } else {
+      for (const auto &[name, value] : *modules->extract<Poco::JSON::Object::Ptr>()) {
+        if (!isName(name)) {
+          diag.add("/modules/" + pointerToken(name), "not a module name");
+        } else if (value.type() != typeid(Poco::JSON::Object::Ptr)) {
+          diag.add("/modules/" + pointerToken(name), "expected a config object, found " + describe(value));
+        } else {
+          std::ostringstream out;
+          Poco::JSON::Stringifier::stringify(value, out);
+          n.moduleConfig[name] = out.str();
+        }
+      }
+    }
   }
   if (auto level = root.string("log_level", Need::Optional)) {
     if (!log::parseLevel(*level)) {

@@ -53,6 +53,12 @@ struct NodeConfig {
   std::string hostname;
   std::map<std::string, std::string> attributes;
   std::string apiListen;  // host:port of the node API
+  // A second listener of the node API on the operators' admin port (masters,
+  // until the admin router takes TCP 80 over); empty: none.
+  std::string adminListen;
+  // Per-module config from node.json's "modules": module name -> JSON
+  // object, laid over the config the role gives that module.
+  std::map<std::string, std::string> moduleConfig;
   std::string logLevel = "info";
   bool firewall = true;
 };

@@ -135,6 +135,25 @@ TEST_CASE("node.json defaults", "[config]") {
   CHECK_FALSE(n->hostname.empty());
 }
 
+TEST_CASE("node.json's admin listener and module config", "[config]") {
+  auto n = config::parseNode(R"({"role": "master", "address": "10.0.1.1",
+    "api": {"listen": "10.0.1.1:61001", "admin_listen": "10.0.1.1:80"},
+    "modules": {"zookeeper": {"executor": "process", "heap": 3}}})");
+  REQUIRE(n.ok());
+  CHECK(n->adminListen == "10.0.1.1:80");
+  REQUIRE(n->moduleConfig.count("zookeeper") == 1);
+  CHECK(n->moduleConfig.at("zookeeper") == R"({"executor":"process","heap":3})");
+  CHECK_THAT(config::nodeToJson(*n), Catch::Contains(R"("modules":{"zookeeper":{"executor":"process","heap":3}})"));
+
+  CHECK(nodeError(R"({"role": "master", "address": "10.0.1.1", "api": {"admin_listen": "80"}})") ==
+        "node.json: /api/admin_listen: expected address:port (e.g. \"127.0.0.1:61001\" or \"[::1]:61001\"), found "
+        "\"80\"");
+  CHECK(nodeError(R"({"role": "master", "address": "10.0.1.1", "modules": {"zookeeper": "process"}})") ==
+        "node.json: /modules/zookeeper: expected a config object, found a string");
+  CHECK(nodeError(R"({"role": "master", "address": "10.0.1.1", "modules": []})") ==
+        "node.json: /modules: expected an object of module name to config object, found an array");
+}
+
 TEST_CASE("bad node.json names the path and what was expected", "[config]") {
   SECTION("role not a name") {
     CHECK(nodeError(R"({"role": "Master!", "address": "10.0.0.1"})") ==

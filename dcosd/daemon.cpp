@@ -105,7 +105,8 @@ int runCheck(const Options &options) {
       for (const auto &[k, v] : host.attributes()) attrs.push_back(k + ":" + v);
       std::printf("attributes: %s\n", attrs.empty() ? "(none)" : text::join(attrs, ", ").c_str());
       std::printf("firewall: %s\n", config->node.firewall ? "enabled" : "disabled (node.json /firewall/enabled)");
-      std::printf("node API: %s\n", config->node.apiListen.c_str());
+      std::printf("node API: %s%s%s\n", config->node.apiListen.c_str(), config->node.adminListen.empty() ? "" : ", admin port ",
+                  config->node.adminListen.c_str());
       std::printf("modules, in start order:%s\n", all.size() == 1 ? " (none)" : "");
       for (size_t i = 1; i < all.size(); ++i) {
         const auto &p = all[i];
@@ -282,8 +283,9 @@ int runDaemon(const Options &options) {
     if (event > 0) earlySignal = event;
     return event > 0;
   };
-  if (auto s = api.start(config->node.apiListen); !s) return fail(s.error());
-  log::info("node API listening on " + api.address());
+  if (auto s = api.start(config->node.apiListen, config->node.adminListen); !s) return fail(s.error());
+  log::info("node API listening on " + api.address() +
+            (config->node.adminListen.empty() ? "" : " and on the admin port " + config->node.adminListen));
   {
     std::lock_guard lock(phaseMutex);
     apiAddress = api.address();

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "base/text.h"
+#include "dcosd/cluster_health.h"
 
 namespace dcos::dcosd {
 
@@ -56,7 +57,8 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       query = path.substr(q + 1);
       path = path.substr(0, q);
     }
-    const bool known = path == "/health" || path == "/v1/node" || path == "/metrics" || path == "/v1/cluster/nodes";
+    const bool known = path == "/health" || path == "/v1/node" || path == "/metrics" || path == "/v1/cluster/nodes" ||
+                       path == "/system/health/v1/nodes";
     if (!known && api_.routes() && servePlugin(request, response, path, query)) return;
     if (!known) {
       send(api_, request, response, 404, "application/json", errorJson("no such path: " + path));
@@ -72,9 +74,11 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     NodeSnapshot s = api_.snapshot();
     if (path == "/health") {
       send(api_, request, response, verdict(s).httpStatus, "application/json", healthJson(s));
-    } else if (path == "/v1/cluster/nodes") {
+    } else if (path == "/v1/cluster/nodes" || path == "/system/health/v1/nodes") {
       auto nodes = api_.nodes() ? api_.nodes()() : Result<std::string>(makeError("this node keeps no membership"));
-      if (nodes) {
+      if (nodes && path == "/system/health/v1/nodes") {
+        send(api_, request, response, 200, "application/json", clusterHealthJson(*nodes, std::chrono::seconds(2)));
+      } else if (nodes) {
         send(api_, request, response, 200, "application/json", *nodes);
       } else {
         send(api_, request, response, 503, "application/json", errorJson(nodes.error().message));
@@ -160,35 +164,38 @@ NodeApi::NodeApi(SnapshotFn snapshot, RouteFn routes, NodesFn nodes)
 
 NodeApi::~NodeApi() { stop(); }
 
-Status NodeApi::start(const std::string &listen) {
+Status NodeApi::start(const std::string &listen, const std::string &adminListen) {
+  std::string current = listen;
   try {
-    Poco::Net::SocketAddress address(listen);
-    Poco::Net::ServerSocket socket;
-    socket.bind(address, true, false);
-    socket.listen(64);
-    auto *params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(4);
-    params->setMaxQueued(64);
-    params->setKeepAlive(true);
-    params->setTimeout(Poco::Timespan(10, 0));
     // A small pool with small stacks: the API is light, and dcosd stays small.
     pool_ = std::make_unique<Poco::ThreadPool>(1, 4, 60, 256 * 1024);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), *pool_, socket, params);
-    server_->start();
-    address_ = socket.address().toString();
+    for (const std::string &where : {listen, adminListen}) {
+      if (where.empty()) continue;
+      current = where;
+      Poco::Net::SocketAddress address(where);
+      Poco::Net::ServerSocket socket;
+      socket.bind(address, true, false);
+      socket.listen(64);
+      auto *params = new Poco::Net::HTTPServerParams;
+      params->setMaxThreads(4);
+      params->setMaxQueued(64);
+      params->setKeepAlive(true);
+      params->setTimeout(Poco::Timespan(10, 0));
+      servers_.push_back(std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), *pool_, socket, params));
+      servers_.back()->start();
+      if (address_.empty()) address_ = socket.address().toString();
+    }
   } catch (const Poco::Exception &e) {
-    server_.reset();
-    pool_.reset();
-    return makeError("node API: cannot listen on " + listen + ": " + e.displayText());
+    stop();
+    address_.clear();
+    return makeError("node API: cannot listen on " + current + ": " + e.displayText());
   }
   return Status::Ok();
 }
 
 void NodeApi::stop() {
-  if (server_) {
-    server_->stopAll(true);
-    server_.reset();
-  }
+  for (auto &server : servers_) server->stopAll(true);
+  servers_.clear();
   if (pool_) {
     pool_->joinAll();
     pool_.reset();

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <dcos/plugin.h>
 
@@ -43,8 +44,9 @@ class NodeApi {
   explicit NodeApi(SnapshotFn snapshot, RouteFn routes = {}, NodesFn nodes = {});
   ~NodeApi();
 
-  // Binds `listen` ("address:port", port 0 picks one) and starts serving.
-  Status start(const std::string &listen);
+  // Binds `listen` ("address:port", port 0 picks one) and, when not empty,
+  // `adminListen` as well, and starts serving the same API on both.
+  Status start(const std::string &listen, const std::string &adminListen = "");
   void stop();
   // The bound address, valid after start().
   std::string address() const { return address_; }
@@ -61,7 +63,7 @@ class NodeApi {
   RouteFn routes_;
   NodesFn nodes_;
   std::unique_ptr<Poco::ThreadPool> pool_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::vector<std::unique_ptr<Poco::Net::HTTPServer>> servers_;
   std::string address_;
   mutable std::mutex mutex_;
   std::map<int, uint64_t> counts_;

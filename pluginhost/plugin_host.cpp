@@ -1,6 +1,7 @@
 #include "pluginhost/plugin_host.h"
 
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 
 #include <algorithm>
@@ -108,6 +109,20 @@ void PluginHost::fail(Instance &instance, const std::string &reason) {
   }
 }
 
+// The role's config for a module with node.json's /modules/<name> laid over
+// it, key by key.
+std::string PluginHost::moduleConfig(const ModuleSpec &spec) const {
+  auto node = config_.node.moduleConfig.find(spec.name);
+  if (node == config_.node.moduleConfig.end()) return spec.configJson;
+  Poco::JSON::Object::Ptr merged =
+      Poco::JSON::Parser().parse(spec.configJson.empty() ? "{}" : spec.configJson).extract<Poco::JSON::Object::Ptr>();
+  auto over = Poco::JSON::Parser().parse(node->second).extract<Poco::JSON::Object::Ptr>();
+  for (const auto &[key, value] : *over) merged->set(key, value);
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(merged, out);
+  return out.str();
+}
+
 Status PluginHost::createInstance(Instance &instance, const std::string &configJson) {
   const auto *d = instance.lib.descriptor;
   instance.stateDir = options_.stateDir + "/" + d->name;
@@ -200,6 +215,14 @@ Status PluginHost::load() {
     nodeJson_ = s.str();
   }
 
+  for (const auto &[name, json] : config_.node.moduleConfig) {
+    bool known = false;
+    for (const auto &m : manifest_.modules) known = known || m.name == name;
+    if (!known) {
+      return makeError(nodeFile + ": /modules/" + name + ": role " + text::quote(roleName) + " runs no module " +
+                       text::quote(name));
+    }
+  }
   for (size_t index : *order) {
     const ModuleSpec &spec = manifest_.modules[index];
     auto instance = std::make_unique<Instance>();
@@ -226,7 +249,7 @@ Status PluginHost::load() {
     Status created = modLib ? Status::Ok() : Status(modLib.error());
     if (modLib) {
       inst.lib = *modLib;
-      created = createInstance(inst, spec.configJson);
+      created = createInstance(inst, moduleConfig(spec));
     }
     if (!created) {
       fail(inst, created.error().message);

@@ -110,6 +110,7 @@ class PluginHost {
   struct Instance;
 
   Status createInstance(Instance &instance, const std::string &configJson);
+  std::string moduleConfig(const ModuleSpec &spec) const;
   void fail(Instance &instance, const std::string &reason);
   void setState(Instance &instance, State state);
   void progress(const std::string &line);

@@ -1,0 +1,225 @@
+#include "cli/system.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "base/text.h"
+
+namespace dcos::cli {
+
+namespace {
+
+std::vector<char *> cArgs(std::vector<std::string> &argv) {
+  std::vector<char *> out;
+  for (auto &a : argv) out.push_back(a.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> run(const std::vector<std::string> &argv) {
+  int out[2];
+  int err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return makeError(std::string("pipe: ") + std::strerror(errno), errno);
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    return makeError(std::string("pipe: ") + std::strerror(errno), errno);
+  }
+  std::vector<std::string> args = argv;
+  pid_t pid = ::fork();
+  if (pid < 0) return makeError(std::string("fork: ") + std::strerror(errno), errno);
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(err[1], STDERR_FILENO);
+    int null = ::open("/dev/null", O_RDONLY);
+    if (null >= 0) ::dup2(null, STDIN_FILENO);
+    auto c = cArgs(args);
+    ::execvp(c[0], c.data());
+    std::fprintf(stderr, "cannot run %s: %s\n", c[0], std::strerror(errno));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  std::string stdoutText;
+  std::string stderrText;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open = 2;
+  char buf[4096];
+  while (open > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        (i == 0 ? stdoutText : stderrText).append(buf, static_cast<size_t>(n));
+      } else {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open;
+      }
+    }
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return stdoutText;
+  while (!stderrText.empty() && stderrText.back() == '\n') stderrText.pop_back();
+  std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status)) : "killed";
+  return makeError(text::join(argv, " ") + ": " + (stderrText.empty() ? how : stderrText));
+}
+
+Result<pid_t> spawnInNetns(const std::string &netns, const std::vector<std::string> &argv,
+                           const std::string &logFile) {
+  std::string nsPath = "/run/netns/" + netns;
+  int nsFd = ::open(nsPath.c_str(), O_RDONLY | O_CLOEXEC);
+  if (nsFd < 0) return makeError("cannot open " + nsPath + ": " + std::strerror(errno), errno);
+  int logFd = ::open(logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (logFd < 0) {
+    ::close(nsFd);
+    return makeError("cannot open " + logFile + ": " + std::strerror(errno), errno);
+  }
+  // The child reports a failed setns or exec through this pipe; a pipe
+  // closed by a successful exec reads as empty.
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    ::close(nsFd);
+    ::close(logFd);
+    return makeError(std::string("pipe: ") + std::strerror(errno), errno);
+  }
+  std::vector<std::string> args = argv;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(report[0]);
+    auto fail = [&](const char *what) {
+      std::string line = std::string(what) + ": " + std::strerror(errno);
+      (void)!::write(report[1], line.data(), line.size());
+      ::_exit(127);
+    };
+    if (::setns(nsFd, CLONE_NEWNET) != 0) fail("setns");
+    ::setsid();
+    int null = ::open("/dev/null", O_RDONLY);
+    if (null >= 0) ::dup2(null, STDIN_FILENO);
+    ::dup2(logFd, STDOUT_FILENO);
+    ::dup2(logFd, STDERR_FILENO);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Not under this terminal's systemd: no notify socket, no watchdog.
+    ::unsetenv("NOTIFY_SOCKET");
+    ::unsetenv("WATCHDOG_USEC");
+    ::unsetenv("WATCHDOG_PID");
+    ::unsetenv("JOURNAL_STREAM");
+    auto c = cArgs(args);
+    ::execv(c[0], c.data());
+    fail(c[0]);
+  }
+  int forkErrno = errno;
+  ::close(nsFd);
+  ::close(logFd);
+  ::close(report[1]);
+  if (pid < 0) {
+    ::close(report[0]);
+    return makeError(std::string("fork: ") + std::strerror(forkErrno), forkErrno);
+  }
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(report[0], buf, sizeof buf)) < 0 && errno == EINTR) {
+  }
+  ::close(report[0]);
+  if (n > 0) {
+    ::waitpid(pid, nullptr, 0);
+    return makeError("cannot start " + argv.front() + " in " + netns + ": " + std::string(buf, static_cast<size_t>(n)));
+  }
+  return pid;
+}
+
+bool processRuns(pid_t pid, const std::string &needle) {
+  if (pid <= 0) return false;
+  // Our own child that exited is a zombie until reaped: reap it first.
+  int status;
+  if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+  std::string cmdline = readFile("/proc/" + std::to_string(pid) + "/cmdline");
+  if (cmdline.empty()) return false;
+  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z') return false;
+  for (auto &ch : cmdline) {
+    if (ch == '\0') ch = ' ';
+  }
+  return cmdline.find(needle) != std::string::npos;
+}
+
+std::vector<pid_t> stopProcesses(const std::vector<pid_t> &pids, std::chrono::milliseconds grace) {
+  for (pid_t pid : pids) {
+    if (pid > 0) ::kill(pid, SIGTERM);
+  }
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  auto alive = [](pid_t pid) {
+    int status;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+    if (::kill(pid, 0) != 0) return false;
+    std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+    auto close = stat.rfind(')');
+    return !(close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z');
+  };
+  std::vector<pid_t> left;
+  while (true) {
+    left.clear();
+    for (pid_t pid : pids) {
+      if (pid > 0 && alive(pid)) left.push_back(pid);
+    }
+    if (left.empty() || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (pid_t pid : left) ::kill(pid, SIGKILL);
+  return left;
+}
+
+std::string tail(const std::string &path, int lines) {
+  std::ifstream in(path);
+  std::deque<std::string> last;
+  std::string line;
+  while (std::getline(in, line)) {
+    last.push_back(line);
+    if (static_cast<int>(last.size()) > lines) last.pop_front();
+  }
+  std::string out;
+  for (const auto &l : last) out += "    " + l + "\n";
+  return out;
+}
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Status writeFile(const std::string &path, const std::string &text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) return makeError("cannot write " + tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return makeError("cannot rename " + tmp + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+}  // namespace dcos::cli
