@@ -45,8 +45,8 @@ Commands:
   node list        list the cluster's nodes, as its masters know them
 
 Which cluster `node` commands talk to, first found: --url URL, the DCOS_URL
-environment variable, the admin URL of the running local cluster (--name,
-default "local").
+environment variable, the admin URL of the local cluster --name (default
+"local") kept in --state-dir (default /var/lib/dcos-local).
 
 Run `dcos COMMAND --help` or `dcos COMMAND SUBCOMMAND --help` for more.
 
@@ -117,7 +117,7 @@ and the state dir. Also cleans up what a failed `cluster up` left. Taking down
 a cluster that does not exist succeeds and says so. Needs root.
 )";
 
-const char *kNodeHelp = R"(Usage: dcos node list [--url URL] [--name NAME] [--json]
+const char *kNodeHelp = R"(Usage: dcos node list [--url URL] [--name NAME] [--state-dir DIR] [--json]
 
 Lists the cluster's nodes from its membership in ZooKeeper, as a master's admin
 port serves it (GET /v1/cluster/nodes): hostname, address, role, zone,
@@ -285,14 +285,14 @@ Result<std::string> clusterUrl(const Args &a) {
   if (auto it = a.options.find("url"); it != a.options.end()) return it->second;
   if (const char *env = std::getenv("DCOS_URL"); env != nullptr && *env != '\0') return std::string(env);
   std::string name = option(a, "name", "local");
-  auto c = loadCluster("/var/lib/dcos-local", name);
+  auto c = loadCluster(option(a, "state-dir", "/var/lib/dcos-local"), name);
   if (c) return c->adminUrl();
   return makeError("no cluster to talk to: give --url URL, set DCOS_URL, or bring up a local one with `dcos cluster up`",
                    ENOENT);
 }
 
 int nodeListCommand(int argc, char **argv) {
-  Args a = parse(argc, argv, 3, {"url", "name"}, {"help", "json"});
+  Args a = parse(argc, argv, 3, {"url", "name", "state-dir"}, {"help", "json"});
   if (has(a, "help")) return std::printf("%s", kNodeHelp), kOk;
   if (!a.error.empty()) return usage(a.error, "dcos node list");
   if (!a.positional.empty()) return usage("unexpected argument " + text::quote(a.positional[0]), "dcos node list");

@@ -77,6 +77,7 @@ $hits"
 
 runtime_files=(
   usr/sbin/dcosd
+  usr/bin/dcos
   usr/lib/dcos/plugins/role-master.so
   usr/lib/dcos/plugins/role-agent-private.so
   usr/lib/dcos/plugins/role-agent-public.so
