@@ -246,7 +246,13 @@ int clusterUpCommand(int argc, char **argv) {
   if (auto planned = planCluster(o); !planned) return usage(planned.error().message, "dcos cluster up");
   auto s = clusterUp(o);
   if (!s) {
-    std::fprintf(stderr, "dcos: cluster up: %s\n", s.error().message.c_str());
+    std::string message = s.error().message;
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    std::fprintf(stderr, "dcos: cluster up: %s\n", message.c_str());
+    if (loadCluster(o.stateDir, o.name)) {
+      std::fprintf(stderr, "The cluster is left as it is for a look; `dcos cluster down%s` removes it.\n",
+                   o.name == "local" ? "" : (" --name " + o.name).c_str());
+    }
     return kFailed;
   }
   return kOk;

@@ -246,6 +246,23 @@ TEST_CASE("a local cluster with three masters", "[cluster]") {
   requireNothingLeft(c);
 }
 
+TEST_CASE("a node that does not come up is named, with the end of its log", "[cluster]") {
+  skipUnlessRoot();
+  Cluster c{"t2", "172.31.250.0/24"};
+  TempDir noPlugins("dcos-no-plugins");
+  auto up = c.dcos({"cluster", "up", "--network", c.network, "--dcosd", std::string(DCOS_TEST_BUILD_DIR) + "/dcosd/dcosd",
+                    "--plugin-dir", noPlugins.path(), "--timeout", "60"},
+                   120s);
+  CHECK(up.status == 1);
+  CHECK_THAT(up.err, Catch::Contains("master-1 (172.31.250.11, namespace dcos-t2-m1) stopped: its dcosd exited") &&
+                         Catch::Contains("/m1/dcosd.log") && Catch::Contains("unknown role \"master\""));
+  // What it made stays for a look, and down removes it.
+  CHECK(fs::exists("/run/netns/dcos-t2-m1"));
+  auto gone = c.dcos({"cluster", "down"}, 60s);
+  CHECK(gone.status == 0);
+  requireNothingLeft(c);
+}
+
 TEST_CASE("the dcos CLI's usage errors and exit codes", "[cluster]") {
   auto run = [](std::vector<std::string> args) {
     args.insert(args.begin(), kDcos);
