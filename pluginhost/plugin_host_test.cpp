@@ -202,3 +202,27 @@ TEST_CASE("health reported by a module shows in status", "[pluginhost]") {
   CHECK(s.message == "told to be degraded");
   host.stop();
 }
+
+TEST_CASE("node.json's module config is laid over the role's", "[pluginhost]") {
+  Fixture f;
+  SECTION("a key of the node's wins") {
+    auto c = f.config(f.module("mod-a") + "," + f.module("mod-b"));
+    c.node.moduleConfig["mod-b"] = R"({"fail_start": true})";
+    PluginHost host(f.options(), c);
+    REQUIRE(host.load().ok());
+    auto started = host.start();
+    REQUIRE_FALSE(started.ok());
+    CHECK_THAT(started.error().message, Catch::EndsWith("mod-b.so: start failed: told to fail start"));
+    // The role's own keys stay: mod-b still logs where the role said.
+    CHECK(f.events() == std::vector<std::string>{"create mod-a", "create mod-b", "start mod-a", "start mod-b",
+                                                 "stop mod-a", "destroy mod-b", "destroy mod-a"});
+  }
+  SECTION("config for a module the role does not run is an error") {
+    auto c = f.config(f.module("mod-a"));
+    c.node.moduleConfig["zookeeper"] = R"({"executor": "process"})";
+    PluginHost host(f.options(), c);
+    auto loaded = host.load();
+    REQUIRE_FALSE(loaded.ok());
+    CHECK_THAT(loaded.error().message, Catch::EndsWith("node.json: /modules/zookeeper: role \"test\" runs no module \"zookeeper\""));
+  }
+}
