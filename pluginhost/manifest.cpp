@@ -80,6 +80,18 @@ Result<Manifest> parseManifest(const std::string &json, const std::string &sourc
   if (auto image = root.object("image", Need::Optional)) {
     m.image.packages = names(*image, "packages");
     m.image.units = names(*image, "units");
+    if (auto files = image->scalarMap("files", Need::Optional)) {
+      for (const auto &[path, content] : *files) {
+        bool ok = !path.empty() && path.front() == '/' && path.back() != '/' && path.find("/../") == std::string::npos &&
+                  !text::endsWith(path, "/..") && path.find("/./") == std::string::npos;
+        if (!ok) {
+          image->diagnostics().add(image->keyPath("files") + "/" + config::pointerToken(path),
+                                   "expected an absolute file path without . or .. parts");
+        } else {
+          m.image.files[path] = content;
+        }
+      }
+    }
     image->done();
   }
   root.done();

@@ -22,6 +22,9 @@ struct ModuleSpec {
 struct ImageSpec {
   std::vector<std::string> packages;  // Debian packages the node image needs
   std::vector<std::string> units;     // systemd units to enable
+  // Files written into the image: absolute path -> content (e.g. a
+  // sysusers.d entry for a module's user).
+  std::map<std::string, std::string> files;
 };
 
 struct Manifest {

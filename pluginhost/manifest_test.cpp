@@ -75,3 +75,15 @@ TEST_CASE("start order refuses unknown dependencies and cycles", "[manifest][lif
   REQUIRE_FALSE(self.ok());
   CHECK(self.error().message == "modules require each other in a cycle: a -> a");
 }
+
+TEST_CASE("a manifest's image files: absolute paths only", "[manifest]") {
+  auto m = parseManifest(R"({"zone": "admin", "image": {"packages": ["libzookeeper-java"],
+    "files": {"/usr/lib/sysusers.d/zk.conf": "u zookeeper - - -\n"}}})", "m");
+  REQUIRE(m.ok());
+  CHECK(m->image.files.at("/usr/lib/sysusers.d/zk.conf") == "u zookeeper - - -\n");
+  auto bad = parseManifest(R"({"zone": "admin", "image": {"files": {"etc/x": "", "/etc/../x": "", "/etc/": ""}}})", "m");
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.error().message, Catch::Contains("m: /image/files/etc~1x: expected an absolute file path"));
+  CHECK_THAT(bad.error().message, Catch::Contains("m: /image/files/~1etc~1..~1x: expected an absolute file path"));
+  CHECK_THAT(bad.error().message, Catch::Contains("m: /image/files/~1etc~1: expected an absolute file path"));
+}

@@ -16,7 +16,11 @@ class Master : public dcos::sdk::Role {
       "modules": [
         {"name": "zookeeper", "await_healthy": true}
       ],
-      "image": {"packages": ["zookeeper", "default-jre-headless"], "units": ["dcosd.service"]}
+      "image": {
+        "packages": ["libzookeeper-java", "default-jre-headless"],
+        "units": ["dcosd.service"],
+        "files": {"/usr/lib/sysusers.d/dcos-zookeeper.conf": "u zookeeper - \"ZooKeeper server\" /var/lib/dcos/zookeeper\n"}
+      }
     })";
   }
 };
