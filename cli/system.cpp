@@ -84,6 +84,33 @@ Result<std::string> run(const std::vector<std::string> &argv) {
   return makeError(text::join(argv, " ") + ": " + (stderrText.empty() ? how : stderrText));
 }
 
+Status runLogged(const std::vector<std::string> &argv, const std::string &logFile,
+                 const std::vector<std::string> &env) {
+  int logFd = ::open(logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (logFd < 0) return makeError("cannot open " + logFile + ": " + std::strerror(errno), errno);
+  std::vector<std::string> args = argv;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(logFd, STDOUT_FILENO);
+    ::dup2(logFd, STDERR_FILENO);
+    int null = ::open("/dev/null", O_RDONLY);
+    if (null >= 0) ::dup2(null, STDIN_FILENO);
+    for (const auto &e : env) ::putenv(const_cast<char *>(e.c_str()));
+    auto c = cArgs(args);
+    ::execvp(c[0], c.data());
+    std::fprintf(stderr, "cannot run %s: %s\n", c[0], std::strerror(errno));
+    ::_exit(127);
+  }
+  ::close(logFd);
+  if (pid < 0) return makeError(std::string("fork: ") + std::strerror(errno), errno);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
+  return makeError(argv.front() + (WIFEXITED(status) ? " exited with status " + std::to_string(WEXITSTATUS(status))
+                                                      : std::string(" was killed")));
+}
+
 Result<pid_t> spawnInNetns(const std::string &netns, const std::vector<std::string> &argv,
                            const std::string &logFile) {
   std::string nsPath = "/run/netns/" + netns;

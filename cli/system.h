@@ -17,6 +17,11 @@ namespace dcos::cli {
 // the command and its stderr.
 Result<std::string> run(const std::vector<std::string> &argv);
 
+// Runs argv with stdout and stderr appended to `logFile`; an error when it
+// exits non-zero (the caller reads the log to say why).
+Status runLogged(const std::vector<std::string> &argv, const std::string &logFile,
+                 const std::vector<std::string> &env = {});
+
 // Starts argv detached (own session, stdin /dev/null, stdout and stderr
 // appended to `logFile`) inside the network namespace /run/netns/<netns>.
 // Returns the daemon's pid.

@@ -15,6 +15,8 @@ packages=(
   curl python3 python3-kazoo dpkg-dev file lintian rpm systemd
   # dcosd under a real systemd: containers booted with systemd-nspawn
   systemd-container procps util-linux
+  # node images: the rootfs, the disk without loop devices, qemu boots
+  mmdebstrap fdisk dosfstools mtools e2fsprogs qemu-system-x86 qemu-utils ovmf zstd
   # firewall tests: nft to read rulesets back, ip for network namespaces
   nftables iproute2
 )

@@ -82,6 +82,8 @@ runtime_files=(
   usr/lib/dcos/plugins/role-agent-private.so
   usr/lib/dcos/plugins/role-agent-public.so
   lib/systemd/system/dcosd.service
+  lib/systemd/system/dcos-node-identity.service
+  usr/lib/dcos/dcos-node-identity
   usr/share/dcos/examples/single-master/cluster.json
   usr/share/dcos/examples/single-master/node.json
   usr/share/dcos/examples/cluster/cluster.json

@@ -1,0 +1,409 @@
+#include "image/builder.h"
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/text.h"
+#include "cli/system.h"
+#include "config/config.h"
+#include "pluginhost/plugin_host.h"
+
+namespace dcos::image {
+
+namespace fs = std::filesystem;
+using cli::readFile;
+using cli::run;
+using cli::runLogged;
+using cli::writeFile;
+
+namespace {
+
+constexpr uint64_t kMiB = 1024 * 1024;
+constexpr uint64_t kEspMiB = 64;
+constexpr const char *kEspType = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
+constexpr const char *kRootType = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709";  // Linux root (x86-64)
+
+// What every node image has, whatever its role.
+const std::vector<std::string> kBasePackages = {
+    "systemd", "systemd-sysv", "dbus", "udev", "systemd-boot", "nftables", "iproute2", "procps", "curl",
+};
+
+std::string uuid() {
+  std::string u = readFile("/proc/sys/kernel/random/uuid");
+  while (!u.empty() && (u.back() == '\n' || u.back() == ' ')) u.pop_back();
+  return u;
+}
+
+// The lines of a build log that say what went wrong: apt's and dpkg's
+// errors, or else its last lines.
+std::string whyFailed(const std::string &log) {
+  std::istringstream in(readFile(log));
+  std::vector<std::string> errors;
+  std::vector<std::string> last;
+  for (std::string line; std::getline(in, line);) {
+    if (text::startsWith(line, "E: ") || text::startsWith(line, "dpkg: error") || line.find("rror:") != std::string::npos) {
+      if (errors.size() < 8) errors.push_back(line);
+    }
+    last.push_back(line);
+    if (last.size() > 8) last.erase(last.begin());
+  }
+  const auto &lines = errors.empty() ? last : errors;
+  return "\n  " + text::join(lines, "\n  ") + "\n  (whole log: " + log + ")";
+}
+
+uint64_t treeBytes(const fs::path &root) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) == 0) total += static_cast<uint64_t>(st.st_blocks) * 512 + 4096 * !S_ISREG(st.st_mode);
+  }
+  return total;
+}
+
+// Removes a work dir, unmounting whatever a failed chroot build left mounted.
+void removeWorkDir(const std::string &dir) {
+  if (dir.empty() || !fs::exists(dir)) return;
+  std::istringstream mounts(readFile("/proc/self/mounts"));
+  std::vector<std::string> under;
+  for (std::string line; std::getline(mounts, line);) {
+    std::istringstream f(line);
+    std::string dev, where;
+    f >> dev >> where;
+    if (text::startsWith(where, dir + "/")) under.push_back(where);
+  }
+  std::sort(under.rbegin(), under.rend());
+  for (const auto &m : under) (void)run({"umount", "-l", m});
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+Status sha256(const std::string &path, std::string &out) {
+  auto r = run({"sha256sum", path});
+  if (!r) return r.error();
+  out = r->substr(0, r->find(' '));
+  return Status::Ok();
+}
+
+struct Step {
+  const std::function<void(const std::string &)> &progress;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  void operator()(const std::string &what) const {
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    char stamp[32];
+    std::snprintf(stamp, sizeof stamp, "[%6.1f s] ", s);
+    progress(stamp + what);
+  }
+};
+
+}  // namespace
+
+std::string baseCommandLine(const std::string &rootPartUuid) {
+  return "root=PARTUUID=" + rootPartUuid + " rw console=ttyS0,115200 net.ifnames=0 panic=-1";
+}
+
+Result<BuildResult> build(const BuildOptions &o, const std::function<void(const std::string &)> &progress) {
+  Step step{progress};
+  BuildResult result;
+  if (::geteuid() != 0) {
+    return makeError("dcos-image build needs root: mmdebstrap builds the rootfs in a chroot, and the image's files "
+                     "must belong to their real owners");
+  }
+  for (const auto &f : o.formats) {
+    if (f != "raw" && f != "qcow2" && f != "raw.zst") {
+      return makeError("--format: unknown format " + text::quote(f) + " (known: raw, qcow2, raw.zst)");
+    }
+  }
+  if (o.debs.empty()) return makeError("--deb: give the dcos package to install (build it with: cd build && cpack -G DEB)");
+  for (const auto &d : o.debs) {
+    if (!fs::is_regular_file(d)) return makeError("--deb: no such file: " + d);
+  }
+
+  // 1. The cluster config and the role's manifest.
+  std::string clusterText = readFile(o.clusterConfig);
+  if (clusterText.empty()) {
+    return makeError("--cluster-config: cannot read " + o.clusterConfig + (fs::exists(o.clusterConfig) ? " (empty)" : " (no such file)"));
+  }
+  auto cluster = config::parseCluster(clusterText, o.clusterConfig);
+  if (!cluster) return cluster.error();
+  config::Config cfg;
+  cfg.dir = fs::path(o.clusterConfig).parent_path().string();
+  cfg.cluster = *cluster;
+  cfg.node.role = o.role;
+  cfg.node.address = cluster->masters.front();
+  cfg.node.hostname = "image";
+  pluginhost::PluginHost host({o.pluginDir, "/nonexistent", {}, {}}, cfg);
+  if (auto s = host.loadRoleOnly(); !s) {
+    std::string m = s.error().message;
+    // The role is a command-line option here, not a node.json key.
+    if (auto p = m.find("node.json: /role: "); p != std::string::npos) m = "--role: " + m.substr(p + 18);
+    return makeError(m);
+  }
+  const auto &image = host.manifest().image;
+  step("role " + o.role + ": zone " + host.manifest().zone + ", packages: " +
+       (image.packages.empty() ? "(none of its own)" : text::join(image.packages, " ")));
+
+  // 2. The work dir, inside the output dir so the final renames are atomic.
+  std::error_code ec;
+  fs::create_directories(o.outputDir, ec);
+  if (ec) return makeError("--output: cannot create " + o.outputDir + ": " + ec.message());
+  fs::create_directories(o.cacheDir, ec);
+  if (ec) return makeError("--cache: cannot create " + o.cacheDir + ": " + ec.message());
+  std::string work = fs::absolute(o.outputDir).string() + "/.dcos-image-" + o.role + "-" + std::to_string(::getpid());
+  removeWorkDir(work);
+  fs::create_directories(work, ec);
+  if (ec) return makeError("cannot create " + work + ": " + ec.message());
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { removeWorkDir(dir); }
+  } cleanup{work};
+  const std::string rootfs = work + "/rootfs";
+  const std::string log = work + "/build.log";
+
+  // 3. The rootfs. Packages come from the cache when they are there; apt
+  // leaves what it downloaded in the rootfs, and it goes back to the cache.
+  std::vector<std::string> packages = kBasePackages;
+  packages.insert(packages.end(), image.packages.begin(), image.packages.end());
+  std::string debList;
+  for (const auto &d : o.debs) debList += " /tmp/dcos-debs/" + fs::path(d).filename().string();
+  std::vector<std::string> mm{"mmdebstrap", "--variant=apt", "--mode=root", "--skip=download/empty",
+                              "--skip=cleanup/apt/cache", "--include=" + text::join(packages, ","),
+                              "--aptopt=APT::Install-Recommends \"false\"",
+                              "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
+                              "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+                              "--dpkgopt=path-exclude=/usr/share/locale/*", "--dpkgopt=path-exclude=/usr/share/info/*",
+                              "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
+                              // update-alternatives links man pages even when they are excluded
+                              "--setup-hook=mkdir -p \"$1/var/cache/apt/archives\" \"$1/usr/share/man/man1\" "
+                              "\"$1/usr/share/man/man5\" \"$1/usr/share/man/man7\" \"$1/usr/share/man/man8\"",
+                              "--setup-hook=find '" + fs::absolute(o.cacheDir).string() +
+                                  "' -maxdepth 1 -name '*.deb' -exec cp -l -t \"$1/var/cache/apt/archives/\" {} +",
+                              // The kernel without an initramfs: it has what it needs to boot built in.
+                              "--customize-hook=chroot \"$1\" env INITRD=No DEBIAN_FRONTEND=noninteractive apt-get "
+                              "install -y --no-install-recommends linux-image-cloud-amd64",
+                              "--customize-hook=mkdir -p \"$1/tmp/dcos-debs\""};
+  for (const auto &d : o.debs) mm.push_back("--customize-hook=copy-in '" + fs::absolute(d).string() + "' /tmp/dcos-debs");
+  mm.push_back("--customize-hook=chroot \"$1\" env DEBIAN_FRONTEND=noninteractive apt-get install -y "
+               "--no-install-recommends" + debList);
+  mm.push_back("bookworm");
+  mm.push_back(rootfs);
+  for (const auto &m : o.mirrors) mm.push_back(m);
+  step("building the rootfs (mmdebstrap; log: " + log + ")");
+  if (auto s = runLogged(mm, log); !s) {
+    return makeError("building the rootfs failed (a package download, a dependency, or disk space):" + whyFailed(log));
+  }
+  int cached = 0;
+  for (const auto &e : fs::directory_iterator(rootfs + "/var/cache/apt/archives", ec)) {
+    if (e.path().extension() != ".deb") continue;
+    fs::path to = fs::path(o.cacheDir) / e.path().filename();
+    if (!fs::exists(to)) {
+      fs::copy_file(e.path(), to, ec);
+      ++cached;
+    }
+  }
+  step("rootfs built; " + std::to_string(cached) + " new packages added to the cache " + o.cacheDir);
+
+  // 4. What makes it a node of this cluster and role.
+  auto write = [&](const std::string &path, const std::string &content, mode_t mode = 0644) -> Status {
+    fs::create_directories(fs::path(rootfs + path).parent_path(), ec);
+    if (auto s = writeFile(rootfs + path, content); !s) return s.error();
+    ::chmod((rootfs + path).c_str(), mode);
+    return Status::Ok();
+  };
+  std::string rootUuid = uuid();
+  std::string espUuid = uuid();
+  std::vector<std::pair<std::string, std::string>> files = {
+      {"/etc/dcos/cluster.json", config::clusterToJson(*cluster) + "\n"},
+      {"/etc/dcos/image-role", o.role + "\n"},
+      {"/etc/fstab", "PARTUUID=" + rootUuid + " / ext4 rw,relatime,errors=remount-ro 0 1\n"},
+      {"/etc/hostname", "dcos-" + o.role + "\n"},
+      {"/etc/machine-id", ""},  // empty: systemd makes one at first boot
+      // dcosd's lines reach the serial console: an operator at the console,
+      // and the boot tests, see "dcosd ready".
+      {"/etc/systemd/journald.conf.d/dcos-console.conf",
+       "[Journal]\nForwardToConsole=yes\nTTYPath=/dev/ttyS0\nMaxLevelConsole=info\n"},
+  };
+  // network-online means an IPv4 address on every configured link; without
+  // --ipv4 it also waits for IPv6 router advertisements nobody sends.
+  files.emplace_back("/etc/systemd/system/systemd-networkd-wait-online.service.d/dcos.conf",
+                     "[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-online --ipv4 --timeout=60\n");
+  for (const auto &[path, content] : image.files) files.emplace_back(path, content);
+  for (const auto &[path, content] : files) {
+    if (auto s = write(path, content); !s) return s.error();
+  }
+  // ip= on the kernel command line becomes a networkd config (the generator).
+  std::vector<std::string> units = {"systemd-networkd.service", "systemd-network-generator.service",
+                                    "dcos-node-identity.service"};
+  units.insert(units.end(), image.units.begin(), image.units.end());
+  std::vector<std::string> enable{"systemctl", "--root=" + rootfs, "enable"};
+  enable.insert(enable.end(), units.begin(), units.end());
+  if (auto r = run(enable); !r) return r.error().wrap("enabling units");
+  if (auto r = run({"chroot", rootfs, "systemd-sysusers"}); !r) return r.error().wrap("creating system users");
+  // No login on the image: the node is run through its APIs.
+  (void)run({"chroot", rootfs, "passwd", "-l", "root"});
+  for (const auto &dir : {"/var/cache/apt/archives", "/var/lib/apt/lists", "/tmp/dcos-debs"}) {
+    for (const auto &e : fs::directory_iterator(rootfs + dir, ec)) {
+      if (e.is_regular_file()) fs::remove(e.path(), ec);
+    }
+  }
+  fs::remove_all(rootfs + "/tmp/dcos-debs", ec);
+  for (const auto &e : fs::directory_iterator(rootfs + "/var/cache/apt", ec)) {
+    if (e.path().extension() == ".bin") fs::remove(e.path(), ec);
+  }
+
+  // The package set, for the manifest.
+  auto dpkg = run({"dpkg-query", "--admindir=" + rootfs + "/var/lib/dpkg", "-W", "-f=${Package} ${Version}\n"});
+  if (!dpkg) return dpkg.error();
+  Poco::JSON::Object::Ptr pkgs = new Poco::JSON::Object;
+  {
+    std::istringstream in(*dpkg);
+    std::string name, version;
+    while (in >> name >> version) pkgs->set(name, version);
+  }
+  std::string kernel;
+  for (const auto &e : fs::directory_iterator(rootfs + "/boot", ec)) {
+    if (text::startsWith(e.path().filename().string(), "vmlinuz-")) kernel = e.path().string();
+  }
+  if (kernel.empty()) return makeError("the rootfs has no kernel in /boot");
+  const std::string bootEfi = rootfs + "/usr/lib/systemd/boot/efi/systemd-bootx64.efi";
+  if (!fs::exists(bootEfi)) return makeError("the rootfs has no systemd-boot (" + bootEfi + ")");
+
+  // 5. The disk: GPT, ESP, ext4 root; no loop device, no mount.
+  uint64_t rootBytes = treeBytes(rootfs) * 5 / 4 + static_cast<uint64_t>(o.extraMb) * kMiB;
+  uint64_t rootMiB = (rootBytes + kMiB - 1) / kMiB;
+  uint64_t diskMiB = 1 + kEspMiB + rootMiB + 1;
+  const std::string raw = work + "/disk.raw";
+  step("writing a " + std::to_string(diskMiB) + " MiB disk: ESP " + std::to_string(kEspMiB) + " MiB, root " +
+       std::to_string(rootMiB) + " MiB");
+  {
+    std::ofstream create(raw);
+  }
+  if (::truncate(raw.c_str(), static_cast<off_t>(diskMiB * kMiB)) != 0) {
+    return makeError("cannot size " + raw + ": " + std::strerror(errno), errno);
+  }
+  std::string table = "label: gpt\n"
+                      "start=2048, size=" + std::to_string(kEspMiB * 2048) + ", type=" + kEspType + ", uuid=" + espUuid +
+                      ", name=\"ESP\"\n"
+                      "start=" + std::to_string((1 + kEspMiB) * 2048) + ", size=" + std::to_string(rootMiB * 2048) +
+                      ", type=" + kRootType + ", uuid=" + rootUuid + ", name=\"dcos-root\"\n";
+  if (auto s = writeFile(work + "/partitions.sfdisk", table); !s) return s.error();
+  if (auto s = runLogged({"sh", "-c", "sfdisk --no-reread --no-tell-kernel -q \"$0\" < \"$1\"", raw,
+                          work + "/partitions.sfdisk"},
+                         log);
+      !s) {
+    return makeError("writing the partition table failed:" + whyFailed(log));
+  }
+  // ESP: FAT32 at 1 MiB, systemd-boot, the kernel and one boot entry.
+  std::string cmdline = baseCommandLine(rootUuid);
+  if (auto s = runLogged({"mkfs.vfat", "-F", "32", "-s", "1", "-n", "ESP", "--offset", "2048", raw, std::to_string(kEspMiB * 1024)},
+                         log);
+      !s) {
+    return makeError("formatting the ESP failed:" + whyFailed(log));
+  }
+  if (auto s = writeFile(work + "/loader.conf", "default dcos.conf\ntimeout 0\nconsole-mode keep\n"); !s) return s.error();
+  if (auto s = writeFile(work + "/dcos.conf", "title dcos " + o.role + "\nlinux /vmlinuz\noptions " + cmdline + "\n");
+      !s) {
+    return s.error();
+  }
+  const std::string esp = raw + "@@1M";
+  std::vector<std::string> mtoolsEnv{"MTOOLS_SKIP_CHECK=1"};
+  std::vector<std::vector<std::string>> espSteps = {
+      {"mmd", "-i", esp, "::/EFI", "::/EFI/BOOT", "::/loader", "::/loader/entries"},
+      {"mcopy", "-i", esp, bootEfi, "::/EFI/BOOT/BOOTX64.EFI"},
+      {"mcopy", "-i", esp, kernel, "::/vmlinuz"},
+      {"mcopy", "-i", esp, work + "/loader.conf", "::/loader/loader.conf"},
+      {"mcopy", "-i", esp, work + "/dcos.conf", "::/loader/entries/dcos.conf"},
+  };
+  for (const auto &argv : espSteps) {
+    if (auto s = runLogged(argv, log, mtoolsEnv); !s) return makeError("filling the ESP failed:" + whyFailed(log));
+  }
+  // Root: ext4 at 1 MiB + ESP, filled from the rootfs.
+  if (auto s = runLogged({"mkfs.ext4", "-q", "-F", "-L", "dcos-root", "-E",
+                          "offset=" + std::to_string((1 + kEspMiB) * kMiB), "-d", rootfs, raw,
+                          std::to_string(rootMiB * 1024) + "k"},
+                         log);
+      !s) {
+    return makeError("writing the root file system failed:" + whyFailed(log));
+  }
+
+  // 6. The formats, the kernel for direct boot, and the manifest.
+  std::string base = "dcos-" + o.role;
+  std::vector<std::pair<std::string, std::string>> outputs;  // work file -> final name
+  if (std::find(o.formats.begin(), o.formats.end(), "qcow2") != o.formats.end()) {
+    step("converting to qcow2");
+    if (auto s = runLogged({"qemu-img", "convert", "-c", "-O", "qcow2", raw, work + "/disk.qcow2"}, log); !s) {
+      return makeError("qemu-img convert failed:" + whyFailed(log));
+    }
+    outputs.emplace_back(work + "/disk.qcow2", base + ".qcow2");
+  }
+  if (std::find(o.formats.begin(), o.formats.end(), "raw.zst") != o.formats.end()) {
+    step("compressing with zstd");
+    if (auto s = runLogged({"zstd", "-q", "-T0", "-10", "--sparse", raw, "-o", work + "/disk.raw.zst"}, log); !s) {
+      return makeError("zstd failed:" + whyFailed(log));
+    }
+    outputs.emplace_back(work + "/disk.raw.zst", base + ".raw.zst");
+  }
+  if (std::find(o.formats.begin(), o.formats.end(), "raw") != o.formats.end()) outputs.emplace_back(raw, base + ".raw");
+  fs::copy_file(kernel, work + "/vmlinuz", ec);
+  if (ec) return makeError("cannot copy the kernel: " + ec.message());
+  outputs.emplace_back(work + "/vmlinuz", base + ".vmlinuz");
+
+  Poco::JSON::Object::Ptr manifest = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  manifest->set("role", o.role);
+  manifest->set("cluster_name", cluster->name);
+  manifest->set("zone", host.manifest().zone);
+  manifest->set("kernel", fs::path(kernel).filename().string());
+  manifest->set("kernel_command_line", cmdline);
+  manifest->set("root_partuuid", rootUuid);
+  manifest->set("esp_partuuid", espUuid);
+  Poco::JSON::Array::Ptr unitList = new Poco::JSON::Array;
+  for (const auto &u : units) unitList->add(u);
+  manifest->set("units", unitList);
+  Poco::JSON::Array::Ptr fileList = new Poco::JSON::Array;
+  for (const auto &[from, name] : outputs) {
+    struct stat st {};
+    ::stat(from.c_str(), &st);
+    std::string sum;
+    if (auto s = sha256(from, sum); !s) return s.error();
+    Poco::JSON::Object::Ptr f = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    f->set("name", name);
+    f->set("bytes", static_cast<Poco::UInt64>(st.st_size));
+    f->set("allocated_bytes", static_cast<Poco::UInt64>(st.st_blocks) * 512);
+    f->set("sha256", sum);
+    fileList->add(f);
+  }
+  manifest->set("files", fileList);
+  manifest->set("packages", pkgs);
+  std::ostringstream text;
+  manifest->stringify(text, 2);
+  if (auto s = writeFile(work + "/manifest.json", text.str() + "\n"); !s) return s.error();
+  outputs.emplace_back(work + "/manifest.json", base + ".json");
+
+  // Into place: the manifest last, so a manifest means a complete image.
+  for (const auto &[from, name] : outputs) {
+    std::string to = o.outputDir + "/" + name;
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return makeError("cannot move " + name + " into " + o.outputDir + ": " + std::strerror(errno), errno);
+    }
+    result.files.push_back(to);
+  }
+  result.manifestPath = o.outputDir + "/" + base + ".json";
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - step.start).count();
+  step("done: " + text::join(result.files, ", "));
+  return result;
+}
+
+}  // namespace dcos::image

@@ -1,0 +1,172 @@
+#!/bin/bash
+# dcos-image end to end: bad input fails cleanly; a master and a private
+# agent image are built from the project's own .deb and booted under qemu
+# (TCG): direct kernel boot from NVMe, the two on one qemu socket network,
+# the agent registering with the master's ZooKeeper; then the master again
+# through OVMF and systemd-boot. Checks come from the node API (forwarded to
+# loopback) and the serial console. Prints the figures at the end.
+# Needs root, mmdebstrap, qemu and the Debian mirror; exits 77 (skipped)
+# without root or the tools.
+#
+# Usage: image_test.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+
+build=$(realpath "$1")
+source=$(realpath "$2")
+if [[ $(id -u) != 0 ]]; then echo "skipped: needs root"; exit 77; fi
+for tool in mmdebstrap qemu-system-x86_64 qemu-img sfdisk mkfs.vfat mcopy mkfs.ext4 cpack; do
+  command -v "$tool" >/dev/null || { echo "skipped: no $tool (scripts/install-deps.sh installs it)"; exit 77; }
+done
+
+harness_dir=$(mktemp -d /tmp/dcos-image-test.XXXXXX)
+# shellcheck source=qemu.sh
+source "$source/tests/image/qemu.sh"
+tmpfs=
+cleanup() {
+  kill_all_nodes
+  [[ -n $tmpfs ]] && umount "$tmpfs" 2>/dev/null
+  rm -rf "$harness_dir"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+image=$build/image/dcos-image
+cache=${DCOS_IMAGE_CACHE:-/var/cache/dcos-image}
+out=$harness_dir/out
+mkdir -p "$out"
+
+# The project's own package.
+(cd "$harness_dir" && cpack -G DEB --config "$build/CPackConfig.cmake" -B "$harness_dir/pkg" >/dev/null)
+deb=$(ls "$harness_dir"/pkg/dcos_*_amd64.deb)
+
+cat >"$harness_dir/cluster.json" <<'EOF'
+{"cluster_name": "image-test", "masters": ["172.31.240.11"],
+ "zones": {"admin": {"networks": ["172.31.240.0/26", "10.0.2.0/24"]},
+           "private": {"networks": ["172.31.240.64/26"]},
+           "public": {"networks": ["172.31.240.128/26"]}},
+ "resolvers": []}
+EOF
+
+no_leftovers() {  # DIR: no image, no work dir
+  local left
+  left=$(find "$1" -mindepth 1 -maxdepth 1 | head -5)
+  [[ -z $left ]] || fail "left in $1 after a failed build: $left"
+}
+
+# --- bad input -------------------------------------------------------------
+bad=$harness_dir/bad
+mkdir -p "$bad"
+expect_failure() {  # WHAT PATTERN ARGS...
+  local what=$1 pattern=$2
+  shift 2
+  local err
+  if err=$("$image" build --output "$bad" --deb "$deb" --cache "$cache" "$@" 2>&1); then
+    fail "$what: dcos-image succeeded"
+  fi
+  grep -qE -- "$pattern" <<<"$err" || fail "$what: expected /$pattern/ in: $err"
+  no_leftovers "$bad"
+  echo "ok: $what: $(grep -E -- "$pattern" <<<"$err" | head -1)"
+}
+expect_failure "unknown role" '--role: unknown role "mastre" \(known: .*master.*\); did you mean "master"\?' \
+  --role mastre --cluster-config "$harness_dir/cluster.json"
+expect_failure "missing config" "--cluster-config: cannot read $harness_dir/nope.json \(no such file\)" \
+  --role master --cluster-config "$harness_dir/nope.json"
+echo '{"cluster_name": "x", "masters": ["10.0.0.300"]}' >"$harness_dir/invalid.json"
+expect_failure "invalid config" "invalid.json: /masters/0: " --role master --cluster-config "$harness_dir/invalid.json"
+# A mirror on a closed loopback port: every download fails.
+expect_failure "failed package download" "building the rootfs failed" --role master \
+  --cluster-config "$harness_dir/cluster.json" --cache "$harness_dir/empty-cache" \
+  --mirror "deb http://127.0.0.1:9/debian bookworm main"
+# An output dir too small for the rootfs.
+tmpfs=$harness_dir/small
+mkdir -p "$tmpfs"
+mount -t tmpfs -o size=200M tmpfs "$tmpfs"
+err=$("$image" build --output "$tmpfs" --deb "$deb" --cache "$cache" --role agent-private \
+  --cluster-config "$harness_dir/cluster.json" 2>&1) && fail "a full disk: dcos-image succeeded"
+grep -q "No space left on device" <<<"$err" || fail "a full disk: no word of space in: $err"
+no_leftovers "$tmpfs"
+umount "$tmpfs"
+tmpfs=
+echo "ok: a full disk: $(grep "No space left on device" <<<"$err" | head -1)"
+
+# --- build -----------------------------------------------------------------
+declare -A build_s
+for role in master agent-private; do
+  start=$SECONDS
+  "$image" build --role "$role" --cluster-config "$harness_dir/cluster.json" --output "$out" --deb "$deb" \
+    --cache "$cache" --format raw >"$harness_dir/build-$role.log" 2>&1 ||
+    { tail -20 "$harness_dir/build-$role.log"; fail "building the $role image"; }
+  build_s[$role]=$((SECONDS - start))
+  for f in raw vmlinuz json; do [[ -s $out/dcos-$role.$f ]] || fail "no dcos-$role.$f"; done
+  /usr/bin/python3 - "$out/dcos-$role.json" "$out" <<'EOF' || fail "manifest of $role"
+import hashlib, json, os, sys
+m = json.load(open(sys.argv[1]))
+assert m["packages"]["dcos"].startswith("0."), m["packages"].get("dcos")
+assert "systemd" in m["packages"] and "linux-image-cloud-amd64" in m["packages"]
+for f in m["files"]:
+    path = os.path.join(sys.argv[2], f["name"])
+    assert os.path.getsize(path) == f["bytes"], f
+    h = hashlib.sha256()
+    with open(path, "rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            h.update(block)
+    assert h.hexdigest() == f["sha256"], f["name"]
+EOF
+  echo "ok: $role image built in ${build_s[$role]} s, manifest checked (sha256, packages)"
+done
+grep -q '"libzookeeper-java"' "$out/dcos-master.json" || fail "the master image lacks its role's packages"
+grep -q '"libzookeeper-java"' "$out/dcos-agent-private.json" && fail "the agent image has the master's packages"
+
+# --- two machines: direct kernel boot ---------------------------------------
+link_port=$((20000 + RANDOM % 20000))
+master_api=$((link_port + 1))
+agent_api=$((link_port + 2))
+net="ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off dcos.api=0.0.0.0:61001"
+boot_start=$SECONDS
+boot_direct master "$out/dcos-master" "$master_api" \
+  "systemd.hostname=master-1 $net ip=172.31.240.11:::255.255.255.0::eth1:off dcos.address=172.31.240.11" \
+  -netdev "socket,id=n1,listen=127.0.0.1:$link_port" -device virtio-net-pci,netdev=n1
+wait_serial master "dcosd\[[0-9]+\]: node API listening" 120
+boot_direct agent "$out/dcos-agent-private" "$agent_api" \
+  "systemd.hostname=agent-1 $net ip=172.31.240.65:::255.255.255.0::eth1:off dcos.address=172.31.240.65" \
+  -netdev "socket,id=n1,connect=127.0.0.1:$link_port" -device virtio-net-pci,netdev=n1
+wait_serial master "dcosd ready in" 180
+master_ready_s=$((SECONDS - boot_start))
+wait_serial agent "dcosd ready in" 180
+
+api() { curl -sf --max-time 5 "http://127.0.0.1:$1$2"; }
+api "$master_api" /health | grep -q '"status":"healthy"' || fail "master /health: $(api "$master_api" /health)"
+api "$master_api" /health | grep -q '"state":"applied"' || fail "master's firewall not applied"
+grep -q "run by systemd as dcos-zookeeper.service" "$harness_dir/master.serial" || fail "ZooKeeper not run as its unit"
+grep -qE "systemd\[1\]: Started dcos-zookeeper.service" "$harness_dir/master.serial" ||
+  fail "systemd never started dcos-zookeeper.service"
+grep -qE "systemd\[1\]: Started dcosd.service" "$harness_dir/master.serial" || fail "dcosd.service not started by systemd"
+echo "ok: master: dcosd.service ready, healthy, firewall applied, ZooKeeper as dcos-zookeeper.service"
+registered() { api "$master_api" /v1/cluster/nodes | grep -q '"address":"172.31.240.65"'; }
+deadline=$((SECONDS + 60))
+until registered; do ((SECONDS < deadline)) || fail "the agent never registered: $(api "$master_api" /v1/cluster/nodes)"; sleep 0.5; done
+api "$agent_api" /health | grep -q '"status":"healthy"' || fail "agent /health: $(api "$agent_api" /health)"
+echo "ok: the agent registered with the master's ZooKeeper over the qemu socket network"
+shutdown_node agent 90
+shutdown_node master 90
+echo "ok: both powered off cleanly"
+
+# --- firmware boot: OVMF, systemd-boot --------------------------------------
+fw_start=$SECONDS
+boot_firmware fw "$out/dcos-master" "$master_api" \
+  "systemd.hostname=master-fw $net ip=172.31.240.11:::255.255.255.0::eth1:off dcos.address=172.31.240.11" \
+  -netdev "socket,id=n1,listen=127.0.0.1:$((link_port + 3))" -device virtio-net-pci,netdev=n1
+wait_serial fw "dcosd ready in" 240
+fw_ready_s=$((SECONDS - fw_start))
+api "$master_api" /health | grep -q '"status":"healthy"' || fail "firmware-booted master /health"
+shutdown_node fw 90
+echo "ok: OVMF -> systemd-boot -> the kernel on the ESP -> dcosd ready"
+
+# --- figures -----------------------------------------------------------------
+size() { du -b "$1" | cut -f1; }
+alloc() { du -B1 "$1" | cut -f1; }
+echo "--- figures"
+for role in master agent-private; do
+  echo "  $role: build ${build_s[$role]} s (cache $cache), raw $(size "$out/dcos-$role.raw") B apparent, $(alloc "$out/dcos-$role.raw") B allocated"
+done
+echo "  boot to dcosd ready under TCG: master direct ${master_ready_s} s (agent booting alongside), firmware ${fw_ready_s} s"
