@@ -45,21 +45,37 @@ std::string uuid() {
   return u;
 }
 
-// The lines of a build log that say what went wrong: apt's and dpkg's
-// errors, or else its last lines.
+// The lines of a build log that say what went wrong (a full disk first,
+// then apt's and dpkg's errors, or else its last lines), and where a copy of
+// the whole log is kept: the work dir and its log go away with the failure.
 std::string whyFailed(const std::string &log) {
-  std::istringstream in(readFile(log));
+  std::string content = readFile(log);
+  std::istringstream in(content);
+  std::vector<std::string> full;
   std::vector<std::string> errors;
   std::vector<std::string> last;
   for (std::string line; std::getline(in, line);) {
-    if (text::startsWith(line, "E: ") || text::startsWith(line, "dpkg: error") || line.find("rror:") != std::string::npos) {
+    if (line.find("No space left on device") != std::string::npos) {
+      if (full.empty()) full.push_back(line);
+    } else if (text::startsWith(line, "E: ") || text::startsWith(line, "dpkg: error") ||
+               line.find("rror:") != std::string::npos) {
       if (errors.size() < 8) errors.push_back(line);
     }
     last.push_back(line);
     if (last.size() > 8) last.erase(last.begin());
   }
-  const auto &lines = errors.empty() ? last : errors;
-  return "\n  " + text::join(lines, "\n  ") + "\n  (whole log: " + log + ")";
+  std::vector<std::string> lines = full;
+  lines.insert(lines.end(), errors.begin(), errors.end());
+  if (lines.empty()) lines = last;
+  char kept[] = "/tmp/dcos-image-failed-XXXXXX.log";
+  int fd = ::mkstemps(kept, 4);
+  std::string where = "not kept";
+  if (fd >= 0) {
+    bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+    ::close(fd);
+    if (ok) where = kept;
+  }
+  return "\n  " + text::join(lines, "\n  ") + "\n  (whole log: " + where + ")";
 }
 
 uint64_t treeBytes(const fs::path &root) {
@@ -201,9 +217,13 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
   mm.push_back("bookworm");
   mm.push_back(rootfs);
   for (const auto &m : o.mirrors) mm.push_back(m);
-  step("building the rootfs (mmdebstrap; log: " + log + ")");
+  step("building the rootfs (mmdebstrap)");
   if (auto s = runLogged(mm, log); !s) {
-    return makeError("building the rootfs failed (a package download, a dependency, or disk space):" + whyFailed(log));
+    std::string why = whyFailed(log);
+    if (why.find("No space left on device") != std::string::npos) {
+      return makeError("building the rootfs failed: the output dir's file system is full (" + o.outputDir + "):" + why);
+    }
+    return makeError("building the rootfs failed (a package download or a dependency):" + why);
   }
   int cached = 0;
   for (const auto &e : fs::directory_iterator(rootfs + "/var/cache/apt/archives", ec)) {

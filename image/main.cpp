@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/log.h"
 #include "base/text.h"
 #include "image/builder.h"
 
@@ -74,6 +75,8 @@ int main(int argc, char **argv) {
   if (args[0] == "--help" || args[0] == "-h") return std::printf("%s", kHelp), 0;
   if (args[0] == "--version") return std::printf("dcos-image %s\n", DCOS_VERSION), 0;
   if (args[0] != "build") return usage("unknown command " + dcos::text::quote(args[0]) + " (known: build)");
+  // The plugin host's own progress lines are not news here.
+  dcos::log::setLevel(dcos::log::Level::Warning);
   dcos::image::BuildOptions o;
   o.pluginDir = defaultPluginDir();
   bool mirrorsGiven = false;
