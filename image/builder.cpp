@@ -205,8 +205,10 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
                               // update-alternatives links man pages even when they are excluded
                               "--setup-hook=mkdir -p \"$1/var/cache/apt/archives\" \"$1/usr/share/man/man1\" "
                               "\"$1/usr/share/man/man5\" \"$1/usr/share/man/man7\" \"$1/usr/share/man/man8\"",
-                              "--setup-hook=find '" + fs::absolute(o.cacheDir).string() +
-                                  "' -maxdepth 1 -name '*.deb' -exec cp -l -t \"$1/var/cache/apt/archives/\" {} +",
+                              // Hard links where the cache and the output share a file system.
+                              "--setup-hook=for f in '" + fs::absolute(o.cacheDir).string() +
+                                  "'/*.deb; do [ -e \"$f\" ] || continue; ln \"$f\" \"$1/var/cache/apt/archives/\" "
+                                  "2>/dev/null || cp \"$f\" \"$1/var/cache/apt/archives/\" || exit 1; done",
                               // The kernel without an initramfs: it has what it needs to boot built in.
                               "--customize-hook=chroot \"$1\" env INITRD=No DEBIAN_FRONTEND=noninteractive apt-get "
                               "install -y --no-install-recommends linux-image-cloud-amd64",

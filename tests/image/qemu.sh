@@ -82,7 +82,8 @@ wait_serial() {
 }
 
 shutdown_node() {
-  local name=$1 deadline=$((SECONDS + $2)) pid=${qemu_pid[$name]}
+  local name=$1
+  local deadline=$((SECONDS + $2)) pid=${qemu_pid[$1]}
   /usr/bin/python3 - "$harness_dir/$name.monitor" <<'EOF'
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
