@@ -135,7 +135,15 @@ master_ready_s=$((SECONDS - boot_start))
 wait_serial agent "dcosd ready in" 180
 
 api() { curl -sf --max-time 5 "http://127.0.0.1:$1$2"; }
-api "$master_api" /health | grep -q '"status":"healthy"' || fail "master /health: $(api "$master_api" /health)"
+# READY=1 comes before the node has registered in ZooKeeper: wait for healthy.
+wait_healthy() {  # PORT SECONDS WHAT
+  local deadline=$((SECONDS + $2))
+  until api "$1" /health | grep -q '"status":"healthy"'; do
+    ((SECONDS < deadline)) || fail "$3 /health: $(api "$1" /health || echo unreachable)"
+    sleep 0.5
+  done
+}
+wait_healthy "$master_api" 60 master
 api "$master_api" /health | grep -q '"state":"applied"' || fail "master's firewall not applied"
 grep -q "run by systemd as dcos-zookeeper.service" "$harness_dir/master.serial" || fail "ZooKeeper not run as its unit"
 grep -qE "systemd\[1\]: Started dcos-zookeeper.service" "$harness_dir/master.serial" ||
@@ -145,7 +153,7 @@ echo "ok: master: dcosd.service ready, healthy, firewall applied, ZooKeeper as d
 registered() { api "$master_api" /v1/cluster/nodes | grep -q '"address":"172.31.240.65"'; }
 deadline=$((SECONDS + 60))
 until registered; do ((SECONDS < deadline)) || fail "the agent never registered: $(api "$master_api" /v1/cluster/nodes)"; sleep 0.5; done
-api "$agent_api" /health | grep -q '"status":"healthy"' || fail "agent /health: $(api "$agent_api" /health)"
+wait_healthy "$agent_api" 60 agent
 echo "ok: the agent registered with the master's ZooKeeper over the qemu socket network"
 shutdown_node agent 90
 shutdown_node master 90
@@ -158,7 +166,7 @@ boot_firmware fw "$out/dcos-master" "$master_api" \
   -netdev "socket,id=n1,listen=127.0.0.1:$((link_port + 3))" -device virtio-net-pci,netdev=n1
 wait_serial fw "dcosd ready in" 240
 fw_ready_s=$((SECONDS - fw_start))
-api "$master_api" /health | grep -q '"status":"healthy"' || fail "firmware-booted master /health"
+wait_healthy "$master_api" 60 "firmware-booted master"
 shutdown_node fw 90
 echo "ok: OVMF -> systemd-boot -> the kernel on the ESP -> dcosd ready"
 
