@@ -38,7 +38,8 @@ plugin is wrong or a module failed, 2 on a usage error.
 Under systemd, dcosd sends READY=1 when every module runs, STATUS= lines and
 watchdog pings, and logs to the journal with the fields DCOS_ROLE and
 DCOS_PLUGIN. The node API listens on node.json's api.listen (default
-<address>:61001): /health, /v1/node, /metrics.
+<address>:61001) and api.admin_listen if set: /health, /v1/node,
+/v1/cluster/nodes, /system/health/v1/nodes, /metrics, and plugins' paths.
 )";
 }
 
