@@ -159,7 +159,10 @@ Status PluginHost::createInstance(Instance &instance, const std::string &configJ
   return Status::Ok();
 }
 
-Status PluginHost::load() {
+Status PluginHost::load() { return loadImpl(true); }
+Status PluginHost::loadRoleOnly() { return loadImpl(false); }
+
+Status PluginHost::loadImpl(bool withModules) {
   const std::string nodeFile = config_.dir.empty() ? "node.json" : config_.dir + "/node.json";
   const std::string &roleName = config_.node.role;
   std::string rolePath = options_.pluginDir + "/role-" + roleName + ".so";
@@ -200,6 +203,7 @@ Status PluginHost::load() {
   auto order = startOrder(manifest->modules);
   if (!order) return order.error().wrap(rolePath + ": manifest");
   manifest_ = *manifest;
+  if (!withModules) return Status::Ok();
 
   attributes_ = manifest_.attributes;
   for (const auto &[k, v] : config_.node.attributes) attributes_[k] = v;

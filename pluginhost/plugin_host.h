@@ -76,6 +76,9 @@ class PluginHost {
 
   // Loads and creates the role, reads its manifest, loads and creates every module.
   Status load();
+  // Loads and creates the role and reads its manifest, and no module: what
+  // dcos-image needs to know what goes into the role's image.
+  Status loadRoleOnly();
   // Starts the role, then the modules in dependency order.
   Status start();
   // Stops what runs in reverse start order, then destroys every instance.
@@ -109,6 +112,7 @@ class PluginHost {
  private:
   struct Instance;
 
+  Status loadImpl(bool withModules);
   Status createInstance(Instance &instance, const std::string &configJson);
   std::string moduleConfig(const ModuleSpec &spec) const;
   void fail(Instance &instance, const std::string &reason);
