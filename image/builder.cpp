@@ -258,10 +258,14 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
       {"/etc/systemd/journald.conf.d/dcos-console.conf",
        "[Journal]\nForwardToConsole=yes\nTTYPath=/dev/ttyS0\nMaxLevelConsole=info\n"},
   };
-  // network-online means an IPv4 address on every configured link; without
-  // --ipv4 it also waits for IPv6 router advertisements nobody sends.
-  files.emplace_back("/etc/systemd/system/systemd-networkd-wait-online.service.d/dcos.conf",
-                     "[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-online --ipv4 --timeout=60\n");
+  // A static ip= is the whole config of its link: no router advertisements
+  // and no DHCPv6 behind it, which network-online would otherwise wait for
+  // (about 12 s per boot under TCG). The drop-ins follow the generator's
+  // file names, 90-<interface>.network.
+  for (int i = 0; i < 4; ++i) {
+    files.emplace_back("/etc/systemd/network/90-eth" + std::to_string(i) + ".network.d/dcos.conf",
+                       "[Network]\nIPv6AcceptRA=no\n");
+  }
   for (const auto &[path, content] : image.files) files.emplace_back(path, content);
   for (const auto &[path, content] : files) {
     if (auto s = write(path, content); !s) return s.error();
