@@ -1,7 +1,8 @@
 #!/bin/bash
 # Node image figures: boot to "dcosd ready" under qemu TCG, one node at a
 # time (direct kernel boot from NVMe), for images already built by
-# dcos-image into OUT_DIR (dcos-<role>.raw, .vmlinuz, .json); and their
+# dcos-image into OUT_DIR (dcos-<role>.raw, .vmlinuz, .json) from the
+# cluster config of tests/image/image_test.sh (masters 172.31.240.11); and their
 # sizes: raw apparent and allocated, qcow2 (compressed) and raw.zst when
 # present. Needs root (qemu's user network only forwards to loopback).
 #
@@ -22,8 +23,14 @@ for role in "${roles[@]}"; do
   base=$out/dcos-$role
   port=$((20000 + RANDOM % 20000))
   start=$(date +%s.%N)
+  # The address the cluster config of tests/image gives the role's first node.
+  address=172.31.240.65
+  [[ $role == master ]] && address=172.31.240.11
+  [[ $role == agent-public ]] && address=172.31.240.129
   boot_direct "$role" "$base" "$port" \
-    "systemd.hostname=$role-1 ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off dcos.address=10.0.2.15"
+    "systemd.hostname=$role-1 ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off dcos.api=0.0.0.0:61001
+     ip=$address:::255.255.255.0::eth1:off dcos.address=$address" \
+    -netdev "socket,id=n1,listen=127.0.0.1:$((port + 1))" -device virtio-net-pci,netdev=n1
   wait_serial "$role" "dcosd ready in" 300
   ready=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
   shutdown_node "$role" 120

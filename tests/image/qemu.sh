@@ -83,8 +83,18 @@ wait_serial() {
 
 shutdown_node() {
   local name=$1
-  local deadline=$((SECONDS + $2)) pid=${qemu_pid[$1]}
-  /usr/bin/python3 - "$harness_dir/$name.monitor" <<'EOF'
+  local deadline=$((SECONDS + $2)) pid=${qemu_pid[$1]} next=0
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      echo "FAIL: $name did not power off within $2 s; its console's end:" >&2
+      tail -15 "$harness_dir/$name.serial" >&2 || true
+      kill -KILL "$pid" 2>/dev/null || true
+      return 1
+    fi
+    # The power button press is lost when it comes before logind listens
+    # for it: press again every 10 s.
+    if ((SECONDS >= next)); then
+      /usr/bin/python3 - "$harness_dir/$name.monitor" <<'EOF' || true
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
@@ -92,11 +102,7 @@ s.recv(4096)
 s.sendall(b"system_powerdown\n")
 s.recv(4096)
 EOF
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then
-      echo "FAIL: $name did not power off within $2 s" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-      return 1
+      next=$((SECONDS + 10))
     fi
     sleep 0.2
   done
