@@ -16,7 +16,9 @@ packages=(
   # dcosd under a real systemd: containers booted with systemd-nspawn
   systemd-container procps util-linux
   # node images: the rootfs, the disk without loop devices, qemu boots
-  mmdebstrap fdisk dosfstools mtools e2fsprogs qemu-system-x86 qemu-utils ovmf zstd
+  mmdebstrap gpg arch-test fdisk dosfstools mtools e2fsprogs qemu-system-x86 qemu-utils ovmf zstd
+  # option ROMs for virtio-net (qemu only recommends them)
+  ipxe-qemu
   # firewall tests: nft to read rulesets back, ip for network namespaces
   nftables iproute2
 )
