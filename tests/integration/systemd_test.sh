@@ -10,7 +10,9 @@
 #   - dcosd's records carry DCOS_ROLE/DCOS_PLUGIN in the journal;
 #   - the server killed: PID 1 restarts it, /health goes unhealthy and back;
 #   - dcosd killed: PID 1 restarts dcosd, which adopts the running server;
-#   - systemctl stop dcosd: the ZooKeeper unit is gone with it.
+#   - systemctl stop dcosd: the ZooKeeper unit is gone with it;
+#   - `dcos cluster up` (the installed CLI) works there too, its nodes'
+#     ZooKeeper a child process rather than a unit of that systemd.
 # Needs root and systemd-nspawn; exits 77 (skipped) without them.
 #
 # Usage: systemd_test.sh BUILD_DIR SOURCE_DIR
@@ -94,7 +96,7 @@ ip -n "$ns" link set lo up
 # --volatile=yes: a tmpfs root with the host's /usr; /etc gets only what the
 # node needs (users, Java's config, the node config and units).
 systemd-nspawn -q -D / --volatile=yes --register=no --keep-unit -M "$ns" \
-  --network-namespace-path="/run/netns/$ns" --capability=CAP_NET_ADMIN \
+  --network-namespace-path="/run/netns/$ns" --capability=CAP_NET_ADMIN,CAP_SYS_ADMIN \
   --bind-ro=/etc/passwd --bind-ro=/etc/group --bind-ro=/etc/alternatives --bind-ro=/etc/java-17-openjdk \
   --bind-ro="$work/etc-dcos:/etc/dcos" --bind-ro="$work/units:/etc/systemd/system" \
   --bind-ro="$work/install:/opt/dcos" \
@@ -163,3 +165,19 @@ in_container systemctl stop dcosd.service
 [[ $(prop dcos-zookeeper.service LoadState) == not-found ]] \
   || fail "dcos-zookeeper.service still $(prop dcos-zookeeper.service ActiveState) after dcosd stopped"
 echo "ok: systemctl stop dcosd stopped dcos-zookeeper.service"
+
+# The local cluster on a host where systemd is PID 1 (a fresh Debian
+# machine): its nodes are processes in their namespaces, and their ZooKeeper
+# a child of the master's dcosd, never a unit of the host's systemd.
+in_container /opt/dcos/usr/bin/dcos cluster up --name sd --network 172.31.248.0/24 --state-dir /var/lib/dcos-sd \
+  >"$work/cluster-up.log" 2>&1 || { cat "$work/cluster-up.log" >&2; fail "dcos cluster up under systemd"; }
+nodes=$(in_container /opt/dcos/usr/bin/dcos node list --name sd --state-dir /var/lib/dcos-sd)
+for host in master-1 agent-private-1 agent-public-1; do
+  grep -q "$host" <<<"$nodes" || fail "node list lacks $host: $nodes"
+done
+[[ -z $(in_container systemctl list-units --no-legend --all 'dcos-zookeeper*') ]] \
+  || fail "the local cluster's ZooKeeper became a unit of the host"
+in_container grep -q "run by dcosd as a child process" /var/lib/dcos-sd/sd/m1/dcosd.log \
+  || fail "the local cluster's master did not run ZooKeeper as its child"
+in_container /opt/dcos/usr/bin/dcos cluster down --name sd --state-dir /var/lib/dcos-sd >/dev/null
+echo "ok: dcos cluster up where systemd is PID 1: 3 nodes, ZooKeeper a child of the master's dcosd, down again"
