@@ -112,28 +112,32 @@ unit_active() { [[ $(prop "$1" ActiveState) == active ]]; }
 wait_until 60 "dcosd.service active" unit_active dcosd.service
 echo "ok: dcosd.service active (Type=notify), status: $(prop dcosd StatusText)"
 
-[[ $(health_of zookeeper) == "healthy healthy" ]] || fail "/health: $(api /health)"
-api /health | grep -q '"state":"applied"' || fail "firewall not applied: $(api /health)"
-in_container nft list table inet dcos | grep -q "chain input" || fail "no table inet dcos in the node's namespace"
+# READY=1 comes before the node's ZooKeeper session: wait for healthy.
+zk_healthy() { [[ $(health_of zookeeper) == "healthy healthy" ]]; }
+wait_until 30 "the node healthy" zk_healthy
+grep -q '"state":"applied"' <<<"$(api /health)" || fail "firewall not applied: $(api /health)"
+grep -q "chain input" <<<"$(in_container nft list table inet dcos)" || fail "no table inet dcos in the node's namespace"
 echo "ok: node healthy, firewall applied in the node's namespace"
 
 [[ $(prop dcos-zookeeper.service Transient) == yes ]] || fail "dcos-zookeeper.service is not a transient unit"
 [[ $(prop dcos-zookeeper.service User) == zookeeper ]] || fail "dcos-zookeeper.service runs as '$(prop dcos-zookeeper.service User)'"
 zk_pid=$(prop dcos-zookeeper.service MainPID)
 [[ $(in_container ps -o user= -p "$zk_pid") == zookeeper ]] || fail "the server process does not run as zookeeper"
-api /exhibitor/v1/cluster/status | grep -q '"description":"serving"' || fail "exhibitor status: $(api /exhibitor/v1/cluster/status)"
-journal_has() { in_container journalctl --no-pager -u "$1" | grep -qF "$2"; }
+grep -q '"description":"serving"' <<<"$(api /exhibitor/v1/cluster/status)" || fail "exhibitor status: $(api /exhibitor/v1/cluster/status)"
+# Output captured before grep: with pipefail, grep -q closing the pipe early
+# would fail the writer with SIGPIPE.
+journal_has() { grep -qF -- "$2" <<<"$(in_container journalctl --no-pager -u "$1")"; }
 wait_until 20 "the server's log in the journal" journal_has dcos-zookeeper QuorumPeerMain
 echo "ok: dcos-zookeeper.service transient, as zookeeper, pid $zk_pid, logging to the journal"
 
 registered() {
-  ip netns exec "$ns" /usr/bin/python3 "$source/tests/integration/zk_children.py" 127.0.0.1:2181 /dcos/nodes \
-    | grep -q '"127.0.0.1"'
+  grep -q '"127.0.0.1"' <<<"$(ip netns exec "$ns" /usr/bin/python3 "$source/tests/integration/zk_children.py" \
+    127.0.0.1:2181 /dcos/nodes)"
 }
 wait_until 20 "the master registered (read with kazoo)" registered
 echo "ok: /dcos/nodes/127.0.0.1 in ZooKeeper"
 
-in_container journalctl --no-pager -o verbose DCOS_PLUGIN=zookeeper | grep -q "DCOS_ROLE=master" \
+grep -q "DCOS_ROLE=master" <<<"$(in_container journalctl --no-pager -o verbose DCOS_PLUGIN=zookeeper)" \
   || fail "no journal record with DCOS_PLUGIN=zookeeper and DCOS_ROLE=master"
 echo "ok: journal records carry DCOS_ROLE and DCOS_PLUGIN"
 
@@ -141,7 +145,6 @@ echo "ok: journal records carry DCOS_ROLE and DCOS_PLUGIN"
 in_container systemctl kill -s KILL dcos-zookeeper.service
 restarted() { (($(prop dcos-zookeeper.service NRestarts) >= 1)); }
 wait_until 20 "a restarted server" restarted
-zk_healthy() { [[ $(health_of zookeeper) == "healthy healthy" ]]; }
 wait_until 30 "zookeeper healthy again" zk_healthy
 journal_has dcosd "zookeeper: health unhealthy: dcos-zookeeper.service is" || fail "the module never reported the dead server"
 zk_pid=$(prop dcos-zookeeper.service MainPID)

@@ -150,12 +150,12 @@ root=$out/md5/$(basename "$deb")
 dcosd=$root/usr/sbin/dcosd
 plugins=$root/usr/lib/dcos/plugins
 for f in "$dcosd" "$plugins"/*.so; do
-  file -b "$f" | grep -q ", stripped" || fail "not stripped: ${f#$root}: $(file -b "$f")"
+  grep -q ", stripped" <<<"$(file -b "$f")" || fail "not stripped: ${f#$root}: $(file -b "$f")"
 done
-"$dcosd" --version | grep -q "^dcosd $version " || fail "packaged dcosd --version: $("$dcosd" --version 2>&1)"
+grep -q "^dcosd $version " <<<"$("$dcosd" --version)" || fail "packaged dcosd --version: $("$dcosd" --version 2>&1)"
 # The packaged dcosd's own default must be where the package puts the plugins,
 # or `dcosd --check` on a node fails. It comes from CMAKE_INSTALL_PREFIX.
-"$dcosd" --help | grep -q "(default /usr/lib/dcos/plugins)" ||
+grep -q "(default /usr/lib/dcos/plugins)" <<<"$("$dcosd" --help)" ||
   fail "packaged dcosd defaults to the wrong plugin dir ($("$dcosd" --help | grep -o 'default /[^)]*plugins')," \
     "not /usr/lib/dcos/plugins): configure the tree with -DCMAKE_INSTALL_PREFIX=/usr"
 # Every example configuration passes --check with the stripped plugins.

@@ -56,14 +56,14 @@ grep -q "^attributes: gpu:true" "$work/check.log" || fail "--check does not show
 "${dcosd[@]}" >"$work/dcosd.log" 2>&1 &
 pid=$!
 deadline=$((SECONDS + 10))
-until curl -sS "http://127.0.0.1:$port/health" 2>/dev/null | grep -q '"phase":"running"'; do
+until grep -q '"phase":"running"' <<<"$(curl -sS "http://127.0.0.1:$port/health" 2>/dev/null)"; do
   kill -0 "$pid" 2>/dev/null || fail "dcosd exited"
   [ $SECONDS -lt $deadline ] || fail "dcosd not healthy within 10 s"
   sleep 0.05
 done
 node=$(curl -fsS "http://127.0.0.1:$port/v1/node")
-echo "$node" | grep -q '"resource_role":"gpu"' || fail "/v1/node lacks the gpu resource role: $node"
-echo "$node" | grep -q '"gpu":"true"' || fail "/v1/node lacks the gpu attribute: $node"
+grep -q '"resource_role":"gpu"' <<<"$node" || fail "/v1/node lacks the gpu resource role: $node"
+grep -q '"gpu":"true"' <<<"$node" || fail "/v1/node lacks the gpu attribute: $node"
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?
