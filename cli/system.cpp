@@ -27,6 +27,13 @@ std::vector<char *> cArgs(std::vector<std::string> &argv) {
   return out;
 }
 
+// A process that has exited but is not yet reaped still answers kill(pid, 0).
+bool isZombie(pid_t pid) {
+  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z';
+}
+
 }  // namespace
 
 Result<std::string> run(const std::vector<std::string> &argv) {
@@ -182,10 +189,7 @@ bool processRuns(pid_t pid, const std::string &needle) {
   int status;
   if (::waitpid(pid, &status, WNOHANG) == pid) return false;
   std::string cmdline = readFile("/proc/" + std::to_string(pid) + "/cmdline");
-  if (cmdline.empty()) return false;
-  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
-  auto close = stat.rfind(')');
-  if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z') return false;
+  if (cmdline.empty() || isZombie(pid)) return false;
   for (auto &ch : cmdline) {
     if (ch == '\0') ch = ' ';
   }
@@ -200,10 +204,7 @@ std::vector<pid_t> stopProcesses(const std::vector<pid_t> &pids, std::chrono::mi
   auto alive = [](pid_t pid) {
     int status;
     if (::waitpid(pid, &status, WNOHANG) == pid) return false;
-    if (::kill(pid, 0) != 0) return false;
-    std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
-    auto close = stat.rfind(')');
-    return !(close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z');
+    return ::kill(pid, 0) == 0 && !isZombie(pid);
   };
   std::vector<pid_t> left;
   while (true) {

@@ -136,13 +136,8 @@ wait_serial agent "dcosd ready in" 180
 
 api() { curl -sf --max-time 5 "http://127.0.0.1:$1$2"; }
 # READY=1 comes before the node has registered in ZooKeeper: wait for healthy.
-wait_healthy() {  # PORT SECONDS WHAT
-  local deadline=$((SECONDS + $2))
-  until grep -q '"status":"healthy"' <<<"$(api "$1" /health)"; do
-    ((SECONDS < deadline)) || fail "$3 /health: $(api "$1" /health || echo unreachable)"
-    sleep 0.5
-  done
-}
+healthy() { grep -q '"status":"healthy"' <<<"$(api "$1" /health)"; }
+wait_healthy() { wait_until "$2" "$3 healthy on /health" healthy "$1"; }  # PORT SECONDS WHAT
 wait_healthy "$master_api" 60 master
 grep -q '"state":"applied"' <<<"$(api "$master_api" /health)" || fail "master's firewall not applied"
 grep -q "run by systemd as dcos-zookeeper.service" "$harness_dir/master.serial" || fail "ZooKeeper not run as its unit"
@@ -151,8 +146,7 @@ grep -qE "systemd\[1\]: Started dcos-zookeeper.service" "$harness_dir/master.ser
 grep -qE "systemd\[1\]: Started dcosd.service" "$harness_dir/master.serial" || fail "dcosd.service not started by systemd"
 echo "ok: master: dcosd.service ready, healthy, firewall applied, ZooKeeper as dcos-zookeeper.service"
 registered() { grep -q '"address":"172.31.240.65"' <<<"$(api "$master_api" /v1/cluster/nodes)"; }
-deadline=$((SECONDS + 60))
-until registered; do ((SECONDS < deadline)) || fail "the agent never registered: $(api "$master_api" /v1/cluster/nodes)"; sleep 0.5; done
+wait_until 60 "the agent in the master's /v1/cluster/nodes" registered
 wait_healthy "$agent_api" 60 agent
 echo "ok: the agent registered with the master's ZooKeeper over the qemu socket network"
 shutdown_node agent 90

@@ -16,6 +16,9 @@
 # QEMU_ARGs add more (e.g. a -netdev socket link between two guests).
 # Needs $harness_dir (a scratch dir) set by the caller.
 
+# shellcheck source=../support/wait.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/wait.sh"
+
 declare -A qemu_pid
 
 _qemu_common() {
@@ -64,37 +67,34 @@ boot_firmware() {
   qemu_pid[$name]=$!
 }
 
+# The line is there, or qemu is gone (wait_serial tells which).
+_serial_done() {
+  grep -qE -- "$2" "$harness_dir/$1.serial" 2>/dev/null || ! kill -0 "${qemu_pid[$1]}" 2>/dev/null
+}
+
 wait_serial() {
-  local name=$1 pattern=$2 deadline=$((SECONDS + $3))
-  until grep -qE -- "$pattern" "$harness_dir/$name.serial" 2>/dev/null; do
-    if ! kill -0 "${qemu_pid[$name]}" 2>/dev/null; then
-      echo "FAIL: $name: qemu exited before '$pattern'; qemu said: $(cat "$harness_dir/$name.qemu.log")" >&2
-      tail -30 "$harness_dir/$name.serial" >&2 || true
-      return 1
-    fi
-    if ((SECONDS >= deadline)); then
-      echo "FAIL: $name: no '$pattern' on the serial console within $3 s; its end:" >&2
-      tail -30 "$harness_dir/$name.serial" >&2 || true
-      return 1
-    fi
-    sleep 0.2
-  done
+  local name=$1 pattern=$2
+  if ! wait_until "$3" "'$pattern' on $name's serial console" _serial_done "$name" "$pattern" ||
+    ! grep -qE -- "$pattern" "$harness_dir/$name.serial"; then
+    echo "FAIL: $name: no '$pattern' on the serial console (qemu said: $(cat "$harness_dir/$name.qemu.log")); its end:" >&2
+    tail -30 "$harness_dir/$name.serial" >&2 || true
+    return 1
+  fi
 }
 
 shutdown_node() {
   local name=$1
-  local deadline=$((SECONDS + $2)) pid=${qemu_pid[$1]} next=0
-  while kill -0 "$pid" 2>/dev/null; do
+  local deadline=$((SECONDS + $2)) pid=${qemu_pid[$1]}
+  # The power button press is lost when it comes before logind listens for
+  # it: press again every 10 s until the deadline.
+  until ! kill -0 "$pid" 2>/dev/null; do
     if ((SECONDS >= deadline)); then
       echo "FAIL: $name did not power off within $2 s; its console's end:" >&2
       tail -15 "$harness_dir/$name.serial" >&2 || true
       kill -KILL "$pid" 2>/dev/null || true
       return 1
     fi
-    # The power button press is lost when it comes before logind listens
-    # for it: press again every 10 s.
-    if ((SECONDS >= next)); then
-      /usr/bin/python3 - "$harness_dir/$name.monitor" <<'EOF' || true
+    /usr/bin/python3 - "$harness_dir/$name.monitor" <<'EOF' || true
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
@@ -102,9 +102,7 @@ s.recv(4096)
 s.sendall(b"system_powerdown\n")
 s.recv(4096)
 EOF
-      next=$((SECONDS + 10))
-    fi
-    sleep 0.2
+    wait_exit "$pid" 10 || true
   done
   grep -q "reboot: Power down" "$harness_dir/$name.serial" || { echo "FAIL: $name: no clean power-down" >&2; return 1; }
 }

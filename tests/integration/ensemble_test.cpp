@@ -214,3 +214,28 @@ TEST_CASE("a master whose data dir belongs to another server refuses to start", 
   CHECK(e.dcosd[0]->wait(30s) == 1);
   CHECK_THAT(e.dcosd[0]->log(), Catch::Contains("data/myid says server 2, but 127.0.0.1 is server 1"));
 }
+
+TEST_CASE("a bad executor for the zookeeper module stops the master with the config path", "[zookeeper][integration]") {
+  Ensemble e;
+  auto withExecutor = [&](const std::string &executor) {
+    std::string node = readFile(e.configDir(0) + "/node.json");
+    auto at = node.find("\"firewall\"");
+    REQUIRE(at != std::string::npos);
+    node.insert(at, R"("modules": {"zookeeper": {"executor": ")" + executor + R"("}}, )");
+    writeFile(e.configDir(0) + "/node.json", node);
+  };
+  SECTION("an unknown executor") {
+    withExecutor("docker");
+    e.start(0);
+    CHECK(e.dcosd[0]->wait(30s) == 1);
+    CHECK_THAT(e.dcosd[0]->log(),
+               Catch::Contains(R"(config /executor: expected "auto", "systemd" or "process", got "docker")"));
+  }
+  SECTION("the systemd executor where systemd is not PID 1") {
+    if (fs::exists("/run/systemd/system")) return;  // systemd is PID 1 here: the executor is valid
+    withExecutor("systemd");
+    e.start(0);
+    CHECK(e.dcosd[0]->wait(30s) == 1);
+    CHECK_THAT(e.dcosd[0]->log(), Catch::Contains(R"(config /executor is "systemd", but systemd is not PID 1 here)"));
+  }
+}

@@ -25,6 +25,8 @@ if [[ $(id -u) != 0 ]]; then echo "skipped: needs root"; exit 77; fi
 if ! command -v systemd-nspawn >/dev/null; then echo "skipped: no systemd-nspawn (package systemd-container)"; exit 77; fi
 if [[ ! -e /usr/share/java/zookeeper.jar ]]; then echo "skipped: no ZooKeeper server (package zookeeper)"; exit 77; fi
 
+# shellcheck source=../support/wait.sh
+source "$source/tests/support/wait.sh"
 work=$(mktemp -d /tmp/dcos-systemd-test.XXXXXX)
 ns=dcos-sd-$$
 nspawn_pid=
@@ -43,24 +45,12 @@ cleanup() {
   if [[ -n $nspawn_pid ]] && kill -0 "$nspawn_pid" 2>/dev/null; then
     # nspawn turns SIGTERM into a clean poweroff of the container.
     kill -TERM "$nspawn_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$nspawn_pid" 2>/dev/null || true
+    wait_exit "$nspawn_pid" 10 || kill -KILL "$nspawn_pid" 2>/dev/null || true
   fi
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-# wait_until SECONDS WHAT COMMAND...: polls COMMAND until it succeeds or the
-# deadline passes.
-wait_until() {
-  local deadline=$((SECONDS + $1)) what=$2
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || fail "timed out after ${deadline}s waiting for $what"
-    sleep 0.2
-  done
-}
 
 in_container() { nsenter -t "$init_pid" -m -u -i -n -p "$@"; }
 prop() { in_container systemctl show -P "$2" "$1"; }
