@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cstdio>
+#include <mutex>
 
 #include "coord/recipes.h"
 #include "tests/support/process.h"
@@ -102,6 +104,48 @@ TEST_CASE("election on the memory client: order, handover, no herd, expiry", "[c
   // The leader's session expires: it loses, the next leads, it stands again at the back.
   clients[1]->expireSession();
   CHECK(waitUntil([&] { return elections[2]->isLeader() && !elections[1]->isLeader(); }, 2s));
+}
+
+TEST_CASE("election: a look that fails while disconnected is taken again on reconnect", "[coord]") {
+  auto ens = std::make_shared<MemoryEnsemble>();
+  MemoryClient a(ens), b(ens);
+  LeaderElection ea(a, "/e", "a", {}), eb(b, "/e", "b", {});
+  REQUIRE(ea.start().ok());
+  REQUIRE(eb.start().ok());
+  a.drain();
+  b.drain();
+  REQUIRE(ea.isLeader());
+  REQUIRE(!eb.isLeader());
+  // b's event thread is held while the leader resigns, so the deletion
+  // reaches b's watch only after b has lost its connection.
+  std::mutex hold;
+  std::unique_lock held(hold);
+  b.post([&] { std::lock_guard wait(hold); });
+  ea.stop();
+  b.disconnect();
+  held.unlock();
+  b.drain();
+  CHECK(!eb.isLeader());  // it could not read the candidates
+  b.reconnect();
+  CHECK(waitUntil([&] { b.drain(); return eb.isLeader(); }, 2s));
+}
+
+TEST_CASE("election: a candidate finds its own node instead of standing twice", "[coord]") {
+  auto ens = std::make_shared<MemoryEnsemble>();
+  MemoryClient a(ens), b(ens);
+  // As if a create by b had happened but its reply was lost: b's node is
+  // there before b stands.
+  char name[64];
+  std::snprintf(name, sizeof name, "/e/c_%016llx-", static_cast<unsigned long long>(b.sessionId()));
+  REQUIRE(b.ensurePath("/e").ok());
+  REQUIRE(b.create(name, "b", CreateMode::EphemeralSequential).ok());
+  LeaderElection ea(a, "/e", "a", {}), eb(b, "/e", "b", {});
+  REQUIRE(eb.start().ok());
+  REQUIRE(ea.start().ok());
+  a.drain();
+  b.drain();
+  CHECK(eb.isLeader());
+  CHECK(b.children("/e").value().size() == 2);
 }
 
 TEST_CASE("membership on the memory client", "[coord]") {

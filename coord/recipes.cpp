@@ -1,6 +1,7 @@
 #include "coord/recipes.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace dcos::coord {
 
@@ -15,12 +16,16 @@ LeaderElection::LeaderElection(Client &client, std::string path, std::string can
       }
       setLeader(false);
     } else if (e == SessionEvent::Connected) {
-      bool again;
+      bool stand, recheck;
       {
         std::lock_guard lock(mutex_);
-        again = running_ && node_.empty();
+        stand = running_ && node_.empty();
+        recheck = running_ && !node_.empty();
       }
-      if (again) (void)start();
+      // A check() that ran while the connection was down could read nothing
+      // and set no watch: the predecessor may be gone by now, so look again.
+      if (stand) (void)start();
+      if (recheck) check();
     }
   });
 }
@@ -38,11 +43,25 @@ Status LeaderElection::start() {
     if (!node_.empty()) return Status::Ok();
   }
   if (auto s = client_.ensurePath(path_); !s) return s;
-  auto created = client_.create(path_ + "/c_", data_, CreateMode::EphemeralSequential);
-  if (!created) return created.error();
+  // The candidate's name carries the session: a create whose reply was lost
+  // with the connection may still have happened, and a second candidate of
+  // ours would then wait behind the first for as long as the session lives.
+  char prefix[32];
+  std::snprintf(prefix, sizeof prefix, "c_%016llx-", static_cast<unsigned long long>(client_.sessionId()));
+  auto kids = client_.children(path_);
+  if (!kids) return kids.error();
+  std::string mine;
+  for (const auto &k : *kids) {
+    if (k.rfind(prefix, 0) == 0) mine = k;
+  }
+  if (mine.empty()) {
+    auto created = client_.create(path_ + "/" + prefix, data_, CreateMode::EphemeralSequential);
+    if (!created) return created.error();
+    mine = created->substr(path_.size() + 1);
+  }
   {
     std::lock_guard lock(mutex_);
-    node_ = created->substr(path_.size() + 1);
+    node_ = mine;
   }
   check();
   return Status::Ok();

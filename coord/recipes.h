@@ -11,7 +11,9 @@
 
 namespace dcos::coord {
 
-// Candidates are ephemeral sequential nodes <path>/c_<seq>; the lowest leads.
+// Candidates are ephemeral sequential nodes <path>/c_<session>-<seq>; the
+// lowest sequence leads. The session id in the name lets a candidate find
+// its own node after a create whose reply was lost.
 // Each other candidate watches only its predecessor, so a leader's exit
 // wakes exactly one candidate (no herd). A lost session loses the candidacy;
 // the election stands again once a new session is there.

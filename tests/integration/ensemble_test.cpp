@@ -99,6 +99,16 @@ struct Ensemble {
     return Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Array::Ptr>()->size();
   }
 
+  // What every master and its elector said, for a failed check.
+  std::string report() const {
+    std::ostringstream out;
+    for (int i = 0; i < 3; ++i) {
+      out << "--- master-" << i + 1 << " elector:\n" << readFile(electorLog(i));
+      if (dcosd[i]) out << "--- master-" << i + 1 << " dcosd:\n" << dcosd[i]->log();
+    }
+    return out.str();
+  }
+
   // The leader by the electors' logs: the one whose last line is "leader".
   std::vector<int> leaders() const {
     std::vector<int> out;
@@ -187,7 +197,9 @@ TEST_CASE("leader election hands over, gracefully and on a crash", "[zookeeper][
   // Graceful: the leader's dcosd stops and resigns before its module stops.
   auto t0 = Clock::now();
   e.dcosd[first]->signal(SIGTERM);
-  REQUIRE(waitUntil([&] { auto l = e.leaders(); return l.size() == 1 && l[0] != first; }, 15s, 5ms));
+  bool handed = waitUntil([&] { auto l = e.leaders(); return l.size() == 1 && l[0] != first; }, 15s, 5ms);
+  INFO(e.report());
+  REQUIRE(handed);
   auto graceful = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
   CHECK(e.dcosd[first]->wait(30s) == 0);
   int second = e.leaders()[0];
@@ -200,7 +212,9 @@ TEST_CASE("leader election hands over, gracefully and on a crash", "[zookeeper][
   auto t1 = Clock::now();
   e.dcosd[second]->signal(SIGKILL);
   REQUIRE(e.dcosd[second]->wait(10s));
-  REQUIRE(waitUntil([&] { auto l = e.leaders(); return l.size() == 1 && l[0] != second; }, 30s, 5ms));
+  handed = waitUntil([&] { auto l = e.leaders(); return l.size() == 1 && l[0] != second; }, 30s, 5ms);
+  INFO(e.report());
+  REQUIRE(handed);
   auto crash = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t1).count();
   WARN("election handover: graceful " << graceful << " ms, on a crash " << crash << " ms (session timeout 3000 ms)");
   CHECK(graceful < 3000);
