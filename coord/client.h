@@ -101,6 +101,11 @@ class Client {
   // version -1: any version.
   virtual Result<Stat> set(const std::string &path, const std::string &data, int32_t version = -1) = 0;
   virtual Status remove(const std::string &path, int32_t version = -1) = 0;
+  // Deletes an ephemeral node of this session: now, or, if the connection is
+  // down, as soon as the same session is back. After an expiry there is
+  // nothing left to do: the node went with the old session. Without this, a
+  // failed delete would leave the node for as long as the session lives.
+  virtual void withdraw(const std::string &path) = 0;
 
   // Standing watches: `callback` runs once now (on the event thread, soon
   // after the call), after every change of the node's data (or existence) /

@@ -151,11 +151,14 @@ void MemoryClient::disconnect() {
 }
 
 void MemoryClient::reconnect() {
+  std::set<std::string> withdrawals;
   {
     std::lock_guard lock(mu_);
     connected_ = true;
+    withdrawals.swap(withdrawals_);
   }
   cv_.notify_all();
+  for (const auto &path : withdrawals) (void)remove(path);
   tell(SessionEvent::Connected);
 }
 
@@ -188,11 +191,23 @@ void MemoryClient::expireSession() {
     session_ = ensemble_->newSession();
     connected_ = true;
     owned = owned_;
+    withdrawals_.clear();  // they went with the session
   }
   tell(SessionEvent::Expired);
   for (const auto &[path, data] : owned) (void)create(path, data, CreateMode::Ephemeral);
   post([this] { rearmAndFireStanding(); });
   tell(SessionEvent::Connected);
+}
+
+void MemoryClient::withdraw(const std::string &path) {
+  {
+    std::lock_guard lock(mu_);
+    if (!connected_) {
+      withdrawals_.insert(path);
+      return;
+    }
+  }
+  (void)remove(path);
 }
 
 bool MemoryClient::connected() const {

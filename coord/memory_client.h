@@ -40,6 +40,7 @@ class MemoryClient : public Client {
   Result<std::vector<std::string>> children(const std::string &path, Watcher watch = {}) override;
   Result<Stat> set(const std::string &path, const std::string &data, int32_t version = -1) override;
   Status remove(const std::string &path, int32_t version = -1) override;
+  void withdraw(const std::string &path) override;
   WatchId watchData(const std::string &path, std::function<void()> callback) override;
   WatchId watchChildren(const std::string &path, std::function<void()> callback) override;
   void unwatch(WatchId id) override;
@@ -64,6 +65,7 @@ class MemoryClient : public Client {
   bool closed_ = false;
   int64_t session_ = 0;
   std::map<std::string, std::string> owned_;
+  std::set<std::string> withdrawals_;
   struct Standing {
     std::string path;
     bool children;

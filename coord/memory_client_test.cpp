@@ -130,6 +130,24 @@ TEST_CASE("election: a look that fails while disconnected is taken again on reco
   CHECK(waitUntil([&] { b.drain(); return eb.isLeader(); }, 2s));
 }
 
+TEST_CASE("election: a leader that resigns while disconnected hands over once it is back", "[coord]") {
+  auto ens = std::make_shared<MemoryEnsemble>();
+  MemoryClient a(ens), b(ens);
+  LeaderElection ea(a, "/e", "a", {}), eb(b, "/e", "b", {});
+  REQUIRE(ea.start().ok());
+  REQUIRE(eb.start().ok());
+  a.drain();
+  b.drain();
+  REQUIRE(ea.isLeader());
+  a.disconnect();
+  ea.stop();  // its delete cannot reach the ensemble now
+  CHECK(!ea.isLeader());
+  b.drain();
+  CHECK(!eb.isLeader());
+  a.reconnect();  // the same session: the node must go now, not with the session
+  CHECK(waitUntil([&] { b.drain(); return eb.isLeader(); }, 2s));
+}
+
 TEST_CASE("election: a candidate finds its own node instead of standing twice", "[coord]") {
   auto ens = std::make_shared<MemoryEnsemble>();
   MemoryClient a(ens), b(ens);

@@ -125,7 +125,7 @@ void LeaderElection::stop() {
     running_ = false;
     node.swap(node_);
   }
-  if (!node.empty()) (void)client_.remove(path_ + "/" + node);
+  if (!node.empty()) client_.withdraw(path_ + "/" + node);
   setLeader(false);
 }
 
@@ -193,7 +193,7 @@ void Membership::leave() {
     std::lock_guard lock(mutex_);
     id.swap(id_);
   }
-  if (!id.empty()) (void)client_.remove(group_ + "/" + id);
+  if (!id.empty()) client_.withdraw(group_ + "/" + id);
 }
 
 Result<std::map<std::string, std::string>> Membership::members() {

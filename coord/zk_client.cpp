@@ -106,6 +106,7 @@ struct ZkClient::Impl {
   int64_t sid = 0;
   std::string passwd;
   std::map<std::string, std::string> owned;
+  std::set<std::string> withdrawals;  // ephemerals to delete once connected again
   struct Standing {
     std::string path;
     bool children;
@@ -210,6 +211,7 @@ struct ZkClient::Impl {
       if (again) {
         restoreSession();
       } else {
+        finishWithdrawals();
         armPending();  // watches asked for before there was a session
       }
       tell(SessionEvent::Connected);
@@ -218,6 +220,7 @@ struct ZkClient::Impl {
         std::lock_guard lock(mu);
         isConnected = false;
         rearm = true;
+        withdrawals.clear();  // they went with the session
       }
       log::warning("zookeeper session 0x" + hex(sid) + " expired; opening a new one to " + hosts);
       tell(SessionEvent::Expired);
@@ -245,6 +248,29 @@ struct ZkClient::Impl {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
     return buf;
+  }
+
+  // Back on the same session: delete what was withdrawn while disconnected.
+  void finishWithdrawals() {
+    std::set<std::string> paths;
+    {
+      std::lock_guard lock(mu);
+      paths = withdrawals;
+    }
+    for (const auto &path : paths) {
+      int rc;
+      {
+        std::shared_lock handle(handleMutex);
+        if (zh == nullptr) return;
+        rc = zoo_delete(zh, path.c_str(), -1);
+      }
+      if (rc == ZOK || rc == ZNONODE) {
+        std::lock_guard lock(mu);
+        withdrawals.erase(path);
+      } else {
+        log::warning("zookeeper: withdrawing " + path + ": " + zerror(rc) + "; again on the next reconnect");
+      }
+    }
   }
 
   // A new session: owned ephemerals come back, standing watches re-arm.
@@ -559,6 +585,20 @@ Status ZkClient::remove(const std::string &path, int32_t version) {
   });
   if (!r) return r.error();
   return Status::Ok();
+}
+
+void ZkClient::withdraw(const std::string &path) {
+  // Listed before the attempt, so that a reconnect between a failed attempt
+  // and the listing cannot miss it.
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->withdrawals.insert(path);
+  }
+  auto s = remove(path);
+  if (s || !isRetryable(codeOf(s.error()))) {  // done, or nothing a retry would change
+    std::lock_guard lock(impl_->mu);
+    impl_->withdrawals.erase(path);
+  }
 }
 
 WatchId ZkClient::watchData(const std::string &path, std::function<void()> callback) {

@@ -32,6 +32,7 @@ class ZkClient : public Client {
   Result<std::vector<std::string>> children(const std::string &path, Watcher watch = {}) override;
   Result<Stat> set(const std::string &path, const std::string &data, int32_t version = -1) override;
   Status remove(const std::string &path, int32_t version = -1) override;
+  void withdraw(const std::string &path) override;
   WatchId watchData(const std::string &path, std::function<void()> callback) override;
   WatchId watchChildren(const std::string &path, std::function<void()> callback) override;
   void unwatch(WatchId id) override;

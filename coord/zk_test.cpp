@@ -157,6 +157,24 @@ TEST_CASE("zk client against a real server: nodes, watches, expiry, elections", 
     es.clear();
   }
 
+  SECTION("a node withdrawn while the server is gone goes once the same session is back") {
+    auto w = ZkClient::connect(server.hosts(), 4000ms);  // the longest the server grants
+    REQUIRE(w->waitConnected(10s));
+    REQUIRE(w->create("/w", "", CreateMode::Ephemeral).ok());
+    int64_t session = w->sessionId();
+    server.java->signal(SIGKILL);
+    REQUIRE(server.java->wait(10s));
+    REQUIRE(waitUntil([&] { return !w->connected(); }, 10s));
+    w->withdraw("/w");  // fails now: kept for the reconnect
+    server.start();
+    REQUIRE(w->waitConnected(15s));
+    if (w->sessionId() != session) {
+      WARN("the session expired while the server was gone: nothing shown");
+      return;
+    }
+    CHECK(waitUntil([&] { auto e = c->exists("/w"); return e.ok() && !e->has_value(); }, 10s));
+  }
+
   SECTION("server gone: retryable errors; back: reconnected") {
     REQUIRE(c->ensurePath("/r").ok());
     server.java->signal(SIGKILL);
