@@ -37,6 +37,9 @@ constexpr const char *kRootType = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709";  // Li
 // What every node image has, whatever its role.
 const std::vector<std::string> kBasePackages = {
     "systemd", "systemd-sysv", "dbus", "udev", "systemd-boot", "nftables", "iproute2", "procps", "curl",
+    // Name resolution that works with no DNS server in reach: the node's own
+    // name and localhost from nss-myhostname, the rest through resolved.
+    "systemd-resolved", "libnss-myhostname",
 };
 
 std::string uuid() {
@@ -247,11 +250,18 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
   };
   std::string rootUuid = uuid();
   std::string espUuid = uuid();
+  // The cluster's upstream resolvers are the node's DNS servers; no
+  // multicast name lookups in a datacenter (LLMNR would hold up every
+  // lookup of a single-label name that DNS cannot answer).
+  std::string resolved = "[Resolve]\nLLMNR=no\nMulticastDNS=no\n";
+  if (!cluster->resolvers.empty()) resolved += "DNS=" + text::join(cluster->resolvers, " ") + "\n";
   std::vector<std::pair<std::string, std::string>> files = {
       {"/etc/dcos/cluster.json", config::clusterToJson(*cluster) + "\n"},
       {"/etc/dcos/image-role", o.role + "\n"},
       {"/etc/fstab", "PARTUUID=" + rootUuid + " / ext4 rw,relatime,errors=remount-ro 0 1\n"},
       {"/etc/hostname", "dcos-" + o.role + "\n"},
+      {"/etc/hosts", "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n"},
+      {"/etc/systemd/resolved.conf.d/dcos.conf", resolved},
       {"/etc/machine-id", ""},  // empty: systemd makes one at first boot
       // dcosd's lines reach the serial console: an operator at the console,
       // and the boot tests, see "dcosd ready".
@@ -270,9 +280,13 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
   for (const auto &[path, content] : files) {
     if (auto s = write(path, content); !s) return s.error();
   }
+  // Not the build machine's resolv.conf, which mmdebstrap leaves behind.
+  fs::remove(rootfs + "/etc/resolv.conf", ec);
+  fs::create_symlink("../run/systemd/resolve/stub-resolv.conf", rootfs + "/etc/resolv.conf", ec);
+  if (ec) return makeError("linking /etc/resolv.conf to resolved's stub: " + ec.message());
   // ip= on the kernel command line becomes a networkd config (the generator).
   std::vector<std::string> units = {"systemd-networkd.service", "systemd-network-generator.service",
-                                    "dcos-node-identity.service"};
+                                    "systemd-resolved.service", "dcos-node-identity.service"};
   units.insert(units.end(), image.units.begin(), image.units.end());
   std::vector<std::string> enable{"systemctl", "--root=" + rootfs, "enable"};
   enable.insert(enable.end(), units.begin(), units.end());

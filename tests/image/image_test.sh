@@ -114,6 +114,20 @@ for f in m["files"]:
 EOF
   echo "ok: $role image built in ${build_s[$role]} s, manifest checked (sha256, packages)"
 done
+
+# Name resolution inside the image needs no DNS server: read off the root
+# file system (debugfs reads the partition in place).
+root_start=$(sfdisk -d "$out/dcos-master.raw" | awk -F'[=,]' '/name="dcos-root"/ {gsub(/ /, "", $2); print $2}')
+rootfs="$out/dcos-master.raw?offset=$((root_start * 512))"
+in_image() { debugfs -R "$1" "$rootfs" 2>/dev/null; }
+hosts=$(in_image "cat /etc/hosts")
+[[ $hosts == *"127.0.0.1 localhost"* ]] || fail "/etc/hosts of the image lacks localhost: $hosts"
+nss=$(in_image "cat /etc/nsswitch.conf")
+grep -Eq '^hosts:.*files.*myhostname' <<<"$nss" || fail "nsswitch.conf: no myhostname on the hosts line"
+link=$(in_image "stat /etc/resolv.conf")
+[[ $link == *'"../run/systemd/resolve/stub-resolv.conf"'* ]] ||
+  fail "/etc/resolv.conf is not resolved's stub (the build machine's leaked?): $(in_image "cat /etc/resolv.conf")"
+echo "ok: the image resolves its own name and localhost without DNS; resolv.conf is resolved's stub"
 grep -q '"libzookeeper-java"' "$out/dcos-master.json" || fail "the master image lacks its role's packages"
 grep -q '"libzookeeper-java"' "$out/dcos-agent-private.json" && fail "the agent image has the master's packages"
 
@@ -141,6 +155,9 @@ wait_healthy() { wait_until "$2" "$3 healthy on /health" healthy "$1"; }  # PORT
 wait_healthy "$master_api" 60 master
 grep -q '"state":"applied"' <<<"$(api "$master_api" /health)" || fail "master's firewall not applied"
 grep -q "run by systemd as dcos-zookeeper.service" "$harness_dir/master.serial" || fail "ZooKeeper not run as its unit"
+# The server looks up its own host name at start: found locally, not after a
+# DNS timeout ("<NA>").
+grep -q "host.name=master-1" "$harness_dir/master.serial" || fail "ZooKeeper could not resolve the node's own name"
 grep -qE "systemd\[1\]: Started dcos-zookeeper.service" "$harness_dir/master.serial" ||
   fail "systemd never started dcos-zookeeper.service"
 grep -qE "systemd\[1\]: Started dcosd.service" "$harness_dir/master.serial" || fail "dcosd.service not started by systemd"
