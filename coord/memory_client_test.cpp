@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <mutex>
+#include <thread>
 
 #include "coord/recipes.h"
 #include "tests/support/process.h"
@@ -77,9 +78,9 @@ TEST_CASE("memory client: ephemerals, owned ones after expiry, watches", "[coord
 
 TEST_CASE("election on the memory client: order, handover, no herd, expiry", "[coord]") {
   auto ens = std::make_shared<MemoryEnsemble>();
+  std::vector<std::atomic<int>> wakeups(3);  // outlives the elections, which call back as they stop
   std::vector<std::unique_ptr<MemoryClient>> clients;
   std::vector<std::unique_ptr<LeaderElection>> elections;
-  std::vector<std::atomic<int>> wakeups(3);
   for (int i = 0; i < 3; ++i) {
     clients.push_back(std::make_unique<MemoryClient>(ens));
     elections.push_back(std::make_unique<LeaderElection>(*clients[i], "/e", "c" + std::to_string(i),
@@ -164,6 +165,44 @@ TEST_CASE("election: a candidate finds its own node instead of standing twice", 
   b.drain();
   CHECK(eb.isLeader());
   CHECK(b.children("/e").value().size() == 2);
+}
+
+TEST_CASE("election: a watch that fires after its election is gone finds nothing", "[coord]") {
+  auto ens = std::make_shared<MemoryEnsemble>();
+  MemoryClient a(ens), b(ens);
+  LeaderElection ea(a, "/e", "a", {});
+  REQUIRE(ea.start().ok());
+  int calls = 0;
+  {
+    LeaderElection eb(b, "/e", "b", [&](bool) { ++calls; });
+    REQUIRE(eb.start().ok());
+    b.drain();
+    REQUIRE(!eb.isLeader());
+  }  // b's watch on a's node stays registered with the ensemble
+  ea.stop();  // fires it
+  b.drain();
+  b.expireSession();  // and the session listener, too
+  b.drain();
+  CHECK(calls == 0);
+}
+
+TEST_CASE("election: candidates stopped all at once leave no node behind", "[coord]") {
+  for (int round = 0; round < 50; ++round) {
+    auto ens = std::make_shared<MemoryEnsemble>();
+    std::vector<std::unique_ptr<MemoryClient>> clients;
+    std::vector<std::unique_ptr<LeaderElection>> elections;
+    for (int i = 0; i < 3; ++i) {
+      clients.push_back(std::make_unique<MemoryClient>(ens));
+      elections.push_back(std::make_unique<LeaderElection>(*clients[i], "/e", "c", [](bool) {}));
+      REQUIRE(elections[i]->start().ok());
+    }
+    std::vector<std::thread> stoppers;
+    for (int i = 0; i < 3; ++i) stoppers.emplace_back([&, i] { elections[i]->stop(); });
+    for (auto &t : stoppers) t.join();
+    for (auto &c : clients) c->drain();
+    INFO("round " << round);
+    REQUIRE(clients[0]->children("/e").value().empty());
+  }
 }
 
 TEST_CASE("membership on the memory client", "[coord]") {

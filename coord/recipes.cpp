@@ -5,146 +5,198 @@
 
 namespace dcos::coord {
 
-LeaderElection::LeaderElection(Client &client, std::string path, std::string candidateData,
-                               std::function<void(bool)> onChange)
-    : client_(client), path_(std::move(path)), data_(std::move(candidateData)), onChange_(std::move(onChange)) {
-  listener_ = client_.onSession([this](SessionEvent e) {
+namespace {
+
+// Sequence numbers are the last ten digits of a candidate's name.
+std::vector<std::string> candidatesInOrder(const std::vector<std::string> &kids) {
+  std::vector<std::string> c;
+  for (const auto &k : kids) {
+    if (k.rfind("c_", 0) == 0 && k.size() > 10) c.push_back(k);
+  }
+  std::sort(c.begin(), c.end(),
+            [](const std::string &a, const std::string &b) { return a.substr(a.size() - 10) < b.substr(b.size() - 10); });
+  return c;
+}
+
+}  // namespace
+
+struct LeaderElection::Core : std::enable_shared_from_this<Core> {
+  Client &client;
+  std::string path;
+  std::string data;
+  std::function<void(bool)> onChange;
+  // Held by every step that reads or changes the candidacy, and around
+  // onChange: stop() waits for a step under way, and none runs after it.
+  // Recursive, since onChange may call stop().
+  std::recursive_mutex serial;
+  mutable std::mutex mutex;  // the fields below, for isLeader() from any thread
+  std::string node;          // our candidate's name under path, "" when none
+  bool leader = false;
+  bool running = false;
+
+  Core(Client &c, std::string p, std::string d, std::function<void(bool)> f)
+      : client(c), path(std::move(p)), data(std::move(d)), onChange(std::move(f)) {}
+
+  bool isRunning() {
+    std::lock_guard lock(mutex);
+    return running;
+  }
+
+  // Stands: finds its own node (a create whose reply was lost may still have
+  // happened) or creates one, then checks who leads. Only while running.
+  Status stand() {
+    std::lock_guard step(serial);
+    {
+      std::lock_guard lock(mutex);
+      if (!running || !node.empty()) return Status::Ok();
+    }
+    if (auto s = client.ensurePath(path); !s) return s;
+    // The candidate's name carries the session, so that it can be found.
+    char prefix[32];
+    std::snprintf(prefix, sizeof prefix, "c_%016llx-", static_cast<unsigned long long>(client.sessionId()));
+    auto kids = client.children(path);
+    if (!kids) return kids.error();
+    std::string mine;
+    for (const auto &k : *kids) {
+      if (k.rfind(prefix, 0) == 0) mine = k;
+    }
+    if (mine.empty()) {
+      auto created = client.create(path + "/" + prefix, data, CreateMode::EphemeralSequential);
+      if (!created) return created.error();
+      mine = created->substr(path.size() + 1);
+    }
+    {
+      std::lock_guard lock(mutex);
+      node = mine;
+    }
+    check();
+    return Status::Ok();
+  }
+
+  void check() {
+    std::lock_guard step(serial);
+    std::string mine;
+    {
+      std::lock_guard lock(mutex);
+      if (!running || node.empty()) return;
+      mine = node;
+    }
+    auto kids = client.children(path);
+    if (!kids) return;  // the next Connected looks again
+    auto candidates = candidatesInOrder(*kids);
+    auto me = std::find(candidates.begin(), candidates.end(), mine);
+    if (me == candidates.end()) {
+      // Our node is gone while the session lives (deleted by hand): stand again.
+      {
+        std::lock_guard lock(mutex);
+        node.clear();
+      }
+      setLeader(false);
+      (void)stand();
+      return;
+    }
+    if (me == candidates.begin()) {
+      setLeader(true);
+      return;
+    }
+    setLeader(false);
+    std::weak_ptr<Core> weak = shared_from_this();
+    auto there = client.exists(path + "/" + *(me - 1), [weak](const WatchEvent &e) {
+      if (e.type != WatchType::Deleted && e.type != WatchType::SessionLost) return;
+      if (auto core = weak.lock()) core->check();
+    });
+    if (there && !there->has_value()) check();  // gone before the watch was set
+  }
+
+  // Under `serial`.
+  void setLeader(bool now) {
+    bool changed;
+    {
+      std::lock_guard lock(mutex);
+      if (!running && now) return;
+      changed = leader != now;
+      leader = now;
+    }
+    if (changed && onChange) onChange(now);
+  }
+
+  void session(SessionEvent e) {
+    std::lock_guard step(serial);
     if (e == SessionEvent::Expired) {
       {
-        std::lock_guard lock(mutex_);
-        node_.clear();  // went with the session
+        std::lock_guard lock(mutex);
+        node.clear();  // went with the session
       }
       setLeader(false);
     } else if (e == SessionEvent::Connected) {
-      bool stand, recheck;
+      bool stood;
       {
-        std::lock_guard lock(mutex_);
-        stand = running_ && node_.empty();
-        recheck = running_ && !node_.empty();
+        std::lock_guard lock(mutex);
+        stood = !node.empty();
       }
       // A check() that ran while the connection was down could read nothing
       // and set no watch: the predecessor may be gone by now, so look again.
-      if (stand) (void)start();
-      if (recheck) check();
+      if (stood) {
+        check();
+      } else {
+        (void)stand();
+      }
     }
+  }
+
+  void stop() {
+    std::lock_guard step(serial);
+    std::string was;
+    bool wasLeader;
+    {
+      std::lock_guard lock(mutex);
+      if (!running) return;
+      running = false;
+      was.swap(node);
+      wasLeader = leader;
+      leader = false;
+    }
+    if (!was.empty()) client.withdraw(path + "/" + was);
+    if (wasLeader && onChange) onChange(false);
+  }
+};
+
+LeaderElection::LeaderElection(Client &client, std::string path, std::string candidateData,
+                               std::function<void(bool)> onChange)
+    : core_(std::make_shared<Core>(client, std::move(path), std::move(candidateData), std::move(onChange))) {
+  std::weak_ptr<Core> weak = core_;
+  listener_ = core_->client.onSession([weak](SessionEvent e) {
+    if (auto core = weak.lock()) core->session(e);
   });
 }
 
 LeaderElection::~LeaderElection() {
-  client_.removeSessionListener(listener_);
-  stop();
+  core_->client.removeSessionListener(listener_);
+  core_->stop();
 }
 
 Status LeaderElection::start() {
-  std::lock_guard serial(startMutex_);
   {
-    std::lock_guard lock(mutex_);
-    running_ = true;
-    if (!node_.empty()) return Status::Ok();
+    std::lock_guard step(core_->serial);
+    std::lock_guard lock(core_->mutex);
+    core_->running = true;
   }
-  if (auto s = client_.ensurePath(path_); !s) return s;
-  // The candidate's name carries the session: a create whose reply was lost
-  // with the connection may still have happened, and a second candidate of
-  // ours would then wait behind the first for as long as the session lives.
-  char prefix[32];
-  std::snprintf(prefix, sizeof prefix, "c_%016llx-", static_cast<unsigned long long>(client_.sessionId()));
-  auto kids = client_.children(path_);
-  if (!kids) return kids.error();
-  std::string mine;
-  for (const auto &k : *kids) {
-    if (k.rfind(prefix, 0) == 0) mine = k;
-  }
-  if (mine.empty()) {
-    auto created = client_.create(path_ + "/" + prefix, data_, CreateMode::EphemeralSequential);
-    if (!created) return created.error();
-    mine = created->substr(path_.size() + 1);
-  }
-  {
-    std::lock_guard lock(mutex_);
-    node_ = mine;
-  }
-  check();
-  return Status::Ok();
+  return core_->stand();
 }
 
-void LeaderElection::check() {
-  std::string mine;
-  {
-    std::lock_guard lock(mutex_);
-    if (!running_ || node_.empty()) return;
-    mine = node_;
-  }
-  auto kids = client_.children(path_);
-  if (!kids) return;  // a reconnect or a new session calls again
-  std::vector<std::string> candidates;
-  for (const auto &k : *kids) {
-    if (k.rfind("c_", 0) == 0) candidates.push_back(k);
-  }
-  // Sequence numbers are the last ten digits.
-  std::sort(candidates.begin(), candidates.end(), [](const std::string &a, const std::string &b) {
-    return a.substr(a.size() - 10) < b.substr(b.size() - 10);
-  });
-  auto me = std::find(candidates.begin(), candidates.end(), mine);
-  if (me == candidates.end()) {
-    // Our node is gone while the session lives (deleted by hand): stand again.
-    {
-      std::lock_guard lock(mutex_);
-      node_.clear();
-    }
-    setLeader(false);
-    (void)start();
-    return;
-  }
-  if (me == candidates.begin()) {
-    setLeader(true);
-    return;
-  }
-  setLeader(false);
-  std::string predecessor = path_ + "/" + *(me - 1);
-  auto there = client_.exists(predecessor, [this](const WatchEvent &e) {
-    if (e.type == WatchType::Deleted || e.type == WatchType::SessionLost) check();
-  });
-  if (there && !there->has_value()) check();  // gone before the watch was set
-}
-
-void LeaderElection::setLeader(bool leader) {
-  bool changed;
-  {
-    std::lock_guard lock(mutex_);
-    changed = leader_ != leader;
-    leader_ = leader;
-  }
-  if (changed && onChange_) onChange_(leader);
-}
-
-void LeaderElection::stop() {
-  std::string node;
-  {
-    std::lock_guard lock(mutex_);
-    if (!running_) return;
-    running_ = false;
-    node.swap(node_);
-  }
-  if (!node.empty()) client_.withdraw(path_ + "/" + node);
-  setLeader(false);
-}
+void LeaderElection::stop() { core_->stop(); }
 
 bool LeaderElection::isLeader() const {
-  std::lock_guard lock(mutex_);
-  return leader_;
+  std::lock_guard lock(core_->mutex);
+  return core_->leader;
 }
 
 Result<std::string> LeaderElection::leaderData() {
-  auto kids = client_.children(path_);
+  auto kids = core_->client.children(core_->path);
   if (!kids) return kids.error();
-  std::vector<std::string> c;
-  for (const auto &k : *kids) {
-    if (k.rfind("c_", 0) == 0) c.push_back(k);
-  }
-  if (c.empty()) return makeError("no leader in " + path_, static_cast<int>(Code::NoNode));
-  std::sort(c.begin(), c.end(),
-            [](const std::string &a, const std::string &b) { return a.substr(a.size() - 10) < b.substr(b.size() - 10); });
-  auto data = client_.get(path_ + "/" + c.front());
+  auto c = candidatesInOrder(*kids);
+  if (c.empty()) return makeError("no leader in " + core_->path, static_cast<int>(Code::NoNode));
+  auto data = core_->client.get(core_->path + "/" + c.front());
   if (!data) return data.error();
   return data->first;
 }

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -20,32 +21,26 @@ namespace dcos::coord {
 class LeaderElection {
  public:
   LeaderElection(Client &client, std::string path, std::string candidateData, std::function<void(bool)> onChange);
+  // Stops; once it returns, onChange is not called again.
   ~LeaderElection();
 
   // Creates this candidate and checks who leads; fails (retryable) while
   // there is no session.
   Status start();
   // Withdraws: the node goes at once, so the next candidate leads at once.
+  // Once it returns, onChange is not called again (until start()). It may
+  // be called from onChange.
   void stop();
   bool isLeader() const;
   // The data of the current leader's node.
   Result<std::string> leaderData();
 
  private:
-  void check();
-  void setLeader(bool leader);
-
-  Client &client_;
-  std::string path_;
-  std::string data_;
-  std::function<void(bool)> onChange_;
-  mutable std::mutex mutex_;
-  // start() runs on the caller's thread and, after a new session, on the
-  // event thread: one at a time, or a candidate would stand twice.
-  std::recursive_mutex startMutex_;
-  std::string node_;  // our candidate's name under path_, "" when none
-  bool leader_ = false;
-  bool running_ = false;
+  // Watches and session listeners outlive calls into ZooKeeper: they hold
+  // the state weakly, so that one firing after the election is gone finds
+  // nothing, rather than freed memory.
+  struct Core;
+  std::shared_ptr<Core> core_;
   uint64_t listener_ = 0;
 };
 

@@ -95,6 +95,8 @@ struct ZkClient::Impl {
   // handle after expiry holds it exclusively.
   std::shared_mutex handleMutex;
   zhandle_t *zh = nullptr;
+  struct HandleCtx;
+  std::unique_ptr<HandleCtx> zhCtx;  // the context of zh's callbacks: freed once zh is closed
 
   mutable std::mutex mu;  // everything below
   std::condition_variable cv;
@@ -164,8 +166,8 @@ struct ZkClient::Impl {
       std::lock_guard lock(mu);
       gen = ++generation;
     }
-    zh = zookeeper_init2(hosts.c_str(), &Impl::onHandleEvent, timeoutMs, nullptr, new HandleCtx{this, gen}, 0,
-                         &zkLog);
+    zhCtx = std::make_unique<HandleCtx>(HandleCtx{this, gen});
+    zh = zookeeper_init2(hosts.c_str(), &Impl::onHandleEvent, timeoutMs, nullptr, zhCtx.get(), 0, &zkLog);
     if (zh == nullptr) log::error("zookeeper client: cannot create a handle for " + hosts);
   }
 
@@ -208,10 +210,10 @@ struct ZkClient::Impl {
         everConnected = true;
       }
       cv.notify_all();
+      finishWithdrawals();
       if (again) {
         restoreSession();
       } else {
-        finishWithdrawals();
         armPending();  // watches asked for before there was a session
       }
       tell(SessionEvent::Connected);
@@ -225,7 +227,8 @@ struct ZkClient::Impl {
       log::warning("zookeeper session 0x" + hex(sid) + " expired; opening a new one to " + hosts);
       tell(SessionEvent::Expired);
       std::unique_lock handle(handleMutex);
-      if (zh != nullptr) zookeeper_close(zh);
+      if (zh != nullptr) zookeeper_close(zh);  // no callback after it returns
+      zhCtx.reset();
       zh = nullptr;
       bool isClosed;
       {
@@ -282,12 +285,20 @@ struct ZkClient::Impl {
       nodes = owned;
       for (auto &[id, s] : standing) watches.push_back(id);
     }
+    bool incomplete = false;
     for (const auto &[path, data] : nodes) {
       std::shared_lock handle(handleMutex);
       if (zh == nullptr) break;
       int rc = zoo_create(zh, path.c_str(), data.data(), static_cast<int>(data.size()), &ZOO_OPEN_ACL_UNSAFE,
                           ZOO_EPHEMERAL, nullptr, 0);
-      if (rc != ZOK && rc != ZNODEEXISTS) log::warning("zookeeper: re-creating " + path + ": " + zerror(rc));
+      if (rc != ZOK && rc != ZNODEEXISTS) {
+        log::warning("zookeeper: re-creating " + path + ": " + zerror(rc) + "; again on the next reconnect");
+        incomplete = true;
+      }
+    }
+    if (incomplete) {
+      std::lock_guard lock(mu);
+      rearm = true;  // the next Connected restores again
     }
     for (WatchId id : watches) {
       arm(id);
@@ -366,19 +377,22 @@ struct ZkClient::Impl {
       std::shared_lock handle(handleMutex);
       if (zh != nullptr) {
         ::Stat st{};
-        if (s.children) {
-          String_vector names{};
-          auto *ctx = new StandingCtx{this, id};
-          rc = zoo_wget_children2(zh, s.path.c_str(), &Impl::onStanding, ctx, &names, &st);
-          if (rc == ZOK) deallocate_String_vector(&names);
-          // On failure the context is left, not freed: whether the C client keeps
-          // a watcher for a call that failed is not ours to guess.
-        }
-        if (!s.children || rc == ZNONODE) {
-          // Data, or children of a node not there yet: learn when it changes or appears.
+        // Children of a node not there yet: learn when it appears. If it
+        // appears between the two calls, a data watch alone would miss its
+        // children: ask for them again.
+        for (int attempt = 0; attempt < 3; ++attempt) {
+          if (s.children) {
+            String_vector names{};
+            auto *ctx = new StandingCtx{this, id};
+            rc = zoo_wget_children2(zh, s.path.c_str(), &Impl::onStanding, ctx, &names, &st);
+            if (rc == ZOK) deallocate_String_vector(&names);
+            // On failure the context is left, not freed: whether the C client keeps
+            // a watcher for a call that failed is not ours to guess.
+            if (rc != ZNONODE) break;
+          }
           auto *ctx = new StandingCtx{this, id};
           rc = zoo_wexists(zh, s.path.c_str(), &Impl::onStanding, ctx, &st);
-
+          if (!s.children || rc != ZOK) break;
         }
       }
     }
@@ -442,6 +456,7 @@ void ZkClient::close() {
   {
     std::unique_lock handle(impl_->handleMutex);
     if (impl_->zh != nullptr) zookeeper_close(impl_->zh);
+    impl_->zhCtx.reset();
     impl_->zh = nullptr;
   }
   {
@@ -492,6 +507,12 @@ Result<std::string> ZkClient::create(const std::string &path, const std::string 
   if (ownership == Ownership::Owned && mode != CreateMode::Ephemeral) {
     return makeError("create " + path + ": only plain ephemerals can be owned", static_cast<int>(Code::InvalidArgument));
   }
+  // Owned before the call: a create whose reply is lost may have happened,
+  // and the node must come back after an expiry all the same.
+  if (ownership == Ownership::Owned) {
+    std::lock_guard lock(impl_->mu);
+    impl_->owned[path] = data;
+  }
   auto r = impl_->call([&](zhandle_t *zh) -> Result<std::string> {
     std::vector<char> out(path.size() + 32);
     int rc = zoo_create(zh, path.c_str(), data.data(), static_cast<int>(data.size()), &ZOO_OPEN_ACL_UNSAFE, flags,
@@ -499,9 +520,17 @@ Result<std::string> ZkClient::create(const std::string &path, const std::string 
     if (rc != ZOK) return zkError("create", path, rc);
     return std::string(out.data());
   });
-  if (r && ownership == Ownership::Owned) {
-    std::lock_guard lock(impl_->mu);
-    impl_->owned[path] = data;
+  if (!r && ownership == Ownership::Owned && !isRetryable(r.error())) {
+    // Ours only if this session made it (an earlier, lost reply).
+    bool ours = false;
+    if (codeOf(r.error()) == Code::NodeExists) {
+      auto there = exists(path);
+      ours = there && there->has_value() && (*there)->ephemeralOwner == sessionId();
+    }
+    if (!ours) {
+      std::lock_guard lock(impl_->mu);
+      impl_->owned.erase(path);
+    }
   }
   return r;
 }

@@ -37,12 +37,16 @@ void Coordination::stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // Not under mutex_: a stop calls ZooKeeper and the module's callback,
+  // which may call back in (resign).
+  std::vector<std::shared_ptr<coord::LeaderElection>> recipes;
   {
     std::lock_guard lock(mutex_);
     for (auto &[name, e] : elections_) {
-      if (e.recipe) e.recipe->stop();
+      if (e.recipe) recipes.push_back(e.recipe);
     }
   }
+  for (auto &r : recipes) r->stop();
   membership_->leave();
   client_->close();
 }
@@ -63,7 +67,7 @@ bool Coordination::tryRegister() {
 
 bool Coordination::tryElections() {
   // Never hold mutex_ across a ZooKeeper call: /health reads state() under it.
-  std::vector<std::pair<std::string, coord::LeaderElection *>> pending;
+  std::vector<std::pair<std::string, std::shared_ptr<coord::LeaderElection>>> pending;
   {
     std::lock_guard lock(mutex_);
     for (auto &[name, e] : elections_) {
@@ -71,21 +75,26 @@ bool Coordination::tryElections() {
       if (!e.recipe) {
         auto onChange = e.onChange;
         std::string which = name;
-        e.recipe = std::make_unique<coord::LeaderElection>(
+        e.recipe = std::make_shared<coord::LeaderElection>(
             *client_, std::string(kElectionsPath) + "/" + name, e.data, [onChange, which](bool leader) {
               log::notice((leader ? "won" : "lost") + std::string(" the election for ") + which);
               if (onChange) onChange(leader);
             });
       }
-      pending.emplace_back(name, e.recipe.get());
+      pending.emplace_back(name, e.recipe);
     }
   }
   bool all = true;
   for (auto &[name, recipe] : pending) {
     auto s = recipe->start();
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     auto it = elections_.find(name);
-    if (it == elections_.end() || it->second.recipe.get() != recipe) continue;  // resigned meanwhile
+    if (it == elections_.end() || it->second.recipe != recipe) {
+      // Resigned while it stood: resign's stop may have come first.
+      lock.unlock();
+      recipe->stop();
+      continue;
+    }
     if (s) {
       it->second.started = true;
     } else {
@@ -181,7 +190,7 @@ Status Coordination::standForElection(const std::string &name, const std::string
 }
 
 void Coordination::resign(const std::string &name) {
-  std::unique_ptr<coord::LeaderElection> recipe;
+  std::shared_ptr<coord::LeaderElection> recipe;
   {
     std::lock_guard lock(mutex_);
     auto it = elections_.find(name);

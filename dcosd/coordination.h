@@ -78,7 +78,7 @@ class Coordination {
   struct Election {
     std::string data;
     std::function<void(bool)> onChange;
-    std::unique_ptr<coord::LeaderElection> recipe;
+    std::shared_ptr<coord::LeaderElection> recipe;
     bool started = false;
   };
   mutable std::mutex mutex_;
