@@ -216,6 +216,12 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
                               "--customize-hook=chroot \"$1\" env INITRD=No DEBIAN_FRONTEND=noninteractive apt-get "
                               "install -y --no-install-recommends linux-image-cloud-amd64",
                               "--customize-hook=mkdir -p \"$1/tmp/dcos-debs\""};
+  // The role's own path filters, after the builder's: dpkg applies them in order.
+  std::vector<std::string> filters;
+  for (const auto &g : image.pathExclude) filters.push_back("--dpkgopt=path-exclude=" + g);
+  for (const auto &g : image.pathInclude) filters.push_back("--dpkgopt=path-include=" + g);
+  mm.insert(std::find_if(mm.begin(), mm.end(), [](const std::string &a) { return a.rfind("--hook-dir=", 0) == 0; }),
+            filters.begin(), filters.end());
   for (const auto &d : o.debs) mm.push_back("--customize-hook=copy-in '" + fs::absolute(d).string() + "' /tmp/dcos-debs");
   mm.push_back("--customize-hook=chroot \"$1\" env DEBIAN_FRONTEND=noninteractive apt-get install -y "
                "--no-install-recommends" + debList);

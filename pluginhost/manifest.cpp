@@ -92,6 +92,20 @@ Result<Manifest> parseManifest(const std::string &json, const std::string &sourc
         }
       }
     }
+    for (auto [key, into] : {std::pair{"path_exclude", &m.image.pathExclude}, std::pair{"path_include", &m.image.pathInclude}}) {
+      auto globs = names(*image, key);
+      for (size_t i = 0; i < globs.size(); ++i) {
+        const std::string &g = globs[i];
+        bool ok = !g.empty() && g.front() == '/' && g.find("/../") == std::string::npos &&
+                  g.find_first_of(" \t\r\n") == std::string::npos;
+        if (!ok) {
+          image->diagnostics().add(image->keyPath(key) + "/" + std::to_string(i),
+                                   "expected an absolute path glob without spaces or .. parts, got " + text::quote(g));
+        } else {
+          into->push_back(g);
+        }
+      }
+    }
     image->done();
   }
   root.done();

@@ -25,6 +25,11 @@ struct ImageSpec {
   // Files written into the image: absolute path -> content (e.g. a
   // sysusers.d entry for a module's user).
   std::map<std::string, std::string> files;
+  // dpkg path filters for the image, after the builder's own: globs of
+  // absolute paths not to unpack, and ones to unpack all the same (an
+  // include after an exclude wins, as with dpkg's path-include).
+  std::vector<std::string> pathExclude;
+  std::vector<std::string> pathInclude;
 };
 
 struct Manifest {

@@ -76,6 +76,20 @@ TEST_CASE("start order refuses unknown dependencies and cycles", "[manifest][lif
   CHECK(self.error().message == "modules require each other in a cycle: a -> a");
 }
 
+TEST_CASE("a manifest's image path filters: absolute globs, in order", "[manifest]") {
+  auto m = parseManifest(R"({"zone": "admin", "image": {"path_exclude": ["/usr/share/java/*"],
+    "path_include": ["/usr/share/java/zookeeper*.jar", "/usr/share/java/log4j-1.2*"]}})", "m");
+  REQUIRE(m.ok());
+  CHECK(m->image.pathExclude == std::vector<std::string>{"/usr/share/java/*"});
+  CHECK(m->image.pathInclude == std::vector<std::string>{"/usr/share/java/zookeeper*.jar", "/usr/share/java/log4j-1.2*"});
+  auto bad = parseManifest(R"({"zone": "admin", "image": {"path_exclude": ["usr/*", "/a b"], "path_include": ["/x/../y"]}})",
+                           "m");
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.error().message, Catch::Contains(R"(m: /image/path_exclude/0: expected an absolute path glob without spaces or .. parts, got "usr/*")"));
+  CHECK_THAT(bad.error().message, Catch::Contains(R"(m: /image/path_exclude/1: expected an absolute path glob)"));
+  CHECK_THAT(bad.error().message, Catch::Contains(R"(m: /image/path_include/0: expected an absolute path glob)"));
+}
+
 TEST_CASE("a manifest's image files: absolute paths only", "[manifest]") {
   auto m = parseManifest(R"({"zone": "admin", "image": {"packages": ["libzookeeper-java"],
     "files": {"/usr/lib/sysusers.d/zk.conf": "u zookeeper - - -\n"}}})", "m");

@@ -8,6 +8,10 @@ namespace {
 class Master : public dcos::sdk::Role {
  public:
   Master(dcos::sdk::Host, std::string_view) {}
+  // The image: ZooKeeper's server loads only the jars named by the Class-Path
+  // of zookeeper.jar (and log4j's); the rest of what libzookeeper-java pulls
+  // in (eclipse-jdt, tomcat9, spring, junit, maven-repo links: about 30 MB)
+  // is left unpacked.
   std::string manifest() const override {
     return R"({
       "zone": "admin",
@@ -19,7 +23,19 @@ class Master : public dcos::sdk::Role {
       "image": {
         "packages": ["libzookeeper-java", "default-jre-headless"],
         "units": ["dcosd.service"],
-        "files": {"/usr/lib/sysusers.d/dcos-zookeeper.conf": "u zookeeper - \"ZooKeeper server\" /var/lib/dcos/zookeeper\n"}
+        "files": {"/usr/lib/sysusers.d/dcos-zookeeper.conf": "u zookeeper - \"ZooKeeper server\" /var/lib/dcos/zookeeper\n"},
+        "path_exclude": ["/usr/share/java/*", "/usr/share/maven-repo/*"],
+        "path_include": [
+          "/usr/share/java/zookeeper.jar", "/usr/share/java/zookeeper-jute.jar", "/usr/share/java/commons-cli.jar",
+          "/usr/share/java/commons-io.jar", "/usr/share/java/findbugs-annotations*.jar",
+          "/usr/share/java/jackson-annotations.jar", "/usr/share/java/jackson-core.jar",
+          "/usr/share/java/jackson-databind.jar", "/usr/share/java/jetty9-client.jar", "/usr/share/java/jetty9-http.jar",
+          "/usr/share/java/jetty9-io.jar", "/usr/share/java/jetty9-security.jar", "/usr/share/java/jetty9-server.jar",
+          "/usr/share/java/jetty9-servlet.jar", "/usr/share/java/jetty9-util.jar", "/usr/share/java/jline*.jar",
+          "/usr/share/java/metrics-core.jar", "/usr/share/java/netty-buffer.jar", "/usr/share/java/netty-common.jar",
+          "/usr/share/java/netty-handler.jar", "/usr/share/java/netty-transport.jar",
+          "/usr/share/java/netty-transport-native-epoll.jar", "/usr/share/java/slf4j-api.jar",
+          "/usr/share/java/snappy-java.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2*.jar"]
       }
     })";
   }
