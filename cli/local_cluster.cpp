@@ -1,6 +1,8 @@
 #include "cli/local_cluster.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <Poco/JSON/Array.h>
@@ -9,6 +11,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -63,14 +66,37 @@ Result<std::string> prefixOf(const std::string &network) {
   return network.substr(0, network.rfind('.', slash) + 1);
 }
 
-std::vector<std::string> netnsWithPrefix(const std::string &prefix) {
+// The namespaces of cluster `name` and of no other: dcos-<name>-net and
+// dcos-<name>-<m|a|p><n> (names may have dashes: "dev" is not "dev-2").
+std::vector<std::string> clusterNetns(const std::string &name) {
+  const std::string prefix = "dcos-" + name + "-";
   std::vector<std::string> out;
   std::error_code ec;
   for (const auto &e : fs::directory_iterator("/run/netns", ec)) {
     std::string n = e.path().filename();
-    if (text::startsWith(n, prefix)) out.push_back(n);
+    if (!text::startsWith(n, prefix)) continue;
+    std::string rest = n.substr(prefix.size());
+    bool node = rest.size() >= 2 && (rest[0] == 'm' || rest[0] == 'a' || rest[0] == 'p') &&
+                rest.find_first_not_of("0123456789", 1) == std::string::npos;
+    if (rest == "net" || node) out.push_back(n);
   }
   return out;
+}
+
+// Held for the whole of an up or a down: two at once on one cluster would
+// start two dcosd per node, or take down what the other brings up.
+Status lockCluster(const std::string &stateDir, const std::string &name) {
+  std::error_code ec;
+  fs::create_directories(stateDir, ec);
+  std::string path = stateDir + "/." + name + ".lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return makeError("cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return makeError("another `dcos cluster up` or `down` is at work on cluster " + text::quote(name) +
+                     "; wait for it to finish");
+  }
+  return Status::Ok();  // the lock goes with the process
 }
 
 // A route of this host (from /proc/net/route) that overlaps `network`, if any.
@@ -219,6 +245,15 @@ Status waitFor(const LocalCluster &c, const std::vector<const LocalNode *> &watc
 
 }  // namespace
 
+// A cluster's name: it goes into paths, namespace and link names.
+Status checkName(const std::string &name) {
+  bool ok = !name.empty() && name.size() <= 10 && name.front() >= 'a' && name.front() <= 'z' && name.back() != '-';
+  for (char ch : name) ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-');
+  if (ok) return Status::Ok();
+  return makeError("--name: expected 1-10 lowercase letters, digits and dashes, starting with a letter, found " +
+                   text::quote(name), EINVAL);
+}
+
 std::string formatTable(const std::vector<std::vector<std::string>> &rows) {
   std::vector<size_t> widths;
   for (const auto &r : rows) {
@@ -324,13 +359,7 @@ std::string LocalCluster::stateJson() const {
 
 Result<LocalCluster> planCluster(const UpOptions &o) {
   const auto &name = o.name;
-  bool nameOk = !name.empty() && name.size() <= 10 && name.front() >= 'a' && name.front() <= 'z' &&
-                name.back() != '-';
-  for (char ch : name) nameOk = nameOk && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-');
-  if (!nameOk) {
-    return makeError("--name: expected 1-10 lowercase letters, digits and dashes, starting with a letter, found " +
-                     text::quote(name));
-  }
+  if (auto s = checkName(name); !s) return s.error();
   if (o.masters != 1 && o.masters != 3 && o.masters != 5 && o.masters != 7) {
     return makeError("--masters: expected 1, 3, 5 or 7 (a ZooKeeper ensemble needs an odd size), found " +
                      std::to_string(o.masters));
@@ -369,6 +398,7 @@ Result<LocalCluster> planCluster(const UpOptions &o) {
 }
 
 Result<LocalCluster> loadCluster(const std::string &stateDir, const std::string &name) {
+  if (auto s = checkName(name); !s) return s.error();
   std::string path = stateDir + "/" + name + "/state.json";
   if (!fs::exists(path)) return makeError("no local cluster " + text::quote(name) + " (no " + path + ")", ENOENT);
   try {
@@ -407,6 +437,8 @@ Status clusterUp(const UpOptions &o) {
   }
   auto started = std::chrono::steady_clock::now();
   LocalCluster c;
+  if (auto s = checkName(o.name); !s) return s.error();
+  if (auto s = lockCluster(o.stateDir, o.name); !s) return s.error();
   auto existing = loadCluster(o.stateDir, o.name);
   if (existing) {
     c = *existing;
@@ -421,7 +453,7 @@ Status clusterUp(const UpOptions &o) {
     auto planned = planCluster(o);
     if (!planned) return planned.error();
     c = *planned;
-    auto leftovers = netnsWithPrefix("dcos-" + o.name + "-");
+    auto leftovers = clusterNetns(o.name);
     if (!leftovers.empty() || fs::exists("/sys/class/net/" + c.hostLink)) {
       return makeError("namespaces or links of a cluster " + text::quote(o.name) + " exist without its state (" +
                        (leftovers.empty() ? c.hostLink : text::join(leftovers, ", ")) +
@@ -574,8 +606,10 @@ int printClusterStatus(const LocalCluster &c, bool json) {
 
 Status clusterDown(const std::string &stateDir, const std::string &name) {
   if (::geteuid() != 0) return makeError("cluster down needs root: it removes network namespaces (try sudo)");
+  if (auto s = checkName(name); !s) return s.error();
+  if (auto s = lockCluster(stateDir, name); !s) return s.error();
   auto c = loadCluster(stateDir, name);
-  std::vector<std::string> namespaces = netnsWithPrefix("dcos-" + name + "-");
+  std::vector<std::string> namespaces = clusterNetns(name);
   std::string link = "dcos-" + name;
   bool hasLink = fs::exists("/sys/class/net/" + link);
   bool hasDir = fs::exists(stateDir + "/" + name);

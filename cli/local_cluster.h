@@ -71,6 +71,9 @@ Result<LocalCluster> planCluster(const UpOptions &options);
 
 // Reads <state dir>/<name>/state.json; an error with code ENOENT when there
 // is no such cluster.
+// A cluster name: 1-10 lowercase letters, digits and dashes, from a letter
+// (it goes into paths and namespace names); EINVAL otherwise.
+Status checkName(const std::string &name);
 Result<LocalCluster> loadCluster(const std::string &stateDir, const std::string &name);
 
 // Creates what is missing and starts every node whose dcosd is not running,

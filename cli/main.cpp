@@ -264,6 +264,7 @@ int clusterStatusCommand(int argc, char **argv) {
   if (!a.error.empty()) return usage(a.error, "dcos cluster status");
   if (!a.positional.empty()) return usage("unexpected argument " + text::quote(a.positional[0]), "dcos cluster status");
   std::string name = option(a, "name", "local");
+  if (auto s = checkName(name); !s) return usage(s.error().message, "dcos cluster status");
   auto c = loadCluster(option(a, "state-dir", "/var/lib/dcos-local"), name);
   if (!c) {
     std::fprintf(stderr, "dcos: %s; bring one up with `dcos cluster up%s`\n", c.error().message.c_str(),
@@ -278,6 +279,7 @@ int clusterDownCommand(int argc, char **argv) {
   if (has(a, "help")) return std::printf("%s", kDownHelp), kOk;
   if (!a.error.empty()) return usage(a.error, "dcos cluster down");
   if (!a.positional.empty()) return usage("unexpected argument " + text::quote(a.positional[0]), "dcos cluster down");
+  if (auto s = checkName(option(a, "name", "local")); !s) return usage(s.error().message, "dcos cluster down");
   auto s = clusterDown(option(a, "state-dir", "/var/lib/dcos-local"), option(a, "name", "local"));
   if (!s) {
     std::fprintf(stderr, "dcos: cluster down: %s\n", s.error().message.c_str());

@@ -263,6 +263,36 @@ TEST_CASE("a node that does not come up is named, with the end of its log", "[cl
   requireNothingLeft(c);
 }
 
+TEST_CASE("cluster down takes its own cluster only, and one up or down at a time", "[cluster]") {
+  TempDir state("dcos-cli-state");
+  struct Cleanup {
+    ~Cleanup() {
+      for (const char *ns : {"dcos-tdn-2-net", "dcos-tdn-2-m1"}) runCommand({"/usr/sbin/ip", "netns", "del", ns});
+    }
+  } cleanup;
+  // Namespaces of a cluster "tdn-2", which "tdn" must leave alone.
+  for (const char *ns : {"dcos-tdn-2-net", "dcos-tdn-2-m1"}) REQUIRE(runCommand({"/usr/sbin/ip", "netns", "add", ns}).status == 0);
+  auto r = runCommand({kDcos, "cluster", "down", "--state-dir", state.path(), "--name", "tdn"});
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("nothing to take down"));
+  CHECK(fs::exists("/run/netns/dcos-tdn-2-net"));
+  CHECK(fs::exists("/run/netns/dcos-tdn-2-m1"));
+  // While another run holds the cluster's lock, a second one says so and does nothing.
+  auto holder = std::make_unique<Child>(std::vector<std::string>{"/usr/bin/flock", "-o", state / ".tdn-2.lock", "sleep", "60"},
+                                        std::map<std::string, std::string>{}, state / "flock.log");
+  REQUIRE(waitUntil([&] { return runCommand({"/usr/bin/flock", "-n", state / ".tdn-2.lock", "true"}).status != 0; }, 10s));
+  r = runCommand({kDcos, "cluster", "down", "--state-dir", state.path(), "--name", "tdn-2"});
+  CHECK(r.status == 1);
+  CHECK_THAT(r.err, Catch::Contains("another `dcos cluster up` or `down` is at work on cluster \"tdn-2\""));
+  CHECK(fs::exists("/run/netns/dcos-tdn-2-net"));
+  holder->signal(SIGTERM);
+  holder->wait(10s);
+  r = runCommand({kDcos, "cluster", "down", "--state-dir", state.path(), "--name", "tdn-2"});
+  CHECK(r.status == 0);
+  CHECK_FALSE(fs::exists("/run/netns/dcos-tdn-2-net"));
+  CHECK_FALSE(fs::exists("/run/netns/dcos-tdn-2-m1"));
+}
+
 TEST_CASE("the dcos CLI's usage errors and exit codes", "[cluster]") {
   auto run = [](std::vector<std::string> args) {
     args.insert(args.begin(), kDcos);
@@ -282,6 +312,17 @@ TEST_CASE("the dcos CLI's usage errors and exit codes", "[cluster]") {
   r = run({"cluster", "status", "--name", "nosuch", "--state-dir", "/nonexistent"});
   CHECK(r.status == 3);
   CHECK_THAT(r.err, Catch::Contains("no local cluster \"nosuch\"") && Catch::Contains("dcos cluster up --name nosuch"));
+  // A name is checked before it goes into a path: nothing outside the state dir is touched.
+  TempDir scratch("dcos-cli-names");
+  fs::create_directories(scratch / "victim");
+  fs::create_directories(scratch / "state");
+  for (std::string bad : {"../victim", "", "..", "a/b"}) {
+    r = run({"cluster", "down", "--state-dir", scratch / "state", "--name", bad});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::Contains("--name: expected 1-10 lowercase letters"));
+  }
+  CHECK(fs::exists(scratch / "victim"));
+  CHECK(fs::exists(scratch / "state"));
   r = run({"node", "list", "--url", "http://127.0.0.1:1"});
   CHECK(r.status == 3);
   CHECK_THAT(r.err, Catch::Contains("cannot reach the cluster at http://127.0.0.1:1"));
