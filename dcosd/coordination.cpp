@@ -75,8 +75,10 @@ bool Coordination::tryElections() {
       if (!e.recipe) {
         auto onChange = e.onChange;
         std::string which = name;
+        auto resigned = e.resigned;
         e.recipe = std::make_shared<coord::LeaderElection>(
-            *client_, std::string(kElectionsPath) + "/" + name, e.data, [onChange, which](bool leader) {
+            *client_, std::string(kElectionsPath) + "/" + name, e.data, [onChange, which, resigned](bool leader) {
+              if (*resigned) return;
               log::notice((leader ? "won" : "lost") + std::string(" the election for ") + which);
               if (onChange) onChange(leader);
             });
@@ -196,6 +198,7 @@ void Coordination::resign(const std::string &name) {
     auto it = elections_.find(name);
     if (it == elections_.end()) return;
     recipe = std::move(it->second.recipe);
+    *it->second.resigned = true;
     elections_.erase(it);
   }
   if (recipe) recipe->stop();

@@ -8,6 +8,7 @@
 // node itself (coord::Ownership::Owned). Thread safe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -80,6 +81,9 @@ class Coordination {
     std::function<void(bool)> onChange;
     std::shared_ptr<coord::LeaderElection> recipe;
     bool started = false;
+    // Set by resign: a recipe that stands after resign's stop (a start under
+    // way) calls back no more.
+    std::shared_ptr<std::atomic<bool>> resigned = std::make_shared<std::atomic<bool>>(false);
   };
   mutable std::mutex mutex_;
   std::condition_variable wake_;

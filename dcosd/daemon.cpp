@@ -283,7 +283,10 @@ int runDaemon(const Options &options) {
     if (event > 0) earlySignal = event;
     return event > 0;
   };
-  if (auto s = api.start(config->node.apiListen, config->node.adminListen); !s) return fail(s.error());
+  if (auto s = api.start(config->node.apiListen, config->node.adminListen); !s) {
+    coordination->stop();  // its thread reads what goes out of scope with this return
+    return fail(s.error());
+  }
   log::info("node API listening on " + api.address() +
             (config->node.adminListen.empty() ? "" : " and on the admin port " + config->node.adminListen));
   {

@@ -307,6 +307,7 @@ Status PluginHost::start() {
       err[sizeof err - 1] = '\0';
       std::string reason = inst.library + ": start failed: " + (err[0] != '\0' ? err : std::strerror(-rc));
       fail(inst, reason);
+      release(inst);  // what it set up before it failed: routes, elections
       if (inst.spec.optional) continue;
       stop();
       return makeError(reason);
@@ -342,24 +343,26 @@ Status PluginHost::start() {
   return Status::Ok();
 }
 
-void PluginHost::stopInstance(Instance &inst) {
+void PluginHost::release(Instance &inst) {
+  std::vector<std::string> elections;
   {
-    // Routes close first, and calls in flight finish, before the plugin stops.
     std::unique_lock lock(mutex_);
-    inst.state = State::Stopping;
     changed_.wait(lock, [&] { return inst.inFlight == 0; });
     routes_.erase(std::remove_if(routes_.begin(), routes_.end(), [&](const Route &r) { return r.owner == &inst; }),
                   routes_.end());
-  }
-  // Hand leadership over before the plugin stops, not after its session ends.
-  std::vector<std::string> elections;
-  {
-    std::lock_guard lock(mutex_);
     elections.swap(inst.elections);
   }
   for (const auto &name : elections) {
     if (options_.elections.resign) options_.elections.resign(name);
   }
+}
+
+void PluginHost::stopInstance(Instance &inst) {
+  // Routes close, calls in flight finish, and leadership is handed over
+  // before the plugin stops, not after its session ends. From Stopping on,
+  // new routes and elections are refused.
+  setState(inst, State::Stopping);
+  release(inst);
   inst.lib.descriptor->stop(inst.handle);
   inst.started = false;
   setState(inst, State::Stopped);
@@ -379,12 +382,19 @@ bool PluginHost::serveRoute(const dcos_http_request &request, const dcos_http_re
     }
   }
   if (found.owner == nullptr) return false;
+  // Counted out however the handler leaves, or a stop would wait forever.
+  struct Done {
+    PluginHost *host;
+    Instance *owner;
+    ~Done() {
+      {
+        std::lock_guard lock(host->mutex_);
+        --owner->inFlight;
+      }
+      host->changed_.notify_all();
+    }
+  } done{this, found.owner};
   found.handler(found.user, &request, &response);
-  {
-    std::lock_guard lock(mutex_);
-    --found.owner->inFlight;
-  }
-  changed_.notify_all();
   return true;
 }
 
@@ -399,13 +409,25 @@ int PluginHost::hostStand(void *ctx, const char *name, void (*onChange)(void *, 
   if (!config::isName(n)) return fail("election name " + text::quote(n) + " is not a name", EINVAL);
   const auto &hooks = inst->owner->options_.elections;
   if (!hooks.stand) return fail("this node takes part in no elections", ENOTSUP);
+  auto stopping = [inst] {
+    std::lock_guard lock(inst->owner->mutex_);
+    return inst->state == State::Stopping || inst->state == State::Stopped || inst->state == State::Failed;
+  };
+  if (stopping()) return fail("module " + inst->spec.name + " is stopping or failed", ESHUTDOWN);
   auto changed = [onChange, user](bool leader) {
     if (onChange != nullptr) onChange(user, leader ? 1 : 0);
   };
   if (auto s = hooks.stand(n, inst->owner->config_.node.address, changed); !s) return fail(s.error().message, EIO);
-  std::lock_guard lock(inst->owner->mutex_);
-  inst->elections.push_back(n);
-  return 0;
+  {
+    std::lock_guard lock(inst->owner->mutex_);
+    if (inst->state != State::Stopping && inst->state != State::Stopped && inst->state != State::Failed) {
+      inst->elections.push_back(n);
+      return 0;
+    }
+  }
+  // It began to stop meanwhile: release() may have run already.
+  if (hooks.resign) hooks.resign(n);
+  return fail("module " + inst->spec.name + " is stopping or failed", ESHUTDOWN);
 }
 
 void PluginHost::hostResign(void *ctx, const char *name) {
@@ -439,6 +461,9 @@ int PluginHost::hostHttpRoute(void *ctx, const char *prefix, dcos_http_handler h
     }
   }
   std::lock_guard lock(inst->owner->mutex_);
+  if (inst->state == State::Stopping || inst->state == State::Stopped || inst->state == State::Failed) {
+    return fail("module " + inst->spec.name + " is stopping or failed");
+  }
   for (const auto &r : inst->owner->routes_) {
     if (r.prefix == p) return fail("route prefix " + text::quote(p) + " belongs to " + r.owner->spec.name);
   }
@@ -455,10 +480,11 @@ void PluginHost::stop() {
     stopInstance(inst);
   }
   if (role_ && role_->started) {
-    role_->lib.descriptor->stop(role_->handle);
-    role_->started = false;
-    setState(*role_, State::Stopped);
+    stopInstance(*role_);
   }
+  // Modules that never started or failed to: nothing may call into them once destroyed.
+  for (auto &m : modules_) release(*m);
+  if (role_) release(*role_);
   for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
     if ((*it)->handle != nullptr) {
       (*it)->lib.descriptor->destroy((*it)->handle);

@@ -128,6 +128,9 @@ class PluginHost {
   static int hostHttpRoute(void *ctx, const char *prefix, dcos_http_handler handler, void *user, char *err,
                            size_t len);
   void stopInstance(Instance &instance);
+  // Closes the instance's routes (calls in flight finish first) and resigns
+  // its elections: after it, nothing of the host calls into the instance.
+  void release(Instance &instance);
   static int hostStand(void *ctx, const char *name, void (*onChange)(void *, int), void *user, char *err, size_t len);
   static void hostResign(void *ctx, const char *name);
   static int hostPort(void *ctx, bool open, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t len);

@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 
@@ -201,6 +202,42 @@ TEST_CASE("health reported by a module shows in status", "[pluginhost]") {
   CHECK(s.health == DCOS_HEALTH_DEGRADED);
   CHECK(s.message == "told to be degraded");
   host.stop();
+}
+
+TEST_CASE("a module that fails to start after standing and routing is released before it is destroyed",
+          "[pluginhost][lifecycle]") {
+  Fixture f;
+  auto options = f.options();
+  std::function<void(bool)> onChange;  // what the election would call back
+  std::string logPath = f.logPath;
+  options.elections.stand = [&](const std::string &name, const std::string &, std::function<void(bool)> cb) {
+    std::ofstream(logPath, std::ios::app) << "stand " << name << "\n";
+    onChange = std::move(cb);
+    return Status::Ok();
+  };
+  options.elections.resign = [&](const std::string &name) {
+    std::ofstream(logPath, std::ios::app) << "resign " << name << "\n";
+    onChange = nullptr;  // a resigned election calls back no more
+  };
+  SECTION("a required module") {
+    PluginHost host(options, f.config(f.module("mod-a", R"(, "stand": "e1", "route": "/ra", "fail_start": true)")));
+    REQUIRE(host.load().ok());
+    REQUIRE_FALSE(host.start().ok());
+    CHECK(f.events() == std::vector<std::string>{"create mod-a", "start mod-a", "stand e1", "resign e1", "destroy mod-a"});
+    CHECK(!onChange);
+  }
+  SECTION("an optional module: the node runs on without its election and route") {
+    PluginHost host(options, f.config(f.module("mod-a", R"(, "stand": "e1", "route": "/ra", "fail_start": true)", "",
+                                               true)));
+    REQUIRE(host.load().ok());
+    REQUIRE(host.start().ok());
+    CHECK(f.events() == std::vector<std::string>{"create mod-a", "start mod-a", "stand e1", "resign e1"});
+    dcos_http_request req{};
+    req.path = "/ra";
+    dcos_http_response resp{};
+    CHECK_FALSE(host.serveRoute(req, resp));
+    host.stop();
+  }
 }
 
 TEST_CASE("node.json's module config is laid over the role's", "[pluginhost]") {

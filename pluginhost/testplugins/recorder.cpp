@@ -1,6 +1,8 @@
 // A module for lifecycle tests. Its config says where to record what happens
 // to it and how to misbehave:
-//   {"log": "/path", "fail_start": true, "stop_delay_ms": 100, "health": "degraded"}
+//   {"log": "/path", "fail_start": true, "stop_delay_ms": 100, "health": "degraded",
+//    "stand": "election", "route": "/prefix"}
+// (stand and route happen at start, before a told failure)
 // Every line it appends is "<event> <name>".
 #include <dcos/plugin.hpp>
 
@@ -33,7 +35,9 @@ class Recorder : public dcos::sdk::Module {
         log_(field(config, "log")),
         failStart_(field(config, "fail_start") == "true"),
         stopDelayMs_(field(config, "stop_delay_ms").empty() ? 0 : std::stoi(field(config, "stop_delay_ms"))),
-        health_(field(config, "health")) {
+        health_(field(config, "health")),
+        stand_(field(config, "stand")),
+        route_(field(config, "route")) {
     record("create");
     if (field(config, "fail_create") == "true") throw dcos::sdk::Error("told to fail create");
   }
@@ -41,6 +45,8 @@ class Recorder : public dcos::sdk::Module {
 
   void start() override {
     record("start");
+    if (!stand_.empty()) host_.standForElection(stand_, &Recorder::changed, this);
+    if (!route_.empty()) host_.httpRoute(route_, &Recorder::serve, this);
     if (failStart_) throw dcos::sdk::Error("told to fail start", EIO);
     if (health_ == "degraded") host_.reportHealth(DCOS_HEALTH_DEGRADED, "told to be degraded");
     host_.info("started; node " + host_.nodeJson());
@@ -51,6 +57,10 @@ class Recorder : public dcos::sdk::Module {
   }
 
  private:
+  static void changed(void *self, int leader) { static_cast<Recorder *>(self)->record(leader ? "leader" : "follower"); }
+  static void serve(void *self, const dcos_http_request *, const dcos_http_response *) {
+    static_cast<Recorder *>(self)->record("served");
+  }
   void record(const std::string &event) {
     if (log_.empty()) return;
     std::ofstream(log_, std::ios::app) << event << " " << PLUGIN_NAME << "\n";
@@ -61,6 +71,8 @@ class Recorder : public dcos::sdk::Module {
   bool failStart_;
   int stopDelayMs_;
   std::string health_;
+  std::string stand_;
+  std::string route_;
 };
 
 }  // namespace

@@ -149,8 +149,9 @@ typedef struct dcos_host_v1 {
 
   /* Serves every node API request whose path is `prefix` or starts with
    * `prefix` + "/" (e.g. "/exhibitor"), from the moment start() returns 0
-   * until stop() is called. A prefix belongs to one plugin. 0 or a negative
-   * errno with a message. */
+   * until stop() is called (or its start fails). A prefix belongs to one
+   * plugin. Refused once the instance is stopping or has failed. 0 or a
+   * negative errno with a message. */
   int (*http_route)(void *ctx, const char *prefix, dcos_http_handler handler, void *user, char *err,
                     size_t err_len);
 
@@ -160,7 +161,10 @@ typedef struct dcos_host_v1 {
    * changes. The host keeps standing through connection loss and session
    * expiry, and resigns for the instance before its stop(), so a graceful
    * stop hands over at once; a crashed node's leadership ends within the
-   * ZooKeeper session timeout. 0 or a negative errno with a message. */
+   * ZooKeeper session timeout. Once resign() returns (or the host resigns
+   * for the instance), on_change is not called again: a leader that resigns
+   * is not told it lost. Refused (-ESHUTDOWN) once the instance is stopping
+   * or has failed. 0 or a negative errno with a message. */
   int (*stand_for_election)(void *ctx, const char *name, void (*on_change)(void *user, int is_leader), void *user,
                             char *err, size_t err_len);
   void (*resign)(void *ctx, const char *name);
