@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/file.h"
 #include "base/text.h"
 
 namespace dcos::cli {
@@ -239,15 +240,6 @@ std::string readFile(const std::string &path) {
   return s.str();
 }
 
-Status writeFile(const std::string &path, const std::string &text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) return makeError("cannot write " + tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return makeError("cannot rename " + tmp + ": " + std::strerror(errno));
-  return Status::Ok();
-}
+Status writeFile(const std::string &path, const std::string &text) { return writeFileAtomically(path, text); }
 
 }  // namespace dcos::cli

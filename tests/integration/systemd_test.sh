@@ -153,6 +153,15 @@ wait_until 30 "a new dcosd ready" new_dcosd
 journal_has dcosd "adopted the running dcos-zookeeper.service (pid $zk_pid)" || fail "no adoption in dcosd's log"
 echo "ok: dcosd killed and restarted by systemd; the server (pid $zk_pid) kept running and was adopted"
 
+# The server stopped from outside: nothing in systemd restarts it; the module does.
+in_container systemctl stop dcos-zookeeper.service
+back() { [[ $(prop dcos-zookeeper.service ActiveState) == active && $(prop dcos-zookeeper.service MainPID) != "$zk_pid" ]]; }
+wait_until 30 "the module starting the stopped server again" back
+wait_until 30 "zookeeper healthy after the outside stop" zk_healthy
+journal_has dcosd "dcos-zookeeper.service is gone and nothing restarts it: starting it again" ||
+  fail "no line in dcosd's log about the server started again"
+echo "ok: dcos-zookeeper.service stopped from outside; the module started it again (pid $(prop dcos-zookeeper.service MainPID))"
+
 # A graceful stop takes the server with it.
 in_container systemctl stop dcosd.service
 [[ $(prop dcos-zookeeper.service LoadState) == not-found ]] \

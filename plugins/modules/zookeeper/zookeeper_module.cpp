@@ -39,6 +39,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/file.h"
 #include "plugins/modules/zookeeper/ensemble.h"
 #include "systemd/units.h"
 
@@ -62,14 +63,9 @@ std::string readFile(const std::string &path) {
   return text.str();
 }
 
+// Whole or not at all: a full disk leaves the last good zoo.cfg and myid.
 void writeAtomically(const std::string &path, const std::string &text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) throw dcos::sdk::Error("cannot write " + tmp, EIO);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) throw dcos::sdk::Error("cannot rename " + tmp, errno);
+  if (auto s = dcos::writeFileAtomically(path, text); !s) throw dcos::sdk::Error(s.error().message, s.error().code);
 }
 
 // Where the server process lives.
@@ -83,6 +79,9 @@ class Runner {
   virtual void stop() = 0;
   // Why the server is not running, or empty while it runs.
   virtual std::string problem() = 0;
+  // Called while the server does not serve: brings back one that nobody
+  // will restart otherwise.
+  virtual void heal() {}
 };
 
 // A child process of dcosd that dies with it, restarted with exponential
@@ -206,7 +205,12 @@ class UnitRunner : public Runner {
     units_ = std::move(*manager);
     auto state = units_->state(kUnitName);
     if (!state) throw dcos::sdk::Error(state.error().message, state.error().code);
-    if (state->loaded && state->activeState != "inactive" && state->activeState != "failed") {
+    argv_ = argv;
+    // Only a server that runs or is about to: one on its way down (a stop
+    // from the previous dcosd still under way) would be gone in a moment.
+    bool live = state->loaded && (state->activeState == "active" || state->activeState == "activating" ||
+                                  state->activeState == "reloading");
+    if (live) {
       if (!changed) {
         host_.info(std::string("adopted the running ") + kUnitName + " (pid " + std::to_string(state->mainPid) +
                    ")");
@@ -214,14 +218,44 @@ class UnitRunner : public Runner {
       }
       host_.info(std::string("restarting ") + kUnitName + ": its config changed");
     }
-    // Stopped, or failed and not yet collected: out of the way first.
+    // Stopped, stopping, or failed and not yet collected: out of the way first.
     if (state->loaded) {
       auto stopped = units_->stop(kUnitName, 30s);
       if (!stopped) throw dcos::sdk::Error(stopped.error().message, stopped.error().code);
     }
+    startUnit();
+    host_.info(std::string("started ") + kUnitName + (user_.empty() ? "" : " as " + user_));
+  }
+
+  // The unit gone (stopped from outside, or collected after a stop that
+  // raced with a restart of dcosd) or failed for good: systemd will not
+  // bring it back, so the module does, at most every 10 s.
+  void heal() override {
+    std::lock_guard lock(mutex_);
+    if (!units_ || argv_.empty()) return;
+    auto state = units_->state(kUnitName);
+    if (!state) return;
+    bool down = !state->loaded || state->activeState == "inactive" || state->activeState == "failed";
+    if (!down) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - lastHeal_ < 10s) return;
+    lastHeal_ = now;
+    host_.warning(std::string(kUnitName) + " is " + (state->loaded ? state->activeState : "gone") +
+                  " and nothing restarts it: starting it again");
+    if (state->loaded) (void)units_->stop(kUnitName, 15s);
+    try {
+      startUnit();
+    } catch (const dcos::sdk::Error &e) {
+      host_.warning(std::string("starting ") + kUnitName + ": " + e.what());
+    }
+  }
+
+ private:
+  // Under mutex_.
+  void startUnit() {
     dcos::systemd::ServiceSpec spec;
     spec.description = "dcos ZooKeeper server";
-    spec.argv = argv;
+    spec.argv = argv_;
     spec.workingDirectory = dir_;
     spec.user = user_;
     spec.readWritePaths = {dir_ + "/data"};
@@ -229,8 +263,9 @@ class UnitRunner : public Runner {
     spec.stopTimeout = 10s;
     auto started = units_->startService(kUnitName, spec);
     if (!started) throw dcos::sdk::Error(started.error().message, started.error().code);
-    host_.info(std::string("started ") + kUnitName + (user_.empty() ? "" : " as " + user_));
   }
+
+ public:
 
   void stop() override {
     std::lock_guard lock(mutex_);
@@ -260,6 +295,8 @@ class UnitRunner : public Runner {
   std::string dir_;
   std::mutex mutex_;
   std::unique_ptr<dcos::systemd::UnitManager> units_;
+  std::vector<std::string> argv_;
+  std::chrono::steady_clock::time_point lastHeal_{};
 };
 
 class ZooKeeperModule : public dcos::sdk::Module {
@@ -425,6 +462,7 @@ class ZooKeeperModule : public dcos::sdk::Module {
       auto mode = dcos::zookeeper::serverMode(
           dcos::zookeeper::fourLetterWord(address_, ensemble_.clientPort, "srvr", 400ms));
       std::string problem = mode ? "" : runner_->problem();
+      if (!mode) runner_->heal();
       if (mode) {
         std::string now = "serving as " + *mode;
         if (now != last) host_.reportHealth(DCOS_HEALTH_HEALTHY, now);
