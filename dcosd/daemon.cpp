@@ -128,6 +128,7 @@ int runDaemon(const Options &options) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // by default it would end dcosd without a clean stop
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -148,7 +149,13 @@ int runDaemon(const Options &options) {
     if (n <= 0) return 0;
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo info{};
-      if (::read(sigfd, &info, sizeof info) == sizeof info) return static_cast<int>(info.ssi_signo);
+      if (::read(sigfd, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGHUP) {
+          log::notice("SIGHUP: dcosd reads its config only as it starts; `systemctl restart dcosd` applies a change");
+          return 0;
+        }
+        return static_cast<int>(info.ssi_signo);
+      }
     }
     if (fds[1].revents & POLLIN) return -1;
     return 0;

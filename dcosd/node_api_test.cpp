@@ -7,6 +7,7 @@
 #include <atomic>
 #include <sstream>
 
+#include "tests/support/netns.h"
 #include "tests/support/process.h"
 
 using namespace dcos::dcosd;
@@ -88,3 +89,27 @@ TEST_CASE("node API reports a port it cannot bind", "[nodeapi]") {
   REQUIRE_FALSE(s.ok());
   CHECK_THAT(s.error().message, Catch::StartsWith("node API: cannot listen on " + first.address() + ": "));
 }
+
+TEST_CASE("a plugin route gets a body whole, or the request is refused with 413", "[nodeapi]") {
+  std::atomic<size_t> seen{0};
+  NodeApi api([] { return NodeSnapshot{}; },
+              [&](const dcos_http_request &req, const dcos_http_response &) {
+                seen = req.body_len;
+                return true;
+              });
+  REQUIRE(api.start("127.0.0.1:0").ok());
+  dcos::test::TempDir dir("dcos-api-body");
+  auto post = [&](size_t bytes) {
+    dcos::test::writeFile(dir / "body", std::string(bytes, 'x'));
+    auto r = dcos::test::runCommand({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--data-binary",
+                                     "@" + (dir / "body"), "http://" + api.address() + "/plugin/x"});
+    return r.out;
+  };
+  CHECK(post(1000) == "200");
+  CHECK(seen == 1000);
+  seen = 0;
+  CHECK(post(3u << 20) == "413");
+  CHECK(seen == 0);  // the plugin never saw a cut body
+  api.stop();
+}
+

@@ -152,6 +152,12 @@ TEST_CASE("dcosd starts modules in order and stops them in reverse on SIGINT", "
   CHECK_THAT(health.body, Catch::Contains("mod-c.so: start failed: told to fail start"));
   CHECK_THAT(node.notify.seen().back(), Catch::Contains("STATUS=running: role test, 2 modules, 1 failed"));
 
+  // SIGHUP, which would end a process by default, is only logged.
+  dcosd->signal(SIGHUP);
+  CHECK(waitUntil([&] { return dcosd->log().find("SIGHUP: dcosd reads its config only as it starts") != std::string::npos; },
+                  10s));
+  CHECK(dcosd->running());
+
   dcosd->signal(SIGINT);
   auto status = dcosd->wait(10s);
   REQUIRE(status.has_value());
