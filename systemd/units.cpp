@@ -86,6 +86,9 @@ Result<std::unique_ptr<UnitManager>> UnitManager::connect() {
   auto bus = std::make_unique<Bus>();
   int rc = sd_bus_open_system(&bus->bus);
   if (rc < 0) return makeError("cannot connect to the system bus: " + std::string(std::strerror(-rc)), -rc);
+  // A stuck PID 1 must not hold a health check (or a stop) for sd-bus's
+  // default 25 s per call: every call here is a quick question to PID 1.
+  (void)sd_bus_set_method_call_timeout(bus->bus, 5'000'000);
   return std::unique_ptr<UnitManager>(new UnitManager(std::move(bus)));
 }
 
