@@ -447,6 +447,26 @@ Status clusterUp(const UpOptions &o) {
       return makeError("cluster " + text::quote(o.name) + " exists with " + c.summary() + "; take it down first (dcos cluster down --name " +
                        o.name + ") or give another --name");
     }
+    // After a reboot the state is there but /run/netns is not: the network
+    // is made again, and the nodes start on their kept data.
+    bool whole = fs::exists("/run/netns/" + c.bridgeNetns) && fs::exists("/sys/class/net/" + c.hostLink);
+    for (const auto &n : c.nodes) whole = whole && fs::exists("/run/netns/" + n.netns);
+    if (!whole) {
+      for (const auto &n : c.nodes) {
+        if (nodeRuns(c, n)) {
+          return makeError("cluster " + text::quote(c.name) + "'s network is partly gone while " + n.hostname +
+                           "'s dcosd runs; take it down first (dcos cluster down --name " + c.name + ")");
+        }
+      }
+      std::printf("cluster \"%s\": its network is gone (a reboot?); making it again\n", c.name.c_str());
+      std::fflush(stdout);
+      for (const auto &ns : clusterNetns(c.name)) (void)ip({"netns", "del", ns});
+      if (fs::exists("/sys/class/net/" + c.hostLink)) (void)ip({"link", "del", c.hostLink});
+      if (auto s = createNetwork(c); !s) {
+        return s.error().wrap("cannot make the cluster's network again (dcos cluster down --name " + c.name +
+                              " removes what was made)");
+      }
+    }
   } else if (existing.error().code != ENOENT) {
     return existing.error();
   } else {

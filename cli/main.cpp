@@ -75,7 +75,8 @@ const char *kUpHelp = R"(Usage: dcos cluster up [OPTION]...
 
 Brings up a local cluster and returns once every node has registered and is
 healthy, printing the admin URL. Run again, it reports the running cluster and
-starts any node whose dcosd is not running. Needs root.
+starts any node whose dcosd is not running (after a reboot, on a network made
+again). Needs root.
 
 Options:
       --masters N          1, 3, 5 or 7 (default 1)

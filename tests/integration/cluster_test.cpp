@@ -109,6 +109,13 @@ void requireNothingLeft(const Cluster &c) {
   CHECK(routes.out.find(c.base()) == std::string::npos);
 }
 
+// Gone, or a zombie nobody reaped (the CLI that started it has exited).
+bool isZombieOrGone(int pid) {
+  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  return close == std::string::npos || (close + 2 < stat.size() && stat[close + 2] == 'Z');
+}
+
 int pidOf(const Cluster &c, const std::string &id) {
   auto state = Poco::JSON::Parser()
                    .parse(readFile(c.state.path() + "/" + c.name + "/state.json"))
@@ -199,6 +206,23 @@ TEST_CASE("a local cluster: up, node list, zones, a node lost and back, down", "
     CHECK_THAT(heal.out, Catch::Contains("starting agent-private-1: its dcosd was not running"));
     CHECK(memberAddresses(c) == std::set<std::string>{m1, a1, p1});
     CHECK(pidOf(c, "a1") != pid);
+  }
+
+  SECTION("after a reboot (every dcosd gone, and /run/netns with them) up makes the network again") {
+    for (const char *id : {"m1", "a1", "p1"}) {
+      int pid = pidOf(c, id);
+      REQUIRE(pid > 0);
+      REQUIRE(::kill(pid, SIGTERM) == 0);
+      CHECK(waitUntil([&] { return isZombieOrGone(pid); }, 30s, 100ms));
+    }
+    for (const char *ns : {"dcos-t1-net", "dcos-t1-m1", "dcos-t1-a1", "dcos-t1-p1"}) {
+      REQUIRE(runCommand({ipPath(), "netns", "del", ns}).status == 0);
+    }
+    auto back = c.dcos({"cluster", "up"}, 120s);
+    INFO(back.out << back.err);
+    REQUIRE(back.status == 0);
+    CHECK_THAT(back.out, Catch::Contains("its network is gone (a reboot?); making it again"));
+    CHECK(memberAddresses(c) == std::set<std::string>{m1, a1, p1});
   }
 
   auto gone = c.dcos({"cluster", "down"}, 60s);
