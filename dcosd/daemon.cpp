@@ -172,8 +172,13 @@ int runDaemon(const Options &options) {
   // The zone firewall exists once the role has said which zone this is; the
   // hook that modules' open_port calls reach is in place before any starts.
   std::unique_ptr<firewall::ZoneFirewall> zoneFirewall;
-  auto portHook = [&zoneFirewall](uint32_t zones, uint32_t proto, uint16_t port, bool open) -> Status {
-    if (!zoneFirewall) return Status::Ok();
+  const bool firewallOn = config->node.firewall;
+  auto portHook = [&zoneFirewall, firewallOn](uint32_t zones, uint32_t proto, uint16_t port, bool open) -> Status {
+    if (!zoneFirewall) {
+      if (!firewallOn) return Status::Ok();  // disabled: nothing to open
+      // Silently doing nothing would leave the port shut for good.
+      return makeError("the zone firewall is not applied yet: open ports from start(), not create()", EAGAIN);
+    }
     std::vector<firewall::Zone> list;
     if (zones & DCOS_ZONE_ADMIN) list.push_back(firewall::Zone::Admin);
     if (zones & DCOS_ZONE_PRIVATE) list.push_back(firewall::Zone::Private);

@@ -571,7 +571,7 @@ int PluginHost::hostPort(void *ctx, bool open, uint32_t zones, uint32_t proto, u
                      std::to_string(port);
   if (!s) {
     log::write(log::Level::Warning, inst->spec.name, what + " refused: " + s.error().message);
-    return fail(s.error().message, EIO);
+    return fail(s.error().message, s.error().code == EAGAIN ? EAGAIN : EIO);
   }
   log::write(log::Level::Info, inst->spec.name, what);
   return 0;

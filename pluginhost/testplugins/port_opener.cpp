@@ -1,6 +1,7 @@
 // A module for firewall tests: while the file named by "trigger" exists, it
 // keeps "port" of "proto" ("tcp" or "udp") open in the zones of "zones" (a
-// DCOS_ZONE_* mask). Config: {"trigger": "/path", "proto": "tcp", "port": 8080, "zones": 7}
+// DCOS_ZONE_* mask). Config: {"trigger": "/path", "proto": "tcp", "port": 8080, "zones": 7,
+// "open_in_create": true (opens at once, during create: refused)}
 #include <dcos/plugin.hpp>
 
 #include <sys/stat.h>
@@ -28,7 +29,10 @@ class PortOpener : public dcos::sdk::Module {
         trigger_(field(config, "trigger")),
         proto_(field(config, "proto") == "udp" ? DCOS_PROTO_UDP : DCOS_PROTO_TCP),
         port_(static_cast<uint16_t>(std::stoi(field(config, "port")))),
-        zones_(static_cast<uint32_t>(std::stoul(field(config, "zones").empty() ? "7" : field(config, "zones")))) {}
+        zones_(static_cast<uint32_t>(std::stoul(field(config, "zones").empty() ? "7" : field(config, "zones")))) {
+    // Too early on purpose (tests): the firewall is not applied during create().
+    if (field(config, "open_in_create") == "true") host_.openPort(zones_, proto_, port_);
+  }
 
   void start() override {
     thread_ = std::thread([this] {

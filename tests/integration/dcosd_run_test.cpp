@@ -245,6 +245,23 @@ TEST_CASE("dcosd refuses to start, with one clear line, when something is wrong"
   }
 }
 
+TEST_CASE("a port opened during create() is refused, not silently left shut", "[dcosd][integration]") {
+  TestRoleNode node(R"({"name": "port-opener", "config": {"trigger": "/nonexistent", "port": 8080, "open_in_create": true}})");
+  {
+    auto n = Poco::JSON::Parser().parse(readFile(node.dir / "config/node.json")).extract<Poco::JSON::Object::Ptr>();
+    n->getObject("firewall")->set("enabled", true);
+    std::ostringstream s;
+    Poco::JSON::Stringifier::stringify(n, s);
+    writeFile(node.dir / "config/node.json", s.str());
+  }
+  // A network namespace of its own, where dcosd may program nf_tables.
+  Child dcosd({"/usr/bin/unshare", "--net", kDcosd, "--config-dir", node.dir / "config", "--plugin-dir",
+               kBuild + "/testplugins", "--state-dir", node.dir / "state"},
+              {{"NOTIFY_SOCKET", node.notify.path()}}, node.logPath);
+  CHECK(dcosd.wait(10s) == 1);
+  CHECK_THAT(dcosd.log(), Catch::Contains("the zone firewall is not applied yet: open ports from start(), not create()"));
+}
+
 TEST_CASE("dcosd starts no module when it cannot program the firewall", "[dcosd][integration]") {
   // In a user namespace of its own, dcosd is root there but has no
   // CAP_NET_ADMIN over the network namespace it runs in: nf_tables refuses.

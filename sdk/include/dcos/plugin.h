@@ -138,8 +138,9 @@ typedef struct dcos_host_v1 {
    * the cluster every port is open anyway, so on private agents this does
    * nothing. The firewall changes atomically, before the call returns.
    * Reference counted: each successful open_port is undone by one close_port.
-   * With the firewall disabled, succeeds and does nothing. 0 or a negative
-   * errno with a message in err. */
+   * With the firewall disabled, succeeds and does nothing. From start() on:
+   * during create() the firewall is not applied yet (-EAGAIN). 0 or a
+   * negative errno with a message in err. */
   int (*open_port)(void *ctx, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t err_len);
   int (*close_port)(void *ctx, uint32_t zones, uint32_t proto, uint16_t port, char *err, size_t err_len);
 
