@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "coord/recipes.h"
 #include "tests/support/process.h"
@@ -107,16 +108,29 @@ TEST_CASE("election on the memory client: order, handover, no herd, expiry", "[c
   CHECK(waitUntil([&] { return elections[2]->isLeader() && !elections[1]->isLeader(); }, 2s));
 }
 
+namespace {
+
+// Two sessions standing in one election; the first leads.
+struct TwoCandidates {
+  std::shared_ptr<MemoryEnsemble> ens = std::make_shared<MemoryEnsemble>();
+  MemoryClient a{ens}, b{ens};
+  LeaderElection ea{a, "/e", "a", {}}, eb{b, "/e", "b", {}};
+  TwoCandidates() {
+    REQUIRE(ea.start().ok());
+    REQUIRE(eb.start().ok());
+    a.drain();
+    b.drain();
+    REQUIRE(ea.isLeader());
+    REQUIRE(!eb.isLeader());
+  }
+  std::tuple<MemoryClient &, MemoryClient &, LeaderElection &, LeaderElection &> parts() { return {a, b, ea, eb}; }
+};
+
+}  // namespace
+
 TEST_CASE("election: a look that fails while disconnected is taken again on reconnect", "[coord]") {
-  auto ens = std::make_shared<MemoryEnsemble>();
-  MemoryClient a(ens), b(ens);
-  LeaderElection ea(a, "/e", "a", {}), eb(b, "/e", "b", {});
-  REQUIRE(ea.start().ok());
-  REQUIRE(eb.start().ok());
-  a.drain();
-  b.drain();
-  REQUIRE(ea.isLeader());
-  REQUIRE(!eb.isLeader());
+  TwoCandidates two;
+  auto [a, b, ea, eb] = two.parts();
   // b's event thread is held while the leader resigns, so the deletion
   // reaches b's watch only after b has lost its connection.
   std::mutex hold;
@@ -132,14 +146,8 @@ TEST_CASE("election: a look that fails while disconnected is taken again on reco
 }
 
 TEST_CASE("election: a leader that resigns while disconnected hands over once it is back", "[coord]") {
-  auto ens = std::make_shared<MemoryEnsemble>();
-  MemoryClient a(ens), b(ens);
-  LeaderElection ea(a, "/e", "a", {}), eb(b, "/e", "b", {});
-  REQUIRE(ea.start().ok());
-  REQUIRE(eb.start().ok());
-  a.drain();
-  b.drain();
-  REQUIRE(ea.isLeader());
+  TwoCandidates two;
+  auto [a, b, ea, eb] = two.parts();
   a.disconnect();
   ea.stop();  // its delete cannot reach the ensemble now
   CHECK(!ea.isLeader());
