@@ -162,6 +162,21 @@ journal_has dcosd "dcos-zookeeper.service is gone and nothing restarts it: start
   fail "no line in dcosd's log about the server started again"
 echo "ok: dcos-zookeeper.service stopped from outside; the module started it again (pid $(prop dcos-zookeeper.service MainPID))"
 
+# dcosd crashes and comes back with the process executor: the unit the old
+# one left on the data dir is stopped, and the server runs as dcosd's child.
+cat >"$work/etc-dcos/node.json" <<'EOF'
+{"role": "master", "address": "127.0.0.1", "hostname": "master-1", "api": {"listen": "127.0.0.1:61001"},
+ "modules": {"zookeeper": {"executor": "process"}}}
+EOF
+dcosd_pid=$(prop dcosd MainPID)
+in_container systemctl kill -s KILL --kill-who=main dcosd.service
+wait_until 30 "a new dcosd ready with the process executor" new_dcosd
+unit_gone() { [[ $(prop dcos-zookeeper.service LoadState) == not-found ]]; }
+wait_until 30 "the unit left by the systemd executor stopped" unit_gone
+wait_until 30 "zookeeper healthy as dcosd's child" zk_healthy
+journal_has dcosd "left on this data dir by the systemd executor" || fail "no line about the left unit in dcosd's log"
+echo "ok: executor switched to process after a crash: the left unit stopped, the server a child of dcosd, healthy"
+
 # A graceful stop takes the server with it.
 in_container systemctl stop dcosd.service
 [[ $(prop dcos-zookeeper.service LoadState) == not-found ]] \

@@ -398,6 +398,7 @@ class ZooKeeperModule : public dcos::sdk::Module {
     if (useUnits_) {
       runner_ = std::make_unique<UnitRunner>(host_, user_, dir_);
     } else {
+      if (dcos::systemd::systemdIsInit()) stopLeftoverUnit();
       runner_ = std::make_unique<ProcessRunner>(host_, dir_ + "/server.out");
     }
     runner_->start(argv, changed);
@@ -438,6 +439,23 @@ class ZooKeeperModule : public dcos::sdk::Module {
     }
     std::string body = dcos::zookeeper::exhibitorStatus(self->ensemble_, 500ms);
     resp->write(resp->ctx, body.data(), body.size());
+  }
+
+  // A dcosd that ran the systemd executor and crashed left its server as a
+  // unit; run as a child now, ours would crash-loop on the busy port while
+  // the orphan answered the health checks. Only the unit serving this data
+  // dir is ours: another node on this host may run one too.
+  void stopLeftoverUnit() {
+    auto units = dcos::systemd::UnitManager::connect();
+    if (!units) return;
+    auto state = (*units)->state(kUnitName);
+    if (!state || !state->loaded || state->mainPid <= 0) return;
+    std::error_code ec;
+    auto cwd = fs::read_symlink("/proc/" + std::to_string(state->mainPid) + "/cwd", ec);
+    if (ec || cwd != fs::weakly_canonical(dir_, ec)) return;
+    host_.warning(std::string("stopping ") + kUnitName + " (pid " + std::to_string(state->mainPid) +
+                  "), left on this data dir by the systemd executor; the server runs as dcosd's child now");
+    if (auto stopped = (*units)->stop(kUnitName, 30s); !stopped) host_.warning(stopped.error().message);
   }
 
   // The data dir belongs to the server's user; the config stays root's.
