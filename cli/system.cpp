@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -197,26 +198,55 @@ bool processRuns(pid_t pid, const std::string &needle) {
   return cmdline.find(needle) != std::string::npos;
 }
 
+namespace {
+
+// Debian 12's <sys/pidfd.h> declares these without C linkage; the system
+// calls themselves are plain.
+int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int pidfdSignal(int fd, int sig) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0)); }
+
+}  // namespace
+
 std::vector<pid_t> stopProcesses(const std::vector<pid_t> &pids, std::chrono::milliseconds grace) {
-  for (pid_t pid : pids) {
-    if (pid > 0) ::kill(pid, SIGTERM);
-  }
-  auto deadline = std::chrono::steady_clock::now() + grace;
-  auto alive = [](pid_t pid) {
-    int status;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
-    return ::kill(pid, 0) == 0 && !isZombie(pid);
+  // Through pidfds: a pid that dies during the wait and is reused by another
+  // process is never signalled.
+  struct Target {
+    pid_t pid;
+    int fd;
+    bool gone = false;
   };
-  std::vector<pid_t> left;
+  std::vector<Target> targets;
+  for (pid_t pid : pids) {
+    if (pid <= 0) continue;
+    int fd = pidfdOpen(pid);
+    if (fd >= 0) targets.push_back({pid, fd});  // else gone already
+  }
+  for (auto &t : targets) pidfdSignal(t.fd, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + grace;
   while (true) {
-    left.clear();
-    for (pid_t pid : pids) {
-      if (pid > 0 && alive(pid)) left.push_back(pid);
+    bool waiting = false;
+    for (auto &t : targets) {
+      if (t.gone) continue;
+      pollfd p{t.fd, POLLIN, 0};
+      if (::poll(&p, 1, 0) > 0) {  // exited (a zombie counts)
+        int status;
+        ::waitpid(t.pid, &status, WNOHANG);  // reaped, if it was ours
+        t.gone = true;
+      } else {
+        waiting = true;
+      }
     }
-    if (left.empty() || std::chrono::steady_clock::now() >= deadline) break;
+    if (!waiting || std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  for (pid_t pid : left) ::kill(pid, SIGKILL);
+  std::vector<pid_t> left;
+  for (auto &t : targets) {
+    if (!t.gone) {
+      pidfdSignal(t.fd, SIGKILL);
+      left.push_back(t.pid);
+    }
+    ::close(t.fd);
+  }
   return left;
 }
 
