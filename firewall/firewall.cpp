@@ -178,13 +178,18 @@ Status ZoneFirewall::nodeLeft(const std::string &address) {
   std::lock_guard lock(mutex_);
   auto it = members_.find(address);
   if (it == members_.end()) return Status::Ok();
-  if (--it->second > 0) return Status::Ok();
-  members_.erase(it);
-  // A master's address stays: it is part of the config, not of the membership.
-  if (std::find(cluster_.masters.begin(), cluster_.masters.end(), address) != cluster_.masters.end()) {
+  if (it->second > 1) {
+    --it->second;
     return Status::Ok();
   }
-  return firewall_->removeAddresses(kClusterNodes, {*iv});
+  // A master's address stays: it is part of the config, not of the membership.
+  if (std::find(cluster_.masters.begin(), cluster_.masters.end(), address) == cluster_.masters.end()) {
+    // Still a member until the kernel has let it go: a failed removal must
+    // leave it counted, so that the next change tries again.
+    if (auto s = firewall_->removeAddresses(kClusterNodes, {*iv}); !s) return s;
+  }
+  members_.erase(it);
+  return Status::Ok();
 }
 
 }  // namespace dcos::firewall

@@ -79,6 +79,8 @@ std::string nftTable(const Ruleset &rs) {
       << "/second accept comment \"ping6, rate-limited\"\n";
   out << "\t\ticmpv6 type 1-4 accept comment \"ICMPv6 errors\"\n";
   out << "\t\ticmpv6 type 133-136 accept comment \"neighbour discovery\"\n";
+  out << "\t\ticmpv6 type 130-132 accept comment \"multicast listener discovery\"\n";
+  out << "\t\ticmpv6 type mld2-listener-report accept comment \"MLDv2 reports\"\n";
   for (const auto &r : rs.rules) {
     std::vector<Family> families;
     if (r.sourceKind == Rule::SourceKind::Set) {

@@ -329,7 +329,7 @@ std::vector<Family> ruleFamilies(const Rule &rule) {
   return {};
 }
 
-constexpr size_t kFixedRules = 9;
+constexpr size_t kFixedRules = 11;
 
 }  // namespace
 
@@ -396,6 +396,10 @@ void addReplace(Batch &batch, const Ruleset &rs) {
   icmpRule(batch, table, Family::V6, 128, 128, echo, "ping6, rate-limited");
   icmpRule(batch, table, Family::V6, 1, 4, 0, "ICMPv6 errors");
   icmpRule(batch, table, Family::V6, 133, 136, 0, "neighbour discovery");
+  // RFC 4890: switches that snoop MLD stop forwarding to a node that does
+  // not answer their queries.
+  icmpRule(batch, table, Family::V6, 130, 132, 0, "multicast listener discovery");
+  icmpRule(batch, table, Family::V6, 143, 143, 0, "MLDv2 reports");
 
   for (size_t i = 0; i < rs.rules.size(); ++i) {
     const Rule &rule = rs.rules[i];

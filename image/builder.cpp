@@ -42,6 +42,13 @@ const std::vector<std::string> kBasePackages = {
     "systemd-resolved", "libnss-myhostname",
 };
 
+// One shell word, whatever `s` holds: mmdebstrap's hooks are shell text.
+std::string shellQuote(const std::string &s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 std::string uuid() {
   std::string u = readFile("/proc/sys/kernel/random/uuid");
   while (!u.empty() && (u.back() == '\n' || u.back() == ' ')) u.pop_back();
@@ -134,6 +141,22 @@ std::string baseCommandLine(const std::string &rootPartUuid) {
   return "root=PARTUUID=" + rootPartUuid + " rw console=ttyS0,115200 net.ifnames=0 panic=-1";
 }
 
+Status checkNoLinks(const std::string &rootfs, const std::string &path) {
+  // Inside the image only: a symlink on the way (Debian's /var/run -> /run
+  // is absolute) would take a write to the build machine's own files.
+  std::string at = rootfs;
+  for (const auto &part : fs::path(path).relative_path()) {
+    at += "/" + part.string();
+    struct stat st {};
+    if (::lstat(at.c_str(), &st) != 0) break;  // the rest is made as directories
+    if (S_ISLNK(st.st_mode)) {
+      return makeError("image file " + path + ": " + at.substr(rootfs.size()) +
+                       " is a symbolic link in the image; give the path it stands for");
+    }
+  }
+  return Status::Ok();
+}
+
 Result<BuildResult> build(const BuildOptions &o, const std::function<void(const std::string &)> &progress) {
   Step step{progress};
   BuildResult result;
@@ -197,7 +220,7 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
   std::vector<std::string> packages = kBasePackages;
   packages.insert(packages.end(), image.packages.begin(), image.packages.end());
   std::string debList;
-  for (const auto &d : o.debs) debList += " /tmp/dcos-debs/" + fs::path(d).filename().string();
+  for (const auto &d : o.debs) debList += " " + shellQuote("/tmp/dcos-debs/" + fs::path(d).filename().string());
   std::vector<std::string> mm{"mmdebstrap", "--variant=apt", "--mode=root", "--skip=download/empty",
                               "--skip=cleanup/apt/cache", "--include=" + text::join(packages, ","),
                               "--aptopt=APT::Install-Recommends \"false\"",
@@ -209,8 +232,8 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
                               "--setup-hook=mkdir -p \"$1/var/cache/apt/archives\" \"$1/usr/share/man/man1\" "
                               "\"$1/usr/share/man/man5\" \"$1/usr/share/man/man7\" \"$1/usr/share/man/man8\"",
                               // Hard links where the cache and the output share a file system.
-                              "--setup-hook=for f in '" + fs::absolute(o.cacheDir).string() +
-                                  "'/*.deb; do [ -e \"$f\" ] || continue; ln \"$f\" \"$1/var/cache/apt/archives/\" "
+                              "--setup-hook=for f in " + shellQuote(fs::absolute(o.cacheDir).string()) +
+                                  "/*.deb; do [ -e \"$f\" ] || continue; ln \"$f\" \"$1/var/cache/apt/archives/\" "
                                   "2>/dev/null || cp \"$f\" \"$1/var/cache/apt/archives/\" || exit 1; done",
                               // The kernel without an initramfs: it has what it needs to boot built in.
                               "--customize-hook=chroot \"$1\" env INITRD=No DEBIAN_FRONTEND=noninteractive apt-get "
@@ -222,7 +245,9 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
   for (const auto &g : image.pathInclude) filters.push_back("--dpkgopt=path-include=" + g);
   mm.insert(std::find_if(mm.begin(), mm.end(), [](const std::string &a) { return a.rfind("--hook-dir=", 0) == 0; }),
             filters.begin(), filters.end());
-  for (const auto &d : o.debs) mm.push_back("--customize-hook=copy-in '" + fs::absolute(d).string() + "' /tmp/dcos-debs");
+  for (const auto &d : o.debs) {
+    mm.push_back("--customize-hook=copy-in " + shellQuote(fs::absolute(d).string()) + " /tmp/dcos-debs");
+  }
   mm.push_back("--customize-hook=chroot \"$1\" env DEBIAN_FRONTEND=noninteractive apt-get install -y "
                "--no-install-recommends" + debList);
   mm.push_back("bookworm");
@@ -249,6 +274,7 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
 
   // 4. What makes it a node of this cluster and role.
   auto write = [&](const std::string &path, const std::string &content, mode_t mode = 0644) -> Status {
+    if (auto s = checkNoLinks(rootfs, path); !s) return s.error();
     fs::create_directories(fs::path(rootfs + path).parent_path(), ec);
     if (auto s = writeFile(rootfs + path, content); !s) return s.error();
     ::chmod((rootfs + path).c_str(), mode);

@@ -50,6 +50,10 @@ struct BuildResult {
 // Progress lines go to `progress`.
 Result<BuildResult> build(const BuildOptions &options, const std::function<void(const std::string &)> &progress);
 
+// Fails when a part of `path` (absolute, as in the image) is a symbolic link
+// under `rootfs`: a role's file must not be written through one.
+Status checkNoLinks(const std::string &rootfs, const std::string &path);
+
 // The kernel command line an image boots with, before the node's own
 // parameters: root by PARTUUID, serial console, classic interface names.
 std::string baseCommandLine(const std::string &rootPartUuid);

@@ -3,6 +3,7 @@
 #include <Poco/JSON/Stringifier.h>
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <map>
 #include <set>
@@ -19,16 +20,53 @@ using config::Reader;
 
 namespace {
 
-std::vector<std::string> names(Reader &r, const std::string &key) {
+// `valid`, when given, says what is wrong with a name, or "" when nothing is.
+std::vector<std::string> names(Reader &r, const std::string &key,
+                               const std::function<std::string(const std::string &)> &valid = {}) {
   std::vector<std::string> out;
   r.array(key, Need::Optional, [&](const std::string &path, const Poco::Dynamic::Var &v) {
     if (!v.isString() || v.extract<std::string>().empty()) {
       r.diagnostics().add(path, "expected a non-empty string, found " + config::describe(v));
       return;
     }
-    out.push_back(v.extract<std::string>());
+    std::string name = v.extract<std::string>();
+    if (valid) {
+      if (std::string why = valid(name); !why.empty()) {
+        r.diagnostics().add(path, why + ", found " + text::quote(name));
+        return;
+      }
+    }
+    out.push_back(name);
   });
   return out;
+}
+
+bool allOf(const std::string &s, const char *allowed) { return s.find_first_not_of(allowed) == std::string::npos; }
+
+// A Debian package name, optionally =version: these reach apt as arguments,
+// where anything starting with "-" would be an option (-o... runs commands).
+std::string packageProblem(const std::string &p) {
+  std::string name = p.substr(0, p.find('='));
+  std::string version = p.find('=') == std::string::npos ? "" : p.substr(p.find('=') + 1);
+  bool ok = name.size() >= 2 && allOf(name.substr(0, 1), "abcdefghijklmnopqrstuvwxyz0123456789") &&
+            allOf(name, "abcdefghijklmnopqrstuvwxyz0123456789+.-") &&
+            (p.find('=') == std::string::npos ||
+             (!version.empty() && std::isalnum(static_cast<unsigned char>(version[0])) &&
+              allOf(version, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.+~:-")));
+  return ok ? "" : "expected a Debian package name (lowercase letters, digits, + . -; optionally =version)";
+}
+
+// A systemd unit name: these reach systemctl as arguments.
+std::string unitProblem(const std::string &u) {
+  auto dot = u.rfind('.');
+  bool ok = !u.empty() && u[0] != '-' && dot != std::string::npos && dot > 0 &&
+            allOf(u, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:_.@-\\");
+  if (ok) {
+    std::string type = u.substr(dot + 1);
+    ok = type == "service" || type == "socket" || type == "timer" || type == "target" || type == "path" ||
+         type == "mount";
+  }
+  return ok ? "" : "expected a systemd unit name (NAME.service, .socket, .timer, .target, .path or .mount)";
 }
 
 }  // namespace
@@ -78,8 +116,8 @@ Result<Manifest> parseManifest(const std::string &json, const std::string &sourc
     m.modules.push_back(std::move(spec));
   });
   if (auto image = root.object("image", Need::Optional)) {
-    m.image.packages = names(*image, "packages");
-    m.image.units = names(*image, "units");
+    m.image.packages = names(*image, "packages", packageProblem);
+    m.image.units = names(*image, "units", unitProblem);
     if (auto files = image->scalarMap("files", Need::Optional)) {
       for (const auto &[path, content] : *files) {
         bool ok = !path.empty() && path.front() == '/' && path.back() != '/' && path.find("/../") == std::string::npos &&

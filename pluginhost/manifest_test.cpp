@@ -90,6 +90,24 @@ TEST_CASE("a manifest's image path filters: absolute globs, in order", "[manifes
   CHECK_THAT(bad.error().message, Catch::Contains(R"(m: /image/path_include/0: expected an absolute path glob)"));
 }
 
+TEST_CASE("a manifest's image packages and units are names, never options", "[manifest]") {
+  auto m = parseManifest(R"({"zone": "admin", "image": {"packages": ["libzookeeper-java", "g++", "zstd=1.5.4+dfsg2-5"],
+    "units": ["dcosd.service", "getty@ttyS0.service", "fstrim.timer"]}})", "m");
+  REQUIRE(m.ok());
+  CHECK(m->image.packages.size() == 3);
+  CHECK(m->image.units.size() == 3);
+  auto bad = parseManifest(R"({"zone": "admin", "image": {
+    "packages": ["-oDPkg::Pre-Invoke::=touch${IFS}/tmp/x", "/tmp/evil.deb", "Foo", "a b"],
+    "units": ["--root=/", "dcosd", "x.service;reboot"]}})", "m");
+  REQUIRE_FALSE(bad.ok());
+  for (const char *where : {"/image/packages/0", "/image/packages/1", "/image/packages/2", "/image/packages/3"}) {
+    CHECK_THAT(bad.error().message, Catch::Contains(std::string("m: ") + where + ": expected a Debian package name"));
+  }
+  for (const char *where : {"/image/units/0", "/image/units/1", "/image/units/2"}) {
+    CHECK_THAT(bad.error().message, Catch::Contains(std::string("m: ") + where + ": expected a systemd unit name"));
+  }
+}
+
 TEST_CASE("a manifest's image files: absolute paths only", "[manifest]") {
   auto m = parseManifest(R"({"zone": "admin", "image": {"packages": ["libzookeeper-java"],
     "files": {"/usr/lib/sysusers.d/zk.conf": "u zookeeper - - -\n"}}})", "m");
