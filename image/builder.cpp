@@ -27,6 +27,22 @@ using cli::run;
 using cli::runLogged;
 using cli::writeFile;
 
+// A path as /proc/self/mounts writes it: space, tab, newline and backslash
+// as octal escapes (\040 ...).
+std::string unescapeMountPath(const std::string &s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isdigit(static_cast<unsigned char>(s[i + 2])) && std::isdigit(static_cast<unsigned char>(s[i + 3]))) {
+      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
 namespace {
 
 constexpr uint64_t kMiB = 1024 * 1024;
@@ -100,19 +116,31 @@ uint64_t treeBytes(const fs::path &root) {
   return total;
 }
 
-// Removes a work dir, unmounting whatever a failed chroot build left mounted.
-void removeWorkDir(const std::string &dir) {
-  if (dir.empty() || !fs::exists(dir)) return;
+std::vector<std::string> mountsUnder(const std::string &dir) {
   std::istringstream mounts(readFile("/proc/self/mounts"));
   std::vector<std::string> under;
   for (std::string line; std::getline(mounts, line);) {
     std::istringstream f(line);
     std::string dev, where;
     f >> dev >> where;
+    where = unescapeMountPath(where);
     if (text::startsWith(where, dir + "/")) under.push_back(where);
   }
+  return under;
+}
+
+// Removes a work dir, unmounting whatever a failed chroot build left mounted.
+// Never removes through a mount that is still there (a bind of the host's
+// /dev would lose the host its device nodes).
+void removeWorkDir(const std::string &dir) {
+  if (dir.empty() || !fs::exists(dir)) return;
+  auto under = mountsUnder(dir);
   std::sort(under.rbegin(), under.rend());
   for (const auto &m : under) (void)run({"umount", "-l", m});
+  if (!mountsUnder(dir).empty()) {
+    std::fprintf(stderr, "dcos-image: %s still has mounts under it; left in place\n", dir.c_str());
+    return;
+  }
   std::error_code ec;
   fs::remove_all(dir, ec);
 }

@@ -54,6 +54,9 @@ Result<BuildResult> build(const BuildOptions &options, const std::function<void(
 // under `rootfs`: a role's file must not be written through one.
 Status checkNoLinks(const std::string &rootfs, const std::string &path);
 
+// A path as /proc/self/mounts writes it (\040 for a space, ...), as it is.
+std::string unescapeMountPath(const std::string &s);
+
 // The kernel command line an image boots with, before the node's own
 // parameters: root by PARTUUID, serial console, classic interface names.
 std::string baseCommandLine(const std::string &rootPartUuid);

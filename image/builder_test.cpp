@@ -23,3 +23,10 @@ TEST_CASE("a role's image file is never written through a symbolic link", "[imag
   CHECK_FALSE(dcos::image::checkNoLinks(root.string(), "/etc/evil").ok());
   fs::remove_all(root);
 }
+
+TEST_CASE("mount paths from /proc/self/mounts are read with their escapes", "[image]") {
+  CHECK(dcos::image::unescapeMountPath("/srv/my\\040images/work/rootfs/dev") == "/srv/my images/work/rootfs/dev");
+  CHECK(dcos::image::unescapeMountPath("/a\\011b\\134c") == "/a\tb\\c");
+  CHECK(dcos::image::unescapeMountPath("/plain/path") == "/plain/path");
+  CHECK(dcos::image::unescapeMountPath("/trailing\\04") == "/trailing\\04");
+}
