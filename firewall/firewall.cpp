@@ -165,25 +165,32 @@ Status ZoneFirewall::closePort(const std::vector<Zone> &zones, Proto proto, uint
 Status ZoneFirewall::nodeJoined(const std::string &address) {
   auto iv = parseInterval(address);
   if (!iv || !iv->single()) return makeError("not a node address: " + text::quote(address));
+  // Keyed by the address, not its spelling: fd00::1 and fd00:0::1 are one node.
+  const std::string key = formatInterval(*iv);
   std::lock_guard lock(mutex_);
-  if (members_[address]++ > 0) return Status::Ok();
+  if (members_[key]++ > 0) return Status::Ok();
   auto s = firewall_->addAddresses(kClusterNodes, {*iv});
-  if (!s) members_.erase(address);
+  if (!s) members_.erase(key);
   return s;
 }
 
 Status ZoneFirewall::nodeLeft(const std::string &address) {
   auto iv = parseInterval(address);
   if (!iv || !iv->single()) return makeError("not a node address: " + text::quote(address));
+  const std::string key = formatInterval(*iv);
   std::lock_guard lock(mutex_);
-  auto it = members_.find(address);
+  auto it = members_.find(key);
   if (it == members_.end()) return Status::Ok();
   if (it->second > 1) {
     --it->second;
     return Status::Ok();
   }
   // A master's address stays: it is part of the config, not of the membership.
-  if (std::find(cluster_.masters.begin(), cluster_.masters.end(), address) == cluster_.masters.end()) {
+  bool master = std::any_of(cluster_.masters.begin(), cluster_.masters.end(), [&](const std::string &m) {
+    auto mi = parseInterval(m);
+    return mi && *mi == *iv;
+  });
+  if (!master) {
     // Still a member until the kernel has let it go: a failed removal must
     // leave it counted, so that the next change tries again.
     if (auto s = firewall_->removeAddresses(kClusterNodes, {*iv}); !s) return s;

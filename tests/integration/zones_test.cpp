@@ -267,8 +267,13 @@ TEST_CASE("a node joining and leaving changes set elements only", "[netns][firew
   CHECK(c.net.probe("outside", {ssh, dns}) == std::map<std::string, std::string>{{ssh, "open"}, {dns, "open"}});
   CHECK(c.net.probe("operator", {ssh})[ssh] == "filtered");
 
+  // The same node spelt another way counts as the same member: it stays in
+  // until both have left.
+  REQUIRE(zf->nodeJoined("fd00:dc05:0:0::99").ok());
   REQUIRE(zf->nodeLeft("172.31.254.100").ok());
   REQUIRE(zf->nodeLeft("fd00:dc05::99").ok());
+  CHECK(c.net.probe("outside", {dns})[dns] == "open");
+  REQUIRE(zf->nodeLeft("fd00:dc05:0:0::99").ok());
   CHECK(c.net.probe("outside", {ssh, dns}) == std::map<std::string, std::string>{{ssh, "filtered"}, {dns, "filtered"}});
   CHECK(c.net.exec("private2", "nft -a list chain inet dcos input | sed -E 's/ packets [0-9]+ bytes [0-9]+//'") == chain);
 }
