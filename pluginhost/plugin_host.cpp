@@ -343,6 +343,13 @@ Status PluginHost::start() {
   return Status::Ok();
 }
 
+namespace {
+
+// From Stopping on, and once failed, an instance takes no new routes or elections.
+bool closedToWork(State state) { return state == State::Stopping || state == State::Stopped || state == State::Failed; }
+
+}  // namespace
+
 void PluginHost::release(Instance &inst) {
   std::vector<std::string> elections;
   {
@@ -409,18 +416,13 @@ int PluginHost::hostStand(void *ctx, const char *name, void (*onChange)(void *, 
   if (!config::isName(n)) return fail("election name " + text::quote(n) + " is not a name", EINVAL);
   const auto &hooks = inst->owner->options_.elections;
   if (!hooks.stand) return fail("this node takes part in no elections", ENOTSUP);
-  auto stopping = [inst] {
-    std::lock_guard lock(inst->owner->mutex_);
-    return inst->state == State::Stopping || inst->state == State::Stopped || inst->state == State::Failed;
-  };
-  if (stopping()) return fail("module " + inst->spec.name + " is stopping or failed", ESHUTDOWN);
   auto changed = [onChange, user](bool leader) {
     if (onChange != nullptr) onChange(user, leader ? 1 : 0);
   };
   if (auto s = hooks.stand(n, inst->owner->config_.node.address, changed); !s) return fail(s.error().message, EIO);
   {
     std::lock_guard lock(inst->owner->mutex_);
-    if (inst->state != State::Stopping && inst->state != State::Stopped && inst->state != State::Failed) {
+    if (!closedToWork(inst->state)) {
       inst->elections.push_back(n);
       return 0;
     }
@@ -461,7 +463,7 @@ int PluginHost::hostHttpRoute(void *ctx, const char *prefix, dcos_http_handler h
     }
   }
   std::lock_guard lock(inst->owner->mutex_);
-  if (inst->state == State::Stopping || inst->state == State::Stopped || inst->state == State::Failed) {
+  if (closedToWork(inst->state)) {
     return fail("module " + inst->spec.name + " is stopping or failed");
   }
   for (const auto &r : inst->owner->routes_) {

@@ -5,6 +5,8 @@
 set -euo pipefail
 build=$1
 src=$2
+# shellcheck source=../support/wait.sh
+source "$src/tests/support/wait.sh"
 work=$(mktemp -d /tmp/dcos-sdk-test.XXXXXX)
 pid=
 cleanup() {
@@ -55,12 +57,11 @@ grep -q "^attributes: gpu:true" "$work/check.log" || fail "--check does not show
 
 "${dcosd[@]}" >"$work/dcosd.log" 2>&1 &
 pid=$!
-deadline=$((SECONDS + 10))
-until grep -q '"phase":"running"' <<<"$(curl -sS "http://127.0.0.1:$port/health" 2>/dev/null)"; do
+running() {
   kill -0 "$pid" 2>/dev/null || fail "dcosd exited"
-  [ $SECONDS -lt $deadline ] || fail "dcosd not healthy within 10 s"
-  sleep 0.05
-done
+  grep -q '"phase":"running"' <<<"$(curl -sS "http://127.0.0.1:$port/health" 2>/dev/null)"
+}
+wait_until 10 "dcosd running with the custom role" running
 node=$(curl -fsS "http://127.0.0.1:$port/v1/node")
 grep -q '"resource_role":"gpu"' <<<"$node" || fail "/v1/node lacks the gpu resource role: $node"
 grep -q '"gpu":"true"' <<<"$node" || fail "/v1/node lacks the gpu attribute: $node"
