@@ -37,11 +37,6 @@ struct LeaderElection::Core : std::enable_shared_from_this<Core> {
   Core(Client &c, std::string p, std::string d, std::function<void(bool)> f)
       : client(c), path(std::move(p)), data(std::move(d)), onChange(std::move(f)) {}
 
-  bool isRunning() {
-    std::lock_guard lock(mutex);
-    return running;
-  }
-
   // Stands: finds its own node (a create whose reply was lost may still have
   // happened) or creates one, then checks who leads. Only while running.
   Status stand() {

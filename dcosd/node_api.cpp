@@ -101,20 +101,17 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       // Bodies for the node API are small; 1 MiB is plenty and bounds memory.
       // A bigger one is refused, not cut: the plugin would take a part for the whole.
       constexpr size_t kMaxBody = 1u << 20;
-      if (request.hasContentLength() && request.getContentLength64() > static_cast<Poco::Int64>(kMaxBody)) {
+      bool tooBig = request.hasContentLength() && request.getContentLength64() > static_cast<Poco::Int64>(kMaxBody);
+      char buf[8192];
+      auto &in = request.stream();
+      while (!tooBig && in.read(buf, sizeof buf).gcount() > 0) {
+        body.append(buf, static_cast<size_t>(in.gcount()));
+        tooBig = body.size() > kMaxBody;  // chunked: no length to go by
+      }
+      if (tooBig) {
         response.setKeepAlive(false);
         send(api_, request, response, 413, "application/json", errorJson("request body over 1 MiB"));
         return true;
-      }
-      char buf[8192];
-      auto &in = request.stream();
-      while (in.read(buf, sizeof buf).gcount() > 0) {
-        body.append(buf, static_cast<size_t>(in.gcount()));
-        if (body.size() > kMaxBody) {
-          response.setKeepAlive(false);
-          send(api_, request, response, 413, "application/json", errorJson("request body over 1 MiB"));
-          return true;
-        }
       }
     }
     struct Answer {

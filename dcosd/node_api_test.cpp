@@ -99,17 +99,22 @@ TEST_CASE("a plugin route gets a body whole, or the request is refused with 413"
               });
   REQUIRE(api.start("127.0.0.1:0").ok());
   dcos::test::TempDir dir("dcos-api-body");
-  auto post = [&](size_t bytes) {
+  auto post = [&](size_t bytes, bool chunked = false) {
     dcos::test::writeFile(dir / "body", std::string(bytes, 'x'));
-    auto r = dcos::test::runCommand({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--data-binary",
-                                     "@" + (dir / "body"), "http://" + api.address() + "/plugin/x"});
-    return r.out;
+    std::vector<std::string> argv{"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--data-binary",
+                                  "@" + (dir / "body"), "http://" + api.address() + "/plugin/x"};
+    if (chunked) argv.insert(argv.begin() + 1, {"-H", "Transfer-Encoding: chunked"});
+    return dcos::test::runCommand(argv).out;
   };
   CHECK(post(1000) == "200");
   CHECK(seen == 1000);
   seen = 0;
   CHECK(post(3u << 20) == "413");
   CHECK(seen == 0);  // the plugin never saw a cut body
+  CHECK(post(3u << 20, true) == "413");  // no length given: counted as it comes
+  CHECK(seen == 0);
+  CHECK(post(1000, true) == "200");
+  CHECK(seen == 1000);
   api.stop();
 }
 
