@@ -1,5 +1,7 @@
 #include "base/text.h"
 
+#include <cctype>
+
 #include <dcos/plugin.hpp>
 
 #include <algorithm>
@@ -50,6 +52,14 @@ std::string join(const std::vector<std::string> &parts, std::string_view separat
 }
 
 std::string quote(std::string_view s) { return sdk::jsonQuote(s); }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
 
 bool startsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 

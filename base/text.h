@@ -22,5 +22,7 @@ std::string quote(std::string_view s);
 
 bool startsWith(std::string_view s, std::string_view prefix);
 bool endsWith(std::string_view s, std::string_view suffix);
+// ASCII case-insensitive equality (header names, HTTP tokens).
+bool iequals(std::string_view a, std::string_view b);
 
 }  // namespace dcos::text

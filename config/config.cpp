@@ -145,6 +145,8 @@ Poco::JSON::Object::Ptr nodeObject(const NodeConfig &n) {
   Poco::JSON::Object::Ptr api = new Poco::JSON::Object;
   api->set("listen", n.apiListen);
   if (!n.adminListen.empty()) api->set("admin_listen", n.adminListen);
+  api->set("header_timeout_ms", n.apiHeaderTimeoutMs);
+  api->set("max_connections_per_client", n.apiMaxConnectionsPerClient);
   o->set("api", api);
   if (!n.moduleConfig.empty()) {
     Poco::JSON::Object::Ptr modules = new Poco::JSON::Object;
@@ -343,6 +345,10 @@ Result<NodeConfig> parseNode(const std::string &text, const std::string &file) {
     };
     listenAt("listen", n.apiListen);
     listenAt("admin_listen", n.adminListen);
+    if (auto ms = api->integer("header_timeout_ms", Need::Optional, 100, 600'000)) n.apiHeaderTimeoutMs = static_cast<int>(*ms);
+    if (auto cap = api->integer("max_connections_per_client", Need::Optional, 1, 65'536)) {
+      n.apiMaxConnectionsPerClient = static_cast<int>(*cap);
+    }
     api->done();
   }
   if (auto modules = root.raw("modules", Need::Optional)) {

@@ -56,6 +56,10 @@ struct NodeConfig {
   // A second listener of the node API on the operators' admin port (masters,
   // until the admin router takes TCP 80 over); empty: none.
   std::string adminListen;
+  // Limits of both listeners (http::Limits): the time a request's head may
+  // take, and the connections one client address may hold.
+  int apiHeaderTimeoutMs = 10'000;
+  int apiMaxConnectionsPerClient = 512;
   // Per-module config from node.json's "modules": module name -> JSON
   // object, laid over the config the role gives that module.
   std::map<std::string, std::string> moduleConfig;

@@ -240,3 +240,10 @@ TEST_CASE("the example configs in the repository are valid", "[config]") {
   }
   CHECK(checked >= 5);
 }
+
+TEST_CASE("node.json: the node API's client limits", "[config]") {
+  CHECK_THAT(nodeError(R"({"role": "master", "address": "10.0.0.1", "api": {"header_timeout_ms": 5}})"),
+             Catch::Contains("/api/header_timeout_ms"));
+  CHECK_THAT(nodeError(R"({"role": "master", "address": "10.0.0.1", "api": {"max_connections_per_client": 0}})"),
+             Catch::Contains("/api/max_connections_per_client"));
+}

@@ -285,7 +285,12 @@ int runDaemon(const Options &options) {
   NodeApi api(
       snapshot,
       [&host](const dcos_http_request &req, const dcos_http_response &resp) { return host.serveRoute(req, resp); },
-      [&coordination]() { return coordination->nodesJson(); });
+      [&coordination]() { return coordination->nodesJson(); }, [&] {
+        http::Limits limits;
+        limits.headerTimeout = std::chrono::milliseconds(config->node.apiHeaderTimeoutMs);
+        limits.maxConnectionsPerClient = static_cast<size_t>(config->node.apiMaxConnectionsPerClient);
+        return limits;
+      }());
   // A module marked await_healthy holds the rest back (a master waits for
   // ZooKeeper's quorum); meanwhile the watchdog is fed and a signal ends the wait.
   int earlySignal = 0;

@@ -2,21 +2,8 @@
 
 #include <unistd.h>
 
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/NetException.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
-#include <Poco/StreamCopier.h>
-#include <Poco/String.h>
-#include <Poco/ThreadPool.h>
-
+#include <cerrno>
 #include <cstdio>
-#include <sstream>
 #include <vector>
 
 #include "base/text.h"
@@ -24,139 +11,139 @@
 
 namespace dcos::dcosd {
 
-using Poco::Net::HTTPRequest;
-using Poco::Net::HTTPResponse;
-using Poco::Net::HTTPServerRequest;
-using Poco::Net::HTTPServerResponse;
-
 namespace {
-
-void send(NodeApi &api, HTTPServerRequest &request, HTTPServerResponse &response, int status,
-          const std::string &contentType, const std::string &body) {
-  response.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(status));
-  response.setContentType(contentType);
-  response.set("Cache-Control", "no-store");
-  response.setContentLength(static_cast<std::streamsize>(body.size()));
-  auto &out = response.send();
-  if (request.getMethod() != HTTPRequest::HTTP_HEAD) {
-    out.write(body.data(), static_cast<std::streamsize>(body.size()));
-  }
-  api.count(status);
-}
 
 std::string errorJson(const std::string &message) { return "{\"message\":" + text::quote(message) + "}"; }
 
-class Handler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit Handler(NodeApi &api) : api_(api) {}
+http::Response reply(int status, std::string contentType, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.headers = {{"Content-Type", std::move(contentType)}, {"Cache-Control", "no-store"}};
+  r.body = std::move(body);
+  return r;
+}
 
-  void handleRequest(HTTPServerRequest &request, HTTPServerResponse &response) override {
-    std::string path = request.getURI();
-    std::string query;
-    if (auto q = path.find('?'); q != std::string::npos) {
-      query = path.substr(q + 1);
-      path = path.substr(0, q);
-    }
-    const bool known = path == "/health" || path == "/v1/node" || path == "/metrics" || path == "/v1/cluster/nodes" ||
-                       path == "/system/health/v1/nodes";
-    if (!known && api_.routes() && servePlugin(request, response, path, query)) return;
-    if (!known) {
-      send(api_, request, response, 404, "application/json", errorJson("no such path: " + path));
-      return;
-    }
-    const std::string &method = request.getMethod();
-    if (method != HTTPRequest::HTTP_GET && method != HTTPRequest::HTTP_HEAD) {
-      response.set("Allow", "GET, HEAD");
-      send(api_, request, response, 405, "application/json",
-           errorJson("method " + method + " not allowed on " + path + " (allowed: GET, HEAD)"));
-      return;
-    }
-    NodeSnapshot s = api_.snapshot();
-    if (path == "/health") {
-      send(api_, request, response, verdict(s).httpStatus, "application/json", healthJson(s));
-    } else if (path == "/v1/cluster/nodes" || path == "/system/health/v1/nodes") {
-      auto nodes = api_.nodes() ? api_.nodes()() : Result<std::string>(makeError("this node keeps no membership"));
-      if (nodes && path == "/system/health/v1/nodes") {
-        send(api_, request, response, 200, "application/json", clusterHealthJson(*nodes, std::chrono::seconds(2)));
-      } else if (nodes) {
-        send(api_, request, response, 200, "application/json", *nodes);
-      } else {
-        send(api_, request, response, 503, "application/json", errorJson(nodes.error().message));
-      }
-    } else if (path == "/v1/node") {
-      send(api_, request, response, 200, "application/json", nodeJson(s));
-    } else {
-      send(api_, request, response, 200, "text/plain; version=0.0.4; charset=utf-8",
-           metricsText(s, api_.counts(), residentBytes()));
-    }
-  }
-
- private:
-  // A plugin's route: the request as dcos_http_request, the answer gathered
-  // from the handler's calls and sent when it returns.
-  bool servePlugin(HTTPServerRequest &request, HTTPServerResponse &response, const std::string &path,
-                   const std::string &query) {
-    std::string body;
-    if (request.getContentLength() != 0) {
-      // Bodies for the node API are small; 1 MiB is plenty and bounds memory.
-      // A bigger one is refused, not cut: the plugin would take a part for the whole.
-      constexpr size_t kMaxBody = 1u << 20;
-      bool tooBig = request.hasContentLength() && request.getContentLength64() > static_cast<Poco::Int64>(kMaxBody);
-      char buf[8192];
-      auto &in = request.stream();
-      while (!tooBig && in.read(buf, sizeof buf).gcount() > 0) {
-        body.append(buf, static_cast<size_t>(in.gcount()));
-        tooBig = body.size() > kMaxBody;  // chunked: no length to go by
-      }
-      if (tooBig) {
-        response.setKeepAlive(false);
-        send(api_, request, response, 413, "application/json", errorJson("request body over 1 MiB"));
-        return true;
-      }
-    }
-    struct Answer {
-      int status = 200;
-      std::vector<std::pair<std::string, std::string>> headers;
-      std::string body;
-    } answer;
-    dcos_http_request req{sizeof(dcos_http_request), request.getMethod().c_str(), path.c_str(), query.c_str(),
-                          body.data(), body.size()};
-    dcos_http_response resp{};
-    resp.struct_size = sizeof resp;
-    resp.ctx = &answer;
-    resp.set_status = [](void *ctx, int status) { static_cast<Answer *>(ctx)->status = status; };
-    resp.set_header = [](void *ctx, const char *name, const char *value) {
-      if (name != nullptr && value != nullptr) static_cast<Answer *>(ctx)->headers.emplace_back(name, value);
-    };
-    resp.write = [](void *ctx, const char *data, size_t len) {
-      if (data != nullptr) static_cast<Answer *>(ctx)->body.append(data, len);
-    };
-    if (!api_.routes()(req, resp)) return false;
-    std::string type = "application/json";
-    for (const auto &[name, value] : answer.headers) {
-      if (Poco::icompare(name, "Content-Type") == 0) {
-        type = value;
-      } else {
-        response.set(name, value);
-      }
-    }
-    send(api_, request, response, answer.status, type, answer.body);
-    return true;
-  }
-
-  NodeApi &api_;
+// A stream as the plugin ABI hands it out: freed by the plugin's close().
+struct AbiStream {
+  dcos_http_stream abi{};
+  std::shared_ptr<http::Stream> stream;
 };
 
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(NodeApi &api) : api_(api) {}
-  Poco::Net::HTTPRequestHandler *createRequestHandler(const HTTPServerRequest &) override { return new Handler(api_); }
+int abiStreamWrite(void *ctx, const char *data, size_t len) {
+  auto *s = static_cast<AbiStream *>(ctx);
+  if (data == nullptr && len != 0) return -EINVAL;
+  return s->stream->write(std::string_view(data == nullptr ? "" : data, len)) ? 0 : -EPIPE;
+}
 
- private:
-  NodeApi &api_;
+void abiStreamClose(void *ctx) {
+  auto *s = static_cast<AbiStream *>(ctx);
+  s->stream->close();
+  delete s;
+}
+
+// What a plugin's handler said, gathered from its calls.
+struct Answer {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::shared_ptr<http::Stream> stream;
 };
 
 }  // namespace
+
+http::Response NodeApi::handle(const http::Request &request) {
+  const std::string &path = request.path;
+  const bool known = path == "/health" || path == "/v1/node" || path == "/metrics" || path == "/v1/cluster/nodes" ||
+                     path == "/system/health/v1/nodes";
+  http::Response r;
+  if (!known && routes_ && servePlugin(request, r)) {
+    count(r.status);
+    return r;
+  }
+  if (!known) {
+    r = reply(404, "application/json", errorJson("no such path: " + path));
+  } else if (request.method != "GET" && request.method != "HEAD") {
+    r = reply(405, "application/json",
+              errorJson("method " + request.method + " not allowed on " + path + " (allowed: GET, HEAD)"));
+    r.headers.emplace_back("Allow", "GET, HEAD");
+  } else {
+    NodeSnapshot s = snapshot_();
+    if (path == "/health") {
+      r = reply(verdict(s).httpStatus, "application/json", healthJson(s));
+    } else if (path == "/v1/cluster/nodes" || path == "/system/health/v1/nodes") {
+      auto nodes = nodes_ ? nodes_() : Result<std::string>(makeError("this node keeps no membership"));
+      if (nodes && path == "/system/health/v1/nodes") {
+        r = reply(200, "application/json", clusterHealthJson(*nodes, std::chrono::seconds(2)));
+      } else if (nodes) {
+        r = reply(200, "application/json", *nodes);
+      } else {
+        r = reply(503, "application/json", errorJson(nodes.error().message));
+      }
+    } else if (path == "/v1/node") {
+      r = reply(200, "application/json", nodeJson(s));
+    } else {
+      r = reply(200, "text/plain; version=0.0.4; charset=utf-8", metricsText(s, counts(), residentBytes()));
+    }
+  }
+  count(r.status);
+  return r;
+}
+
+// A plugin's route: the request as dcos_http_request, the answer gathered
+// from the handler's calls. Bodies over the server's limit (1 MiB) never
+// get here: the server answers 413 itself.
+bool NodeApi::servePlugin(const http::Request &request, http::Response &out) {
+  std::vector<const char *> headers;
+  headers.reserve(request.headers.size() * 2);
+  for (const auto &[name, value] : request.headers) {
+    headers.push_back(name.c_str());
+    headers.push_back(value.c_str());
+  }
+  Answer answer;
+  dcos_http_request req{};
+  req.struct_size = sizeof req;
+  req.method = request.method.c_str();
+  req.path = request.path.c_str();
+  req.query = request.query.c_str();
+  req.body = request.body.data();
+  req.body_len = request.body.size();
+  req.headers = headers.data();
+  req.header_count = request.headers.size();
+  req.peer = request.peer.c_str();
+  dcos_http_response resp{};
+  resp.struct_size = sizeof resp;
+  resp.ctx = &answer;
+  resp.set_status = [](void *ctx, int status) { static_cast<Answer *>(ctx)->status = status; };
+  resp.set_header = [](void *ctx, const char *name, const char *value) {
+    if (name != nullptr && value != nullptr) static_cast<Answer *>(ctx)->headers.emplace_back(name, value);
+  };
+  resp.write = [](void *ctx, const char *data, size_t len) {
+    if (data != nullptr) static_cast<Answer *>(ctx)->body.append(data, len);
+  };
+  resp.open_stream = [](void *ctx) -> dcos_http_stream * {
+    auto *a = static_cast<Answer *>(ctx);
+    if (a->stream) return nullptr;  // one stream per response
+    auto *s = new AbiStream;
+    s->stream = http::Stream::make();
+    s->abi.struct_size = sizeof s->abi;
+    s->abi.ctx = s;
+    s->abi.write = &abiStreamWrite;
+    s->abi.close = &abiStreamClose;
+    a->stream = s->stream;
+    return &s->abi;
+  };
+  if (!routes_(req, resp)) return false;
+  out.status = answer.status;
+  bool typed = false;
+  for (auto &[name, value] : answer.headers) {
+    if (text::iequals(name, "Content-Type")) typed = true;
+    out.headers.emplace_back(std::move(name), std::move(value));
+  }
+  if (!typed) out.headers.emplace_back("Content-Type", answer.stream ? "text/event-stream" : "application/json");
+  out.body = std::move(answer.body);
+  out.stream = std::move(answer.stream);
+  return true;
+}
 
 long residentBytes() {
   long pages = 0;
@@ -168,47 +155,27 @@ long residentBytes() {
   return resident * sysconf(_SC_PAGESIZE);
 }
 
-NodeApi::NodeApi(SnapshotFn snapshot, RouteFn routes, NodesFn nodes)
-    : snapshot_(std::move(snapshot)), routes_(std::move(routes)), nodes_(std::move(nodes)) {}
+NodeApi::NodeApi(SnapshotFn snapshot, RouteFn routes, NodesFn nodes, http::Limits limits)
+    : snapshot_(std::move(snapshot)), routes_(std::move(routes)), nodes_(std::move(nodes)), limits_(limits) {}
 
 NodeApi::~NodeApi() { stop(); }
 
 Status NodeApi::start(const std::string &listen, const std::string &adminListen) {
-  std::string current = listen;
-  try {
-    // A small pool with small stacks: the API is light, and dcosd stays small.
-    pool_ = std::make_unique<Poco::ThreadPool>(1, 4, 60, 256 * 1024);
-    for (const std::string &where : {listen, adminListen}) {
-      if (where.empty()) continue;
-      current = where;
-      Poco::Net::SocketAddress address(where);
-      Poco::Net::ServerSocket socket;
-      socket.bind(address, true, false);
-      socket.listen(64);
-      auto *params = new Poco::Net::HTTPServerParams;
-      params->setMaxThreads(4);
-      params->setMaxQueued(64);
-      params->setKeepAlive(true);
-      params->setTimeout(Poco::Timespan(10, 0));
-      servers_.push_back(std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), *pool_, socket, params));
-      servers_.back()->start();
-      if (address_.empty()) address_ = socket.address().toString();
-    }
-  } catch (const Poco::Exception &e) {
-    stop();
+  std::vector<std::string> where{listen};
+  if (!adminListen.empty()) where.push_back(adminListen);
+  // Four workers: handlers are short (streams hold none), and dcosd stays small.
+  server_ = std::make_unique<http::Server>([this](const http::Request &r) { return handle(r); }, limits_, 4);
+  if (auto s = server_->start(where); !s) {
+    server_.reset();
     address_.clear();
-    return makeError("node API: cannot listen on " + current + ": " + e.displayText());
+    return s.error().wrap("node API");
   }
+  address_ = server_->addresses().front();
   return Status::Ok();
 }
 
 void NodeApi::stop() {
-  for (auto &server : servers_) server->stopAll(true);
-  servers_.clear();
-  if (pool_) {
-    pool_->joinAll();
-    pool_.reset();
-  }
+  if (server_) server_->stop();
 }
 
 void NodeApi::count(int status) {

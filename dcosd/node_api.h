@@ -8,7 +8,8 @@
 //
 // Anything else gets a JSON error: 404 for an unknown path, 405 (with Allow)
 // for a method other than GET or HEAD. The snapshot function is called on the
-// server's threads and must be thread safe.
+// server's threads and must be thread safe. The server is http::Server: slow
+// and idle clients and long-lived streams hold no thread (see http/server.h).
 #pragma once
 
 #include <functional>
@@ -23,12 +24,7 @@
 #include "base/result.h"
 #include "dcosd/node_state.h"
 
-namespace Poco::Net {
-class HTTPServer;
-}
-namespace Poco {
-class ThreadPool;
-}
+#include "http/server.h"
 
 namespace dcos::dcosd {
 
@@ -41,7 +37,7 @@ class NodeApi {
   // error (503) when the coordination service cannot be read.
   using NodesFn = std::function<Result<std::string>()>;
 
-  explicit NodeApi(SnapshotFn snapshot, RouteFn routes = {}, NodesFn nodes = {});
+  explicit NodeApi(SnapshotFn snapshot, RouteFn routes = {}, NodesFn nodes = {}, http::Limits limits = {});
   ~NodeApi();
 
   // Binds `listen` ("address:port", port 0 picks one) and, when not empty,
@@ -51,19 +47,19 @@ class NodeApi {
   // The bound address, valid after start().
   std::string address() const { return address_; }
 
-  // Called by the request handlers.
-  NodeSnapshot snapshot() const { return snapshot_(); }
-  const RouteFn &routes() const { return routes_; }
-  const NodesFn &nodes() const { return nodes_; }
   void count(int status);
   std::map<int, uint64_t> counts() const;
+  http::Server::Stats serverStats() const { return server_ ? server_->stats() : http::Server::Stats{}; }
 
  private:
+  http::Response handle(const http::Request &request);
+  bool servePlugin(const http::Request &request, http::Response &out);
+
   SnapshotFn snapshot_;
   RouteFn routes_;
   NodesFn nodes_;
-  std::unique_ptr<Poco::ThreadPool> pool_;
-  std::vector<std::unique_ptr<Poco::Net::HTTPServer>> servers_;
+  http::Limits limits_;
+  std::unique_ptr<http::Server> server_;
   std::string address_;
   mutable std::mutex mutex_;
   std::map<int, uint64_t> counts_;

@@ -7,7 +7,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <sstream>
@@ -296,4 +301,122 @@ TEST_CASE("dcosd --check loads every plugin without starting any", "[dcosd][inte
   CHECK_THAT(out, Catch::Contains("check passed"));
   CHECK(readFile(node.events) == "create mod-a\ncreate mod-b\ndestroy mod-b\ndestroy mod-a\n");
   CHECK_FALSE(std::filesystem::exists(node.dir / "state"));
+}
+
+namespace {
+
+int connectLoopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool sendText(int fd, const std::string &s) { return ::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size()); }
+
+// What the socket holds within `within`, until it has `want` or the peer closed.
+std::string readFor(int fd, const std::string &want, std::chrono::milliseconds within, bool *closed = nullptr) {
+  std::string got;
+  auto deadline = Clock::now() + within;
+  if (closed != nullptr) *closed = false;
+  while ((want.empty() || got.find(want) == std::string::npos) && Clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char buf[16384];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      if (closed != nullptr) *closed = true;
+      break;
+    }
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+size_t entries(const std::string &dir) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto &e : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("slow clients and open event streams do not silence the node API or the admin port", "[dcosd][integration]") {
+  const int admin = freeLoopbackPort();
+  TestRoleNode node(R"({"name": "streamer"})");
+  {
+    // Both listeners, and a short head timeout so the test sees it act.
+    auto n = Poco::JSON::Parser().parse(readFile(node.dir / "config/node.json")).extract<Poco::JSON::Object::Ptr>();
+    auto api = n->getObject("api");
+    api->set("admin_listen", "127.0.0.1:" + std::to_string(admin));
+    api->set("header_timeout_ms", 2000);
+    std::ostringstream s;
+    Poco::JSON::Stringifier::stringify(n, s);
+    writeFile(node.dir / "config/node.json", s.str());
+  }
+  auto dcosd = node.start(kBuild + "/testplugins");
+  REQUIRE(node.notify.waitFor("READY=1", 10s));
+  const std::string proc = "/proc/" + std::to_string(dcosd->pid());
+  const size_t fdsBefore = entries(proc + "/fd");
+  const size_t threadsBefore = entries(proc + "/task");
+
+  // 200 half-sent requests (100 on each listener), 50 event streams.
+  std::vector<int> slow;
+  for (int i = 0; i < 200; ++i) {
+    int fd = connectLoopback(i % 2 == 0 ? node.port : admin);
+    REQUIRE(fd >= 0);
+    REQUIRE(sendText(fd, "GET /v1/node HTTP/1.1\r\nHost: x\r\n"));
+    slow.push_back(fd);
+  }
+  std::vector<int> streams;
+  for (int i = 0; i < 50; ++i) {
+    int fd = connectLoopback(i % 2 == 0 ? node.port : admin);
+    REQUIRE(fd >= 0);
+    REQUIRE(sendText(fd, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"));
+    streams.push_back(fd);
+  }
+  for (int fd : streams) REQUIRE_THAT(readFor(fd, "event: hello", 5s), Catch::Contains("text/event-stream"));
+
+  // Meanwhile every ordinary request answers, on both listeners, within 100 ms.
+  long worstMs = 0;
+  for (int i = 0; i < 20; ++i) {
+    for (const char *path : {"/health", "/v1/node"}) {
+      auto t0 = Clock::now();
+      auto r = http(i % 2 == 0 ? node.port : admin, path);
+      long ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+      CHECK(r.status == 200);
+      worstMs = std::max(worstMs, ms);
+    }
+  }
+  INFO("slowest answer with 200 slow clients and 50 streams: " << worstMs << " ms");
+  CHECK(worstMs < 100);
+  // The streams flow all the while.
+  for (int fd : streams) CHECK_THAT(readFor(fd, "event: tick", 3s), Catch::Contains("event: tick"));
+
+  // The half-sent requests are closed after the head timeout, with a 408.
+  for (int fd : slow) {
+    bool closed = false;
+    std::string r = readFor(fd, "", 6s, &closed);
+    CHECK(closed);
+    CHECK_THAT(r, Catch::StartsWith("HTTP/1.1 408"));
+    ::close(fd);
+  }
+  for (int fd : streams) ::close(fd);
+  // Nothing stays behind once they are gone: the ticker finds its clients
+  // gone and closes their streams.
+  CHECK(waitUntil([&] { return entries(proc + "/fd") == fdsBefore; }, 10s, 20ms));
+  CHECK(entries(proc + "/fd") == fdsBefore);
+  CHECK(entries(proc + "/task") == threadsBefore);
+  CHECK(http(node.port, "/health").status == 200);
+
+  dcosd->signal(SIGTERM);
+  auto status = dcosd->wait(10s);
+  REQUIRE(status.has_value());
+  CHECK(*status == 0);
 }

@@ -88,7 +88,28 @@ typedef struct dcos_http_request {
   const char *query;  /* after '?', "" when none */
   const char *body;
   size_t body_len;
+  /* Appended (check struct_size before use): the header fields as sent, in
+   * order, as 2 * header_count strings: name0, value0, name1, value1, ... */
+  const char *const *headers;
+  size_t header_count;
+  const char *peer; /* the client's address, e.g. "172.31.254.254" */
 } dcos_http_request;
+
+/* A response body that goes on after the handler returned (a server-sent
+ * event stream, the tail of a log). Owned by the host; valid from
+ * open_stream until the plugin calls close, which it must do exactly once,
+ * and before its stop() returns. Safe to use from any thread. A stream holds
+ * no node API thread: write queues the data and returns at once. */
+typedef struct dcos_http_stream {
+  uint32_t struct_size;
+  void *ctx;
+  /* Sends data to the client. 0, or -EPIPE once the client is gone, or fell
+   * so far behind that the host closed the connection: stop writing, and
+   * close. */
+  int (*write)(void *ctx, const char *data, size_t len);
+  /* Ends the response and frees the stream. */
+  void (*close)(void *ctx);
+} dcos_http_stream;
 
 /* How a handler answers. Call set_status and set_header before the first
  * write; the default status is 200 and the content type application/json. */
@@ -98,6 +119,12 @@ typedef struct dcos_http_response {
   void (*set_status)(void *ctx, int status);
   void (*set_header)(void *ctx, const char *name, const char *value);
   void (*write)(void *ctx, const char *data, size_t len);
+  /* Appended (check struct_size before use): answers with a stream instead of a
+   * body. Call set_status and set_header first, then return from the
+   * handler; the status and headers go out then, and whatever is written to
+   * the stream follows (chunked). What the handler wrote with write() is
+   * dropped. NULL when the host cannot stream. */
+  dcos_http_stream *(*open_stream)(void *ctx);
 } dcos_http_response;
 
 /* Called on a node API thread, possibly on several at once. */
