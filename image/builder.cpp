@@ -84,7 +84,10 @@ std::string whyFailed(const std::string &log) {
     if (line.find("No space left on device") != std::string::npos) {
       if (full.empty()) full.push_back(line);
     } else if (text::startsWith(line, "E: ") || text::startsWith(line, "dpkg: error") ||
-               line.find("rror:") != std::string::npos) {
+               line.find("rror:") != std::string::npos ||
+               // apt's resolver names the package and why: " pkg : Depends: x but it is not installable"
+               line.find(" : Depends: ") != std::string::npos || line.find(" : PreDepends: ") != std::string::npos ||
+               line.find("has no installation candidate") != std::string::npos) {
       if (errors.size() < 8) errors.push_back(line);
     }
     last.push_back(line);
@@ -243,12 +246,18 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
   const std::string rootfs = work + "/rootfs";
   const std::string log = work + "/build.log";
 
-  // 3. The rootfs. Packages come from the cache when they are there; apt
-  // leaves what it downloaded in the rootfs, and it goes back to the cache.
+  // 3. The rootfs. Every package, the kernel and the dcos .debs too, is
+  // installed by mmdebstrap's own apt, which runs outside the chroot and so
+  // resolves and downloads the way the build machine does (its resolver, its
+  // proxy). Nothing is downloaded from inside the chroot: there, once
+  // systemd-resolved is in, /etc/resolv.conf points at a stub nobody serves.
+  // Packages come from the cache when they are there; apt leaves what it
+  // downloaded in the rootfs, and it goes back to the cache.
   std::vector<std::string> packages = kBasePackages;
+  // The kernel without an initramfs (INITRD=No below): it has what it needs
+  // to boot built in.
+  packages.push_back("linux-image-cloud-amd64");
   packages.insert(packages.end(), image.packages.begin(), image.packages.end());
-  std::string debList;
-  for (const auto &d : o.debs) debList += " " + shellQuote("/tmp/dcos-debs/" + fs::path(d).filename().string());
   std::vector<std::string> mm{"mmdebstrap", "--variant=apt", "--mode=root", "--skip=download/empty",
                               "--skip=cleanup/apt/cache", "--include=" + text::join(packages, ","),
                               "--aptopt=APT::Install-Recommends \"false\"",
@@ -256,33 +265,28 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
                               "--dpkgopt=path-include=/usr/share/doc/*/copyright",
                               "--dpkgopt=path-exclude=/usr/share/locale/*", "--dpkgopt=path-exclude=/usr/share/info/*",
                               "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
+                              // The .debs given by path, seen by dpkg inside the chroot at the same path.
+                              "--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount",
                               // update-alternatives links man pages even when they are excluded
                               "--setup-hook=mkdir -p \"$1/var/cache/apt/archives\" \"$1/usr/share/man/man1\" "
                               "\"$1/usr/share/man/man5\" \"$1/usr/share/man/man7\" \"$1/usr/share/man/man8\"",
                               // Hard links where the cache and the output share a file system.
                               "--setup-hook=for f in " + shellQuote(fs::absolute(o.cacheDir).string()) +
                                   "/*.deb; do [ -e \"$f\" ] || continue; ln \"$f\" \"$1/var/cache/apt/archives/\" "
-                                  "2>/dev/null || cp \"$f\" \"$1/var/cache/apt/archives/\" || exit 1; done",
-                              // The kernel without an initramfs: it has what it needs to boot built in.
-                              "--customize-hook=chroot \"$1\" env INITRD=No DEBIAN_FRONTEND=noninteractive apt-get "
-                              "install -y --no-install-recommends linux-image-cloud-amd64",
-                              "--customize-hook=mkdir -p \"$1/tmp/dcos-debs\""};
+                                  "2>/dev/null || cp \"$f\" \"$1/var/cache/apt/archives/\" || exit 1; done"};
+  // One --include each: a path is never split at commas or spaces.
+  for (const auto &d : o.debs) mm.push_back("--include=" + fs::absolute(d).string());
   // The role's own path filters, after the builder's: dpkg applies them in order.
   std::vector<std::string> filters;
   for (const auto &g : image.pathExclude) filters.push_back("--dpkgopt=path-exclude=" + g);
   for (const auto &g : image.pathInclude) filters.push_back("--dpkgopt=path-include=" + g);
   mm.insert(std::find_if(mm.begin(), mm.end(), [](const std::string &a) { return a.rfind("--hook-dir=", 0) == 0; }),
             filters.begin(), filters.end());
-  for (const auto &d : o.debs) {
-    mm.push_back("--customize-hook=copy-in " + shellQuote(fs::absolute(d).string()) + " /tmp/dcos-debs");
-  }
-  mm.push_back("--customize-hook=chroot \"$1\" env DEBIAN_FRONTEND=noninteractive apt-get install -y "
-               "--no-install-recommends" + debList);
   mm.push_back("bookworm");
   mm.push_back(rootfs);
   for (const auto &m : o.mirrors) mm.push_back(m);
   step("building the rootfs (mmdebstrap)");
-  if (auto s = runLogged(mm, log); !s) {
+  if (auto s = runLogged(mm, log, {"INITRD=No", "DEBIAN_FRONTEND=noninteractive"}); !s) {
     std::string why = whyFailed(log);
     if (why.find("No space left on device") != std::string::npos) {
       return makeError("building the rootfs failed: the output dir's file system is full (" + o.outputDir + "):" + why);
@@ -354,12 +358,11 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
   if (auto r = run({"chroot", rootfs, "systemd-sysusers"}); !r) return r.error().wrap("creating system users");
   // No login on the image: the node is run through its APIs.
   (void)run({"chroot", rootfs, "passwd", "-l", "root"});
-  for (const auto &dir : {"/var/cache/apt/archives", "/var/lib/apt/lists", "/tmp/dcos-debs"}) {
+  for (const auto &dir : {"/var/cache/apt/archives", "/var/lib/apt/lists"}) {
     for (const auto &e : fs::directory_iterator(rootfs + dir, ec)) {
       if (e.is_regular_file()) fs::remove(e.path(), ec);
     }
   }
-  fs::remove_all(rootfs + "/tmp/dcos-debs", ec);
   for (const auto &e : fs::directory_iterator(rootfs + "/var/cache/apt", ec)) {
     if (e.path().extension() == ".bin") fs::remove(e.path(), ec);
   }
