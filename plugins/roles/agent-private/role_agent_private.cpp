@@ -12,7 +12,7 @@ class AgentPrivate : public dcos::sdk::Role {
       "zone": "private",
       "resource_role": "*",
       "attributes": {},
-      "modules": [],
+      "modules": [{"name": "agent"}],
       "image": {"packages": [], "units": ["dcosd.service"]}
     })";
   }

@@ -13,7 +13,7 @@ class AgentPublic : public dcos::sdk::Role {
       "zone": "public",
       "resource_role": "slave_public",
       "attributes": {"public_ip": "true"},
-      "modules": [],
+      "modules": [{"name": "agent"}],
       "image": {"packages": [], "units": ["dcosd.service"]}
     })";
   }

@@ -1,0 +1,947 @@
+#include "plugins/modules/agent/agent.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/file.h"
+#include "base/text.h"
+
+extern char **environ;
+
+namespace dcos::agent {
+
+namespace fs = std::filesystem;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+namespace {
+
+std::string readAll(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::string stringify(const Object::Ptr &o) {
+  std::ostringstream out;
+  o->stringify(out);
+  return out.str();
+}
+
+std::string errorJson(const std::string &message) { return "{\"message\":" + text::quote(message) + "}"; }
+
+std::string problemsJson(const std::string &message, const std::vector<Problem> &problems) {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("message", message);
+  Array::Ptr details = new Array;
+  for (const auto &p : problems) {
+    Object::Ptr d = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    d->set("path", p.path.empty() ? std::string("/") : p.path);
+    Array::Ptr errors = new Array;
+    errors->add(p.message);
+    d->set("errors", errors);
+    details->add(d);
+  }
+  o->set("details", details);
+  return stringify(o);
+}
+
+int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+// Field 22 of /proc/<pid>/stat: when the process started, in clock ticks
+// since boot. With the pid, it names one process for good.
+unsigned long long startTime(pid_t pid) {
+  std::string stat = readAll("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream in(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && in >> field; ++i) {
+    if (i == 22) return std::stoull(field);
+  }
+  return 0;
+}
+
+std::map<std::string, std::string> parseQuery(const std::string &query) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(query);
+  for (std::string pair; std::getline(in, pair, '&');) {
+    size_t eq = pair.find('=');
+    std::string k = pair.substr(0, eq);
+    std::string v = eq == std::string::npos ? "" : pair.substr(eq + 1);
+    std::string decoded;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (v[i] == '%' && i + 2 < v.size() && std::isxdigit(static_cast<unsigned char>(v[i + 1])) &&
+          std::isxdigit(static_cast<unsigned char>(v[i + 2]))) {
+        decoded += static_cast<char>(std::stoi(v.substr(i + 1, 2), nullptr, 16));
+        i += 2;
+      } else {
+        decoded += v[i] == '+' ? ' ' : v[i];
+      }
+    }
+    out[k] = decoded;
+  }
+  return out;
+}
+
+const char *signalName(int sig) {
+  const char *d = ::sigabbrev_np(sig);
+  return d != nullptr ? d : "?";
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Resources
+
+Resources measureResources(const std::string &stateDir, const Resources &reserved) {
+  Resources r;
+  r.cpus = static_cast<double>(::sysconf(_SC_NPROCESSORS_ONLN));
+  std::istringstream mem(readAll("/proc/meminfo"));
+  for (std::string key; mem >> key;) {
+    long long kib = 0;
+    mem >> kib;
+    if (key == "MemTotal:") r.mem = static_cast<double>(kib / 1024);
+    std::string unit;
+    std::getline(mem, unit);
+  }
+  struct statvfs vfs {};
+  if (::statvfs(stateDir.c_str(), &vfs) == 0) {
+    r.disk = static_cast<double>(static_cast<unsigned long long>(vfs.f_blocks) * vfs.f_frsize / (1024 * 1024));
+  }
+  r.cpus = std::max(0.0, r.cpus - reserved.cpus);
+  r.mem = std::max(0.0, r.mem - reserved.mem);
+  r.disk = std::max(0.0, r.disk - reserved.disk);
+  r.ports = {{31000, 32000}};
+  return r;
+}
+
+std::string portRangesText(const std::vector<PortRange> &ranges) {
+  std::string out = "[";
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    out += (i == 0 ? "" : ", ") + std::to_string(ranges[i].begin) + "-" + std::to_string(ranges[i].end);
+  }
+  return out + "]";
+}
+
+Result<std::vector<PortRange>> parsePortRanges(const std::string &text) {
+  std::vector<PortRange> out;
+  std::string s;
+  for (char c : text) {
+    if (c != '[' && c != ']' && c != ' ') s += c;
+  }
+  std::istringstream in(s);
+  for (std::string part; std::getline(in, part, ',');) {
+    size_t dash = part.find('-');
+    try {
+      int b = std::stoi(part.substr(0, dash));
+      int e = dash == std::string::npos ? b : std::stoi(part.substr(dash + 1));
+      if (b < 1 || e > 65535 || b > e) throw std::out_of_range("range");
+      out.push_back({b, e});
+    } catch (...) {
+      return makeError("not a port range: " + text::quote(part) + " (expected e.g. \"[31000-32000]\")");
+    }
+  }
+  if (out.empty()) return makeError("no port ranges in " + text::quote(text));
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+
+Agent::Agent(AgentConfig config) : config_(std::move(config)) {}
+
+Result<std::unique_ptr<Agent>> Agent::open(AgentConfig config) {
+  std::unique_ptr<Agent> a(new Agent(std::move(config)));
+  std::error_code ec;
+  fs::create_directories(a->config_.stateDir + "/tasks", ec);
+  if (ec) return makeError("cannot make " + a->config_.stateDir + "/tasks: " + ec.message());
+  if (!a->config_.simulate) {
+    a->cgroups_ = Cgroups::detect("dcos-tasks/" + a->config_.id);
+    if (!a->cgroups_.unavailable().empty()) {
+      a->logMessage(LOG_WARNING, "task cpu and memory limits cannot be enforced here: " + a->cgroups_.unavailable());
+    } else {
+      a->logMessage(LOG_INFO, "task limits through cgroup " + a->cgroups_.kind());
+    }
+  }
+  auto updates = StatusUpdates::open(a->config_.stateDir + "/updates");
+  if (!updates) return updates.error();
+  a->updates_ = std::move(*updates);
+  a->wakeFd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (auto s = a->recover(); !s) return s.error();
+  a->monitor_ = std::thread([p = a.get()] { p->monitor(); });
+  a->health_ = std::thread([p = a.get()] { p->runHealthChecks(); });
+  return a;
+}
+
+Agent::~Agent() {
+  stop();
+  for (auto &[id, t] : tasks_) {
+    if (t.pidfd >= 0) ::close(t.pidfd);
+  }
+  if (wakeFd_ >= 0) ::close(wakeFd_);
+}
+
+void Agent::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  uint64_t one = 1;
+  (void)!::write(wakeFd_, &one, sizeof one);
+  if (monitor_.joinable()) monitor_.join();
+  if (health_.joinable()) health_.join();
+}
+
+void Agent::logMessage(int level, const std::string &m) const {
+  if (config_.log) config_.log(level, m);
+}
+
+void Agent::onChange(std::function<void()> f) {
+  std::lock_guard lock(mutex_);
+  listeners_.push_back(std::move(f));
+}
+
+void Agent::notify() {
+  // Called with mutex_ held: the listeners only signal their own threads.
+  for (auto &f : listeners_) f();
+}
+
+size_t Agent::runningCount() const {
+  std::lock_guard lock(mutex_);
+  size_t n = 0;
+  for (const auto &[id, t] : tasks_) n += t.status.state == TaskState::Running ? 1 : 0;
+  return n;
+}
+
+// Every change of a task's state: checkpointed as an update before anything
+// else learns of it.
+void Agent::transition(Task &t, TaskState state, const std::string &message, std::optional<int> exitCode,
+                       std::optional<int> signal) {
+  TaskStatus s;
+  s.taskId = t.spec.id;
+  s.state = state;
+  s.message = message;
+  s.exitCode = exitCode;
+  s.signal = signal;
+  s.healthy = t.status.healthy;
+  s.timestampMs = nowMs();
+  if (auto r = updates_->record(s); !r) {
+    logMessage(LOG_ERR, "task " + t.spec.id + ": " + r.error().message);
+  }
+  if (state == TaskState::Running && t.startedAtMs == 0) t.startedAtMs = s.timestampMs;
+  t.status = s;
+  saveState(t);
+  notify();
+}
+
+void Agent::saveState(const Task &t) const {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("status", Poco::JSON::Parser().parse(statusJson(t.status)));
+  o->set("staged_at_ms", static_cast<Poco::Int64>(t.stagedAtMs));
+  o->set("started_at_ms", static_cast<Poco::Int64>(t.startedAtMs));
+  o->set("supervisor", static_cast<int>(t.supervisor));
+  o->set("pid", static_cast<int>(t.pid));
+  o->set("supervisor_start", static_cast<Poco::UInt64>(t.supervisorStart));
+  o->set("killing", t.killing);
+  (void)writeFileAtomically(t.dir + "/meta/state.json", stringify(o));
+}
+
+Agent::Reply Agent::launch(const std::string &json) {
+  std::vector<Problem> problems;
+  auto spec = parseTaskSpec(json, {config_.total.cpus, config_.total.mem, config_.total.disk}, problems);
+  if (!spec) {
+    if (spec.error().code == 400) return {400, errorJson(spec.error().message)};
+    return {422, problemsJson("invalid task", problems)};
+  }
+  // Ports: in this agent's ranges.
+  for (size_t i = 0; i < spec->ports.size(); ++i) {
+    int p = spec->ports[i];
+    bool inRange = std::any_of(config_.total.ports.begin(), config_.total.ports.end(),
+                               [p](const PortRange &r) { return p >= r.begin && p <= r.end; });
+    if (!inRange) {
+      problems.push_back({"/ports/" + std::to_string(i),
+                          "port " + std::to_string(p) + " is outside this agent's ranges " +
+                              portRangesText(config_.total.ports)});
+    }
+  }
+  if (spec->user.empty()) spec->user = config_.defaultUser;
+  if (!config_.simulate) {
+    struct passwd *pw = ::getpwnam(spec->user.c_str());
+    if (pw == nullptr) {
+      problems.push_back({"/user", "no such user on this agent: " + text::quote(spec->user)});
+    } else if (pw->pw_uid == 0 && !config_.allowRoot) {
+      problems.push_back({"/user", "tasks may not run as root on this cluster (cluster.json: agents.allow_root_tasks)"});
+    }
+  }
+  if (!problems.empty()) return {422, problemsJson("invalid task", problems)};
+
+  std::unique_lock lock(mutex_);
+  if (stopping_) return {503, errorJson("the agent is stopping")};
+  if (tasks_.count(spec->id) != 0) return {409, errorJson("task " + spec->id + " exists on this agent")};
+  for (int p : spec->ports) {
+    if (portsInUse_.count(p) != 0) return {409, errorJson("port " + std::to_string(p) + " is in use by another task")};
+  }
+  auto lacks = [&](const char *what, double asked, double used, double total) -> std::optional<Reply> {
+    if (asked > total - used + 1e-9) {
+      std::ostringstream m;
+      m << "not enough free " << what << ": the task asks for " << asked << ", " << (total - used) << " of " << total
+        << " free";
+      return Reply{409, errorJson(m.str())};
+    }
+    return std::nullopt;
+  };
+  if (auto r = lacks("cpus", spec->cpus, cpusUsed_, config_.total.cpus)) return *r;
+  if (auto r = lacks("mem", spec->mem, memUsed_, config_.total.mem)) return *r;
+  if (auto r = lacks("disk", spec->disk, diskUsed_, config_.total.disk)) return *r;
+
+  Task t;
+  t.spec = *spec;
+  t.dir = config_.stateDir + "/tasks/" + spec->id;
+  t.stagedAtMs = nowMs();
+  std::error_code ec;
+  fs::remove_all(t.dir, ec);  // a terminal task of the same id, forgotten
+  fs::create_directories(t.dir + "/sandbox", ec);
+  fs::create_directories(t.dir + "/meta", ec);
+  if (ec) return {500, errorJson("cannot make the sandbox " + t.dir + ": " + ec.message())};
+  if (!config_.simulate) {
+    struct passwd *pw = ::getpwnam(spec->user.c_str());
+    if (pw != nullptr) (void)!::chown((t.dir + "/sandbox").c_str(), pw->pw_uid, pw->pw_gid);
+  }
+  if (auto w = writeFileAtomically(t.dir + "/meta/spec.json", taskSpecJson(t.spec)); !w) {
+    return {500, errorJson(w.error().message)};
+  }
+  Task &task = tasks_.emplace(spec->id, std::move(t)).first->second;
+  hold(task);
+  transition(task, TaskState::Staging, "");
+  if (config_.simulate) {
+    transition(task, TaskState::Starting, "");
+    transition(task, TaskState::Running, "");
+  } else {
+    transition(task, TaskState::Starting, "");
+    if (auto s = startProcess(task); !s) {
+      transition(task, TaskState::Failed, "cannot start the task: " + s.error().message);
+      finish(task);
+    } else {
+      transition(task, TaskState::Running, "");
+    }
+  }
+  uint64_t one = 1;
+  (void)!::write(wakeFd_, &one, sizeof one);
+  return {201, taskJson(task)};
+}
+
+Status Agent::startProcess(Task &t) {
+  // The launch file the supervisor reads: NUL-separated keys and values.
+  std::string launch;
+  auto put = [&](const std::string &k, const std::string &v) {
+    launch += k;
+    launch += '\0';
+    launch += v;
+    launch += '\0';
+  };
+  const std::string sandbox = t.dir + "/sandbox";
+  if (!t.spec.args.empty()) {
+    for (const auto &a : t.spec.args) put("arg", a);
+  } else {
+    put("arg", "/bin/sh");
+    put("arg", "-c");
+    put("arg", t.spec.cmd);
+  }
+  for (const auto &e : taskEnvironment(t.spec, config_.address, sandbox)) put("env", e);
+  put("dir", sandbox);
+  put("stdout", sandbox + "/stdout");
+  put("stderr", sandbox + "/stderr");
+  put("user", t.spec.user);
+  if (cgroups_.kind() != "none") {
+    auto dirs = cgroups_.create(t.spec.id, t.spec.cpus, t.spec.mem);
+    if (!dirs) {
+      logMessage(LOG_WARNING, "task " + t.spec.id + ": runs without limits: " + dirs.error().message);
+    } else {
+      for (const auto &d : *dirs) put("cgroup", d);
+    }
+  }
+  if (auto w = writeFileAtomically(t.dir + "/meta/launch", launch); !w) return w.error();
+  const std::string meta = t.dir + "/meta";
+  std::vector<char *> argv{const_cast<char *>(config_.supervisor.c_str()), const_cast<char *>(meta.c_str()), nullptr};
+  char *envp[] = {nullptr};
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, config_.supervisor.c_str(), nullptr, nullptr, argv.data(), envp);
+  if (rc != 0) return makeError("starting " + config_.supervisor + ": " + std::strerror(rc), rc);
+  t.supervisor = pid;
+  t.pidfd = pidfdOpen(pid);
+  t.supervisorStart = startTime(pid);
+  // The task's own pid comes from the supervisor as soon as it forked.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::istringstream pids(readAll(meta + "/pids"));
+    pid_t sup = 0, task = 0;
+    if (pids >> sup >> task) {
+      t.pid = task;
+      break;
+    }
+    if (fs::exists(meta + "/exit")) break;
+    ::usleep(200);
+  }
+  saveState(t);
+  return Status::Ok();
+}
+
+void Agent::hold(Task &t) {
+  if (t.holds) return;
+  t.holds = true;
+  cpusUsed_ += t.spec.cpus;
+  memUsed_ += t.spec.mem;
+  diskUsed_ += t.spec.disk;
+  for (int p : t.spec.ports) portsInUse_.insert(p);
+}
+
+void Agent::release(Task &t) {
+  if (!t.holds) return;
+  t.holds = false;
+  cpusUsed_ -= t.spec.cpus;
+  memUsed_ -= t.spec.mem;
+  diskUsed_ -= t.spec.disk;
+  for (int p : t.spec.ports) portsInUse_.erase(p);
+}
+
+// The supervisor is gone: how the task ended, from what it wrote.
+void Agent::finish(Task &t) {
+  if (t.pidfd >= 0) {
+    ::close(t.pidfd);
+    t.pidfd = -1;
+  }
+  if (t.supervisor > 0) (void)::waitpid(t.supervisor, nullptr, WNOHANG);  // ours to reap, or init's
+  if (!isTerminal(t.status.state)) {
+    std::string exit = readAll(t.dir + "/meta/exit");
+    while (!exit.empty() && exit.back() == '\n') exit.pop_back();
+    bool oom = cgroups_.oomKilled(t.spec.id);
+    if (text::startsWith(exit, "exited ")) {
+      int code = std::atoi(exit.c_str() + 7);
+      if (t.killing) {
+        transition(t, TaskState::Killed, "killed; exited with status " + std::to_string(code), code);
+      } else if (code == 0) {
+        transition(t, TaskState::Finished, "exited with status 0", 0);
+      } else if (oom) {
+        // A shell between us and the process the kernel killed exits 128 + 9.
+        std::ostringstream mem;
+        mem << t.spec.mem;
+        transition(t, TaskState::Failed, "memory limit exceeded: killed by the kernel over its " + mem.str() + " MiB", code);
+      } else {
+        transition(t, TaskState::Failed, "exited with status " + std::to_string(code), code);
+      }
+    } else if (text::startsWith(exit, "signaled ")) {
+      int sig = std::atoi(exit.c_str() + 9);
+      std::ostringstream mem;
+      mem << t.spec.mem;
+      if (oom && !t.killing) {
+        transition(t, TaskState::Failed, "memory limit exceeded: killed by the kernel over its " + mem.str() + " MiB",
+                   std::nullopt, sig);
+      } else if (t.killing) {
+        transition(t, TaskState::Killed, std::string("killed by signal ") + std::to_string(sig) + " (SIG" +
+                                             signalName(sig) + ")",
+                   std::nullopt, sig);
+      } else {
+        transition(t, TaskState::Failed, std::string("killed by signal ") + std::to_string(sig) + " (SIG" +
+                                             signalName(sig) + ")",
+                   std::nullopt, sig);
+      }
+    } else if (text::startsWith(exit, "failed ")) {
+      transition(t, TaskState::Failed, "cannot start the task: " + exit.substr(7));
+    } else {
+      transition(t, TaskState::Failed, "the task's supervisor ended without saying how the task did");
+    }
+  }
+  if (cgroups_.kind() != "none") {
+    cgroups_.killAll(t.spec.id);
+    cgroups_.remove(t.spec.id);
+  }
+  release(t);
+  t.supervisor = 0;
+  saveState(t);
+  notify();
+}
+
+Agent::Reply Agent::kill(const std::string &taskId) {
+  std::lock_guard lock(mutex_);
+  auto it = tasks_.find(taskId);
+  if (it == tasks_.end()) return {404, errorJson("no task " + taskId + " on this agent")};
+  Task &t = it->second;
+  if (isTerminal(t.status.state)) return {200, taskJson(t)};
+  if (!t.killing) {
+    t.killing = true;
+    t.killDeadlineMs = nowMs() + static_cast<int64_t>(t.spec.killGracePeriodSeconds * 1000);
+    transition(t, TaskState::Killing, "");
+    if (config_.simulate) {
+      transition(t, TaskState::Killed, "killed");
+      release(t);
+      saveState(t);
+      notify();
+    } else if (t.pid > 0) {
+      ::kill(-t.pid, SIGTERM);
+    }
+    uint64_t one = 1;
+    (void)!::write(wakeFd_, &one, sizeof one);
+  }
+  return {202, taskJson(t)};
+}
+
+void Agent::monitor() {
+  std::vector<pollfd> fds;
+  std::vector<std::string> ids;
+  for (;;) {
+    int64_t nextDeadline = -1;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      fds.assign(1, pollfd{wakeFd_, POLLIN, 0});
+      ids.assign(1, "");
+      int64_t now = nowMs();
+      for (auto &[id, t] : tasks_) {
+        if (t.pidfd >= 0 && !isTerminal(t.status.state)) {
+          fds.push_back(pollfd{t.pidfd, POLLIN, 0});
+          ids.push_back(id);
+        }
+        if (t.killing && !t.sigkilled && !isTerminal(t.status.state)) {
+          if (t.killDeadlineMs <= now) {
+            // The grace period is over: the whole tree goes.
+            t.sigkilled = true;
+            if (t.pid > 0) ::kill(-t.pid, SIGKILL);
+            if (cgroups_.kind() != "none") cgroups_.killAll(t.spec.id);
+          } else if (nextDeadline < 0 || t.killDeadlineMs < nextDeadline) {
+            nextDeadline = t.killDeadlineMs;
+          }
+        }
+      }
+    }
+    int timeout = nextDeadline < 0 ? 1000 : static_cast<int>(std::max<int64_t>(0, nextDeadline - nowMs()) + 1);
+    int n = ::poll(fds.data(), fds.size(), std::min(timeout, 1000));
+    if (n < 0 && errno != EINTR) return;
+    if (fds[0].revents != 0) {
+      uint64_t v;
+      (void)!::read(wakeFd_, &v, sizeof v);
+    }
+    std::lock_guard lock(mutex_);
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      auto it = tasks_.find(ids[i]);
+      if (it != tasks_.end() && !isTerminal(it->second.status.state)) finish(it->second);
+    }
+  }
+}
+
+// A TCP connect (and for HTTP a request) to the task's port on this node.
+bool Agent::probe(const Task &t, const HealthCheck &c) const {
+  int timeoutMs = static_cast<int>(c.timeoutSeconds * 1000);
+  if (c.protocol == "COMMAND") {
+    std::vector<std::string> env = taskEnvironment(t.spec, config_.address, t.dir + "/sandbox");
+    std::vector<std::string> args;
+    struct passwd *pw = ::getpwnam(t.spec.user.c_str());
+    if (pw != nullptr && pw->pw_uid != 0) {
+      args = {"/usr/bin/setpriv", "--reuid=" + std::to_string(pw->pw_uid), "--regid=" + std::to_string(pw->pw_gid),
+              "--init-groups", "--no-new-privs", "/bin/sh", "-c", c.command};
+    } else {
+      args = {"/bin/sh", "-c", c.command};
+    }
+    std::vector<char *> argv;
+    for (auto &a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<char *> envp;
+    for (auto &e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addchdir_np(&fa, (t.dir + "/sandbox").c_str());
+    pid_t pid = 0;
+    int rc = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return false;
+    int pfd = pidfdOpen(pid);
+    pollfd p{pfd, POLLIN, 0};
+    bool done = ::poll(&p, 1, timeoutMs) > 0;
+    if (!done) ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ::close(pfd);
+    return done && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+  int port = c.port ? *c.port : (c.portIndex < static_cast<int>(t.spec.ports.size()) ? t.spec.ports[c.portIndex] : 0);
+  if (port == 0) return false;
+  int fd = ::socket(config_.address.find(':') != std::string::npos ? AF_INET6 : AF_INET,
+                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (config_.address.find(':') != std::string::npos) {
+    auto *a = reinterpret_cast<sockaddr_in6 *>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET6, config_.address.c_str(), &a->sin6_addr);
+    len = sizeof *a;
+  } else {
+    auto *a = reinterpret_cast<sockaddr_in *>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, config_.address.c_str(), &a->sin_addr);
+    len = sizeof *a;
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  auto left = [&] {
+    return static_cast<int>(std::max<long long>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count()));
+  };
+  bool ok = false;
+  if (::connect(fd, reinterpret_cast<sockaddr *>(&ss), len) == 0 || errno == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    int err = 0;
+    socklen_t elen = sizeof err;
+    if (::poll(&p, 1, left()) > 0 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0) {
+      ok = true;
+      bool http = c.protocol == "HTTP" || c.protocol == "MESOS_HTTP";
+      if (http) {
+        std::string req = "GET " + (c.path.empty() ? std::string("/") : c.path) + " HTTP/1.1\r\nHost: " +
+                          config_.address + "\r\nConnection: close\r\nUser-Agent: dcos-health\r\n\r\n";
+        ok = ::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size());
+        std::string got;
+        while (ok && got.find("\r\n") == std::string::npos) {
+          pollfd r{fd, POLLIN, 0};
+          if (::poll(&r, 1, left()) <= 0) {
+            ok = false;
+            break;
+          }
+          char buf[512];
+          ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+          if (n <= 0) {
+            ok = false;
+            break;
+          }
+          got.append(buf, static_cast<size_t>(n));
+        }
+        // Marathon: 200-399 is healthy (and 1xx when told to ignore it).
+        if (ok) {
+          int code = got.size() > 12 ? std::atoi(got.c_str() + 9) : 0;
+          ok = (code >= 200 && code < 400) || (c.ignoreHttp1xx && code >= 100 && code < 200);
+        }
+      }
+    }
+  }
+  ::close(fd);
+  return ok;
+}
+
+void Agent::runHealthChecks() {
+  for (;;) {
+    struct Due {
+      std::string id;
+      Task copy;
+    };
+    std::vector<Due> due;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_; });
+      if (stopping_) return;
+      int64_t now = nowMs();
+      for (auto &[id, t] : tasks_) {
+        if (t.status.state != TaskState::Running || t.spec.healthChecks.empty() || t.killing) continue;
+        if (t.nextCheckMs == 0) t.nextCheckMs = t.startedAtMs;
+        if (now < t.nextCheckMs) continue;
+        t.nextCheckMs = now + static_cast<int64_t>(t.spec.healthChecks[0].intervalSeconds * 1000);
+        Task copy;
+        copy.spec = t.spec;
+        copy.dir = t.dir;
+        due.push_back({id, copy});
+      }
+    }
+    for (auto &d : due) {
+      const HealthCheck &c = d.copy.spec.healthChecks[0];
+      bool ok = probe(d.copy, c);
+      std::lock_guard lock(mutex_);
+      auto it = tasks_.find(d.id);
+      if (it == tasks_.end() || it->second.status.state != TaskState::Running || it->second.killing) continue;
+      Task &t = it->second;
+      bool inGrace = nowMs() - t.startedAtMs < static_cast<int64_t>(c.gracePeriodSeconds * 1000);
+      if (ok) {
+        t.failures = 0;
+        t.checkedOnce = true;
+        if (t.status.healthy != std::optional<bool>(true)) {
+          t.status.healthy = true;
+          transition(t, TaskState::Running, "health check passed");
+        }
+      } else if (!inGrace || t.checkedOnce) {
+        ++t.failures;
+        if (t.status.healthy != std::optional<bool>(false)) {
+          t.status.healthy = false;
+          transition(t, TaskState::Running, c.protocol + " health check failed " + std::to_string(t.failures) +
+                                                " time" + (t.failures == 1 ? "" : "s"));
+        } else if (t.failures >= c.maxConsecutiveFailures && c.maxConsecutiveFailures > 0) {
+          // The scheduler acts on it: one update when the limit is reached.
+          if (t.failures == c.maxConsecutiveFailures) {
+            transition(t, TaskState::Running, c.protocol + " health check failed " + std::to_string(t.failures) +
+                                                  " times in a row (maxConsecutiveFailures " +
+                                                  std::to_string(c.maxConsecutiveFailures) + ")");
+          }
+        }
+      }
+    }
+  }
+}
+
+Status Agent::recover() {
+  std::error_code ec;
+  size_t adopted = 0, ended = 0;
+  for (const auto &e : fs::directory_iterator(config_.stateDir + "/tasks", ec)) {
+    std::string dir = e.path().string();
+    std::vector<Problem> problems;
+    auto spec = parseTaskSpec(readAll(dir + "/meta/spec.json"), {}, problems);
+    if (!spec) continue;
+    Task t;
+    t.spec = *spec;
+    t.dir = dir;
+    try {
+      auto o = Poco::JSON::Parser().parse(readAll(dir + "/meta/state.json")).extract<Object::Ptr>();
+      std::ostringstream s;
+      o->getObject("status")->stringify(s);
+      if (auto st = parseStatus(s.str())) t.status = *st;
+      t.stagedAtMs = o->optValue<Poco::Int64>("staged_at_ms", 0);
+      t.startedAtMs = o->optValue<Poco::Int64>("started_at_ms", 0);
+      t.supervisor = o->optValue<int>("supervisor", 0);
+      t.pid = o->optValue<int>("pid", 0);
+      t.supervisorStart = o->optValue<Poco::UInt64>("supervisor_start", 0);
+      t.killing = o->optValue<bool>("killing", false);
+    } catch (const Poco::Exception &) {
+      t.status.taskId = t.spec.id;
+      t.status.state = TaskState::Staging;
+    }
+    if (t.pid == 0) {
+      std::istringstream pids(readAll(dir + "/meta/pids"));
+      pid_t sup = 0;
+      pids >> sup >> t.pid;
+    }
+    std::string id = t.spec.id;
+    Task &task = tasks_.emplace(id, std::move(t)).first->second;
+    if (isTerminal(task.status.state)) {
+      task.supervisor = 0;
+      continue;
+    }
+    hold(task);
+    if (task.killing) task.killDeadlineMs = nowMs() + static_cast<int64_t>(task.spec.killGracePeriodSeconds * 1000);
+    if (config_.simulate) {
+      ++adopted;
+      if (task.status.state != TaskState::Running && !task.killing) transition(task, TaskState::Running, "");
+      continue;
+    }
+    // Still ours: the same pid, started at the same time.
+    if (task.supervisor > 0 && task.supervisorStart != 0 && startTime(task.supervisor) == task.supervisorStart) {
+      task.pidfd = pidfdOpen(task.supervisor);
+    }
+    if (task.pidfd >= 0) {
+      ++adopted;
+      if (task.status.state != TaskState::Running && !task.killing) transition(task, TaskState::Running, "");
+    } else {
+      ++ended;
+      finish(task);
+    }
+  }
+  if (adopted + ended > 0) {
+    logMessage(LOG_NOTICE, "recovered " + std::to_string(adopted) + " running task" + (adopted == 1 ? "" : "s") +
+                               "; " + std::to_string(ended) + " ended while dcosd was away");
+  }
+  return Status::Ok();
+}
+
+std::string Agent::taskJson(const Task &t) const {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("id", t.spec.id);
+  o->set("agent_id", config_.id);
+  o->set("host", config_.address);
+  o->set("state", std::string(stateName(t.status.state)));
+  o->set("message", t.status.message);
+  if (t.status.exitCode) o->set("exit_code", *t.status.exitCode);
+  if (t.status.signal) o->set("signal", *t.status.signal);
+  if (t.status.healthy) o->set("healthy", *t.status.healthy);
+  o->set("cpus", t.spec.cpus);
+  o->set("mem", t.spec.mem);
+  o->set("disk", t.spec.disk);
+  Array::Ptr ports = new Array;
+  for (int p : t.spec.ports) ports->add(p);
+  o->set("ports", ports);
+  o->set("user", t.spec.user);
+  if (!t.spec.appId.empty()) o->set("appId", t.spec.appId);
+  if (!t.spec.appVersion.empty()) o->set("appVersion", t.spec.appVersion);
+  o->set("stagedAt", isoTime(t.stagedAtMs));
+  if (t.startedAtMs != 0) o->set("startedAt", isoTime(t.startedAtMs));
+  o->set("sandbox", t.dir + "/sandbox");
+  if (t.pid > 0 && !config_.simulate) o->set("pid", static_cast<int>(t.pid));
+  o->set("last_update", Poco::JSON::Parser().parse(statusJson(t.status)));
+  return stringify(o);
+}
+
+std::string Agent::tasksJson() const {
+  std::lock_guard lock(mutex_);
+  std::string out = "{\"tasks\":[";
+  bool first = true;
+  for (const auto &[id, t] : tasks_) {
+    out += (first ? "" : ",") + taskJson(t);
+    first = false;
+  }
+  return out + "]}";
+}
+
+std::string Agent::infoJson() const {
+  std::lock_guard lock(mutex_);
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("id", config_.id);
+  o->set("hostname", config_.hostname);
+  o->set("address", config_.address);
+  o->set("zone", config_.zone);
+  o->set("resource_role", config_.resourceRole);
+  Object::Ptr attrs = new Object;
+  for (const auto &[k, v] : config_.attributes) attrs->set(k, v);
+  o->set("attributes", attrs);
+  auto res = [](double cpus, double mem, double disk, const std::string &ports) {
+    Object::Ptr r = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    r->set("cpus", cpus);
+    r->set("mem", mem);
+    r->set("disk", disk);
+    r->set("ports", ports);
+    return r;
+  };
+  o->set("resources", res(config_.total.cpus, config_.total.mem, config_.total.disk, portRangesText(config_.total.ports)));
+  std::vector<PortRange> used;
+  for (int p : portsInUse_) {
+    if (!used.empty() && used.back().end == p - 1) {
+      used.back().end = p;
+    } else {
+      used.push_back({p, p});
+    }
+  }
+  o->set("used_resources", res(cpusUsed_, memUsed_, diskUsed_, used.empty() ? "[]" : portRangesText(used)));
+  size_t active = 0;
+  for (const auto &[id, t] : tasks_) active += isTerminal(t.status.state) ? 0 : 1;
+  o->set("active_tasks", static_cast<Poco::UInt64>(active));
+  o->set("limits", cgroups_.kind() == "none" ? std::string("none") : "cgroup " + cgroups_.kind());
+  o->set("simulated", config_.simulate);
+  return stringify(o);
+}
+
+Agent::Reply Agent::handle(const std::string &method, const std::string &path, const std::string &query,
+                           const std::string &body) {
+  const std::string base = "/agent/v1";
+  if (!text::startsWith(path, base)) return {404, errorJson("no such path: " + path)};
+  std::string rest = path.substr(base.size());
+  auto notAllowed = [&](const char *allowed) {
+    return Reply{405, errorJson("method " + method + " not allowed on " + path + " (allowed: " + allowed + ")")};
+  };
+  if (rest == "/info" || rest.empty()) {
+    if (method != "GET") return notAllowed("GET");
+    return {200, infoJson()};
+  }
+  if (rest == "/tasks" || rest == "/reconcile") {
+    if (rest == "/tasks" && method == "POST") return launch(body);
+    if (method != "GET" && !(rest == "/reconcile" && method == "POST")) return notAllowed(rest == "/tasks" ? "GET, POST" : "GET, POST");
+    return {200, tasksJson()};
+  }
+  if (text::startsWith(rest, "/tasks/")) {
+    std::string tail = rest.substr(7);
+    std::string id = tail.substr(0, tail.find('/'));
+    std::string sub = tail.size() > id.size() ? tail.substr(id.size()) : "";
+    if (!isTaskId(id)) return {404, errorJson("no task " + text::quote(id) + " on this agent")};
+    if (sub.empty()) {
+      if (method == "DELETE") return kill(id);
+      if (method != "GET") return notAllowed("GET, DELETE");
+      std::lock_guard lock(mutex_);
+      auto it = tasks_.find(id);
+      if (it == tasks_.end()) return {404, errorJson("no task " + id + " on this agent")};
+      return {200, taskJson(it->second)};
+    }
+    if (sub == "/kill") {
+      if (method != "POST") return notAllowed("POST");
+      return kill(id);
+    }
+    if (sub == "/files/read") {
+      if (method != "GET") return notAllowed("GET");
+      std::string dir;
+      {
+        std::lock_guard lock(mutex_);
+        auto it = tasks_.find(id);
+        if (it == tasks_.end()) return {404, errorJson("no task " + id + " on this agent")};
+        dir = it->second.dir + "/sandbox";
+      }
+      auto q = parseQuery(query);
+      std::string file = q.count("path") ? q["path"] : "stdout";
+      fs::path rel(file);
+      bool inside = !rel.is_absolute() && !file.empty();
+      for (const auto &part : rel) inside = inside && part != "..";
+      if (!inside) return {400, errorJson("path: a file in the task's sandbox, e.g. stdout or stderr")};
+      std::string full = dir + "/" + file;
+      // Never through a link out of the sandbox.
+      std::error_code ec;
+      auto canonical = fs::weakly_canonical(full, ec);
+      if (ec || !text::startsWith(canonical.string(), fs::weakly_canonical(dir).string() + "/")) {
+        return {400, errorJson("path: outside the task's sandbox")};
+      }
+      int fd = ::open(canonical.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0) return {404, errorJson("no file " + file + " in the sandbox of " + id)};
+      off_t size = ::lseek(fd, 0, SEEK_END);
+      long long offset = 0;
+      long long length = 1 << 20;
+      try {
+        if (q.count("offset")) offset = std::stoll(q["offset"]);
+        if (q.count("length")) length = std::min<long long>(std::stoll(q["length"]), 1 << 20);
+      } catch (...) {
+        ::close(fd);
+        return {400, errorJson("offset and length: whole numbers")};
+      }
+      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      if (offset < 0) {
+        // Mesos's files API: offset -1 asks for the size alone.
+        o->set("data", std::string());
+        o->set("offset", static_cast<Poco::Int64>(size));
+        ::close(fd);
+        return {200, stringify(o)};
+      }
+      std::string data;
+      if (offset < size && length > 0) {
+        data.resize(static_cast<size_t>(std::min<long long>(length, size - offset)));
+        ssize_t n = ::pread(fd, data.data(), data.size(), offset);
+        data.resize(n > 0 ? static_cast<size_t>(n) : 0);
+      }
+      ::close(fd);
+      o->set("data", data);
+      o->set("offset", static_cast<Poco::Int64>(offset));
+      return {200, stringify(o)};
+    }
+  }
+  return {404, errorJson("no such path: " + path)};
+}
+
+}  // namespace dcos::agent

@@ -1,0 +1,153 @@
+// The agent's core: the node's resources and the tasks on it, launched,
+// watched, killed and re-adopted through the process executor, and every
+// change of a task's state made a checkpointed status update. It serves the
+// agent API (docs/agent-api.md) as a function of (method, path, query,
+// body); the module around it wires that to the node API, registers the
+// agent in ZooKeeper and delivers the updates. No ZooKeeper handle here.
+//
+// Thread safety: every public method may be called from any thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/result.h"
+#include "plugins/modules/agent/cgroups.h"
+#include "plugins/modules/agent/status_updates.h"
+#include "plugins/modules/agent/task.h"
+
+namespace dcos::agent {
+
+struct PortRange {
+  int begin;
+  int end;  // inclusive
+};
+
+struct Resources {
+  double cpus = 0;
+  double mem = 0;   // MiB
+  double disk = 0;  // MiB
+  std::vector<PortRange> ports;
+};
+
+// What this machine has: cpus online, MemTotal, the state dir's file system,
+// less `reserved` (cpus/mem/disk, for the system itself).
+Resources measureResources(const std::string &stateDir, const Resources &reserved);
+// "[31000-32000]" and back.
+std::string portRangesText(const std::vector<PortRange> &ranges);
+Result<std::vector<PortRange>> parsePortRanges(const std::string &text);
+
+struct AgentConfig {
+  std::string id;
+  std::string address;  // the node's address: HOST, and health checks' target
+  std::string hostname;
+  std::string zone;
+  std::string resourceRole;
+  std::map<std::string, std::string> attributes;
+  Resources total;
+  std::string stateDir;
+  std::string supervisor;                  // the dcos-task-supervisor program
+  std::string defaultUser = "nobody";      // tasks that name no user
+  bool allowRoot = false;                  // may a task run as root
+  bool simulate = false;                   // no processes: tasks run at once, until killed
+  std::function<void(int level, const std::string &)> log;  // syslog levels
+};
+
+class Agent {
+ public:
+  // Reads what the state dir holds (tasks, pending updates) and re-adopts
+  // the tasks still running; starts the monitor thread.
+  static Result<std::unique_ptr<Agent>> open(AgentConfig config);
+  ~Agent();
+
+  struct Reply {
+    int status;
+    std::string body;  // JSON
+  };
+  // The agent API, under /agent/v1.
+  Reply handle(const std::string &method, const std::string &path, const std::string &query, const std::string &body);
+
+  // Launches a task; the reply as the API gives it.
+  Reply launch(const std::string &json);
+  Reply kill(const std::string &taskId);
+
+  // The agent's record for ZooKeeper and GET /agent/v1/info: identity,
+  // resources, and what is in use.
+  std::string infoJson() const;
+  // Every task the agent knows, as GET /agent/v1/tasks gives them.
+  std::string tasksJson() const;
+
+  StatusUpdates &updates() { return *updates_; }
+  // Called (on the agent's threads) after every new status update and
+  // every change of what is in use.
+  void onChange(std::function<void()> f);
+
+  // Stops the monitor; tasks go on running (their supervisors outlive us).
+  void stop();
+
+  size_t runningCount() const;
+
+ private:
+  struct Task {
+    TaskSpec spec;
+    std::string dir;  // <state>/tasks/<id>
+    TaskStatus status;
+    int64_t stagedAtMs = 0;
+    int64_t startedAtMs = 0;
+    pid_t supervisor = 0;
+    pid_t pid = 0;  // the task's own (its process group)
+    unsigned long long supervisorStart = 0;  // start time, to know the pid is still ours
+    int pidfd = -1;
+    bool holds = false;  // its resources are counted as in use
+    bool killing = false;
+    int64_t killDeadlineMs = 0;
+    bool sigkilled = false;
+    // Health: consecutive failures of the first check, and when it is next due.
+    int failures = 0;
+    int64_t nextCheckMs = 0;
+    bool checkedOnce = false;
+  };
+
+  explicit Agent(AgentConfig config);
+  Status recover();
+  Status startProcess(Task &t);
+  void transition(Task &t, TaskState state, const std::string &message, std::optional<int> exitCode = std::nullopt,
+                  std::optional<int> signal = std::nullopt);
+  void finish(Task &t);
+  void hold(Task &t);
+  void release(Task &t);
+  void monitor();
+  void runHealthChecks();
+  bool probe(const Task &t, const HealthCheck &c) const;
+  void saveState(const Task &t) const;
+  std::string taskJson(const Task &t) const;
+  void notify();
+  void logMessage(int level, const std::string &m) const;
+
+  AgentConfig config_;
+  Cgroups cgroups_;
+  std::unique_ptr<StatusUpdates> updates_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::map<std::string, Task> tasks_;
+  std::set<int> portsInUse_;
+  double cpusUsed_ = 0, memUsed_ = 0, diskUsed_ = 0;
+  std::vector<std::function<void()>> listeners_;
+  std::thread monitor_;
+  std::thread health_;
+  int wakeFd_ = -1;
+  bool stopping_ = false;
+};
+
+}  // namespace dcos::agent

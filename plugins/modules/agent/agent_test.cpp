@@ -1,0 +1,259 @@
+// The agent core with the real supervisor and real processes.
+#include "plugins/modules/agent/agent.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "tests/support/process.h"
+
+using namespace dcos::agent;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kSupervisor = std::string(DCOS_TEST_BUILD_DIR) + "/plugins/dcos-task-supervisor";
+
+AgentConfig config(const std::string &dir) {
+  AgentConfig c;
+  c.id = "test-agent-S1";
+  c.address = "127.0.0.1";
+  c.hostname = "localhost";
+  c.zone = "private";
+  c.resourceRole = "*";
+  c.total = {2, 1024, 10000, {{31000, 31010}}};
+  c.stateDir = dir;
+  c.supervisor = kSupervisor;
+  c.allowRoot = ::geteuid() == 0 ? false : true;
+  c.defaultUser = ::geteuid() == 0 ? "nobody" : std::string(::getenv("USER") ? ::getenv("USER") : "nobody");
+  return c;
+}
+
+Poco::JSON::Object::Ptr task(Agent &a, const std::string &id) {
+  auto r = a.handle("GET", "/agent/v1/tasks/" + id, "", "");
+  if (r.status != 200) return nullptr;
+  return Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
+}
+
+std::string state(Agent &a, const std::string &id) {
+  auto t = task(a, id);
+  return t ? t->getValue<std::string>("state") : "";
+}
+
+bool waitState(Agent &a, const std::string &id, const std::string &want, std::chrono::milliseconds within = 10s) {
+  return dcos::test::waitUntil([&] { return state(a, id) == want; }, within, 5ms);
+}
+
+std::string readFile(Agent &a, const std::string &id, const std::string &file) {
+  auto r = a.handle("GET", "/agent/v1/tasks/" + id + "/files/read", "path=" + file, "");
+  if (r.status != 200) return "";
+  return Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>()->getValue<std::string>("data");
+}
+
+bool pidAlive(int pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+}  // namespace
+
+TEST_CASE("agent: a task runs with Marathon's environment, its output is read back, it finishes", "[agent]") {
+  dcos::test::TempDir dir("dcos-agent");
+  auto agent = Agent::open(config(dir.path()));
+  REQUIRE(agent.ok());
+  Agent &a = **agent;
+  auto r = a.launch(R"({"id": "env.1", "cmd": "echo port=$PORT0 host=$HOST id=$MESOS_TASK_ID app=$MARATHON_APP_ID; id -un; echo oops >&2",
+                       "ports": [31001], "appId": "/prod/env", "cpus": 0.1, "mem": 32})");
+  REQUIRE(r.status == 201);
+  REQUIRE(waitState(a, "env.1", "TASK_FINISHED"));
+  std::string out = readFile(a, "env.1", "stdout");
+  CHECK_THAT(out, Catch::Contains("port=31001 host=127.0.0.1 id=env.1 app=/prod/env"));
+  if (::geteuid() == 0) CHECK_THAT(out, Catch::Contains("nobody"));
+  CHECK(readFile(a, "env.1", "stderr") == "oops\n");
+  // Offsets and lengths, as a tail reads them; -1 asks for the size.
+  auto part = a.handle("GET", "/agent/v1/tasks/env.1/files/read", "path=stderr&offset=1&length=2", "");
+  CHECK_THAT(part.body, Catch::Contains("\"data\":\"op\""));
+  auto size = a.handle("GET", "/agent/v1/tasks/env.1/files/read", "path=stderr&offset=-1", "");
+  CHECK_THAT(size.body, Catch::Contains("\"offset\":5"));
+  CHECK(a.handle("GET", "/agent/v1/tasks/env.1/files/read", "path=../meta/launch", "").status == 400);
+  // The updates, in order, each checkpointed.
+  auto pending = a.updates().pending();
+  std::vector<std::string> states;
+  for (const auto &u : pending) states.push_back(stateName(u.state));
+  CHECK(states == std::vector<std::string>{"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"});
+  // Resources are free again.
+  CHECK_THAT(a.infoJson(), Catch::Contains("\"used_resources\":{\"cpus\":0,"));
+}
+
+TEST_CASE("agent: exit codes and signals are reported as Mesos does", "[agent]") {
+  dcos::test::TempDir dir("dcos-agent");
+  auto agent = Agent::open(config(dir.path()));
+  REQUIRE(agent.ok());
+  Agent &a = **agent;
+  REQUIRE(a.launch(R"({"id": "fail.1", "cmd": "exit 3"})").status == 201);
+  REQUIRE(waitState(a, "fail.1", "TASK_FAILED"));
+  CHECK(task(a, "fail.1")->getValue<std::string>("message") == "exited with status 3");
+  CHECK(task(a, "fail.1")->getValue<int>("exit_code") == 3);
+  REQUIRE(a.launch(R"({"id": "nocmd.1", "args": ["/nonexistent/program"]})").status == 201);
+  REQUIRE(waitState(a, "nocmd.1", "TASK_FAILED"));
+  CHECK_THAT(task(a, "nocmd.1")->getValue<std::string>("message"), Catch::Contains("cannot start the task: exec /nonexistent/program"));
+}
+
+TEST_CASE("agent: a kill sends SIGTERM, then SIGKILL to the whole tree after the grace period", "[agent]") {
+  dcos::test::TempDir dir("dcos-agent");
+  auto agent = Agent::open(config(dir.path()));
+  REQUIRE(agent.ok());
+  Agent &a = **agent;
+  SECTION("a task that traps SIGTERM ends at once") {
+    REQUIRE(a.launch(R"({"id": "polite.1", "cmd": "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
+                         "killGracePeriodSeconds": 30})").status == 201);
+    REQUIRE(waitState(a, "polite.1", "TASK_RUNNING"));
+    dcos::test::waitUntil([&] { return false; }, 200ms);  // let the shell set its trap
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(a.kill("polite.1").status == 202);
+    REQUIRE(waitState(a, "polite.1", "TASK_KILLED"));
+    CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+    CHECK_THAT(readFile(a, "polite.1", "stdout"), Catch::Contains("bye"));
+  }
+  SECTION("a task that ignores SIGTERM, and its children, are killed after the grace period") {
+    REQUIRE(a.launch(R"({"id": "stubborn.1", "cmd": "trap '' TERM; sleep 1000 & echo $! > child; wait",
+                         "killGracePeriodSeconds": 1})").status == 201);
+    REQUIRE(waitState(a, "stubborn.1", "TASK_RUNNING"));
+    REQUIRE(dcos::test::waitUntil([&] { return !readFile(a, "stubborn.1", "child").empty(); }, 5s, 5ms));
+    int child = std::stoi(readFile(a, "stubborn.1", "child"));
+    CHECK(pidAlive(child));
+    CHECK(a.kill("stubborn.1").status == 202);
+    CHECK(state(a, "stubborn.1") == "TASK_KILLING");
+    REQUIRE(waitState(a, "stubborn.1", "TASK_KILLED", 10s));
+    CHECK_THAT(task(a, "stubborn.1")->getValue<std::string>("message"), Catch::Contains("SIGKILL"));
+    CHECK(dcos::test::waitUntil([&] { return !pidAlive(child); }, 5s, 10ms));
+  }
+}
+
+TEST_CASE("agent: bad launch requests are refused with the field named, and nothing runs", "[agent]") {
+  dcos::test::TempDir dir("dcos-agent");
+  auto agent = Agent::open(config(dir.path()));
+  REQUIRE(agent.ok());
+  Agent &a = **agent;
+  CHECK(a.launch("{not json").status == 400);
+  auto noCmd = a.launch(R"({"id": "x.1"})");
+  CHECK(noCmd.status == 422);
+  CHECK_THAT(noCmd.body, Catch::Contains("\"path\":\"/cmd\""));
+  auto big = a.launch(R"({"id": "x.2", "cmd": "true", "mem": 999999})");
+  CHECK(big.status == 422);
+  CHECK_THAT(big.body, Catch::Contains("\"path\":\"/mem\""));
+  auto port = a.launch(R"({"id": "x.3", "cmd": "true", "ports": [80]})");
+  CHECK(port.status == 422);
+  CHECK_THAT(port.body, Catch::Contains("outside this agent's ranges [31000-31010]"));
+  auto user = a.launch(R"({"id": "x.4", "cmd": "true", "user": "no-such-user-here"})");
+  CHECK(user.status == 422);
+  CHECK_THAT(user.body, Catch::Contains("no such user on this agent"));
+  if (::geteuid() == 0) {
+    auto root = a.launch(R"({"id": "x.5", "cmd": "true", "user": "root"})");
+    CHECK(root.status == 422);
+    CHECK_THAT(root.body, Catch::Contains("may not run as root"));
+  }
+  REQUIRE(a.launch(R"({"id": "x.6", "cmd": "sleep 100", "ports": [31005], "mem": 600})").status == 201);
+  CHECK(a.launch(R"({"id": "x.6", "cmd": "true"})").status == 409);
+  auto taken = a.launch(R"({"id": "x.7", "cmd": "true", "ports": [31005]})");
+  CHECK(taken.status == 409);
+  CHECK_THAT(taken.body, Catch::Contains("port 31005 is in use"));
+  auto full = a.launch(R"({"id": "x.8", "cmd": "true", "mem": 600})");
+  CHECK(full.status == 409);
+  CHECK_THAT(full.body, Catch::Contains("not enough free mem"));
+  CHECK(a.handle("GET", "/agent/v1/tasks/x.7", "", "").status == 404);
+  a.kill("x.6");
+  REQUIRE(waitState(a, "x.6", "TASK_KILLED"));
+}
+
+TEST_CASE("agent: tasks outlive the agent and are re-adopted; one that ended meanwhile is reported as it ended", "[agent]") {
+  dcos::test::TempDir dir("dcos-agent");
+  std::vector<int> pids;
+  {
+    auto agent = Agent::open(config(dir.path()));
+    REQUIRE(agent.ok());
+    Agent &a = **agent;
+    for (int i = 0; i < 5; ++i) {
+      REQUIRE(a.launch(R"({"id": "long.)" + std::to_string(i) + R"(", "cmd": "sleep 1000"})").status == 201);
+    }
+    REQUIRE(a.launch(R"({"id": "short.1", "cmd": "while [ ! -e go ]; do sleep 0.05; done; exit 7"})").status == 201);
+    for (int i = 0; i < 5; ++i) {
+      REQUIRE(waitState(a, "long." + std::to_string(i), "TASK_RUNNING"));
+      pids.push_back(task(a, "long." + std::to_string(i))->getValue<int>("pid"));
+    }
+    REQUIRE(waitState(a, "short.1", "TASK_RUNNING"));
+    a.updates().acknowledge([&] {
+      std::vector<std::string> all;
+      for (const auto &u : a.updates().pending()) all.push_back(u.uuid);
+      return all;
+    }());
+  }  // the agent is gone; its tasks are not
+  for (int pid : pids) CHECK(pidAlive(pid));
+  dcos::test::writeFile(dir / "tasks/short.1/sandbox/go", "");
+  REQUIRE(dcos::test::waitUntil([&] { return std::filesystem::exists(dir / "tasks/short.1/meta/exit"); }, 5s, 5ms));
+
+  auto agent = Agent::open(config(dir.path()));
+  REQUIRE(agent.ok());
+  Agent &a = **agent;
+  for (int i = 0; i < 5; ++i) {
+    auto t = task(a, "long." + std::to_string(i));
+    REQUIRE(t);
+    CHECK(t->getValue<std::string>("state") == "TASK_RUNNING");
+    CHECK(t->getValue<int>("pid") == pids[static_cast<size_t>(i)]);  // adopted, not restarted
+  }
+  CHECK(state(a, "short.1") == "TASK_FAILED");
+  CHECK(task(a, "short.1")->getValue<int>("exit_code") == 7);
+  auto pending = a.updates().pending();
+  REQUIRE(pending.size() == 1);  // just the news of short.1
+  CHECK(pending[0].taskId == "short.1");
+  // An adopted task is still watched: killing it works as before.
+  CHECK(a.kill("long.0").status == 202);
+  CHECK(waitState(a, "long.0", "TASK_KILLED"));
+  for (int i = 1; i < 5; ++i) a.kill("long." + std::to_string(i));
+  for (int i = 1; i < 5; ++i) CHECK(waitState(a, "long." + std::to_string(i), "TASK_KILLED"));
+}
+
+TEST_CASE("agent: unacknowledged updates survive a restart and keep their order", "[agent]") {
+  dcos::test::TempDir dir("dcos-agent");
+  {
+    auto agent = Agent::open(config(dir.path()));
+    REQUIRE(agent.ok());
+    REQUIRE((*agent)->launch(R"({"id": "u.1", "cmd": "true"})").status == 201);
+    REQUIRE(waitState(**agent, "u.1", "TASK_FINISHED"));
+  }
+  auto agent = Agent::open(config(dir.path()));
+  REQUIRE(agent.ok());
+  auto pending = (*agent)->updates().pending();
+  std::vector<std::string> states;
+  for (const auto &u : pending) states.push_back(stateName(u.state));
+  CHECK(states == std::vector<std::string>{"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"});
+  (*agent)->updates().acknowledge({pending[0].uuid, pending[1].uuid});
+  CHECK((*agent)->updates().pendingCount() == 2);
+  CHECK((*agent)->updates().pending()[0].state == TaskState::Running);
+}
+
+TEST_CASE("agent: memory and cpu limits through cgroups; a task over its memory is killed and said so", "[agent]") {
+  dcos::test::TempDir dir("dcos-agent");
+  auto agent = Agent::open(config(dir.path()));
+  REQUIRE(agent.ok());
+  Agent &a = **agent;
+  auto info = Poco::JSON::Parser().parse(a.infoJson()).extract<Poco::JSON::Object::Ptr>();
+  if (info->getValue<std::string>("limits") == "none") {
+    WARN("no cgroup hierarchy to enforce limits here: skipped");
+    return;
+  }
+  REQUIRE(a.launch(R"({"id": "hog.1", "cmd": "python3 -c 'b = bytearray(256 * 1024 * 1024); import time; time.sleep(30)'",
+                       "mem": 48, "cpus": 0.25})").status == 201);
+  REQUIRE(waitState(a, "hog.1", "TASK_FAILED", 30s));
+  CHECK_THAT(task(a, "hog.1")->getValue<std::string>("message"), Catch::StartsWith("memory limit exceeded"));
+  REQUIRE(a.launch(R"({"id": "cpu.1", "cmd": "sleep 100", "mem": 48, "cpus": 0.25})").status == 201);
+  REQUIRE(waitState(a, "cpu.1", "TASK_RUNNING"));
+  int pid = task(a, "cpu.1")->getValue<int>("pid");
+  std::string cgroups = dcos::test::readFile("/proc/" + std::to_string(pid) + "/cgroup");
+  CHECK_THAT(cgroups, Catch::Contains("dcos-tasks/test-agent-S1/cpu.1"));
+  a.kill("cpu.1");
+  REQUIRE(waitState(a, "cpu.1", "TASK_KILLED"));
+}

@@ -1,0 +1,49 @@
+// Task cgroups for the process executor: cpu and memory limits through
+// whichever hierarchy this kernel offers (the unified v2 one, or the v1
+// controllers of a hybrid setup), the task's whole process tree found and
+// killed through it, and the kernel's OOM kills read back.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace dcos::agent {
+
+class Cgroups {
+ public:
+  // Looks at /sys/fs/cgroup (or `root`, for tests). `group` names this
+  // agent's subtree, e.g. "dcos-tasks/<agent-id>".
+  static Cgroups detect(const std::string &group, const std::string &root = "/sys/fs/cgroup");
+
+  // "v2", "v1" or "none".
+  const std::string &kind() const { return kind_; }
+  // Why limits cannot be enforced, or "" when they can.
+  const std::string &unavailable() const { return why_; }
+
+  // Makes the task's cgroups with their limits; returns the directories a
+  // process joins (write its pid to <dir>/cgroup.procs).
+  Result<std::vector<std::string>> create(const std::string &task, double cpus, double memMiB) const;
+  // The pids in the task's cgroups now.
+  std::vector<int> pids(const std::string &task) const;
+  // SIGKILLs every process in the task's cgroups.
+  void killAll(const std::string &task) const;
+  // Whether the kernel OOM-killed a process of the task.
+  bool oomKilled(const std::string &task) const;
+  // Removes the task's (empty) cgroups.
+  void remove(const std::string &task) const;
+
+ private:
+  std::string memoryDir(const std::string &task) const;
+  std::vector<std::string> dirs(const std::string &task) const;
+
+  std::string kind_ = "none";
+  std::string why_;
+  std::string root_;
+  std::string group_;
+  std::string memRoot_;  // v1: the memory controller's mount; v2: root_
+  std::string cpuRoot_;  // v1: the cpu controller's mount
+};
+
+}  // namespace dcos::agent

@@ -1,0 +1,205 @@
+// dcos-task-supervisor: runs one task for the process executor and outlives
+// the dcosd that started it, so a dcosd restart re-adopts its tasks.
+//
+//   dcos-task-supervisor META_DIR
+//
+// META_DIR/launch holds the task as NUL-separated key and value pairs: "arg"
+// (repeated: the argv), "env" (repeated: NAME=value), "dir" (the working
+// directory), "stdout" and "stderr" (files, appended to), "user" (run as;
+// absent: as the supervisor runs), "cgroup" (repeated: directories the task
+// joins before it runs).
+//
+// The supervisor makes a session of its own, starts the task in a session
+// and process group of its own, writes "<supervisor pid> <task pid>" to
+// META_DIR/pids, waits for it, and writes how it ended to META_DIR/exit
+// ("exited N" or "signaled N", or "failed <reason>" when it could not
+// start), whole or not at all. It then ends the task's process group, whose
+// stragglers would otherwise outlive it. Its own failures go to stderr.
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+struct Launch {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  std::vector<std::string> cgroups;
+  std::string dir = "/";
+  std::string out = "/dev/null";
+  std::string err = "/dev/null";
+  std::string user;
+};
+
+bool readLaunch(const std::string &path, Launch &l) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  std::stringstream s;
+  s << f.rdbuf();
+  std::string all = s.str();
+  std::vector<std::string> parts;
+  size_t at = 0;
+  while (at < all.size()) {
+    size_t end = all.find('\0', at);
+    if (end == std::string::npos) end = all.size();
+    parts.push_back(all.substr(at, end - at));
+    at = end + 1;
+  }
+  for (size_t i = 0; i + 1 < parts.size(); i += 2) {
+    const std::string &k = parts[i];
+    const std::string &v = parts[i + 1];
+    if (k == "arg") l.argv.push_back(v);
+    else if (k == "env") l.env.push_back(v);
+    else if (k == "cgroup") l.cgroups.push_back(v);
+    else if (k == "dir") l.dir = v;
+    else if (k == "stdout") l.out = v;
+    else if (k == "stderr") l.err = v;
+    else if (k == "user") l.user = v;
+  }
+  return !l.argv.empty();
+}
+
+// Written whole or not at all: a reader never sees half a line.
+void writeAtomically(const std::string &path, const std::string &content) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  if (ok) ::rename(tmp.c_str(), path.c_str());
+}
+
+// In the child, before exec: every failure is reported through `report`.
+[[noreturn]] void fail(int report, const char *what) {
+  std::string m = std::string(what) + ": " + std::strerror(errno);
+  (void)!::write(report, m.data(), m.size());
+  ::_exit(127);
+}
+
+[[noreturn]] void runTask(const Launch &l, int report) {
+  for (const auto &cg : l.cgroups) {
+    std::string procs = cg + "/cgroup.procs";
+    int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, "0", 1) != 1) fail(report, ("joining cgroup " + cg).c_str());
+    ::close(fd);
+  }
+  if (::setsid() < 0) fail(report, "setsid");
+  const pid_t supervisor = ::getppid();
+  int in = ::open("/dev/null", O_RDONLY);
+  int out = ::open(l.out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  int err = ::open(l.err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (in < 0 || out < 0 || err < 0) fail(report, "opening the sandbox's stdout and stderr");
+  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) fail(report, "dup2");
+  if (::chdir(l.dir.c_str()) != 0) fail(report, ("chdir " + l.dir).c_str());
+  if (!l.user.empty()) {
+    errno = 0;
+    struct passwd *pw = ::getpwnam(l.user.c_str());
+    if (pw == nullptr) {
+      if (errno == 0) errno = ENOENT;
+      fail(report, ("unknown user " + l.user).c_str());
+    }
+    if (::initgroups(pw->pw_name, pw->pw_gid) != 0) fail(report, "initgroups");
+    if (::setgid(pw->pw_gid) != 0) fail(report, "setgid");
+    if (::setuid(pw->pw_uid) != 0) fail(report, "setuid");
+    if (pw->pw_uid != 0 && ::setuid(0) == 0) {
+      errno = EPERM;
+      fail(report, "could regain root after dropping it");
+    }
+  }
+  // The task goes with its supervisor: nothing is left that no one watches.
+  // Set after the change of user, which clears it.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != supervisor) ::_exit(127);
+  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  // A clean signal state for the task.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int s = 1; s < NSIG; ++s) ::signal(s, SIG_DFL);
+  std::vector<char *> argv;
+  for (const auto &a : l.argv) argv.push_back(const_cast<char *>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char *> envp;
+  for (const auto &e : l.env) envp.push_back(const_cast<char *>(e.c_str()));
+  envp.push_back(nullptr);
+  ::execvpe(argv[0], argv.data(), envp.data());
+  fail(report, ("exec " + l.argv[0]).c_str());
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: dcos-task-supervisor META_DIR\n");
+    return 2;
+  }
+  const std::string meta = argv[1];
+  Launch l;
+  if (!readLaunch(meta + "/launch", l)) {
+    writeAtomically(meta + "/exit", "failed cannot read " + meta + "/launch\n");
+    return 1;
+  }
+  ::setsid();
+  // dcosd's stop, a terminal's signals: none of them is for the task.
+  ::signal(SIGHUP, SIG_IGN);
+  ::signal(SIGINT, SIG_IGN);
+  ::signal(SIGTERM, SIG_IGN);
+  ::signal(SIGPIPE, SIG_IGN);
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    writeAtomically(meta + "/exit", std::string("failed pipe: ") + std::strerror(errno) + "\n");
+    return 1;
+  }
+  pid_t child = ::fork();
+  if (child < 0) {
+    writeAtomically(meta + "/exit", std::string("failed fork: ") + std::strerror(errno) + "\n");
+    return 1;
+  }
+  if (child == 0) {
+    ::close(report[0]);
+    runTask(l, report[1]);
+  }
+  ::close(report[1]);
+  writeAtomically(meta + "/pids", std::to_string(::getpid()) + " " + std::to_string(child) + "\n");
+  // Whatever the child said before exec (or EOF once exec succeeded).
+  std::string why;
+  char buf[512];
+  for (ssize_t n; (n = ::read(report[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    why.append(buf, static_cast<size_t>(n));
+  }
+  ::close(report[0]);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::kill(-child, SIGKILL);  // stragglers in the task's group
+  std::string result;
+  if (!why.empty()) {
+    result = "failed " + why;
+  } else if (WIFEXITED(status)) {
+    result = "exited " + std::to_string(WEXITSTATUS(status));
+  } else if (WIFSIGNALED(status)) {
+    result = "signaled " + std::to_string(WTERMSIG(status));
+  } else {
+    result = "failed unknown wait status " + std::to_string(status);
+  }
+  writeAtomically(meta + "/exit", result + "\n");
+  return 0;
+}
