@@ -123,6 +123,9 @@ Poco::JSON::Object::Ptr clusterObject(const ClusterConfig &c) {
   pub->set("udp", toArray(c.publicUdpPorts));
   o->set("public_ports", pub);
   o->set("agent_ports", toArray(c.agentPorts));
+  Poco::JSON::Object::Ptr agents = new Poco::JSON::Object;
+  agents->set("allow_root_tasks", c.allowRootTasks);
+  o->set("agents", agents);
   o->set("resolvers", toArray(c.resolvers));
   Poco::JSON::Object::Ptr zk = new Poco::JSON::Object;
   zk->set("client_port", c.zookeeper.clientPort);
@@ -286,6 +289,10 @@ Result<ClusterConfig> parseCluster(const std::string &text, const std::string &f
     pub->done();
   }
   if (root.has("agent_ports")) c.agentPorts = portList(root, "agent_ports", Need::Optional);
+  if (auto agents = root.object("agents", Need::Optional)) {
+    c.allowRootTasks = agents->boolean("allow_root_tasks", Need::Optional).value_or(false);
+    agents->done();
+  }
   c.resolvers = stringList(root, "resolvers", Need::Optional, checkIp);
   if (auto zk = root.object("zookeeper", Need::Optional)) {
     auto port = [&](const char *key, uint16_t fallback) {

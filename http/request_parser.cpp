@@ -76,6 +76,7 @@ Request RequestParser::take() {
   chunked_ = false;
   remaining_ = 0;
   chunk_ = Chunk::Size;
+  trailers_ = 0;
   started_ = false;
   state_ = State::Head;
   return r;
@@ -214,6 +215,12 @@ bool RequestParser::parseHead(std::string_view head) {
     request_.headers.emplace_back(std::string(name), std::string(value));
   }
   if (haveLength && haveTransfer) return fail(400, "both Content-Length and Transfer-Encoding");
+  // RFC 9112 3.2: an HTTP/1.1 request has exactly one Host.
+  size_t hosts = 0;
+  for (const auto &[n, v] : request_.headers) hosts += text::iequals(n, "Host") ? 1 : 0;
+  if (request_.minorVersion >= 1 && hosts != 1) {
+    return fail(400, hosts == 0 ? "no Host header field" : "more than one Host header field");
+  }
   if (haveLength && length > limits_.maxBodyBytes) {
     return fail(413, "request body over " + std::to_string(limits_.maxBodyBytes) + " bytes");
   }
@@ -242,14 +249,25 @@ size_t RequestParser::feedBody(std::string_view data) {
           line_ += c;
           break;
         }
+        // Chunk lines end in CRLF, with no CR or LF inside them: a parser in
+        // front of us that reads them otherwise would split the body
+        // elsewhere.
         std::string_view line = line_;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.empty() || line.back() != '\r') return (void)fail(400, "chunk line not ended by CRLF"), used;
+        line.remove_suffix(1);
+        if (line.find('\r') != std::string_view::npos) return (void)fail(400, "CR inside a chunk line"), used;
         if (chunk_ == Chunk::Trailer) {
-          if (line.empty()) state_ = State::Complete;
+          if (line.empty()) {
+            state_ = State::Complete;
+          } else if (++trailers_ > limits_.maxHeaders || line.find(':') == std::string_view::npos) {
+            return (void)fail(trailers_ > limits_.maxHeaders ? 431 : 400,
+                              trailers_ > limits_.maxHeaders ? "too many trailer fields" : "malformed trailer field"),
+                   used;
+          }
           line_.clear();
           break;
         }
-        std::string_view digits = trim(line.substr(0, line.find(';')));
+        std::string_view digits = line.substr(0, line.find(';'));
         size_t n = 0;
         auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n, 16);
         if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size()) {
@@ -276,7 +294,7 @@ size_t RequestParser::feedBody(std::string_view data) {
         ++used;
         if (c == '\r' && line_.empty()) {
           line_ = "\r";
-        } else if (c == '\n') {
+        } else if (c == '\n' && line_ == "\r") {
           line_.clear();
           chunk_ = Chunk::Size;
         } else {

@@ -10,7 +10,8 @@
 // chunked (501), an HTTP major other than 1 (505), and everything that lets
 // two parsers disagree on where a request ends (400): Content-Length with
 // Transfer-Encoding, two different Content-Lengths, obsolete line folding,
-// whitespace before a header's colon, bad chunk sizes.
+// whitespace before a header's colon, bad chunk sizes, chunk lines not ended
+// by CRLF; and an HTTP/1.1 request without exactly one Host (400).
 //
 // Not thread safe; one parser per connection.
 #pragma once
@@ -92,6 +93,7 @@ class RequestParser {
   size_t remaining_ = 0;  // of a Content-Length body, or of the current chunk
   Chunk chunk_ = Chunk::Size;
   std::string line_;  // a chunk-size or trailer line so far
+  size_t trailers_ = 0;
   int errorStatus_ = 0;
   std::string errorMessage_;
 };

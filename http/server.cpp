@@ -261,9 +261,13 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
   void wakeStream(uint64_t id) {
     {
       std::lock_guard lock(doneMutex);
+      if (!running) return;
       wakes.push_back(id);
     }
     wake();
+  }
+  ~Core() {
+    if (wakefd >= 0) ::close(wakefd);
   }
 
   // -- workers --
@@ -348,12 +352,30 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
     --nStreams;
   }
 
-  // Sends a short answer the connection ends with, without waiting for the
-  // client (a refusal, a timeout): best effort.
-  void sendAndClose(Conn &c, int status, const std::string &message) {
-    std::string r = simpleResponse(status, message);
-    (void)!::send(c.fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    closeConn(c.id);
+  std::vector<int> paused;
+  Clock::time_point resumeAt{};
+  void pauseListener(int lfd) {
+    epoll_event ev{};
+    ev.events = 0;
+    for (size_t i = 0; i < listeners.size(); ++i) {
+      if (listeners[i] == lfd) ev.data.u64 = i + 1;
+    }
+    ::epoll_ctl(epfd, EPOLL_CTL_MOD, lfd, &ev);
+    paused.push_back(lfd);
+    resumeAt = Clock::now() + std::chrono::milliseconds(100);
+  }
+  void resumeListeners() {
+    if (paused.empty() || Clock::now() < resumeAt) return;
+    if (sparefd < 0) sparefd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    for (int lfd : paused) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      for (size_t i = 0; i < listeners.size(); ++i) {
+        if (listeners[i] == lfd) ev.data.u64 = i + 1;
+      }
+      ::epoll_ctl(epfd, EPOLL_CTL_MOD, lfd, &ev);
+    }
+    paused.clear();
   }
 
   void accept(int lfd) {
@@ -362,6 +384,12 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
       socklen_t len = sizeof ss;
       int fd = ::accept4(lfd, reinterpret_cast<sockaddr *>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
+        if ((errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) && sparefd < 0) {
+          // No spare to refuse with: stop watching this listener for a
+          // moment, or the loop spins on it.
+          pauseListener(lfd);
+          return;
+        }
         if ((errno == EMFILE || errno == ENFILE) && sparefd >= 0) {
           // Out of fds: take the connection with the spare one and refuse
           // it, or the listener stays readable and the loop spins.
@@ -418,7 +446,10 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
       ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
       if (n > 0) {
         if (c.phase == Conn::Phase::Reading) c.in.append(buf, static_cast<size_t>(n));
-        // While streaming or draining, what the client sends is not read as a request.
+        // While streaming or draining, what the client sends is not read as a
+        // request; a connection that got some while streaming closes when
+        // the stream ends, or what came would be taken for a request.
+        if (c.phase == Conn::Phase::Streaming) c.streamKeepAlive = false;
         if (static_cast<size_t>(n) < sizeof buf) break;
         continue;
       }
@@ -520,6 +551,10 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
 
   void respond(Conn &c, Done &d) {
     Response &r = d.response;
+    if (r.status < 200 || r.status > 599) {
+      r = Response{500, {{"Content-Type", "application/json"}},
+                   errorBody("handler answered with status " + std::to_string(r.status)), nullptr};
+    }
     bool keep = d.keepAlive && !c.readClosed;
     std::string head = "HTTP/1." + std::to_string(d.minorVersion >= 1 ? 1 : 0) + " " + std::to_string(r.status) + " " +
                        reasonPhrase(r.status) + "\r\n";
@@ -529,7 +564,8 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
       if (value.find_first_of("\r\n") != std::string::npos || name.find_first_of("\r\n: ") != std::string::npos) continue;
       head += name + ": " + value + "\r\n";
     }
-    if (r.stream && !d.head) {
+    const bool noBody = d.head || r.status == 204 || r.status == 304;
+    if (r.stream && !noBody) {
       c.chunked = d.minorVersion >= 1;
       c.streamKeepAlive = keep && c.chunked;
       head += c.chunked ? "Transfer-Encoding: chunked\r\n" : "Connection: close\r\n";
@@ -551,9 +587,14 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
       flushStream(c);
       return;
     }
-    if (r.stream) r.stream->close();  // HEAD: the headers alone
-    bool noBody = d.head || r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200);
-    if (r.status != 204 && r.status != 304) head += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+    // HEAD of a stream: the headers alone, and no length, which a GET would
+    // not have either.
+    const bool headOfStream = r.stream != nullptr;
+    if (r.stream) r.stream->close();
+    if (r.status != 204 && r.status != 304 && !headOfStream) {
+      head += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+    }
+    if (headOfStream && d.head) keep = false;  // nothing says where the body would end
     if (!keep) {
       head += "Connection: close\r\n";
     } else if (d.minorVersion == 0) {
@@ -578,6 +619,7 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
       closed = c.stream->closed_;
       gone = c.stream->gone_;
       c.stream->notified_ = false;
+      c.stream->backlog_ = c.out.size() - c.outOff + data.size();
     }
     if (gone) {
       closeConn(c.id);
@@ -611,16 +653,27 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
 
   // Writes what it can. False when the connection was closed.
   bool tryWrite(Conn &c) {
+    bool progress = false;
     while (c.outOff < c.out.size()) {
       ssize_t n = ::send(c.fd, c.out.data() + c.outOff, c.out.size() - c.outOff, MSG_NOSIGNAL);
       if (n > 0) {
         c.outOff += static_cast<size_t>(n);
+        progress = true;
         continue;
       }
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
       if (n < 0 && errno == EINTR) continue;
       closeConn(c.id);
       return false;
+    }
+    if (c.phase == Conn::Phase::Streaming) {
+      // A stream's client must keep reading: writeTimeout from the last
+      // progress while something waits for it, no deadline while idle.
+      if (c.outOff < c.out.size()) {
+        if (progress || !c.hasDeadline) setDeadline(c, Clock::now() + limits.writeTimeout);
+      } else {
+        clearDeadline(c);
+      }
     }
     if (c.outOff < c.out.size()) {
       // Compact once most of the buffer is sent.
@@ -681,8 +734,9 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
       c.hasDeadline = false;
       ++nTimedOut;
       if (c.phase == Conn::Phase::Reading && c.parser.started()) {
-        sendAndClose(c, 408, c.parser.state() == RequestParser::State::Head ? "request head not received in time"
-                                                                            : "request body not received in time");
+        c.in.clear();
+        queueSimple(c, 408, c.parser.state() == RequestParser::State::Head ? "request head not received in time"
+                                                                           : "request body not received in time");
       } else {
         closeConn(id);  // idle, or a client that does not read its answer
       }
@@ -722,8 +776,14 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadlines.begin()->first - Clock::now()).count();
         timeout = static_cast<int>(std::clamp<long long>(ms + 1, 0, 60'000));
       }
+      if (!paused.empty()) timeout = timeout < 0 ? 100 : std::min(timeout, 100);
+      if (sparefd < 0) sparefd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
       int n = ::epoll_wait(epfd, events.data(), static_cast<int>(events.size()), timeout);
-      if (n < 0 && errno != EINTR) break;
+      if (n < 0 && errno != EINTR) {
+        std::fprintf(stderr, "http server: epoll_wait: %s; serving no more\n", std::strerror(errno));
+        break;
+      }
+      resumeListeners();
       for (int i = 0; i < n; ++i) {
         uint64_t id = events[i].data.u64;
         uint32_t ev = events[i].events;
@@ -774,14 +834,15 @@ Status Server::start(const std::vector<std::string> &listen) {
     for (int fd : c.listeners) ::close(fd);
     c.listeners.clear();
     if (c.epfd >= 0) ::close(c.epfd);
-    if (c.wakefd >= 0) ::close(c.wakefd);
     if (c.sparefd >= 0) ::close(c.sparefd);
-    c.epfd = c.wakefd = c.sparefd = -1;
+    c.epfd = c.sparefd = -1;
     addresses_.clear();
     return e;
   };
   c.epfd = ::epoll_create1(EPOLL_CLOEXEC);
-  c.wakefd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  // The eventfd lives as long as the core: a stream's late wake-up never
+  // writes to a closed (and reused) descriptor.
+  if (c.wakefd < 0) c.wakefd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   c.sparefd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (c.epfd < 0 || c.wakefd < 0) return undo(makeError(std::string("epoll: ") + std::strerror(errno), errno));
   epoll_event ev{};
@@ -807,7 +868,10 @@ Status Server::start(const std::vector<std::string> &listen) {
 
 void Server::stop() {
   Core &c = *core_;
-  if (!c.running.exchange(false)) return;
+  {
+    std::lock_guard lock(c.doneMutex);  // no stream wakes the loop from here on
+    if (!c.running.exchange(false)) return;
+  }
   c.wake();
   if (c.loop.joinable()) c.loop.join();
   {
@@ -822,10 +886,11 @@ void Server::stop() {
   for (int fd : c.listeners) ::close(fd);
   c.listeners.clear();
   ::close(c.epfd);
-  ::close(c.wakefd);
   if (c.sparefd >= 0) ::close(c.sparefd);
-  c.epfd = c.wakefd = c.sparefd = -1;
+  c.epfd = c.sparefd = -1;
   c.perClient.clear();
+  c.paused.clear();
+  addresses_.clear();
 }
 
 Server::Stats Server::stats() const {

@@ -119,7 +119,7 @@ TEST_CASE("http server: keep-alive, HEAD, pipelining, close", "[http]") {
   }
   SECTION("pipelined requests are answered in order") {
     int fd = connectTo(port);
-    sendAll(fd, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\nConnection: close\r\n\r\n");
+    sendAll(fd, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     bool eof = false;
     std::string all = readUntil(fd, [](const std::string &) { return false; }, 3s, &eof);
     CHECK(eof);
@@ -149,7 +149,7 @@ TEST_CASE("http server: keep-alive, HEAD, pipelining, close", "[http]") {
   }
   SECTION("malformed requests get their status and the connection closes") {
     int fd = connectTo(port);
-    sendAll(fd, "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
+    sendAll(fd, "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
     bool eof = false;
     std::string r = readUntil(fd, [](const std::string &) { return false; }, 3s, &eof);
     CHECK(eof);
@@ -327,7 +327,7 @@ TEST_CASE("http server: a stream whose client does not read is cut at its backlo
   int fd = connectTo(portOf(server.addresses()[0]));
   int small = 4096;
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  sendAll(fd, "GET /s HTTP/1.1\r\n\r\n");
+  sendAll(fd, "GET /s HTTP/1.1\r\nHost: x\r\n\r\n");
   auto deadline = Clock::now() + 3s;
   while (Clock::now() < deadline) {
     std::lock_guard lock(mutex);
@@ -365,4 +365,61 @@ TEST_CASE("http server: a port in use is an error, and nothing is left bound", "
   auto bad = second.start({"nonsense"});
   REQUIRE_FALSE(bad.ok());
   CHECK_THAT(bad.error().message, Catch::Contains("expected ip:port"));
+}
+
+TEST_CASE("http server: what a client sends during a stream is never taken for a request", "[http]") {
+  std::shared_ptr<Stream> stream;
+  std::mutex mutex;
+  std::atomic<int> handled{0};
+  std::atomic<bool> secret{false};
+  Server server([&](const Request &r) {
+    ++handled;
+    if (r.path == "/admin/secret") secret = true;
+    Response resp;
+    if (r.path == "/events") {
+      resp.stream = Stream::make();
+      std::lock_guard lock(mutex);
+      stream = resp.stream;
+    } else if (r.path == "/empty") {
+      resp.status = 204;
+      resp.stream = Stream::make();  // a stream on a status without a body
+    }
+    return resp;
+  });
+  REQUIRE(server.start({"127.0.0.1:0"}).ok());
+  int port = portOf(server.addresses()[0]);
+  SECTION("a request sent while streaming is dropped with the connection") {
+    int fd = connectTo(port);
+    sendAll(fd, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(dcos::test::waitUntil([&] {
+      std::lock_guard lock(mutex);
+      return stream != nullptr;
+    }, 3s, 5ms));
+    sendAll(fd, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n\r\n");
+    sendAll(fd, "GET /admin/secret HTTP/1.1\r\nHo");
+    // Most likely read while the stream is open; if it comes after, it is
+    // a well-formed POST with that body. Either way no one runs /admin/secret.
+    std::this_thread::sleep_for(50ms);
+    {
+      std::lock_guard lock(mutex);
+      stream->write("data: 1\n\n");
+      stream->close();
+    }
+    std::string got = readUntil(fd, [](const std::string &s) { return s.find("0\r\n\r\n") != std::string::npos; }, 3s);
+    CHECK_THAT(got, Catch::Contains("0\r\n\r\n"));
+    ::close(fd);
+    CHECK(dcos::test::waitUntil([&] { return server.stats().connections == 0; }, 3s, 5ms));
+    CHECK_FALSE(secret);
+    CHECK(handled <= 2);
+  }
+  SECTION("a 204 with a stream has no body and no chunked framing") {
+    int fd = connectTo(port);
+    sendAll(fd, "GET /empty HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string got = readUntil(fd, [](const std::string &s) { return s.find("\r\n\r\n") != std::string::npos; }, 3s);
+    CHECK_THAT(got, Catch::StartsWith("HTTP/1.1 204"));
+    CHECK(got.find("chunked") == std::string::npos);
+    CHECK_THAT(got, Catch::EndsWith("\r\n\r\n"));
+    ::close(fd);
+  }
+  server.stop();
 }

@@ -180,6 +180,7 @@ Status PluginHost::loadImpl(bool withModules) {
   node->set("address", config_.node.address);
   node->set("hostname", config_.node.hostname);
   node->set("cluster_name", config_.cluster.name);
+  node->set("api", config_.node.apiListen);  // where this node's API (and the plugins' routes) listen
   {
     std::ostringstream s;
     Poco::JSON::Stringifier::stringify(node, s);

@@ -15,8 +15,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 #include <sstream>
 
+#include "coord/zk_client.h"
+#include "http/server.h"
 #include "tests/support/process.h"
 
 using namespace dcos::test;
@@ -419,4 +422,153 @@ TEST_CASE("slow clients and open event streams do not silence the node API or th
   auto status = dcosd->wait(10s);
   REQUIRE(status.has_value());
   CHECK(*status == 0);
+}
+
+TEST_CASE("an agent registers, runs tasks, delivers their updates until acknowledged, and re-adopts its tasks "
+          "across a dcosd SIGKILL", "[dcosd][agent][integration]") {
+  Node master("node-master.json");
+  auto m = master.start();
+  REQUIRE(master.notify.waitFor("READY=1", 30s));
+  Node agentNode("node-agent-private.json", [](Poco::JSON::Object &n) {
+    auto modules = Poco::JSON::Parser().parse(R"({"agent": {"resources": {"cpus": 4, "mem": 4096, "ports": "[31000-31100]"}}})")
+                       .extract<Poco::JSON::Object::Ptr>();
+    n.set("modules", modules);
+  });
+  const std::string clusterJson = readFile(master.dir / "config/cluster.json");
+  writeFile(agentNode.dir / "config/cluster.json", clusterJson);  // the master's ensemble
+  auto zkPort = Poco::JSON::Parser().parse(clusterJson).extract<Poco::JSON::Object::Ptr>()->getObject("zookeeper")->getValue<int>("client_port");
+
+  // A stand-in for the scheduler's leader: records every update, and
+  // acknowledges them while told to.
+  std::mutex mutex;
+  std::vector<std::string> seen;  // "task state"
+  std::atomic<bool> acknowledge{true};
+  dcos::http::Server leader([&](const dcos::http::Request &r) {
+    dcos::http::Response resp;
+    auto body = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
+    auto updates = body->getArray("updates");
+    Poco::JSON::Array::Ptr acked = new Poco::JSON::Array;
+    std::lock_guard lock(mutex);
+    for (size_t i = 0; i < updates->size(); ++i) {
+      auto u = updates->getObject(static_cast<unsigned>(i));
+      seen.push_back(u->getValue<std::string>("task_id") + " " + u->getValue<std::string>("state"));
+      if (acknowledge) acked->add(u->getValue<std::string>("uuid"));
+    }
+    Poco::JSON::Object::Ptr answer = new Poco::JSON::Object;
+    answer->set("acknowledged", acked);
+    std::ostringstream s;
+    answer->stringify(s);
+    resp.body = s.str();
+    return resp;
+  });
+  REQUIRE(leader.start({"127.0.0.1:0"}).ok());
+  auto zk = dcos::coord::ZkClient::connect("127.0.0.1:" + std::to_string(zkPort), 5000ms);
+  REQUIRE(zk->waitConnected(10s));
+  REQUIRE(zk->ensurePath("/dcos/scheduler").ok());
+  REQUIRE(zk->create("/dcos/scheduler/leader", "{\"address\":\"" + leader.addresses()[0] + "\"}",
+                     dcos::coord::CreateMode::Ephemeral).ok());
+  auto sawAll = [&](const std::string &state, int n, const std::string &prefix) {
+    std::lock_guard lock(mutex);
+    std::set<std::string> tasks;
+    for (const auto &s : seen) {
+      if (s.size() > state.size() && s.substr(s.size() - state.size()) == state && s.rfind(prefix, 0) == 0) tasks.insert(s);
+    }
+    return static_cast<int>(tasks.size()) >= n;
+  };
+
+  auto agent = agentNode.start();
+  REQUIRE(agentNode.notify.waitFor("READY=1", 30s));
+  // Registered in ZooKeeper with its resources.
+  std::string record;
+  REQUIRE(waitUntil([&] {
+    auto kids = zk->children("/dcos/agents");
+    if (!kids || kids->size() != 1) return false;
+    auto data = zk->get("/dcos/agents/" + kids->front());
+    if (data) record = data->first;
+    return data.ok();
+  }, 15s, 20ms));
+  CHECK_THAT(record, Catch::Contains("\"resources\":{\"cpus\":4,"));
+  CHECK_THAT(record, Catch::Contains("\"mem\":4096"));
+  CHECK_THAT(record, Catch::Contains("\"ports\":\"[31000-31100]\""));
+  CHECK_THAT(record, Catch::Contains("\"api\":\"127.0.0.1:" + std::to_string(agentNode.port) + "\""));
+
+  // 20 tasks through the node API, and one that ends while dcosd is away.
+  for (int i = 0; i < 20; ++i) {
+    auto r = http(agentNode.port, "/agent/v1/tasks", "POST",
+                  R"({"id": "t.)" + std::to_string(i) + R"(", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "ports": [)" +
+                      std::to_string(31000 + i) + "]}");
+    REQUIRE(r.status == 201);
+  }
+  REQUIRE(http(agentNode.port, "/agent/v1/tasks", "POST",
+               R"({"id": "short", "cmd": "while [ ! -e go ]; do sleep 0.05; done; exit 7", "mem": 16})").status == 201);
+  REQUIRE(waitUntil([&] { return sawAll("TASK_RUNNING", 20, "t.") && sawAll("TASK_RUNNING", 1, "short"); }, 15s, 20ms));
+  CHECK_THAT(http(agentNode.port, "/agent/v1/info").body, Catch::Contains("\"used_resources\":{\"cpus\":2.1"));
+  std::map<std::string, int> pids;
+  {
+    auto list = Poco::JSON::Parser().parse(http(agentNode.port, "/agent/v1/tasks").body).extract<Poco::JSON::Object::Ptr>();
+    auto tasks = list->getArray("tasks");
+    for (size_t i = 0; i < tasks->size(); ++i) {
+      auto t = tasks->getObject(static_cast<unsigned>(i));
+      pids[t->getValue<std::string>("id")] = t->getValue<int>("pid");
+    }
+  }
+  REQUIRE(pids.size() == 21);
+
+  // The leader stops acknowledging; a kill's updates stay pending.
+  acknowledge = false;
+  REQUIRE(http(agentNode.port, "/agent/v1/tasks/t.19/kill", "POST").status == 202);
+  REQUIRE(waitUntil([&] { return sawAll("TASK_KILLED", 1, "t.19"); }, 15s, 20ms));
+  agent->signal(SIGKILL);
+  REQUIRE(agent->wait(10s).has_value());
+  for (const auto &[id, pid] : pids) {
+    if (id != "t.19") CHECK(::kill(pid, 0) == 0);  // the tasks outlive their dcosd
+  }
+  writeFile(agentNode.dir / "state/agent/tasks/short/sandbox/go", "");
+  REQUIRE(waitUntil([&] { return std::filesystem::exists(agentNode.dir / "state/agent/tasks/short/meta/exit"); }, 10s, 10ms));
+  size_t before;
+  {
+    std::lock_guard lock(mutex);
+    before = seen.size();
+  }
+
+  agent = agentNode.start();
+  REQUIRE(agentNode.notify.waitFor("READY=1", 30s));
+  // Every running task adopted: the same pids.
+  auto list = Poco::JSON::Parser().parse(http(agentNode.port, "/agent/v1/tasks").body).extract<Poco::JSON::Object::Ptr>();
+  auto tasks = list->getArray("tasks");
+  int adopted = 0;
+  for (size_t i = 0; i < tasks->size(); ++i) {
+    auto t = tasks->getObject(static_cast<unsigned>(i));
+    std::string id = t->getValue<std::string>("id");
+    if (id.rfind("t.", 0) == 0 && id != "t.19") {
+      CHECK(t->getValue<std::string>("state") == "TASK_RUNNING");
+      CHECK(t->getValue<int>("pid") == pids[id]);
+      ++adopted;
+    }
+    if (id == "short") {
+      CHECK(t->getValue<std::string>("state") == "TASK_FAILED");
+      CHECK(t->getValue<int>("exit_code") == 7);
+    }
+  }
+  CHECK(adopted == 19);
+  // The unacknowledged updates come again, in order, with the news of "short".
+  REQUIRE(waitUntil([&] {
+    std::lock_guard lock(mutex);
+    std::vector<std::string> after(seen.begin() + static_cast<long>(before), seen.end());
+    auto killing = std::find(after.begin(), after.end(), "t.19 TASK_KILLING");
+    auto killed = std::find(after.begin(), after.end(), "t.19 TASK_KILLED");
+    auto failed = std::find(after.begin(), after.end(), "short TASK_FAILED");
+    return killing != after.end() && killed != after.end() && failed != after.end() && killing < killed;
+  }, 15s, 20ms));
+  acknowledge = true;
+  CHECK(waitUntil([&] { return http(agentNode.port, "/agent/v1/info").body.find("\"pending_updates\":0") != std::string::npos; },
+                  15s, 20ms));
+
+  for (int i = 0; i < 19; ++i) http(agentNode.port, "/agent/v1/tasks/t." + std::to_string(i) + "/kill", "POST");
+  CHECK(waitUntil([&] { return sawAll("TASK_KILLED", 20, "t."); }, 30s, 20ms));
+  for (const auto &[id, pid] : pids) CHECK(waitUntil([&, p = pid] { return ::kill(p, 0) != 0; }, 5s, 10ms));
+  agent->signal(SIGTERM);
+  CHECK(agent->wait(10s).has_value());
+  leader.stop();
+  zk->close();
 }

@@ -165,17 +165,23 @@ int freeLoopbackPort() {
   return ntohs(addr.sin_port);
 }
 
-HttpReply http(int port, const std::string &path, const std::string &method) {
+HttpReply http(int port, const std::string &path, const std::string &method, const std::string &body) {
   try {
     Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
     session.setTimeout(Poco::Timespan(5, 0));
     Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
-    session.sendRequest(request);
+    if (!body.empty() || method == "POST" || method == "PUT") {
+      request.setContentType("application/json");
+      request.setContentLength(static_cast<std::streamsize>(body.size()));
+      session.sendRequest(request) << body;
+    } else {
+      session.sendRequest(request);
+    }
     Poco::Net::HTTPResponse response;
     auto &in = session.receiveResponse(response);
-    std::ostringstream body;
-    Poco::StreamCopier::copyStream(in, body);
-    HttpReply reply{response.getStatus(), body.str(), {}};
+    std::ostringstream answer;
+    Poco::StreamCopier::copyStream(in, answer);
+    HttpReply reply{response.getStatus(), answer.str(), {}};
     for (const auto &[name, value] : response) reply.headers[name] = value;
     return reply;
   } catch (const Poco::Exception &) {

@@ -89,7 +89,7 @@ struct HttpReply {
   std::string body;
   std::map<std::string, std::string> headers;  // names as sent
 };
-HttpReply http(int port, const std::string &path, const std::string &method = "GET");
+HttpReply http(int port, const std::string &path, const std::string &method = "GET", const std::string &body = "");
 
 // Makes `dir` a plugin dir holding (as symlinks) the build's stock plugins
 // and the named test plugins ("role-test.so", ...).

@@ -850,6 +850,7 @@ std::string Agent::infoJson() const {
   o->set("active_tasks", static_cast<Poco::UInt64>(active));
   o->set("limits", cgroups_.kind() == "none" ? std::string("none") : "cgroup " + cgroups_.kind());
   o->set("simulated", config_.simulate);
+  o->set("pending_updates", static_cast<Poco::UInt64>(updates_->pendingCount()));
   return stringify(o);
 }
 

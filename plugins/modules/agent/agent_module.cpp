@@ -81,7 +81,7 @@ class AgentModule : public dcos::sdk::Module {
     if (auto attrs = node->getObject("attributes")) {
       for (const auto &k : attrs->getNames()) c.attributes[k] = attrs->get(k).toString();
     }
-    if (auto api = node->getObject("api")) apiAddress_ = api->optValue<std::string>("listen", "");
+    apiAddress_ = node->optValue<std::string>("api", "");
     c.stateDir = host_.stateDir();
     c.defaultUser = config->optValue<std::string>("default_user", "nobody");
     c.simulate = config->optValue<bool>("simulate", false);

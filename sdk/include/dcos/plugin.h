@@ -146,7 +146,8 @@ typedef struct dcos_host_v1 {
   void (*log)(void *ctx, dcos_log_level level, const char *message);
 
   /* This node's identity as a JSON object: role, zone, address, hostname,
-   * cluster_name, resource_role, attributes. Owned by the host; valid until
+   * cluster_name, resource_role, attributes, api (the node API's
+   * "address:port", where the plugins' routes are served). Owned by the host; valid until
    * destroy(). */
   const char *(*node_json)(void *ctx);
 

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""The agent under load, with the process executor (a real dcosd, loopback,
+firewall off, no master: the agent runs and reports on its own).
+
+Prints: launch latency (POST /agent/v1/tasks until the answer, which comes
+once the task's process runs and TASK_RUNNING is checkpointed) p50/p99 over
+sequential launches; 200 tasks launched at once (8 clients) until all are
+TASK_RUNNING; dcosd's RSS with 200 tasks; and re-adoption: dcosd SIGKILLed
+with 200 tasks, started again, until its API lists all 200 running (the
+start of dcosd included), and dcosd's own count of that recovery.
+
+Usage: tests/bench/agent.py [BUILD_DIR] [--launches N]
+"""
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Api:
+    def __init__(self, port):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body) if body is not None else None
+        headers = {"Content-Type": "application/json"} if data else {}
+        self.conn.request(method, path, body=data, headers=headers)
+        r = self.conn.getresponse()
+        return r.status, json.loads(r.read() or b"{}")
+
+
+def start(build, work, port):
+    log = open(os.path.join(work, "dcosd.log"), "a")
+    return subprocess.Popen([os.path.join(build, "dcosd/dcosd"), "--config-dir", os.path.join(work, "config"),
+                             "--plugin-dir", os.path.join(build, "plugins"), "--state-dir", os.path.join(work, "state"),
+                             "--log-level", "notice"], stdout=log, stderr=log)
+
+
+def wait_api(port, within=30):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            status, _ = Api(port).call("GET", "/agent/v1/info")
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.005)
+    sys.exit("agent.py: the agent API never answered")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build", nargs="?", default="build")
+    ap.add_argument("--launches", type=int, default=200)
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+    work = tempfile.mkdtemp(prefix="dcos-bench-agent.")
+    port = free_port()
+    os.makedirs(os.path.join(work, "config"))
+    cluster = json.load(open(f"{SOURCE}/examples/cluster/cluster.json"))
+    cluster["masters"] = ["127.0.0.1"]
+    cluster["zookeeper"] = {"client_port": free_port(), "peer_port": free_port(), "election_port": free_port()}
+    node = json.load(open(f"{SOURCE}/examples/cluster/node-agent-private.json"))
+    node["api"] = {"listen": f"127.0.0.1:{port}"}
+    node["firewall"] = {"enabled": False}
+    node["modules"] = {"agent": {"resources": {"cpus": 1000, "mem": 1000000, "ports": "[31000-32000]"}}}
+    json.dump(cluster, open(f"{work}/config/cluster.json", "w"))
+    json.dump(node, open(f"{work}/config/node.json", "w"))
+    proc = start(build, work, port)
+    try:
+        wait_api(port)
+        api = Api(port)
+        # 1. Sequential launches of a task that stays up; each killed after.
+        latencies = []
+        for i in range(args.launches):
+            t0 = time.perf_counter()
+            status, body = api.call("POST", "/agent/v1/tasks", {"id": f"lat.{i}", "cmd": "sleep 1000", "cpus": 0.01, "mem": 8})
+            latencies.append((time.perf_counter() - t0) * 1000)
+            if status != 201 or body.get("state") != "TASK_RUNNING":
+                sys.exit(f"agent.py: launch {i}: {status} {body}")
+        for i in range(args.launches):
+            api.call("POST", f"/agent/v1/tasks/lat.{i}/kill")
+        print(f"launch latency, process executor, {args.launches} launches one after another:")
+        print(f"  p50 {statistics.median(latencies):.2f} ms   p99 {pct(latencies, 99):.2f} ms   max {max(latencies):.2f} ms")
+
+        # 2. 200 at once, 8 clients.
+        n = 200
+        t0 = time.perf_counter()
+        errors = []
+
+        def launcher(k):
+            c = Api(port)
+            for i in range(k, n, 8):
+                status, body = c.call("POST", "/agent/v1/tasks", {"id": f"many.{i}", "cmd": "sleep 1000", "cpus": 0.01, "mem": 8})
+                if status != 201:
+                    errors.append(body)
+        threads = [threading.Thread(target=launcher, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        while True:
+            _, listed = api.call("GET", "/agent/v1/tasks")
+            running = sum(1 for t in listed["tasks"] if t["id"].startswith("many.") and t["state"] == "TASK_RUNNING")
+            if running == n or errors:
+                break
+            time.sleep(0.002)
+        if errors:
+            sys.exit(f"agent.py: {errors[0]}")
+        print(f"{n} tasks launched at once (8 clients): all TASK_RUNNING after {(time.perf_counter() - t0) * 1000:.0f} ms")
+        print(f"dcosd RSS with {n} tasks: {rss_kib(proc.pid) / 1024:.1f} MiB")
+
+        # 3. Re-adoption after a SIGKILL.
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        t0 = time.perf_counter()
+        proc = start(build, work, port)
+        wait_api(port)
+        while True:
+            _, listed = Api(port).call("GET", "/agent/v1/tasks")
+            running = sum(1 for t in listed["tasks"] if t["id"].startswith("many.") and t["state"] == "TASK_RUNNING")
+            if running == n:
+                break
+            time.sleep(0.002)
+        print(f"re-adoption of {n} tasks after a dcosd SIGKILL: {(time.perf_counter() - t0) * 1000:.0f} ms "
+              "from dcosd's exec to all listed running")
+        api = Api(port)
+        for i in range(n):
+            api.call("POST", f"/agent/v1/tasks/many.{i}/kill")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            _, listed = api.call("GET", "/agent/v1/tasks")
+            if all(t["state"] in ("TASK_KILLED", "TASK_FINISHED", "TASK_FAILED") for t in listed["tasks"]):
+                break
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
