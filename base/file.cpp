@@ -10,7 +10,7 @@
 
 namespace dcos {
 
-Status writeFileAtomically(const std::string &path, const std::string &text, mode_t mode) {
+Status writeFileAtomically(const std::string &path, const std::string &text, mode_t mode, Durability durability) {
   auto failed = [&](const std::string &what, int err) {
     return makeError("cannot write " + path + ": " + what + ": " + std::strerror(err), err);
   };
@@ -32,7 +32,7 @@ Status writeFileAtomically(const std::string &path, const std::string &text, mod
     if (n < 0) return abandon("write");
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) return abandon("fsync");
+  if (durability == Durability::PowerLoss && ::fsync(fd) != 0) return abandon("fsync");
   if (::close(fd) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
@@ -43,6 +43,7 @@ Status writeFileAtomically(const std::string &path, const std::string &text, mod
     ::unlink(tmp.c_str());
     return failed("rename", err);
   }
+  if (durability == Durability::ProcessCrash) return Status::Ok();
   // The rename itself survives a crash once the directory is on disk.
   std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
