@@ -410,12 +410,12 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
       size_t &fromPeer = perClient[peer];
       if (conns.size() >= limits.maxConnections || fromPeer >= limits.maxConnectionsPerClient) {
         if (fromPeer == 0) perClient.erase(peer);
+        ++nRefused;  // counted before the client can see it
         std::string r = simpleResponse(503, conns.size() >= limits.maxConnections
                                                 ? "too many connections"
                                                 : "too many connections from " + peer);
         (void)!::send(fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         ::close(fd);
-        ++nRefused;
         continue;
       }
       ++fromPeer;

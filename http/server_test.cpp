@@ -27,45 +27,16 @@ namespace {
 int portOf(const std::string &address) { return std::stoi(address.substr(address.rfind(':') + 1)); }
 
 int connectTo(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
+  int fd = dcos::test::connectLoopback(port);
+  REQUIRE(fd >= 0);
   return fd;
 }
 
-void sendAll(int fd, const std::string &data) {
-  size_t at = 0;
-  while (at < data.size()) {
-    ssize_t n = ::send(fd, data.data() + at, data.size() - at, MSG_NOSIGNAL);
-    REQUIRE(n > 0);
-    at += static_cast<size_t>(n);
-  }
-}
+void sendAll(int fd, const std::string &data) { REQUIRE(dcos::test::sendAll(fd, data)); }
 
-// Reads until `done(buffer)` or EOF or the deadline; returns what came.
-// `eof` tells whether the peer closed.
 std::string readUntil(int fd, const std::function<bool(const std::string &)> &done, std::chrono::milliseconds within,
                       bool *eof = nullptr) {
-  std::string got;
-  auto deadline = Clock::now() + within;
-  if (eof != nullptr) *eof = false;
-  while (!done(got)) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) break;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-    char buf[65536];
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) {
-      if (eof != nullptr) *eof = true;
-      break;
-    }
-    got.append(buf, static_cast<size_t>(n));
-  }
-  return got;
+  return dcos::test::receiveUntil(fd, done, within, eof);
 }
 
 bool hasWholeResponse(const std::string &s) {

@@ -96,6 +96,16 @@ HttpReply http(int port, const std::string &path, const std::string &method = "G
 void makePluginDir(const std::string &dir, const std::vector<std::string> &testPlugins);
 
 std::string readFile(const std::string &path);
+
+// Raw sockets, for tests of what an HTTP client library would hide.
+// A TCP connection to 127.0.0.1:port, or -1.
+int connectLoopback(int port);
+// Sends all of `data`; false when the peer is gone.
+bool sendAll(int fd, const std::string &data);
+// What the socket delivers until `done(received)`, the peer closes (then
+// *closed is set), or `within` passes.
+std::string receiveUntil(int fd, const std::function<bool(const std::string &)> &done, std::chrono::milliseconds within,
+                         bool *closed = nullptr);
 void writeFile(const std::string &path, const std::string &text);
 
 }  // namespace dcos::test
