@@ -257,3 +257,27 @@ TEST_CASE("agent: memory and cpu limits through cgroups; a task over its memory 
   a.kill("cpu.1");
   REQUIRE(waitState(a, "cpu.1", "TASK_KILLED"));
 }
+
+TEST_CASE("agent: a simulated agent speaks the same protocol and runs no process", "[agent]") {
+  dcos::test::TempDir dir("dcos-agent");
+  auto c = config(dir.path());
+  c.simulate = true;
+  c.supervisor = "/nonexistent";  // never started
+  {
+    auto agent = Agent::open(c);
+    REQUIRE(agent.ok());
+    Agent &a = **agent;
+    REQUIRE(a.launch(R"({"id": "sim.1", "cmd": "exit 1", "ports": [31002]})").status == 201);
+    REQUIRE(a.launch(R"({"id": "sim.2", "cmd": "exit 1"})").status == 201);
+    CHECK(state(a, "sim.1") == "TASK_RUNNING");
+    CHECK_FALSE(task(a, "sim.1")->has("pid"));
+    CHECK(a.launch(R"({"id": "sim.3", "cmd": "x", "ports": [31002]})").status == 409);  // the same bookkeeping
+    CHECK(a.kill("sim.2").status == 202);
+    CHECK(state(a, "sim.2") == "TASK_KILLED");
+    CHECK_THAT(a.infoJson(), Catch::Contains("\"simulated\":true"));
+  }
+  auto again = Agent::open(c);  // its tasks "survive" a restart, as real ones do
+  REQUIRE(again.ok());
+  CHECK(state(**again, "sim.1") == "TASK_RUNNING");
+  CHECK(state(**again, "sim.2") == "TASK_KILLED");
+}
