@@ -7,7 +7,9 @@
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
+#include <linux/openat2.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -77,6 +79,42 @@ std::string problemsJson(const std::string &message, const std::vector<Problem> 
 }
 
 int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+struct User {
+  uid_t uid;
+  gid_t gid;
+};
+// getpwnam_r: the API's workers and the health thread look users up at once,
+// and getpwnam's shared buffer would let one lookup answer another's.
+std::optional<User> lookupUser(const std::string &name) {
+  struct passwd pwd {};
+  struct passwd *found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getpwnam_r(name.c_str(), &pwd, buf.data(), buf.size(), &found) != 0 || found == nullptr) return std::nullopt;
+  return User{found->pw_uid, found->pw_gid};
+}
+
+// The bytes of a file as a JSON string can carry: invalid UTF-8 (binary
+// output, a read cut inside a character) becomes U+FFFD.
+std::string validUtf8(const std::string &in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size();) {
+    auto c = static_cast<unsigned char>(in[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = n > 0 && i + n <= in.size();
+    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(in[i + k]) >> 6) == 0x2;
+    if (ok && n == 2 && c < 0xC2) ok = false;  // overlong
+    if (ok) {
+      out.append(in, i, n);
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
 
 // Field 22 of /proc/<pid>/stat: when the process started, in clock ticks
 // since boot. With the pid, it names one process for good.
@@ -298,10 +336,10 @@ Agent::Reply Agent::launch(const std::string &json) {
   }
   if (spec->user.empty()) spec->user = config_.defaultUser;
   if (!config_.simulate) {
-    struct passwd *pw = ::getpwnam(spec->user.c_str());
-    if (pw == nullptr) {
+    auto user = lookupUser(spec->user);
+    if (!user) {
       problems.push_back({"/user", "no such user on this agent: " + text::quote(spec->user)});
-    } else if (pw->pw_uid == 0 && !config_.allowRoot) {
+    } else if (user->uid == 0 && !config_.allowRoot) {
       problems.push_back({"/user", "tasks may not run as root on this cluster (cluster.json: agents.allow_root_tasks)"});
     }
   }
@@ -336,8 +374,7 @@ Agent::Reply Agent::launch(const std::string &json) {
   fs::create_directories(t.dir + "/meta", ec);
   if (ec) return {500, errorJson("cannot make the sandbox " + t.dir + ": " + ec.message())};
   if (!config_.simulate) {
-    struct passwd *pw = ::getpwnam(spec->user.c_str());
-    if (pw != nullptr) (void)!::chown((t.dir + "/sandbox").c_str(), pw->pw_uid, pw->pw_gid);
+    if (auto user = lookupUser(spec->user)) (void)!::chown((t.dir + "/sandbox").c_str(), user->uid, user->gid);
   }
   if (auto w = writeFileAtomically(t.dir + "/meta/spec.json", taskSpecJson(t.spec), 0644, kTaskState); !w) {
     return {500, errorJson(w.error().message)};
@@ -381,8 +418,8 @@ Status Agent::startProcess(Task &t) {
   }
   for (const auto &e : taskEnvironment(t.spec, config_.address, sandbox)) put("env", e);
   put("dir", sandbox);
-  put("stdout", sandbox + "/stdout");
-  put("stderr", sandbox + "/stderr");
+  put("stdout", "stdout");  // in the sandbox, opened as the task's user
+  put("stderr", "stderr");
   put("user", t.spec.user);
   if (cgroups_.kind() != "none") {
     auto dirs = cgroups_.create(t.spec.id, t.spec.cpus, t.spec.mem);
@@ -397,10 +434,21 @@ Status Agent::startProcess(Task &t) {
   std::vector<char *> argv{const_cast<char *>(config_.supervisor.c_str()), const_cast<char *>(meta.c_str()), nullptr};
   char *envp[] = {nullptr};
   pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, config_.supervisor.c_str(), nullptr, nullptr, argv.data(), envp);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);  // none of dcosd's descriptors
+  int rc = ::posix_spawn(&pid, config_.supervisor.c_str(), &fa, nullptr, argv.data(), envp);
+  posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) return makeError("starting " + config_.supervisor + ": " + std::strerror(rc), rc);
   t.supervisor = pid;
   t.pidfd = pidfdOpen(pid);
+  if (t.pidfd < 0) {
+    int e = errno;
+    ::kill(pid, SIGKILL);
+    (void)::waitpid(pid, nullptr, 0);
+    t.supervisor = 0;
+    return makeError(std::string("watching the supervisor: pidfd_open: ") + std::strerror(e), e);
+  }
   t.supervisorStart = startTime(pid);
   // The task's own pid comes from the supervisor as soon as it forked.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -565,38 +613,31 @@ void Agent::monitor() {
 bool Agent::probe(const Task &t, const HealthCheck &c) const {
   int timeoutMs = static_cast<int>(c.timeoutSeconds * 1000);
   if (c.protocol == "COMMAND") {
-    std::vector<std::string> env = taskEnvironment(t.spec, config_.address, t.dir + "/sandbox");
-    std::vector<std::string> args;
-    struct passwd *pw = ::getpwnam(t.spec.user.c_str());
-    if (pw != nullptr && pw->pw_uid != 0) {
-      args = {"/usr/bin/setpriv", "--reuid=" + std::to_string(pw->pw_uid), "--regid=" + std::to_string(pw->pw_gid),
-              "--init-groups", "--no-new-privs", "/bin/sh", "-c", c.command};
-    } else {
-      args = {"/bin/sh", "-c", c.command};
-    }
-    std::vector<char *> argv;
-    for (auto &a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<char *> envp;
-    for (auto &e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
+    // Through the supervisor, which becomes the check as the task runs: its
+    // user, cgroups and environment. Nothing that environment reaches
+    // (LD_PRELOAD, PATH) runs as root.
+    if (!lookupUser(t.spec.user)) return false;
+    std::string meta = t.dir + "/meta";
+    std::vector<char *> argv{const_cast<char *>(config_.supervisor.c_str()), const_cast<char *>("--check"),
+                             meta.data(), const_cast<char *>(c.command.c_str()), nullptr};
+    char *envp[] = {nullptr};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addchdir_np(&fa, (t.dir + "/sandbox").c_str());
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     pid_t pid = 0;
-    int rc = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+    int rc = ::posix_spawn(&pid, config_.supervisor.c_str(), &fa, nullptr, argv.data(), envp);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) return false;
     int pfd = pidfdOpen(pid);
     pollfd p{pfd, POLLIN, 0};
-    bool done = ::poll(&p, 1, timeoutMs) > 0;
-    if (!done) ::kill(pid, SIGKILL);
+    bool done = pfd >= 0 && ::poll(&p, 1, timeoutMs) > 0;
+    if (!done) {
+      ::kill(-pid, SIGKILL);  // the check and whatever it started: its own session
+      ::kill(pid, SIGKILL);
+    }
     int status = 0;
     ::waitpid(pid, &status, 0);
-    ::close(pfd);
+    if (pfd >= 0) ::close(pfd);
     return done && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
   int port = c.port ? *c.port : (c.portIndex < static_cast<int>(t.spec.ports.size()) ? t.spec.ports[c.portIndex] : 0);
@@ -676,7 +717,7 @@ void Agent::runHealthChecks() {
       if (stopping_) return;
       int64_t now = nowMs();
       for (auto &[id, t] : tasks_) {
-        if (t.status.state != TaskState::Running || t.spec.healthChecks.empty() || t.killing) continue;
+        if (config_.simulate || t.status.state != TaskState::Running || t.spec.healthChecks.empty() || t.killing) continue;
         if (t.nextCheckMs == 0) t.nextCheckMs = t.startedAtMs;
         if (now < t.nextCheckMs) continue;
         t.nextCheckMs = now + static_cast<int64_t>(t.spec.healthChecks[0].intervalSeconds * 1000);
@@ -703,17 +744,15 @@ void Agent::runHealthChecks() {
         }
       } else if (!inGrace || t.checkedOnce) {
         ++t.failures;
-        if (t.status.healthy != std::optional<bool>(false)) {
+        // The scheduler acts on it: one update when the limit is reached
+        // (the first failure's too, when the limit is 1).
+        const bool limit = c.maxConsecutiveFailures > 0 && t.failures == c.maxConsecutiveFailures;
+        if (t.status.healthy != std::optional<bool>(false) || limit) {
           t.status.healthy = false;
-          transition(t, TaskState::Running, c.protocol + " health check failed " + std::to_string(t.failures) +
-                                                " time" + (t.failures == 1 ? "" : "s"));
-        } else if (t.failures >= c.maxConsecutiveFailures && c.maxConsecutiveFailures > 0) {
-          // The scheduler acts on it: one update when the limit is reached.
-          if (t.failures == c.maxConsecutiveFailures) {
-            transition(t, TaskState::Running, c.protocol + " health check failed " + std::to_string(t.failures) +
-                                                  " times in a row (maxConsecutiveFailures " +
-                                                  std::to_string(c.maxConsecutiveFailures) + ")");
-          }
+          std::string m = c.protocol + " health check failed " + std::to_string(t.failures) + " time" +
+                          (t.failures == 1 ? "" : "s");
+          if (limit) m += " in a row (maxConsecutiveFailures " + std::to_string(c.maxConsecutiveFailures) + ")";
+          transition(t, TaskState::Running, m);
         }
       }
     }
@@ -765,8 +804,14 @@ Status Agent::recover() {
       continue;
     }
     // Still ours: the same pid, started at the same time.
-    if (task.supervisor > 0 && task.supervisorStart != 0 && startTime(task.supervisor) == task.supervisorStart) {
-      task.pidfd = pidfdOpen(task.supervisor);
+    // The pidfd first, then the check: a pid reused in between is caught.
+    if (task.supervisor > 0 && task.supervisorStart != 0) {
+      int fd = pidfdOpen(task.supervisor);
+      if (fd >= 0 && startTime(task.supervisor) == task.supervisorStart) {
+        task.pidfd = fd;
+      } else if (fd >= 0) {
+        ::close(fd);
+      }
     }
     if (task.pidfd >= 0) {
       ++adopted;
@@ -908,15 +953,24 @@ Agent::Reply Agent::handle(const std::string &method, const std::string &path, c
       bool inside = !rel.is_absolute() && !file.empty();
       for (const auto &part : rel) inside = inside && part != "..";
       if (!inside) return {400, errorJson("path: a file in the task's sandbox, e.g. stdout or stderr")};
-      std::string full = dir + "/" + file;
-      // Never through a link out of the sandbox.
-      std::error_code ec;
-      auto canonical = fs::weakly_canonical(full, ec);
-      if (ec || !text::startsWith(canonical.string(), fs::weakly_canonical(dir).string() + "/")) {
-        return {400, errorJson("path: outside the task's sandbox")};
-      }
-      int fd = ::open(canonical.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      // Resolved by the kernel beneath the sandbox, through no link (the
+      // task owns the sandbox and could swap a directory for one), and
+      // never blocking (a FIFO).
+      int dirfd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (dirfd < 0) return {404, errorJson("no sandbox for " + id)};
+      struct open_how how {};
+      how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+      how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+      int fd = static_cast<int>(::syscall(SYS_openat2, dirfd, file.c_str(), &how, sizeof how));
+      int openErr = errno;
+      ::close(dirfd);
+      if (fd < 0 && (openErr == EXDEV || openErr == ELOOP)) return {400, errorJson("path: outside the task's sandbox, or through a link")};
       if (fd < 0) return {404, errorJson("no file " + file + " in the sandbox of " + id)};
+      struct stat st {};
+      if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return {400, errorJson("path: " + file + " is not a regular file")};
+      }
       off_t size = ::lseek(fd, 0, SEEK_END);
       long long offset = 0;
       long long length = 1 << 20;
@@ -942,7 +996,17 @@ Agent::Reply Agent::handle(const std::string &method, const std::string &path, c
         data.resize(n > 0 ? static_cast<size_t>(n) : 0);
       }
       ::close(fd);
-      o->set("data", data);
+      // A read that ends inside a character ends before it: the next read
+      // starts there, and the client's offset (its own plus the data's
+      // length) stays right.
+      for (size_t back = 1; back <= 3 && back <= data.size(); ++back) {
+        auto c = static_cast<unsigned char>(data[data.size() - back]);
+        if ((c >> 6) == 0x2) continue;  // a continuation byte
+        size_t need = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+        if (need > back) data.resize(data.size() - back);
+        break;
+      }
+      o->set("data", validUtf8(data));
       o->set("offset", static_cast<Poco::Int64>(offset));
       return {200, stringify(o)};
     }

@@ -182,10 +182,15 @@ class AgentModule : public dcos::sdk::Module {
         wake_.wait_for(lock, std::chrono::milliseconds(registered ? 1000 : 200),
                        [&] { return stopping_ || changed_; });
         if (stopping_) return;
-        refresh = changed_ || !registered;
+        // Also every 10 s: after a session expiry the node comes back with
+        // the data it was made with, and this brings it up to date.
+        refresh = changed_ || !registered || std::chrono::steady_clock::now() - published_ > std::chrono::seconds(10);
         changed_ = false;
       }
-      if (zk_ && refresh) registered = publish();
+      if (zk_ && refresh) {
+        registered = publish();
+        if (registered) published_ = std::chrono::steady_clock::now();
+      }
       if (agent_->updates().pendingCount() > 0) sendUpdates();
     }
   }
@@ -199,11 +204,20 @@ class AgentModule : public dcos::sdk::Module {
     if (!created_) {
       if (!zk_->ensurePath("/dcos/agents")) return false;
       auto made = zk_->create(path, s.str(), dcos::coord::CreateMode::Ephemeral, dcos::coord::Ownership::Owned);
-      if (!made && dcos::coord::codeOf(made.error()) != dcos::coord::Code::NodeExists) return false;
+      if (!made && dcos::coord::codeOf(made.error()) == dcos::coord::Code::NodeExists) {
+        // The node of a previous dcosd's session, which has not expired yet:
+        // it would go with that session, so ours replaces it.
+        auto old = zk_->exists(path);
+        if (old && *old && (*old)->ephemeralOwner != zk_->sessionId()) (void)zk_->remove(path);
+        return false;  // created on the next round
+      }
+      if (!made) return false;
       created_ = true;
-      if (made) return true;
+      return true;
     }
-    return zk_->set(path, s.str()).ok();
+    auto set = zk_->set(path, s.str());
+    if (!set && dcos::coord::codeOf(set.error()) == dcos::coord::Code::NoNode) created_ = false;
+    return set.ok();
   }
 
   void sendUpdates() {
@@ -255,6 +269,7 @@ class AgentModule : public dcos::sdk::Module {
   std::unique_ptr<Agent> agent_;
   std::unique_ptr<dcos::coord::ZkClient> zk_;
   bool created_ = false;
+  std::chrono::steady_clock::time_point published_{};
   std::thread sender_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -281,3 +281,54 @@ TEST_CASE("agent: a simulated agent speaks the same protocol and runs no process
   CHECK(state(**again, "sim.1") == "TASK_RUNNING");
   CHECK(state(**again, "sim.2") == "TASK_KILLED");
 }
+
+TEST_CASE("agent: what a task could turn against the node is refused or confined", "[agent]") {
+  dcos::test::TempDir dir("dcos-agent");
+  auto agent = Agent::open(config(dir.path()));
+  REQUIRE(agent.ok());
+  Agent &a = **agent;
+  SECTION("a NUL inside a string is refused, not passed on") {
+    auto r = a.launch(R"({"id": "nul.1", "cmd": "id", "env": {"ZZ": "x\u0000user\u0000root"}})");
+    CHECK(r.status == 422);
+    CHECK_THAT(r.body, Catch::Contains("\"path\":\"/env/ZZ\""));
+    CHECK_THAT(r.body, Catch::Contains("NUL"));
+    CHECK(a.launch(R"({"id": "nul.2", "args": ["a\u0000b"]})").status == 422);
+  }
+  SECTION("no descriptor of the agent reaches the task") {
+    REQUIRE(a.launch(R"({"id": "fds.1", "cmd": "ls /proc/self/fd | tr '\\n' ' '"})").status == 201);
+    REQUIRE(waitState(a, "fds.1", "TASK_FINISHED"));
+    CHECK(readFile(a, "fds.1", "stdout") == "0 1 2 3 ");  // 3: ls's own look at the directory
+  }
+  SECTION("a COMMAND check runs as the task's user") {
+    if (::geteuid() != 0) return;
+    REQUIRE(a.launch(R"({"id": "hc.1", "cmd": "sleep 100", "healthChecks": [{"protocol": "COMMAND",
+                         "command": {"value": "test \"$(id -u)\" != 0"}, "gracePeriodSeconds": 0, "intervalSeconds": 0.1,
+                         "timeoutSeconds": 5}]})").status == 201);
+    CHECK(dcos::test::waitUntil([&] { auto t = task(a, "hc.1"); return t && t->has("healthy") && t->getValue<bool>("healthy"); },
+                                10s, 10ms));
+    a.kill("hc.1");
+    CHECK(waitState(a, "hc.1", "TASK_KILLED"));
+  }
+  SECTION("with maxConsecutiveFailures 1, the first failure says the limit is reached") {
+    REQUIRE(a.launch(R"({"id": "hc.2", "cmd": "sleep 100", "healthChecks": [{"protocol": "COMMAND",
+                         "command": {"value": "false"}, "gracePeriodSeconds": 0, "intervalSeconds": 0.1,
+                         "maxConsecutiveFailures": 1}]})").status == 201);
+    CHECK(dcos::test::waitUntil([&] {
+      for (const auto &u : a.updates().pending()) {
+        if (u.taskId == "hc.2" && u.message.find("in a row (maxConsecutiveFailures 1)") != std::string::npos) return true;
+      }
+      return false;
+    }, 10s, 10ms));
+    a.kill("hc.2");
+    CHECK(waitState(a, "hc.2", "TASK_KILLED"));
+  }
+  SECTION("the files API reads regular files of the sandbox only, through no link") {
+    REQUIRE(a.launch(R"({"id": "fs.1", "cmd": "ln -s /etc d; ln -s /etc/shadow s; mkfifo f; mkdir sub; echo hi > sub/x"})").status == 201);
+    REQUIRE(waitState(a, "fs.1", "TASK_FINISHED"));
+    CHECK(a.handle("GET", "/agent/v1/tasks/fs.1/files/read", "path=d/passwd", "").status == 400);
+    CHECK(a.handle("GET", "/agent/v1/tasks/fs.1/files/read", "path=s", "").status == 400);
+    CHECK(a.handle("GET", "/agent/v1/tasks/fs.1/files/read", "path=f", "").status == 400);  // and no hang
+    CHECK(a.handle("GET", "/agent/v1/tasks/fs.1/files/read", "path=/etc/passwd", "").status == 400);
+    CHECK(readFile(a, "fs.1", "sub/x") == "hi\n");
+  }
+}

@@ -5,7 +5,8 @@
 //
 // META_DIR/launch holds the task as NUL-separated key and value pairs: "arg"
 // (repeated: the argv), "env" (repeated: NAME=value), "dir" (the working
-// directory), "stdout" and "stderr" (files, appended to), "user" (run as;
+// directory), "stdout" and "stderr" (files, appended to; relative paths are
+// in "dir"), "user" (run as;
 // absent: as the supervisor runs), "cgroup" (repeated: directories the task
 // joins before it runs).
 //
@@ -15,10 +16,18 @@
 // ("exited N" or "signaled N", or "failed <reason>" when it could not
 // start), whole or not at all. It then ends the task's process group, whose
 // stragglers would otherwise outlive it. Its own failures go to stderr.
+//
+//   dcos-task-supervisor --check META_DIR COMMAND
+//
+// runs a COMMAND health check the way the task runs (its user, environment,
+// cgroups, sandbox), as `/bin/sh -c COMMAND` with its output dropped, in a
+// session of its own: no process the task's environment reaches runs as
+// root. It becomes the check (exec), so its exit status is the check's.
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -60,6 +69,9 @@ bool readLaunch(const std::string &path, Launch &l) {
     parts.push_back(all.substr(at, end - at));
     at = end + 1;
   }
+  // Keys and values alternate: an odd count means a value held a NUL, which
+  // the agent never writes; refuse rather than read the pairs shifted.
+  if (parts.size() % 2 != 0) return false;
   for (size_t i = 0; i + 1 < parts.size(); i += 2) {
     const std::string &k = parts[i];
     const std::string &v = parts[i + 1];
@@ -92,7 +104,10 @@ void writeAtomically(const std::string &path, const std::string &content) {
   ::_exit(127);
 }
 
-[[noreturn]] void runTask(const Launch &l, int report) {
+// Becomes the task (or a check): cgroups joined as root, then the user's
+// identity, and only then the sandbox's files are opened (as the user, never
+// through a link: a task could plant one in another task's sandbox).
+[[noreturn]] void runTask(const Launch &l, int report, bool dieWithParent) {
   for (const auto &cg : l.cgroups) {
     std::string procs = cg + "/cgroup.procs";
     int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
@@ -101,17 +116,16 @@ void writeAtomically(const std::string &path, const std::string &content) {
   }
   if (::setsid() < 0) fail(report, "setsid");
   const pid_t supervisor = ::getppid();
-  int in = ::open("/dev/null", O_RDONLY);
-  int out = ::open(l.out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  int err = ::open(l.err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (in < 0 || out < 0 || err < 0) fail(report, "opening the sandbox's stdout and stderr");
-  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) fail(report, "dup2");
+  // Into the sandbox while still root: the directories above it need not be
+  // open to the task's user, and its files are opened relative to it.
   if (::chdir(l.dir.c_str()) != 0) fail(report, ("chdir " + l.dir).c_str());
   if (!l.user.empty()) {
-    errno = 0;
-    struct passwd *pw = ::getpwnam(l.user.c_str());
+    struct passwd pwd {};
+    struct passwd *pw = nullptr;
+    std::vector<char> buf(16384);
+    int rc = ::getpwnam_r(l.user.c_str(), &pwd, buf.data(), buf.size(), &pw);
     if (pw == nullptr) {
-      if (errno == 0) errno = ENOENT;
+      errno = rc != 0 ? rc : ENOENT;
       fail(report, ("unknown user " + l.user).c_str());
     }
     if (::initgroups(pw->pw_name, pw->pw_gid) != 0) fail(report, "initgroups");
@@ -122,11 +136,20 @@ void writeAtomically(const std::string &path, const std::string &content) {
       fail(report, "could regain root after dropping it");
     }
   }
-  // The task goes with its supervisor: nothing is left that no one watches.
-  // Set after the change of user, which clears it.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != supervisor) ::_exit(127);
+  int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int out = ::open(l.out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+  int err = ::open(l.err.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (in < 0 || out < 0 || err < 0) fail(report, "opening the sandbox's stdout and stderr");
+  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) fail(report, "dup2");
+  if (dieWithParent) {
+    // The task goes with its supervisor: nothing is left that no one
+    // watches. Set after the change of user, which clears it.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != supervisor) ::_exit(127);
+  }
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  // No descriptor but 0, 1 and 2 reaches the task.
+  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
   // A clean signal state for the task.
   sigset_t none;
   sigemptyset(&none);
@@ -145,8 +168,19 @@ void writeAtomically(const std::string &path, const std::string &content) {
 }  // namespace
 
 int main(int argc, char **argv) {
+  // Nothing of whoever started us goes on to the task.
+  ::close_range(3, ~0U, 0);
+  if (argc == 4 && std::string(argv[1]) == "--check") {
+    Launch l;
+    if (!readLaunch(std::string(argv[2]) + "/launch", l)) return 126;
+    l.argv = {"/bin/sh", "-c", argv[3]};
+    l.out = "/dev/null";
+    l.err = "/dev/null";
+    int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    runTask(l, devnull, false);
+  }
   if (argc != 2) {
-    std::fprintf(stderr, "usage: dcos-task-supervisor META_DIR\n");
+    std::fprintf(stderr, "usage: dcos-task-supervisor META_DIR | --check META_DIR COMMAND\n");
     return 2;
   }
   const std::string meta = argv[1];
@@ -173,7 +207,7 @@ int main(int argc, char **argv) {
   }
   if (child == 0) {
     ::close(report[0]);
-    runTask(l, report[1]);
+    runTask(l, report[1], true);
   }
   ::close(report[1]);
   writeAtomically(meta + "/pids", std::to_string(::getpid()) + " " + std::to_string(child) + "\n");

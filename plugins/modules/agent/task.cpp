@@ -56,7 +56,12 @@ class Fields {
       fail(key, "expected a string, found " + describe(v));
       return std::nullopt;
     }
-    return v.extract<std::string>();
+    std::string out = v.extract<std::string>();
+    if (out.find('\0') != std::string::npos) {
+      fail(key, "contains a NUL character");
+      return std::nullopt;
+    }
+    return out;
   }
   std::optional<double> number(const std::string &key, double min, double max) {
     if (!has(key)) return std::nullopt;
@@ -116,7 +121,12 @@ class Fields {
         problems_.push_back({base_ + "/" + key + "/" + name, "expected a string, found " + describe(value)});
         continue;
       }
-      out[name] = value.extract<std::string>();
+      std::string text = value.extract<std::string>();
+      if (text.find('\0') != std::string::npos || name.find('\0') != std::string::npos) {
+        problems_.push_back({base_ + "/" + key + "/" + name, "contains a NUL character"});
+        continue;
+      }
+      out[name] = text;
     }
     return out;
   }
@@ -192,6 +202,8 @@ Result<TaskSpec> parseTaskSpec(const std::string &json, const SpecLimits &limits
       Var a = args->get(static_cast<unsigned>(i));
       if (!a.isString()) {
         problems.push_back({"/args/" + std::to_string(i), "expected a string, found " + describe(a)});
+      } else if (a.extract<std::string>().find('\0') != std::string::npos) {
+        problems.push_back({"/args/" + std::to_string(i), "contains a NUL character"});
       } else {
         spec.args.push_back(a.extract<std::string>());
       }
@@ -283,12 +295,11 @@ Result<TaskSpec> parseTaskSpec(const std::string &json, const SpecLimits &limits
       if (h.has("command")) {
         // Marathon's shape: {"command": {"value": "..."}}; a plain string too.
         Var cmd = c.extract<Object::Ptr>()->get("command");
-        if (cmd.isString()) {
-          check.command = cmd.extract<std::string>();
-        } else if (cmd.type() == typeid(Object::Ptr) && cmd.extract<Object::Ptr>()->has("value")) {
-          check.command = cmd.extract<Object::Ptr>()->getValue<std::string>("value");
+        Var value = cmd.type() == typeid(Object::Ptr) ? cmd.extract<Object::Ptr>()->get("value") : cmd;
+        if (value.isString() && value.extract<std::string>().find('\0') == std::string::npos) {
+          check.command = value.extract<std::string>();
         } else {
-          h.fail("command", "expected {\"value\": \"...\"}");
+          h.fail("command", "expected {\"value\": \"...\"} with a command line");
         }
       }
       if (auto v = h.number("gracePeriodSeconds", 0, 86400)) check.gracePeriodSeconds = *v;
