@@ -40,6 +40,10 @@ class Api:
     def __init__(self, port):
         self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        # http.client sends a POST's head and body in two writes: without
+        # NODELAY, Nagle holds the body for the server's delayed ACK (40 ms).
+        self.conn.connect()
+        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def call(self, method, path, body=None):
         data = json.dumps(body) if body is not None else None
