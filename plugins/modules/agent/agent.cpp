@@ -704,57 +704,67 @@ bool Agent::probe(const Task &t, const HealthCheck &c) const {
   return ok;
 }
 
+// Each due check runs on a thread of its own (at most kMaxChecks at once),
+// so a slow one (a COMMAND with a long timeout) holds back no other task's.
 void Agent::runHealthChecks() {
+  constexpr int kMaxChecks = 32;
   for (;;) {
-    struct Due {
-      std::string id;
-      Task copy;
-    };
-    std::vector<Due> due;
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_; });
-      if (stopping_) return;
-      int64_t now = nowMs();
-      for (auto &[id, t] : tasks_) {
-        if (config_.simulate || t.status.state != TaskState::Running || t.spec.healthChecks.empty() || t.killing) continue;
-        if (t.nextCheckMs == 0) t.nextCheckMs = t.startedAtMs;
-        if (now < t.nextCheckMs) continue;
-        t.nextCheckMs = now + static_cast<int64_t>(t.spec.healthChecks[0].intervalSeconds * 1000);
-        Task copy;
-        copy.spec = t.spec;
-        copy.dir = t.dir;
-        due.push_back({id, copy});
-      }
+    std::unique_lock lock(mutex_);
+    wake_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_; });
+    if (stopping_) {
+      // Probes end within their timeouts; the agent outlives them all.
+      wake_.wait(lock, [&] { return checksRunning_ == 0; });
+      return;
     }
-    for (auto &d : due) {
-      const HealthCheck &c = d.copy.spec.healthChecks[0];
-      bool ok = probe(d.copy, c);
-      std::lock_guard lock(mutex_);
-      auto it = tasks_.find(d.id);
-      if (it == tasks_.end() || it->second.status.state != TaskState::Running || it->second.killing) continue;
-      Task &t = it->second;
-      bool inGrace = nowMs() - t.startedAtMs < static_cast<int64_t>(c.gracePeriodSeconds * 1000);
-      if (ok) {
-        t.failures = 0;
-        t.checkedOnce = true;
-        if (t.status.healthy != std::optional<bool>(true)) {
-          t.status.healthy = true;
-          transition(t, TaskState::Running, "health check passed");
+    int64_t now = nowMs();
+    for (auto &[id, t] : tasks_) {
+      if (config_.simulate || t.status.state != TaskState::Running || t.spec.healthChecks.empty() || t.killing) continue;
+      if (t.checking || checksRunning_ >= kMaxChecks) continue;
+      if (t.nextCheckMs == 0) t.nextCheckMs = t.startedAtMs;
+      if (now < t.nextCheckMs) continue;
+      t.nextCheckMs = now + static_cast<int64_t>(t.spec.healthChecks[0].intervalSeconds * 1000);
+      t.checking = true;
+      ++checksRunning_;
+      Task copy;
+      copy.spec = t.spec;
+      copy.dir = t.dir;
+      std::thread([this, taskId = id, copy = std::move(copy)] {
+        const HealthCheck &c = copy.spec.healthChecks[0];
+        bool ok = probe(copy, c);
+        std::lock_guard done(mutex_);
+        --checksRunning_;
+        wake_.notify_all();
+        auto it = tasks_.find(taskId);
+        if (it == tasks_.end()) return;
+        it->second.checking = false;
+        if (it->second.status.state == TaskState::Running && !it->second.killing && !stopping_) {
+          healthResult(it->second, c, ok);
         }
-      } else if (!inGrace || t.checkedOnce) {
-        ++t.failures;
-        // The scheduler acts on it: one update when the limit is reached
-        // (the first failure's too, when the limit is 1).
-        const bool limit = c.maxConsecutiveFailures > 0 && t.failures == c.maxConsecutiveFailures;
-        if (t.status.healthy != std::optional<bool>(false) || limit) {
-          t.status.healthy = false;
-          std::string m = c.protocol + " health check failed " + std::to_string(t.failures) + " time" +
-                          (t.failures == 1 ? "" : "s");
-          if (limit) m += " in a row (maxConsecutiveFailures " + std::to_string(c.maxConsecutiveFailures) + ")";
-          transition(t, TaskState::Running, m);
-        }
-      }
+      }).detach();
+    }
+  }
+}
+
+void Agent::healthResult(Task &t, const HealthCheck &c, bool ok) {
+  bool inGrace = nowMs() - t.startedAtMs < static_cast<int64_t>(c.gracePeriodSeconds * 1000);
+  if (ok) {
+    t.failures = 0;
+    t.checkedOnce = true;
+    if (t.status.healthy != std::optional<bool>(true)) {
+      t.status.healthy = true;
+      transition(t, TaskState::Running, "health check passed");
+    }
+  } else if (!inGrace || t.checkedOnce) {
+    ++t.failures;
+    // The scheduler acts on it: one update when the limit is reached (the
+    // first failure's too, when the limit is 1).
+    const bool limit = c.maxConsecutiveFailures > 0 && t.failures == c.maxConsecutiveFailures;
+    if (t.status.healthy != std::optional<bool>(false) || limit) {
+      t.status.healthy = false;
+      std::string m = c.protocol + " health check failed " + std::to_string(t.failures) + " time" +
+                      (t.failures == 1 ? "" : "s");
+      if (limit) m += " in a row (maxConsecutiveFailures " + std::to_string(c.maxConsecutiveFailures) + ")";
+      transition(t, TaskState::Running, m);
     }
   }
 }

@@ -117,6 +117,7 @@ class Agent {
     int failures = 0;
     int64_t nextCheckMs = 0;
     bool checkedOnce = false;
+    bool checking = false;  // a probe of it is under way
   };
 
   explicit Agent(AgentConfig config);
@@ -129,6 +130,7 @@ class Agent {
   void release(Task &t);
   void monitor();
   void runHealthChecks();
+  void healthResult(Task &t, const HealthCheck &c, bool ok);
   bool probe(const Task &t, const HealthCheck &c) const;
   void saveState(const Task &t) const;
   std::string taskJson(const Task &t) const;
@@ -148,6 +150,7 @@ class Agent {
   std::thread health_;
   int wakeFd_ = -1;
   bool stopping_ = false;
+  int checksRunning_ = 0;
 };
 
 }  // namespace dcos::agent

@@ -332,3 +332,23 @@ TEST_CASE("agent: what a task could turn against the node is refused or confined
     CHECK(readFile(a, "fs.1", "sub/x") == "hi\n");
   }
 }
+
+TEST_CASE("agent: a slow health check holds back no other task's", "[agent]") {
+  if (::geteuid() != 0) return;
+  dcos::test::TempDir dir("dcos-agent");
+  auto agent = Agent::open(config(dir.path()));
+  REQUIRE(agent.ok());
+  Agent &a = **agent;
+  REQUIRE(a.launch(R"({"id": "slowcheck.1", "cmd": "sleep 100", "healthChecks": [{"protocol": "COMMAND",
+                       "command": {"value": "sleep 30"}, "gracePeriodSeconds": 0, "intervalSeconds": 0.1,
+                       "timeoutSeconds": 60}]})").status == 201);
+  REQUIRE(waitState(a, "slowcheck.1", "TASK_RUNNING"));
+  REQUIRE(a.launch(R"({"id": "quick.1", "cmd": "sleep 100", "healthChecks": [{"protocol": "COMMAND",
+                       "command": {"value": "true"}, "gracePeriodSeconds": 0, "intervalSeconds": 0.1}]})").status == 201);
+  CHECK(dcos::test::waitUntil([&] { auto t = task(a, "quick.1"); return t && t->has("healthy") && t->getValue<bool>("healthy"); },
+                              5s, 10ms));
+  a.kill("quick.1");
+  a.kill("slowcheck.1");
+  CHECK(waitState(a, "quick.1", "TASK_KILLED"));
+  CHECK(waitState(a, "slowcheck.1", "TASK_KILLED"));
+}
