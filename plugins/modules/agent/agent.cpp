@@ -7,7 +7,6 @@
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
-#include <linux/openat2.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -387,11 +386,25 @@ Agent::Reply Agent::launch(const std::string &json) {
     transition(task, TaskState::Running, "");
   } else {
     transition(task, TaskState::Starting, "");
-    if (auto s = startProcess(task); !s) {
-      transition(task, TaskState::Failed, "cannot start the task: " + s.error().message);
+    // The supervisor starts without the lock: other launches, kills and the
+    // monitor go on meanwhile (a task is never erased, so `task` stays).
+    lock.unlock();
+    auto started = startProcess(task);
+    lock.lock();
+    if (!started) {
+      transition(task, TaskState::Failed, "cannot start the task: " + started.error().message);
       finish(task);
     } else {
-      transition(task, TaskState::Running, "");
+      task.supervisor = started->supervisor;
+      task.pidfd = started->pidfd;
+      task.supervisorStart = started->start;
+      task.pid = started->pid;
+      if (task.killing) {
+        if (task.pid > 0) ::kill(-task.pid, SIGTERM);  // killed while it started
+        saveState(task);
+      } else {
+        transition(task, TaskState::Running, "");
+      }
     }
   }
   uint64_t one = 1;
@@ -399,7 +412,7 @@ Agent::Reply Agent::launch(const std::string &json) {
   return {201, taskJson(task)};
 }
 
-Status Agent::startProcess(Task &t) {
+Result<Agent::Started> Agent::startProcess(const Task &t) const {
   // The launch file the supervisor reads: NUL-separated keys and values.
   std::string launch;
   auto put = [&](const std::string &k, const std::string &v) {
@@ -440,30 +453,29 @@ Status Agent::startProcess(Task &t) {
   int rc = ::posix_spawn(&pid, config_.supervisor.c_str(), &fa, nullptr, argv.data(), envp);
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) return makeError("starting " + config_.supervisor + ": " + std::strerror(rc), rc);
-  t.supervisor = pid;
-  t.pidfd = pidfdOpen(pid);
-  if (t.pidfd < 0) {
+  Started started;
+  started.supervisor = pid;
+  started.pidfd = pidfdOpen(pid);
+  if (started.pidfd < 0) {
     int e = errno;
     ::kill(pid, SIGKILL);
     (void)::waitpid(pid, nullptr, 0);
-    t.supervisor = 0;
     return makeError(std::string("watching the supervisor: pidfd_open: ") + std::strerror(e), e);
   }
-  t.supervisorStart = startTime(pid);
+  started.start = startTime(pid);
   // The task's own pid comes from the supervisor as soon as it forked.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (std::chrono::steady_clock::now() < deadline) {
     std::istringstream pids(readAll(meta + "/pids"));
     pid_t sup = 0, task = 0;
     if (pids >> sup >> task) {
-      t.pid = task;
+      started.pid = task;
       break;
     }
     if (fs::exists(meta + "/exit")) break;
     ::usleep(200);
   }
-  saveState(t);
-  return Status::Ok();
+  return started;
 }
 
 void Agent::hold(Task &t) {
@@ -582,11 +594,13 @@ void Agent::monitor() {
           ids.push_back(id);
         }
         if (t.killing && !t.sigkilled && !isTerminal(t.status.state)) {
-          if (t.killDeadlineMs <= now) {
+          if (t.killDeadlineMs <= now && t.supervisor > 0) {
             // The grace period is over: the whole tree goes.
             t.sigkilled = true;
             if (t.pid > 0) ::kill(-t.pid, SIGKILL);
             if (cgroups_.kind() != "none") cgroups_.killAll(t.spec.id);
+          } else if (t.killDeadlineMs <= now) {
+            nextDeadline = now + 50;  // still starting: once it has a supervisor
           } else if (nextDeadline < 0 || t.killDeadlineMs < nextDeadline) {
             nextDeadline = t.killDeadlineMs;
           }
@@ -963,18 +977,29 @@ Agent::Reply Agent::handle(const std::string &method, const std::string &path, c
       bool inside = !rel.is_absolute() && !file.empty();
       for (const auto &part : rel) inside = inside && part != "..";
       if (!inside) return {400, errorJson("path: a file in the task's sandbox, e.g. stdout or stderr")};
-      // Resolved by the kernel beneath the sandbox, through no link (the
-      // task owns the sandbox and could swap a directory for one), and
-      // never blocking (a FIFO).
-      int dirfd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-      if (dirfd < 0) return {404, errorJson("no sandbox for " + id)};
-      struct open_how how {};
-      how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
-      how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-      int fd = static_cast<int>(::syscall(SYS_openat2, dirfd, file.c_str(), &how, sizeof how));
-      int openErr = errno;
-      ::close(dirfd);
-      if (fd < 0 && (openErr == EXDEV || openErr == ELOOP)) return {400, errorJson("path: outside the task's sandbox, or through a link")};
+      // Opened one component at a time beneath the sandbox, none through a
+      // link (the task owns the sandbox and could swap a directory for one),
+      // never blocking (a FIFO). Not openat2's RESOLVE_BENEATH: systemd's
+      // RestrictSUIDSGID= answers openat2 with ENOSYS inside dcosd.service.
+      int fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) return {404, errorJson("no sandbox for " + id)};
+      std::vector<std::string> parts;
+      for (const auto &part : rel) {
+        if (!part.empty() && part != ".") parts.push_back(part.string());
+      }
+      int openErr = 0;
+      for (size_t k = 0; k < parts.size() && fd >= 0; ++k) {
+        bool last = k + 1 == parts.size();
+        int next = ::openat(fd, parts[k].c_str(),
+                            last ? O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC
+                                 : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        openErr = errno;
+        ::close(fd);
+        fd = next;
+      }
+      if (fd < 0 && (openErr == ELOOP || openErr == ENOTDIR)) {
+        return {400, errorJson("path: " + file + " goes through a link, or a file where a directory should be")};
+      }
       if (fd < 0) return {404, errorJson("no file " + file + " in the sandbox of " + id)};
       struct stat st {};
       if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

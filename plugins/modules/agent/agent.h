@@ -122,7 +122,14 @@ class Agent {
 
   explicit Agent(AgentConfig config);
   Status recover();
-  Status startProcess(Task &t);
+  struct Started {
+    pid_t supervisor = 0;
+    int pidfd = -1;
+    unsigned long long start = 0;
+    pid_t pid = 0;
+  };
+  // Writes the launch file and starts the supervisor; called without mutex_.
+  Result<Started> startProcess(const Task &t) const;
   void transition(Task &t, TaskState state, const std::string &message, std::optional<int> exitCode = std::nullopt,
                   std::optional<int> signal = std::nullopt);
   void finish(Task &t);
