@@ -242,6 +242,16 @@ Result<std::unique_ptr<Agent>> Agent::open(AgentConfig config) {
 
 Agent::~Agent() {
   stop();
+  // Ended tasks' cgroups whose last processes were still dying: a last,
+  // bounded try, then the agent's own subtree if nothing is left in it.
+  for (int round = 0; round < 20 && !staleCgroups_.empty(); ++round) {
+    for (auto it = staleCgroups_.begin(); it != staleCgroups_.end();) {
+      cgroups_.remove(*it);
+      it = cgroups_.exists(*it) ? std::next(it) : staleCgroups_.erase(it);
+    }
+    if (!staleCgroups_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  cgroups_.removeGroup();
   for (auto &[id, t] : tasks_) {
     if (t.pidfd >= 0) ::close(t.pidfd);
   }
@@ -546,6 +556,8 @@ void Agent::finish(Task &t) {
   if (cgroups_.kind() != "none") {
     cgroups_.killAll(t.spec.id);
     cgroups_.remove(t.spec.id);
+    // A process just killed may not be gone yet; the monitor tries again.
+    if (!cgroups_.pids(t.spec.id).empty() || cgroups_.exists(t.spec.id)) staleCgroups_.insert(t.spec.id);
   }
   release(t);
   t.supervisor = 0;
@@ -606,6 +618,14 @@ void Agent::monitor() {
           }
         }
       }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      for (auto it = staleCgroups_.begin(); it != staleCgroups_.end();) {
+        cgroups_.remove(*it);
+        it = cgroups_.exists(*it) ? std::next(it) : staleCgroups_.erase(it);
+      }
+      if (!staleCgroups_.empty() && (nextDeadline < 0 || nextDeadline > nowMs() + 100)) nextDeadline = nowMs() + 100;
     }
     int timeout = nextDeadline < 0 ? 1000 : static_cast<int>(std::max<int64_t>(0, nextDeadline - nowMs()) + 1);
     int n = ::poll(fds.data(), fds.size(), std::min(timeout, 1000));
@@ -831,10 +851,11 @@ Status Agent::recover() {
     // The pidfd first, then the check: a pid reused in between is caught.
     if (task.supervisor > 0 && task.supervisorStart != 0) {
       int fd = pidfdOpen(task.supervisor);
-      if (fd >= 0 && startTime(task.supervisor) == task.supervisorStart) {
-        task.pidfd = fd;
+      pollfd exited{fd, POLLIN, 0};
+      if (fd >= 0 && startTime(task.supervisor) == task.supervisorStart && ::poll(&exited, 1, 0) == 0) {
+        task.pidfd = fd;  // still running: adopted
       } else if (fd >= 0) {
-        ::close(fd);
+        ::close(fd);  // gone, or a zombie of ours that ended while no one watched
       }
     }
     if (task.pidfd >= 0) {

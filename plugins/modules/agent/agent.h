@@ -151,6 +151,7 @@ class Agent {
   std::condition_variable wake_;
   std::map<std::string, Task> tasks_;
   std::set<int> portsInUse_;
+  std::set<std::string> staleCgroups_;  // of ended tasks, not removable yet
   double cpusUsed_ = 0, memUsed_ = 0, diskUsed_ = 0;
   std::vector<std::function<void()>> listeners_;
   std::thread monitor_;

@@ -182,6 +182,20 @@ bool Cgroups::oomKilled(const std::string &task) const {
   return false;
 }
 
+bool Cgroups::exists(const std::string &task) const {
+  struct stat st {};
+  for (const auto &d : dirs(task)) {
+    if (::stat(d.c_str(), &st) == 0) return true;
+  }
+  return false;
+}
+
+void Cgroups::removeGroup() const {
+  if (kind_ == "none") return;
+  ::rmdir((memRoot_ + "/" + group_).c_str());
+  if (kind_ == "v1" && !cpuRoot_.empty()) ::rmdir((cpuRoot_ + "/" + group_).c_str());
+}
+
 void Cgroups::remove(const std::string &task) const {
   for (const auto &d : dirs(task)) ::rmdir(d.c_str());
 }

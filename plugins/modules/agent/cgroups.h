@@ -33,6 +33,11 @@ class Cgroups {
   bool oomKilled(const std::string &task) const;
   // Removes the task's (empty) cgroups.
   void remove(const std::string &task) const;
+  // Whether the task's cgroup directory is there.
+  bool exists(const std::string &task) const;
+  // Removes this agent's subtree if no task is left in it (tasks outlive
+  // the agent, and then it stays).
+  void removeGroup() const;
 
  private:
   std::string memoryDir(const std::string &task) const;
