@@ -108,10 +108,12 @@ TEST_CASE("agent: a kill sends SIGTERM, then SIGKILL to the whole tree after the
   REQUIRE(agent.ok());
   Agent &a = **agent;
   SECTION("a task that traps SIGTERM ends at once") {
-    REQUIRE(a.launch(R"({"id": "polite.1", "cmd": "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
+    REQUIRE(a.launch(R"({"id": "polite.1", "cmd": "trap 'echo bye; exit 0' TERM; touch trapped; while true; do sleep 0.1; done",
                          "killGracePeriodSeconds": 30})").status == 201);
     REQUIRE(waitState(a, "polite.1", "TASK_RUNNING"));
-    dcos::test::waitUntil([&] { return false; }, 200ms);  // let the shell set its trap
+    // Once its trap is set.
+    REQUIRE(dcos::test::waitUntil(
+        [&] { return a.handle("GET", "/agent/v1/tasks/polite.1/files/read", "path=trapped", "").status == 200; }, 5s));
     auto t0 = std::chrono::steady_clock::now();
     CHECK(a.kill("polite.1").status == 202);
     REQUIRE(waitState(a, "polite.1", "TASK_KILLED"));
