@@ -1,5 +1,9 @@
 #include "base/file.h"
 
+#include <sstream>
+
+#include <fstream>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,6 +56,13 @@ Status writeFileAtomically(const std::string &path, const std::string &text, mod
     ::close(dfd);
   }
   return Status::Ok();
+}
+
+std::string readFileOrEmpty(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return in ? out.str() : std::string();
 }
 
 }  // namespace dcos

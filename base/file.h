@@ -22,4 +22,8 @@ enum class Durability {
 Status writeFileAtomically(const std::string &path, const std::string &text, mode_t mode = 0644,
                            Durability durability = Durability::PowerLoss);
 
+// The whole content of `path`, or "" when it cannot be read (missing, a
+// directory, no permission): for files whose absence means "nothing yet".
+std::string readFileOrEmpty(const std::string &path);
+
 }  // namespace dcos

@@ -46,13 +46,6 @@ using Poco::JSON::Object;
 
 namespace {
 
-std::string readAll(const std::string &path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 std::string stringify(const Object::Ptr &o) {
   std::ostringstream out;
   o->stringify(out);
@@ -118,7 +111,7 @@ std::string validUtf8(const std::string &in) {
 // Field 22 of /proc/<pid>/stat: when the process started, in clock ticks
 // since boot. With the pid, it names one process for good.
 unsigned long long startTime(pid_t pid) {
-  std::string stat = readAll("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat = readFileOrEmpty("/proc/" + std::to_string(pid) + "/stat");
   size_t close = stat.rfind(')');
   if (close == std::string::npos) return 0;
   std::istringstream in(stat.substr(close + 2));
@@ -164,7 +157,7 @@ const char *signalName(int sig) {
 Resources measureResources(const std::string &stateDir, const Resources &reserved) {
   Resources r;
   r.cpus = static_cast<double>(::sysconf(_SC_NPROCESSORS_ONLN));
-  std::istringstream mem(readAll("/proc/meminfo"));
+  std::istringstream mem(readFileOrEmpty("/proc/meminfo"));
   for (std::string key; mem >> key;) {
     long long kib = 0;
     mem >> kib;
@@ -476,7 +469,7 @@ Result<Agent::Started> Agent::startProcess(const Task &t) const {
   // The task's own pid comes from the supervisor as soon as it forked.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (std::chrono::steady_clock::now() < deadline) {
-    std::istringstream pids(readAll(meta + "/pids"));
+    std::istringstream pids(readFileOrEmpty(meta + "/pids"));
     pid_t sup = 0, task = 0;
     if (pids >> sup >> task) {
       started.pid = task;
@@ -514,7 +507,7 @@ void Agent::finish(Task &t) {
   }
   if (t.supervisor > 0) (void)::waitpid(t.supervisor, nullptr, WNOHANG);  // ours to reap, or init's
   if (!isTerminal(t.status.state)) {
-    std::string exit = readAll(t.dir + "/meta/exit");
+    std::string exit = readFileOrEmpty(t.dir + "/meta/exit");
     while (!exit.empty() && exit.back() == '\n') exit.pop_back();
     bool oom = cgroups_.oomKilled(t.spec.id);
     if (text::startsWith(exit, "exited ")) {
@@ -809,13 +802,13 @@ Status Agent::recover() {
   for (const auto &e : fs::directory_iterator(config_.stateDir + "/tasks", ec)) {
     std::string dir = e.path().string();
     std::vector<Problem> problems;
-    auto spec = parseTaskSpec(readAll(dir + "/meta/spec.json"), {}, problems);
+    auto spec = parseTaskSpec(readFileOrEmpty(dir + "/meta/spec.json"), {}, problems);
     if (!spec) continue;
     Task t;
     t.spec = *spec;
     t.dir = dir;
     try {
-      auto o = Poco::JSON::Parser().parse(readAll(dir + "/meta/state.json")).extract<Object::Ptr>();
+      auto o = Poco::JSON::Parser().parse(readFileOrEmpty(dir + "/meta/state.json")).extract<Object::Ptr>();
       std::ostringstream s;
       o->getObject("status")->stringify(s);
       if (auto st = parseStatus(s.str())) t.status = *st;
@@ -830,7 +823,7 @@ Status Agent::recover() {
       t.status.state = TaskState::Staging;
     }
     if (t.pid == 0) {
-      std::istringstream pids(readAll(dir + "/meta/pids"));
+      std::istringstream pids(readFileOrEmpty(dir + "/meta/pids"));
       pid_t sup = 0;
       pids >> sup >> t.pid;
     }

@@ -43,13 +43,6 @@ namespace fs = std::filesystem;
 using Poco::JSON::Object;
 using namespace dcos::agent;
 
-std::string readAll(const std::string &path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 Object::Ptr parseObject(const std::string &json, const std::string &what) {
   try {
     auto v = Poco::JSON::Parser().parse(json.empty() ? "{}" : json);
@@ -112,7 +105,7 @@ class AgentModule : public dcos::sdk::Module {
     if (c.total.cpus <= 0 || c.total.mem <= 0) throw dcos::sdk::Error("agent config: /resources: no cpus or mem to offer");
     // A stable id: kept in the state dir across restarts.
     std::string idFile = c.stateDir + "/agent-id";
-    c.id = readAll(idFile);
+    c.id = dcos::readFileOrEmpty(idFile);
     while (!c.id.empty() && (c.id.back() == '\n' || c.id.back() == ' ')) c.id.pop_back();
     if (c.id.empty()) {
       std::string octet = c.address.substr(c.address.find_last_of(".:") + 1);
