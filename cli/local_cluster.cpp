@@ -329,7 +329,13 @@ std::string LocalCluster::nodeJson(const LocalNode &n) const {
     o->set("api", api);
     o->set("modules", modules);
   } else {
+    // Tasks too: children of the agent's dcosd in the node's namespace.
+    Poco::JSON::Object::Ptr modules = new Poco::JSON::Object;
+    Poco::JSON::Object::Ptr agent = new Poco::JSON::Object;
+    agent->set("executor", "process");
+    modules->set("agent", agent);
     o->set("api", api);
+    o->set("modules", modules);
   }
   return stringify(o);
 }

@@ -3,6 +3,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 
+#include <csignal>
 #include <cstring>
 #include <thread>
 
@@ -102,23 +103,49 @@ Status UnitManager::startService(const std::string &name, const ServiceSpec &spe
   if (rc >= 0) rc = sd_bus_message_append(call.m, "ss", name.c_str(), "fail");
   if (rc >= 0) rc = sd_bus_message_open_container(call.m, 'a', "(sv)");
   if (rc >= 0) rc = appendString(call.m, "Description", spec.description);
-  if (rc >= 0) rc = appendString(call.m, "Type", "simple");
+  if (rc >= 0) rc = appendString(call.m, "Type", spec.runOnce ? "exec" : "simple");
   if (rc >= 0) rc = appendExecStart(call.m, spec.argv);
   if (rc >= 0 && !spec.workingDirectory.empty()) rc = appendString(call.m, "WorkingDirectory", spec.workingDirectory);
   if (rc >= 0 && !spec.environment.empty()) rc = appendStrings(call.m, "Environment", spec.environment);
   if (rc >= 0 && !spec.user.empty()) rc = appendString(call.m, "User", spec.user);
-  if (rc >= 0) rc = appendString(call.m, "Restart", "always");
-  if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "RestartUSec", "t", usec(spec.restartDelay));
-  if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "StartLimitIntervalUSec", "t", uint64_t{0});
   if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "TimeoutStopUSec", "t", usec(spec.stopTimeout));
-  // Gone from PID 1's memory once stopped, failed or not, so the next start
-  // by name succeeds.
-  if (rc >= 0) rc = appendString(call.m, "CollectMode", "inactive-or-failed");
-  if (rc >= 0) rc = appendString(call.m, "ProtectSystem", "strict");
-  if (rc >= 0 && !spec.readWritePaths.empty()) rc = appendStrings(call.m, "ReadWritePaths", spec.readWritePaths);
-  if (rc >= 0) rc = appendString(call.m, "ProtectHome", "yes");
-  if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "PrivateTmp", "b", 1);
   if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "NoNewPrivileges", "b", 1);
+  if (spec.runOnce) {
+    if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "RemainAfterExit", "b", 1);
+    if (rc >= 0) rc = appendString(call.m, "KillMode", "control-group");
+    if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "KillSignal", "i", SIGTERM);
+    if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "SendSIGKILL", "b", 1);
+  } else {
+    if (rc >= 0) rc = appendString(call.m, "Restart", "always");
+    if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "RestartUSec", "t", usec(spec.restartDelay));
+    if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "StartLimitIntervalUSec", "t", uint64_t{0});
+    // Gone from PID 1's memory once stopped, failed or not, so the next
+    // start by name succeeds.
+    if (rc >= 0) rc = appendString(call.m, "CollectMode", "inactive-or-failed");
+    if (rc >= 0) rc = appendString(call.m, "ProtectSystem", "strict");
+    if (rc >= 0 && !spec.readWritePaths.empty()) rc = appendStrings(call.m, "ReadWritePaths", spec.readWritePaths);
+    if (rc >= 0) rc = appendString(call.m, "ProtectHome", "yes");
+    if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "PrivateTmp", "b", 1);
+  }
+  if (rc >= 0 && !spec.slice.empty()) rc = appendString(call.m, "Slice", spec.slice);
+  if (rc >= 0 && spec.cpuQuotaPerSecUsec) {
+    rc = sd_bus_message_append(call.m, "(sv)", "CPUQuotaPerSecUSec", "t", *spec.cpuQuotaPerSecUsec);
+  }
+  if (rc >= 0 && spec.cpuWeight) rc = sd_bus_message_append(call.m, "(sv)", "CPUWeight", "t", *spec.cpuWeight);
+  if (rc >= 0 && spec.memoryMaxBytes) {
+    rc = sd_bus_message_append(call.m, "(sv)", "MemoryMax", "t", *spec.memoryMaxBytes);
+    // No swap to hide in: over MemoryMax is over its memory.
+    if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "MemorySwapMax", "t", uint64_t{0});
+  }
+  // StandardOutput=append:PATH, as D-Bus spells it.
+  if (rc >= 0 && !spec.appendOutputTo.empty()) {
+    rc = appendString(call.m, "StandardOutputFileToAppend", spec.appendOutputTo);
+  }
+  if (rc >= 0 && !spec.appendErrorTo.empty()) rc = appendString(call.m, "StandardErrorFileToAppend", spec.appendErrorTo);
+  if (rc >= 0 && spec.noCapabilities) {
+    rc = sd_bus_message_append(call.m, "(sv)", "CapabilityBoundingSet", "t", uint64_t{0});
+    if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "AmbientCapabilities", "t", uint64_t{0});
+  }
   if (rc >= 0) rc = sd_bus_message_close_container(call.m);
   // No auxiliary units.
   if (rc >= 0) rc = sd_bus_message_append(call.m, "a(sa(sv))", 0);
@@ -194,7 +221,60 @@ Result<UnitState> UnitManager::state(const std::string &name) {
   (void)getTrivial(kService, "NRestarts", 'u', &s.restarts);
   (void)getString(kService, "Result", s.result);
   (void)getString(kService, "User", s.user);
+  int32_t code = 0, status = 0;
+  if (getTrivial(kService, "ExecMainCode", 'i', &code) >= 0) s.execMainCode = code;
+  if (getTrivial(kService, "ExecMainStatus", 'i', &status) >= 0) s.execMainStatus = status;
+  (void)getTrivial(kService, "ExecMainStartTimestampMonotonic", 't', &s.execMainStartUsec);
   return s;
+}
+
+Status UnitManager::kill(const std::string &name, const std::string &who, int signal) {
+  BusError error;
+  Message reply;
+  int rc = sd_bus_call_method(bus_->bus, kDestination, kManagerPath, kManager, "KillUnit", &error.e, &reply.m, "ssi",
+                              name.c_str(), who.c_str(), signal);
+  if (rc < 0) return makeError("cannot signal " + name + ": " + error.text(rc), -rc);
+  return Status::Ok();
+}
+
+Status UnitManager::release(const std::string &name) {
+  auto s = state(name);
+  if (!s) return s.error();
+  if (!s->loaded) return Status::Ok();
+  if (s->activeState != "inactive" && s->activeState != "failed") {
+    if (auto stopped = stop(name, std::chrono::seconds(10)); !stopped) return stopped;
+  }
+  BusError error;
+  Message reply;
+  int rc = sd_bus_call_method(bus_->bus, kDestination, kManagerPath, kManager, "ResetFailedUnit", &error.e, &reply.m,
+                              "s", name.c_str());
+  if (rc < 0 && !sd_bus_error_has_name(&error.e, "org.freedesktop.systemd1.NoSuchUnit")) {
+    return makeError("cannot reset " + name + ": " + error.text(rc), -rc);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> UnitManager::list(const std::string &pattern) {
+  Message call;
+  int rc = sd_bus_message_new_method_call(bus_->bus, &call.m, kDestination, kManagerPath, kManager,
+                                          "ListUnitsByPatterns");
+  if (rc >= 0) rc = sd_bus_message_append(call.m, "as", 0);
+  if (rc >= 0) rc = sd_bus_message_append(call.m, "as", 1, pattern.c_str());
+  if (rc < 0) return makeError("cannot build ListUnitsByPatterns: " + std::string(std::strerror(-rc)), -rc);
+  BusError error;
+  Message reply;
+  rc = sd_bus_call(bus_->bus, call.m, 0, &error.e, &reply.m);
+  if (rc < 0) return makeError("cannot list units " + pattern + ": " + error.text(rc), -rc);
+  std::vector<std::string> names;
+  rc = sd_bus_message_enter_container(reply.m, 'a', "(ssssssouso)");
+  while (rc > 0) {
+    const char *unitName = nullptr;
+    rc = sd_bus_message_read(reply.m, "(ssssssouso)", &unitName, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                             nullptr, nullptr, nullptr);
+    if (rc > 0) names.emplace_back(unitName);
+  }
+  if (rc < 0) return makeError("cannot read the units " + pattern + ": " + std::strerror(-rc), -rc);
+  return names;
 }
 
 }  // namespace dcos::systemd

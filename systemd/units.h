@@ -1,7 +1,8 @@
 // Services run by PID 1, asked for over sd-bus: a transient service unit
 // started, watched and stopped by name. The zookeeper module runs
-// dcos-zookeeper.service this way; the agent's task executor will run
-// dcos-task-<id>.service the same way.
+// dcos-zookeeper.service this way (restarted by PID 1, hardened); the
+// agent's systemd executor runs each task as dcos-task-<id>.service (run
+// once, kept after it exits so its exit status can be read, limited).
 //
 // A UnitManager holds one connection to the system bus and is not
 // thread-safe: use it from one thread, or guard it.
@@ -36,6 +37,20 @@ struct ServiceSpec {
   // ProtectSystem=strict with these writable, ProtectHome, PrivateTmp,
   // NoNewPrivileges.
   std::vector<std::string> readWritePaths;
+
+  // A service run once instead (a task): Type=exec (started means exec'd),
+  // no Restart, RemainAfterExit=yes and CollectMode=inactive, so the unit
+  // and its ExecMainStatus stay until release(); KillMode=control-group,
+  // SIGTERM, then SIGKILL after stopTimeout. No ProtectSystem/ProtectHome/
+  // PrivateTmp: a task sees the machine as its user may.
+  bool runOnce = false;
+  std::string slice;  // Slice=; empty: system.slice
+  std::optional<uint64_t> cpuQuotaPerSecUsec;  // CPUQuota= (1 cpu: 1000000)
+  std::optional<uint64_t> cpuWeight;           // CPUWeight=, 1..10000
+  std::optional<uint64_t> memoryMaxBytes;      // MemoryMax=
+  std::string appendOutputTo;  // StandardOutput=append:PATH; empty: the journal
+  std::string appendErrorTo;   // StandardError=append:PATH
+  bool noCapabilities = false;  // CapabilityBoundingSet= and AmbientCapabilities= empty
 };
 
 struct UnitState {
@@ -47,6 +62,12 @@ struct UnitState {
   uint32_t restarts = 0;          // NRestarts
   bool transient = false;
   std::string user;
+  // How the main process ended, once it has: ExecMainCode is CLD_EXITED,
+  // CLD_KILLED or CLD_DUMPED (0 while it runs), ExecMainStatus the exit
+  // status or the signal.
+  int execMainCode = 0;
+  int execMainStatus = 0;
+  uint64_t execMainStartUsec = 0;  // ExecMainStartTimestampMonotonic
 
   bool running() const { return activeState == "active" && subState == "running"; }
 };
@@ -66,6 +87,13 @@ class UnitManager {
   // gone or inactive. Stopping a unit that is not loaded succeeds.
   Status stop(const std::string &name, std::chrono::milliseconds timeout);
   Result<UnitState> state(const std::string &name);
+  // KillUnit(name, who, signal): who is "all" (the unit's cgroup) or "main".
+  Status kill(const std::string &name, const std::string &who, int signal);
+  // A unit kept after its run (runOnce): stopped if active, its failed
+  // state reset, so PID 1 forgets it. A unit not loaded is fine.
+  Status release(const std::string &name);
+  // The names of the loaded units matching a glob (ListUnitsByPatterns).
+  Result<std::vector<std::string>> list(const std::string &pattern);
 
  private:
   struct Bus;

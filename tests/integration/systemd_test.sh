@@ -36,7 +36,11 @@ fail() {
   echo "FAIL: $*" >&2
   if [[ -n $init_pid ]]; then
     echo "--- journalctl -u dcosd -u dcos-zookeeper (tail)" >&2
-    in_container journalctl --no-pager -u dcosd -u dcos-zookeeper 2>&1 | tail -40 >&2 || true
+    in_container journalctl --no-pager -u dcosd -u dcos-zookeeper -u 'dcos-task-*' 2>&1 | tail -40 >&2 || true
+    if [[ $(type -t agent_api) == function ]]; then
+      echo "--- the agent's tasks" >&2
+      agent_api GET /agent/v1/tasks >&2 || true
+    fi
   fi
   exit 1
 }
@@ -198,3 +202,121 @@ in_container grep -q "run by dcosd as a child process" /var/lib/dcos-sd/sd/m1/dc
   || fail "the local cluster's master did not run ZooKeeper as its child"
 in_container /opt/dcos/usr/bin/dcos cluster down --name sd --state-dir /var/lib/dcos-sd >/dev/null
 echo "ok: dcos cluster up where systemd is PID 1: 3 nodes, ZooKeeper a child of the master's dcosd, down again"
+
+# The same node as a private agent: its tasks run as transient units of this
+# systemd (the systemd executor), each dcos-task-<id>.service.
+cat >"$work/etc-dcos/node.json" <<'EOF2'
+{"role": "agent-private", "address": "127.0.0.1", "hostname": "agent-1", "api": {"listen": "127.0.0.1:61001"}}
+EOF2
+in_container systemctl start dcosd.service
+wait_until 60 "dcosd.service active as an agent" unit_active dcosd.service
+agent_api() { ip netns exec "$ns" curl -s --max-time 5 -X "$1" "http://127.0.0.1:61001$2" ${3:+-H 'Content-Type: application/json' -d "$3"}; }
+json_field() { /usr/bin/python3 -c 'import json,sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None else v)' "$1"; }
+agent_up() { [[ $(agent_api GET /agent/v1/info | json_field executor) == systemd ]]; }
+wait_until 30 "the agent API with the systemd executor" agent_up
+task_state() { agent_api GET "/agent/v1/tasks/$1" | json_field state; }
+state_is() { [[ $(task_state "$1") == "$2" ]]; }
+launch() {
+  local out
+  out=$(agent_api POST /agent/v1/tasks "$1")
+  [[ $(json_field state <<<"$out") =~ ^TASK_ ]] || fail "launch $1: $out"
+}
+
+launch '{"id": "trap.1", "cmd": "echo hello-$MESOS_TASK_ID; trap \"echo got-term; exit 0\" TERM; while :; do sleep 0.1; done",
+  "cpus": 0.5, "mem": 64, "killGracePeriodSeconds": 10, "ports": [31005], "env": {"GREETING": "hi"}}'
+wait_until 20 "trap.1 running" state_is trap.1 TASK_RUNNING
+unit=dcos-task-trap.1.service
+[[ $(prop $unit ActiveState) == active ]] || fail "$unit is $(prop $unit ActiveState)"
+[[ $(prop $unit Transient) == yes ]] || fail "$unit is not transient"
+[[ $(prop $unit Slice) == dcos-tasks.slice ]] || fail "$unit in slice $(prop $unit Slice)"
+[[ $(prop $unit User) == nobody ]] || fail "$unit runs as '$(prop $unit User)'"
+[[ $(prop $unit CPUQuotaPerSecUSec) == 500ms ]] || fail "$unit CPUQuota: $(prop $unit CPUQuotaPerSecUSec)"
+[[ $(prop $unit CPUWeight) == 50 ]] || fail "$unit CPUWeight: $(prop $unit CPUWeight)"
+[[ $(prop $unit MemoryMax) == $((64 * 1024 * 1024)) ]] || fail "$unit MemoryMax: $(prop $unit MemoryMax)"
+[[ $(prop $unit NoNewPrivileges) == yes ]] || fail "$unit NoNewPrivileges: $(prop $unit NoNewPrivileges)"
+[[ -z $(prop $unit CapabilityBoundingSet) ]] || fail "$unit has capabilities: $(prop $unit CapabilityBoundingSet)"
+sandbox=$(agent_api GET /agent/v1/tasks/trap.1 | json_field sandbox)
+[[ $(prop $unit WorkingDirectory) == "$sandbox" ]] || fail "$unit works in $(prop $unit WorkingDirectory), not $sandbox"
+[[ $(prop $unit StandardOutput) == "append" ]] || fail "$unit StandardOutput: $(prop $unit StandardOutput)"
+main_pid=$(prop $unit MainPID)
+[[ $(agent_api GET /agent/v1/tasks/trap.1 | json_field pid) == "$main_pid" ]] || fail "the task's pid is not the unit's MainPID $main_pid"
+[[ $(in_container ps -o user= -p "$main_pid") == nobody ]] || fail "the task's process does not run as nobody"
+grep -q '^CapEff:[[:space:]]*0000000000000000' <<<"$(in_container cat /proc/"$main_pid"/status)" \
+  || fail "the task has effective capabilities"
+in_container cat /proc/"$main_pid"/environ | tr '\0' '\n' >"$work/environ"
+for kv in PORT0=31005 PORTS=31005 HOST=127.0.0.1 MESOS_TASK_ID=trap.1 GREETING=hi "MESOS_SANDBOX=$sandbox"; do
+  grep -qx "$kv" "$work/environ" || fail "the task's environment lacks $kv: $(cat "$work/environ")"
+done
+stdout_has() { [[ $(agent_api GET "/agent/v1/tasks/$1/files/read?path=stdout" | json_field data) == *"$2"* ]]; }
+wait_until 10 "trap.1's stdout read back" stdout_has trap.1 hello-trap.1
+echo "ok: trap.1 runs as $unit (pid $main_pid, nobody, no capabilities, CPUQuota 50%, CPUWeight 50, MemoryMax 64 MiB, dcos-tasks.slice), stdout read back"
+
+launch '{"id": "stubborn.1", "cmd": "trap \"\" TERM; echo armed; while :; do sleep 0.1; done", "killGracePeriodSeconds": 1}'
+wait_until 20 "stubborn.1 running" state_is stubborn.1 TASK_RUNNING
+wait_until 10 "stubborn.1 armed" stdout_has stubborn.1 armed
+agent_api POST /agent/v1/tasks/stubborn.1/kill >/dev/null
+agent_api DELETE /agent/v1/tasks/trap.1 >/dev/null
+wait_until 20 "trap.1 killed" state_is trap.1 TASK_KILLED
+stdout_has trap.1 got-term || fail "trap.1 never saw SIGTERM"
+wait_until 20 "stubborn.1 killed" state_is stubborn.1 TASK_KILLED
+[[ $(agent_api GET /agent/v1/tasks/stubborn.1 | json_field signal) == 9 ]] \
+  || fail "stubborn.1 did not end by SIGKILL: $(agent_api GET /agent/v1/tasks/stubborn.1)"
+unit_gone() { [[ $(prop "$1" LoadState) == not-found ]]; }
+wait_until 10 "the killed tasks' units released" unit_gone dcos-task-stubborn.1.service
+wait_until 10 "the killed tasks' units released" unit_gone $unit
+echo "ok: kill with a grace period: a task that traps SIGTERM exits on it, one that ignores it gets SIGKILL; both units released"
+
+launch '{"id": "fails.1", "cmd": "exit 3"}'
+wait_until 20 "fails.1 failed" state_is fails.1 TASK_FAILED
+[[ $(agent_api GET /agent/v1/tasks/fails.1 | json_field exit_code) == 3 ]] || fail "fails.1: $(agent_api GET /agent/v1/tasks/fails.1)"
+launch '{"id": "done.1", "cmd": "echo done"}'
+wait_until 20 "done.1 finished" state_is done.1 TASK_FINISHED
+wait_until 10 "done.1's unit released" unit_gone dcos-task-done.1.service
+echo "ok: a task's exit status from its unit: exit 3 is TASK_FAILED with exit_code 3, exit 0 TASK_FINISHED"
+
+# Over its memory: the kernel's OOM killer, then systemd, end it. Only where
+# the container's systemd has the memory controller (a host with cgroup v2
+# alone); the image test checks it under a booted systemd in any case.
+memory_files() { in_container sh -c 'ls /sys/fs/cgroup/dcos.slice/dcos-tasks.slice/memory.max /sys/fs/cgroup/memory/dcos.slice/dcos-tasks.slice/memory.limit_in_bytes 2>/dev/null'; }
+if [[ -n $(memory_files) ]]; then
+  launch '{"id": "hog.1", "cmd": "exec /usr/bin/python3 -c \"b = bytearray(256 * 1024 * 1024)\"", "mem": 32}'
+  wait_until 30 "hog.1 ended" state_is hog.1 TASK_FAILED
+  [[ $(agent_api GET /agent/v1/tasks/hog.1 | json_field message) == "memory limit exceeded"* ]] \
+    || fail "hog.1 was not reported over its memory: $(agent_api GET /agent/v1/tasks/hog.1)"
+  echo "ok: a task over MemoryMax is killed and reported: $(agent_api GET /agent/v1/tasks/hog.1 | json_field message)"
+else
+  echo "ok: (memory enforcement not checked: this container's systemd has no memory controller; the image test checks it)"
+fi
+
+# Recovery: dcosd killed (and later restarted) with tasks running; one ends
+# while no dcosd is there.
+launch '{"id": "long.1", "cmd": "while :; do sleep 0.1; done"}'
+launch '{"id": "waits.1", "cmd": "while [ ! -e /tmp/dcos-test-go ]; do sleep 0.05; done; exit 7"}'
+wait_until 20 "long.1 running" state_is long.1 TASK_RUNNING
+wait_until 20 "waits.1 running" state_is waits.1 TASK_RUNNING
+long_pid=$(prop dcos-task-long.1.service MainPID)
+in_container systemctl mask --runtime dcosd.service >/dev/null
+in_container systemctl kill -s KILL --kill-who=main dcosd.service
+dcosd_down() { [[ $(prop dcosd.service ActiveState) != active ]]; }
+wait_until 20 "dcosd down" dcosd_down
+in_container touch /tmp/dcos-test-go
+waits_exited() { [[ $(prop dcos-task-waits.1.service ExecMainStatus) == 7 ]]; }
+wait_until 20 "waits.1 exited while dcosd was down" waits_exited
+in_container systemctl unmask --runtime dcosd.service >/dev/null
+in_container systemctl start dcosd.service
+wait_until 30 "the agent back" agent_up
+[[ $(prop dcos-task-long.1.service MainPID) == "$long_pid" ]] || fail "long.1 was restarted"
+wait_until 10 "long.1 re-adopted" state_is long.1 TASK_RUNNING
+wait_until 10 "waits.1 reported" state_is waits.1 TASK_FAILED
+[[ $(agent_api GET /agent/v1/tasks/waits.1 | json_field exit_code) == 7 ]] || fail "waits.1: $(agent_api GET /agent/v1/tasks/waits.1)"
+in_container systemctl restart dcosd.service
+wait_until 30 "the agent back after systemctl restart" agent_up
+[[ $(prop dcos-task-long.1.service MainPID) == "$long_pid" ]] || fail "long.1 was restarted by systemctl restart dcosd"
+state_is long.1 TASK_RUNNING || fail "long.1 after systemctl restart dcosd: $(task_state long.1)"
+echo "ok: dcosd SIGKILLed and restarted: long.1 re-adopted (same unit, pid $long_pid), waits.1 reported with its real exit status 7; systemctl restart dcosd re-adopts too"
+agent_api DELETE /agent/v1/tasks/long.1 >/dev/null
+wait_until 20 "long.1 killed" state_is long.1 TASK_KILLED

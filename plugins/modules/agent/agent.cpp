@@ -144,6 +144,22 @@ std::map<std::string, std::string> parseQuery(const std::string &query) {
   return out;
 }
 
+std::string unitName(const std::string &taskId) { return "dcos-task-" + taskId + ".service"; }
+
+// What execvp would run for `name`, on `path` (a task's PATH).
+std::optional<std::string> findProgram(const std::string &name, const std::string &path) {
+  if (name.find('/') != std::string::npos) {
+    if (name[0] != '/') return std::nullopt;  // relative to the sandbox: the process executor's case only
+    return name;
+  }
+  std::istringstream dirs(path);
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (candidate[0] == '/' && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return std::nullopt;
+}
+
 const char *signalName(int sig) {
   const char *d = ::sigabbrev_np(sig);
   return d != nullptr ? d : "?";
@@ -215,7 +231,12 @@ Result<std::unique_ptr<Agent>> Agent::open(AgentConfig config) {
   std::error_code ec;
   fs::create_directories(a->config_.stateDir + "/tasks", ec);
   if (ec) return makeError("cannot make " + a->config_.stateDir + "/tasks: " + ec.message());
-  if (!a->config_.simulate) {
+  if (!a->config_.simulate && a->config_.systemd) {
+    auto units = systemd::UnitManager::connect();
+    if (!units) return makeError("the systemd executor: " + units.error().message);
+    a->units_ = std::move(*units);
+    a->logMessage(LOG_INFO, "tasks run as transient units dcos-task-<id>.service in dcos-tasks.slice");
+  } else if (!a->config_.simulate) {
     a->cgroups_ = Cgroups::detect("dcos-tasks/" + a->config_.id);
     if (!a->cgroups_.unavailable().empty()) {
       a->logMessage(LOG_WARNING, "task cpu and memory limits cannot be enforced here: " + a->cgroups_.unavailable());
@@ -228,6 +249,22 @@ Result<std::unique_ptr<Agent>> Agent::open(AgentConfig config) {
   a->updates_ = std::move(*updates);
   a->wakeFd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (auto s = a->recover(); !s) return s.error();
+  if (a->units_) {
+    // Units of tasks this agent does not know (its state dir was wiped):
+    // nothing would ever watch or stop them.
+    std::lock_guard lock(a->unitsMutex_);
+    if (auto names = a->units_->list("dcos-task-*.service")) {
+      for (const auto &name : *names) {
+        std::string id = name.substr(10, name.size() - 10 - 8);
+        auto it = a->tasks_.find(id);
+        if (it != a->tasks_.end() && it->second.unit && !isTerminal(it->second.status.state)) continue;
+        if (it != a->tasks_.end() && it->second.unit) continue;  // ended; released by finish()
+        a->logMessage(LOG_WARNING, name + " belongs to no task this agent knows: stopping it");
+        (void)a->units_->kill(name, "all", SIGKILL);
+        (void)a->units_->release(name);
+      }
+    }
+  }
   a->monitor_ = std::thread([p = a.get()] { p->monitor(); });
   a->health_ = std::thread([p = a.get()] { p->runHealthChecks(); });
   return a;
@@ -315,6 +352,7 @@ void Agent::saveState(const Task &t) const {
   o->set("pid", static_cast<int>(t.pid));
   o->set("supervisor_start", static_cast<Poco::UInt64>(t.supervisorStart));
   o->set("killing", t.killing);
+  o->set("executor", std::string(t.unit ? "systemd" : "process"));
   (void)writeFileAtomically(t.dir + "/meta/state.json", stringify(o), 0644, kTaskState);
 }
 
@@ -370,11 +408,14 @@ Agent::Reply Agent::launch(const std::string &json) {
   t.spec = *spec;
   t.dir = config_.stateDir + "/tasks/" + spec->id;
   t.stagedAtMs = nowMs();
+  t.unit = config_.systemd && units_ != nullptr;
   std::error_code ec;
   fs::remove_all(t.dir, ec);  // a terminal task of the same id, forgotten
   fs::create_directories(t.dir + "/sandbox", ec);
   fs::create_directories(t.dir + "/meta", ec);
   if (ec) return {500, errorJson("cannot make the sandbox " + t.dir + ": " + ec.message())};
+  // The task's spec and environment are not the task's to read.
+  (void)::chmod((t.dir + "/meta").c_str(), 0700);
   if (!config_.simulate) {
     if (auto user = lookupUser(spec->user)) (void)!::chown((t.dir + "/sandbox").c_str(), user->uid, user->gid);
   }
@@ -402,8 +443,10 @@ Agent::Reply Agent::launch(const std::string &json) {
       task.pidfd = started->pidfd;
       task.supervisorStart = started->start;
       task.pid = started->pid;
+      // A unit's task may have run and ended before it could be watched.
+      if (task.unit && task.pidfd < 0) task.exitPending = true;
       if (task.killing) {
-        if (task.pid > 0) ::kill(-task.pid, SIGTERM);  // killed while it started
+        signalTask(task, SIGTERM);  // killed while it started
         saveState(task);
       } else {
         transition(task, TaskState::Running, "");
@@ -416,6 +459,7 @@ Agent::Reply Agent::launch(const std::string &json) {
 }
 
 Result<Agent::Started> Agent::startProcess(const Task &t) const {
+  if (t.unit) return startUnit(t);
   // The launch file the supervisor reads: NUL-separated keys and values.
   std::string launch;
   auto put = [&](const std::string &k, const std::string &v) {
@@ -481,6 +525,154 @@ Result<Agent::Started> Agent::startProcess(const Task &t) const {
   return started;
 }
 
+// The systemd executor: the task is dcos-task-<id>.service, in
+// dcos-tasks.slice, as its user, in its sandbox, limited by CPUQuota,
+// CPUWeight and MemoryMax, with no capabilities and NoNewPrivileges.
+Result<Agent::Started> Agent::startUnit(const Task &t) const {
+  const std::string sandbox = t.dir + "/sandbox";
+  const std::string name = unitName(t.spec.id);
+  std::vector<std::string> env = taskEnvironment(t.spec, config_.address, sandbox);
+  systemd::ServiceSpec spec;
+  if (!t.spec.args.empty()) {
+    std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (const auto &e : env) {
+      if (text::startsWith(e, "PATH=")) path = e.substr(5);
+    }
+    auto program = findProgram(t.spec.args[0], path);
+    if (!program) return makeError("no program " + text::quote(t.spec.args[0]) + " on the task's PATH");
+    spec.argv = t.spec.args;
+    spec.argv[0] = *program;
+  } else {
+    spec.argv = {"/bin/sh", "-c", t.spec.cmd};
+  }
+  // The launch file as the process executor writes it: COMMAND health
+  // checks run through the supervisor, as the task would.
+  std::string launch;
+  auto put = [&](const std::string &k, const std::string &v) {
+    launch += k;
+    launch += '\0';
+    launch += v;
+    launch += '\0';
+  };
+  for (const auto &a : spec.argv) put("arg", a);
+  for (const auto &e : env) put("env", e);
+  put("dir", sandbox);
+  put("stdout", "/dev/null");
+  put("stderr", "/dev/null");
+  put("user", t.spec.user);
+  if (auto w = writeFileAtomically(t.dir + "/meta/launch", launch, 0644, kTaskState); !w) return w.error();
+  // The output files, the task's own before PID 1 opens them for it.
+  auto user = lookupUser(t.spec.user);
+  if (!user) return makeError("no such user " + text::quote(t.spec.user));
+  for (const char *f : {"stdout", "stderr"}) {
+    std::string file = sandbox + "/" + f;
+    int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return makeError("cannot make " + file + ": " + std::strerror(errno), errno);
+    (void)!::fchown(fd, user->uid, user->gid);
+    ::close(fd);
+  }
+  spec.description = "dcos task " + t.spec.id;
+  spec.workingDirectory = sandbox;
+  spec.environment = env;
+  spec.user = t.spec.user;
+  spec.runOnce = true;
+  spec.slice = "dcos-tasks.slice";
+  spec.stopTimeout = std::chrono::milliseconds(static_cast<int64_t>(t.spec.killGracePeriodSeconds * 1000));
+  spec.cpuQuotaPerSecUsec = static_cast<uint64_t>(std::llround(t.spec.cpus * 1e6));
+  // CPUWeight's default, 100, is one cpu's share.
+  spec.cpuWeight = static_cast<uint64_t>(std::clamp<long long>(std::llround(t.spec.cpus * 100), 1, 10000));
+  spec.memoryMaxBytes = static_cast<uint64_t>(std::llround(t.spec.mem * 1024 * 1024));
+  spec.appendOutputTo = sandbox + "/stdout";
+  spec.appendErrorTo = sandbox + "/stderr";
+  spec.noCapabilities = true;
+
+  std::lock_guard lock(unitsMutex_);
+  if (auto s = units_->state(name); s && s->loaded) {
+    // Left by a task of the same id that this agent forgot: not ours to keep.
+    (void)units_->kill(name, "all", SIGKILL);
+    (void)units_->release(name);
+  }
+  if (auto s = units_->startService(name, spec); !s) return s.error();
+  // Type=exec: the start job ends once the task has exec'd, or failed to.
+  Started started;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    auto s = units_->state(name);
+    if (!s) return s.error();
+    if (s->execMainCode != 0 || s->activeState == "failed" || !s->loaded) {
+      // Ended already. systemd's own failures to start it (no such user,
+      // no sandbox, exec) are exit statuses 200-243 with no run at all.
+      if (s->execMainCode == 1 && s->execMainStatus >= 200 && s->execMainStatus <= 243 && s->result == "exit-code") {
+        (void)units_->release(name);
+        return makeError("systemd could not start " + name + ": exit status " + std::to_string(s->execMainStatus) +
+                         " (systemd.exec(5), \"Process Exit Codes\")");
+      }
+      if (!s->loaded) return makeError(name + " is gone before it ran");
+      return started;  // pid 0, no pidfd: the monitor reads how it ended
+    }
+    if (s->activeState == "active" && s->mainPid > 0) {
+      started.supervisor = s->mainPid;
+      started.pid = s->mainPid;
+      started.start = startTime(s->mainPid);
+      started.pidfd = pidfdOpen(s->mainPid);  // -1 if it ended since: the monitor asks PID 1
+      return started;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      (void)units_->kill(name, "all", SIGKILL);
+      (void)units_->release(name);
+      return makeError(name + " still " + s->activeState + "/" + s->subState + " after 10 s");
+    }
+    ::usleep(200);
+  }
+}
+
+bool Agent::unitExit(const Task &t, std::string &exit, bool &oom) {
+  std::lock_guard lock(unitsMutex_);
+  if (!units_) {
+    exit = "failed the systemd executor is not in use: cannot learn how " + unitName(t.spec.id) + " ended";
+    return true;
+  }
+  auto s = units_->state(unitName(t.spec.id));
+  if (!s) {
+    exit = "failed " + s.error().message;
+    return true;
+  }
+  exit.clear();
+  if (!s->loaded) return true;
+  if (s->execMainCode == 0 && (s->activeState == "active" || s->activeState == "activating")) return false;
+  oom = s->result == "oom-kill";
+  if (s->execMainCode == 1) {
+    exit = "exited " + std::to_string(s->execMainStatus);
+  } else if (s->execMainCode == 2 || s->execMainCode == 3) {
+    exit = "signaled " + std::to_string(s->execMainStatus);
+  } else {
+    exit = "failed " + unitName(t.spec.id) + " is " + s->activeState + " (" + s->result + ")";
+  }
+  return true;
+}
+
+void Agent::signalTask(Task &t, int sig) {
+  if (t.unit) {
+    std::lock_guard lock(unitsMutex_);
+    if (!units_) return;
+    if (auto k = units_->kill(unitName(t.spec.id), "all", sig); !k) {
+      logMessage(LOG_WARNING, "task " + t.spec.id + ": " + k.error().message);
+    }
+  } else if (t.pid > 0) {
+    ::kill(-t.pid, sig);
+  }
+}
+
+void Agent::releaseUnit(const std::string &id) {
+  std::lock_guard lock(unitsMutex_);
+  if (!units_) return;
+  // Stragglers the main process left in the unit's cgroup go at once, as
+  // the process executor's do; then PID 1 forgets the unit.
+  const std::string name = unitName(id);
+  (void)units_->kill(name, "all", SIGKILL);
+  if (auto r = units_->release(name); !r) logMessage(LOG_WARNING, "task " + id + ": " + r.error().message);
+}
+
 void Agent::hold(Task &t) {
   if (t.holds) return;
   t.holds = true;
@@ -501,16 +693,28 @@ void Agent::release(Task &t) {
 
 // The supervisor is gone: how the task ended, from what it wrote.
 void Agent::finish(Task &t) {
+  std::string unitEnd;
+  bool unitOom = false;
+  if (t.unit && !isTerminal(t.status.state)) {
+    if (!unitExit(t, unitEnd, unitOom)) {
+      t.exitPending = true;  // PID 1 has not caught up: the monitor asks again
+      return;
+    }
+  }
+  t.exitPending = false;
   if (t.pidfd >= 0) {
     ::close(t.pidfd);
     t.pidfd = -1;
   }
-  if (t.supervisor > 0) (void)::waitpid(t.supervisor, nullptr, WNOHANG);  // ours to reap, or init's
+  if (t.supervisor > 0 && !t.unit) (void)::waitpid(t.supervisor, nullptr, WNOHANG);  // ours to reap, or init's
   if (!isTerminal(t.status.state)) {
-    std::string exit = readFileOrEmpty(t.dir + "/meta/exit");
+    std::string exit = t.unit ? unitEnd : readFileOrEmpty(t.dir + "/meta/exit");
     while (!exit.empty() && exit.back() == '\n') exit.pop_back();
-    bool oom = cgroups_.oomKilled(t.spec.id);
-    if (text::startsWith(exit, "exited ")) {
+    bool oom = t.unit ? unitOom : cgroups_.oomKilled(t.spec.id);
+    if (t.unit && exit.empty()) {
+      transition(t, TaskState::Gone,
+                 unitName(t.spec.id) + " is gone (the machine restarted, or the unit was reset): how it ended is unknown");
+    } else if (text::startsWith(exit, "exited ")) {
       int code = std::atoi(exit.c_str() + 7);
       if (t.killing) {
         transition(t, TaskState::Killed, "killed; exited with status " + std::to_string(code), code);
@@ -546,7 +750,8 @@ void Agent::finish(Task &t) {
       transition(t, TaskState::Failed, "the task's supervisor ended without saying how the task did");
     }
   }
-  if (cgroups_.kind() != "none") {
+  if (t.unit) releaseUnit(t.spec.id);
+  if (cgroups_.kind() != "none" && !t.unit) {
     cgroups_.killAll(t.spec.id);
     cgroups_.remove(t.spec.id);
     // A process just killed may not be gone yet; the monitor tries again.
@@ -574,7 +779,7 @@ Agent::Reply Agent::kill(const std::string &taskId) {
       saveState(t);
       notify();
     } else if (t.pid > 0) {
-      ::kill(-t.pid, SIGTERM);
+      signalTask(t, SIGTERM);
     }
     uint64_t one = 1;
     (void)!::write(wakeFd_, &one, sizeof one);
@@ -598,12 +803,13 @@ void Agent::monitor() {
           fds.push_back(pollfd{t.pidfd, POLLIN, 0});
           ids.push_back(id);
         }
+        if (t.exitPending && !isTerminal(t.status.state)) nextDeadline = now + 5;
         if (t.killing && !t.sigkilled && !isTerminal(t.status.state)) {
           if (t.killDeadlineMs <= now && t.supervisor > 0) {
             // The grace period is over: the whole tree goes.
             t.sigkilled = true;
-            if (t.pid > 0) ::kill(-t.pid, SIGKILL);
-            if (cgroups_.kind() != "none") cgroups_.killAll(t.spec.id);
+            signalTask(t, SIGKILL);
+            if (cgroups_.kind() != "none" && !t.unit) cgroups_.killAll(t.spec.id);
           } else if (t.killDeadlineMs <= now) {
             nextDeadline = now + 50;  // still starting: once it has a supervisor
           } else if (nextDeadline < 0 || t.killDeadlineMs < nextDeadline) {
@@ -631,7 +837,19 @@ void Agent::monitor() {
     for (size_t i = 1; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
       auto it = tasks_.find(ids[i]);
-      if (it != tasks_.end() && !isTerminal(it->second.status.state)) finish(it->second);
+      if (it == tasks_.end() || isTerminal(it->second.status.state)) continue;
+      Task &t = it->second;
+      if (t.unit) {
+        // The unit's main process is gone; PID 1 says how it ended.
+        ::close(t.pidfd);
+        t.pidfd = -1;
+        t.exitPending = true;
+      } else {
+        finish(t);
+      }
+    }
+    for (auto &[id, t] : tasks_) {
+      if (t.exitPending && !isTerminal(t.status.state)) finish(t);
     }
   }
 }
@@ -818,6 +1036,7 @@ Status Agent::recover() {
       t.pid = o->optValue<int>("pid", 0);
       t.supervisorStart = o->optValue<Poco::UInt64>("supervisor_start", 0);
       t.killing = o->optValue<bool>("killing", false);
+      t.unit = o->optValue<std::string>("executor", "process") == "systemd";
     } catch (const Poco::Exception &) {
       t.status.taskId = t.spec.id;
       t.status.state = TaskState::Staging;
@@ -840,9 +1059,26 @@ Status Agent::recover() {
       if (task.status.state != TaskState::Running && !task.killing) transition(task, TaskState::Running, "");
       continue;
     }
-    // Still ours: the same pid, started at the same time.
-    // The pidfd first, then the check: a pid reused in between is caught.
-    if (task.supervisor > 0 && task.supervisorStart != 0) {
+    if (task.unit && !units_ && systemd::systemdIsInit()) {
+      // Launched by the systemd executor before a switch to the process one.
+      if (auto units = systemd::UnitManager::connect()) units_ = std::move(*units);
+    }
+    if (task.unit && units_) {
+      // Still ours: PID 1 runs its unit, whose main process is the one we
+      // knew (same pid, same start time).
+      std::lock_guard unitsLock(unitsMutex_);
+      auto s = units_->state(unitName(task.spec.id));
+      if (s && s->loaded && s->execMainCode == 0 && s->mainPid == task.pid && task.pid > 0) {
+        int fd = pidfdOpen(task.pid);
+        if (fd >= 0 && startTime(task.pid) == task.supervisorStart) {
+          task.pidfd = fd;
+        } else if (fd >= 0) {
+          ::close(fd);
+        }
+      }
+    } else if (task.supervisor > 0 && task.supervisorStart != 0 && !task.unit) {
+      // Still ours: the same pid, started at the same time.
+      // The pidfd first, then the check: a pid reused in between is caught.
       int fd = pidfdOpen(task.supervisor);
       pollfd exited{fd, POLLIN, 0};
       if (fd >= 0 && startTime(task.supervisor) == task.supervisorStart && ::poll(&exited, 1, 0) == 0) {
@@ -936,7 +1172,10 @@ std::string Agent::infoJson() const {
   size_t active = 0;
   for (const auto &[id, t] : tasks_) active += isTerminal(t.status.state) ? 0 : 1;
   o->set("active_tasks", static_cast<Poco::UInt64>(active));
-  o->set("limits", cgroups_.kind() == "none" ? std::string("none") : "cgroup " + cgroups_.kind());
+  o->set("executor", std::string(config_.simulate ? "simulated" : units_ && config_.systemd ? "systemd" : "process"));
+  o->set("limits", units_ && config_.systemd ? std::string("systemd")
+                   : cgroups_.kind() == "none" ? std::string("none")
+                                               : "cgroup " + cgroups_.kind());
   o->set("simulated", config_.simulate);
   o->set("pending_updates", static_cast<Poco::UInt64>(updates_->pendingCount()));
   return stringify(o);

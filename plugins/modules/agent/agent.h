@@ -1,5 +1,6 @@
 // The agent's core: the node's resources and the tasks on it, launched,
-// watched, killed and re-adopted through the process executor, and every
+// watched, killed and re-adopted through one of two executors (process: a
+// dcos-task-supervisor per task; systemd: a transient unit per task), and every
 // change of a task's state made a checkpointed status update. It serves the
 // agent API (docs/agent-api.md) as a function of (method, path, query,
 // body); the module around it wires that to the node API, registers the
@@ -26,6 +27,7 @@
 #include "plugins/modules/agent/cgroups.h"
 #include "plugins/modules/agent/status_updates.h"
 #include "plugins/modules/agent/task.h"
+#include "systemd/units.h"
 
 namespace dcos::agent {
 
@@ -61,6 +63,7 @@ struct AgentConfig {
   std::string defaultUser = "nobody";      // tasks that name no user
   bool allowRoot = false;                  // may a task run as root
   bool simulate = false;                   // no processes: tasks run at once, until killed
+  bool systemd = false;                    // the systemd executor (else the process executor)
   std::function<void(int level, const std::string &)> log;  // syslog levels
 };
 
@@ -118,6 +121,11 @@ class Agent {
     int64_t nextCheckMs = 0;
     bool checkedOnce = false;
     bool checking = false;  // a probe of it is under way
+    // The systemd executor: the task is the unit dcos-task-<id>.service
+    // (`supervisor` and `pid` are its main process); exitPending: that
+    // process is gone, and PID 1 may not have said how yet.
+    bool unit = false;
+    bool exitPending = false;
   };
 
   explicit Agent(AgentConfig config);
@@ -130,6 +138,14 @@ class Agent {
   };
   // Writes the launch file and starts the supervisor; called without mutex_.
   Result<Started> startProcess(const Task &t) const;
+  Result<Started> startUnit(const Task &t) const;
+  // The systemd executor, once the main process is gone: false while PID 1
+  // still has the unit running; else how it ended, as the supervisor's exit
+  // file says it ("exited N", "signaled N", "failed why"; "" when the unit
+  // is gone), with whether the kernel's OOM killer ended it.
+  bool unitExit(const Task &t, std::string &exit, bool &oom);
+  void signalTask(Task &t, int sig);
+  void releaseUnit(const std::string &id);
   void transition(Task &t, TaskState state, const std::string &message, std::optional<int> exitCode = std::nullopt,
                   std::optional<int> signal = std::nullopt);
   void finish(Task &t);
@@ -146,6 +162,8 @@ class Agent {
 
   AgentConfig config_;
   Cgroups cgroups_;
+  std::unique_ptr<systemd::UnitManager> units_;  // the systemd executor
+  mutable std::mutex unitsMutex_;                 // after mutex_, never before
   std::unique_ptr<StatusUpdates> updates_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -10,6 +10,10 @@
 //                 (ports: cluster.json's agent_ports)
 //   "reserved": {"cpus": 0, "mem": 256, "disk": 1024}  kept for the system
 //   "default_user": "nobody"    tasks that name no user run as this one
+//   "executor": "auto"          "systemd": each task a transient unit
+//                               dcos-task-<id>.service; "process": each task
+//                               under a dcos-task-supervisor; "auto": systemd
+//                               where systemd is PID 1
 //   "simulate": false           benches only: tasks run without processes
 //   "supervisor": PATH          dcos-task-supervisor (default: beside agent.so)
 // cluster.json's agents.allow_root_tasks says whether a task may run as root.
@@ -36,6 +40,7 @@
 #include "base/file.h"
 #include "coord/zk_client.h"
 #include "plugins/modules/agent/agent.h"
+#include "systemd/units.h"
 
 namespace {
 
@@ -78,6 +83,19 @@ class AgentModule : public dcos::sdk::Module {
     c.stateDir = host_.stateDir();
     c.defaultUser = config->optValue<std::string>("default_user", "nobody");
     c.simulate = config->optValue<bool>("simulate", false);
+    std::string executor = config->optValue<std::string>("executor", "auto");
+    if (executor == "auto") {
+      c.systemd = dcos::systemd::systemdIsInit();
+    } else if (executor == "systemd") {
+      if (!dcos::systemd::systemdIsInit()) {
+        throw dcos::sdk::Error("agent config: /executor is \"systemd\", but systemd is not PID 1 here", EINVAL);
+      }
+      c.systemd = true;
+    } else if (executor != "process") {
+      throw dcos::sdk::Error("agent config: /executor: expected \"auto\", \"systemd\" or \"process\", got \"" +
+                                 executor + "\"",
+                             EINVAL);
+    }
     c.supervisor = config->optValue<std::string>("supervisor", libraryDir() + "/dcos-task-supervisor");
     if (auto agents = cluster->getObject("agents")) c.allowRoot = agents->optValue<bool>("allow_root_tasks", false);
     Resources reserved{0, 256, 1024, {}};
