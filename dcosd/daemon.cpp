@@ -21,6 +21,7 @@
 #include "coord/zk_client.h"
 #include "dcosd/coordination.h"
 #include "firewall/firewall.h"
+#include "firewall/task_cgroups.h"
 #include "firewall/translate.h"
 #include "dcosd/node_api.h"
 #include "dcosd/node_state.h"
@@ -69,17 +70,34 @@ int fail(const Error &error) {
 
 }  // namespace
 
-Result<std::unique_ptr<firewall::ZoneFirewall>> applyZoneFirewall(const config::ClusterConfig &cluster,
+uint16_t listenPort(const std::string &hostPort) {
+  size_t colon = hostPort.rfind(':');
+  int port = colon == std::string::npos ? 0 : std::atoi(hostPort.c_str() + colon + 1);
+  return port > 0 && port < 65536 ? static_cast<uint16_t>(port) : firewall::kNodeApiPort;
+}
+
+Result<std::unique_ptr<firewall::ZoneFirewall>> applyZoneFirewall(const config::Config &config,
                                                                    const std::string &zoneName) {
   auto zone = firewall::parseZone(zoneName);
   if (!zone) return zone.error();
   auto fw = firewall::Firewall::open();
   if (!fw) return fw.error();
-  auto zf = std::make_unique<firewall::ZoneFirewall>(std::move(*fw), cluster, *zone);
+  // Every node: a custom role may run tasks anywhere, and a guard with no
+  // task in its cgroups costs a lookup per outgoing packet to the guarded ports.
+  auto tasks = firewall::findTaskCgroups();
+  if (!tasks.note.empty()) log::warning("task cgroups: " + tasks.note);
+  auto zf = std::make_unique<firewall::ZoneFirewall>(std::move(*fw), config.cluster, *zone, tasks.cgroups,
+                                                     listenPort(config.node.apiListen));
   if (auto s = zf->apply(); !s) return s.error();
   auto rs = zf->firewall().ruleset();
+  std::string guard = "tasks are not kept from the control plane (no task cgroup)";
+  if (rs.taskGuard) {
+    std::vector<std::string> paths;
+    for (const auto &c : rs.taskGuard->cgroups) paths.push_back(c.path);
+    guard = "tasks in " + text::join(paths, ", ") + " kept from the control plane";
+  }
   log::notice("zone firewall applied: table inet " + rs.table + ", zone " + zoneName + ", " +
-              std::to_string(firewall::chainRuleCount(rs)) + " rules");
+              std::to_string(firewall::chainRuleCount(rs)) + " rules; " + guard);
   return zf;
 }
 
@@ -242,7 +260,7 @@ int runDaemon(const Options &options) {
     log::warning("zone firewall disabled by node.json /firewall/enabled: this node is not protected");
   } else {
     systemd::notifyStatus("applying the zone firewall");
-    auto fw = applyZoneFirewall(config->cluster, host.manifest().zone);
+    auto fw = applyZoneFirewall(*config, host.manifest().zone);
     if (!fw) return fail(fw.error().wrap("firewall: not starting any module"));
     zoneFirewall = std::move(*fw);
   }

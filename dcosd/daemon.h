@@ -19,8 +19,12 @@ int runCheck(const Options &options);
 
 // Opens netlink, programs the zone's ruleset and returns the firewall for
 // later changes; the error says why not.
-Result<std::unique_ptr<firewall::ZoneFirewall>> applyZoneFirewall(const config::ClusterConfig &cluster,
+// The output chain keeps tasks (firewall/task_cgroups.h) from the control
+// plane, this node's API port included.
+Result<std::unique_ptr<firewall::ZoneFirewall>> applyZoneFirewall(const config::Config &config,
                                                                    const std::string &zone);
+// The port of "host:port"; the node API's default when there is none.
+uint16_t listenPort(const std::string &hostPort);
 
 // `dcosd firewall plan|apply|show|remove`. Returns the exit status.
 int runFirewallCommand(const Options &options);

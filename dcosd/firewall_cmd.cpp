@@ -10,6 +10,7 @@
 #include "dcosd/daemon.h"
 #include "firewall/nft_text.h"
 #include "firewall/policy.h"
+#include "firewall/task_cgroups.h"
 #include "pluginhost/plugin_host.h"
 
 namespace dcos::dcosd {
@@ -65,13 +66,14 @@ int runFirewallCommand(const Options &options) {
   if (action == "plan") {
     auto zone = firewall::parseZone(zoneName);
     if (!zone) return fail(zone.error().wrap("plan"));
-    auto rs = firewall::zoneRuleset(config.cluster, *zone);
+    auto rs = firewall::zoneRuleset(config.cluster, *zone, firewall::findTaskCgroups(false).cgroups,
+                                    listenPort(config.node.apiListen));
     if (!rs) return fail(rs.error().wrap("plan"));
     std::printf("# zone %s, role %s, node %s\n%s", zoneName.c_str(), config.node.role.c_str(),
                 config.node.address.c_str(), firewall::nftTable(*rs).c_str());
     return 0;
   }
-  auto applied = applyZoneFirewall(config.cluster, zoneName);
+  auto applied = applyZoneFirewall(config, zoneName);
   if (!applied) return fail(applied.error().wrap("apply"));
   std::printf("applied table inet dcos for zone %s\n", zoneName.c_str());
   return 0;

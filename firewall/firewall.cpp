@@ -98,11 +98,16 @@ Ruleset Firewall::ruleset() const {
   return ruleset_;
 }
 
-ZoneFirewall::ZoneFirewall(std::unique_ptr<Firewall> firewall, config::ClusterConfig cluster, Zone zone)
-    : firewall_(std::move(firewall)), cluster_(std::move(cluster)), zone_(zone) {}
+ZoneFirewall::ZoneFirewall(std::unique_ptr<Firewall> firewall, config::ClusterConfig cluster, Zone zone,
+                           std::vector<Cgroup> taskCgroups, uint16_t nodeApiPort)
+    : firewall_(std::move(firewall)),
+      cluster_(std::move(cluster)),
+      zone_(zone),
+      taskCgroups_(std::move(taskCgroups)),
+      nodeApiPort_(nodeApiPort) {}
 
 Status ZoneFirewall::apply() {
-  auto rs = zoneRuleset(cluster_, zone_);
+  auto rs = zoneRuleset(cluster_, zone_, taskCgroups_, nodeApiPort_);
   if (!rs) return rs.error();
   std::lock_guard lock(mutex_);
   // Keep what modules opened and who joined across a re-apply.

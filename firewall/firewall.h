@@ -58,7 +58,9 @@ class Firewall {
 
 class ZoneFirewall {
  public:
-  ZoneFirewall(std::unique_ptr<Firewall> firewall, config::ClusterConfig cluster, Zone zone);
+  // taskCgroups: where tasks run, kept from the control plane (policy.h).
+  ZoneFirewall(std::unique_ptr<Firewall> firewall, config::ClusterConfig cluster, Zone zone,
+               std::vector<Cgroup> taskCgroups = {}, uint16_t nodeApiPort = kNodeApiPort);
 
   // Programs the zone's ruleset.
   Status apply();
@@ -79,6 +81,8 @@ class ZoneFirewall {
   std::unique_ptr<Firewall> firewall_;
   config::ClusterConfig cluster_;
   Zone zone_;
+  std::vector<Cgroup> taskCgroups_;
+  uint16_t nodeApiPort_;
   std::mutex mutex_;
   std::map<std::tuple<Proto, uint16_t>, int> opened_;  // ports modules opened, by reference count
   std::map<std::string, int> members_;                 // addresses of joined nodes

@@ -1,13 +1,22 @@
 // The firewall against the real kernel, inside a network namespace of the
 // test's own (the process unshares one before any test runs; see
 // kernel_test_main.cpp): readback with nft, atomicity under a refused
-// batch, element changes, and a foreign table left alone.
+// batch, element changes, a foreign table left alone, and the task guard
+// with real connections from a cgroup.
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <regex>
 #include <string>
@@ -15,6 +24,7 @@
 #include "firewall/firewall.h"
 #include "firewall/nft_text.h"
 #include "firewall/policy.h"
+#include "firewall/task_cgroups.h"
 #include "firewall/translate.h"
 
 using namespace dcos;
@@ -178,4 +188,76 @@ TEST_CASE("other tables are left alone", "[firewall][kernel]") {
   CHECK(run("nft list table inet filter") == filter);
   CHECK_THAT(run("nft list tables"), !Catch::Contains("dcos"));
   run("nft delete table inet filter && nft delete table ip nat");
+}
+
+TEST_CASE("the task guard refuses a task cgroup's connections to the control plane, and no one else's",
+          "[firewall][kernel]") {
+  // A cgroup of the test's own in the v2 hierarchy, as the agent makes them.
+  auto [v2, prefix] = findCgroup2();
+  if (v2.empty()) {
+    WARN("no cgroup v2 hierarchy here: nothing to test");
+    return;
+  }
+  const std::string name = "dcos-fw-test-" + std::to_string(::getpid());
+  const std::string dir = v2 + "/" + name;
+  REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() { ::rmdir(d.c_str()); }
+  } cleanup{dir};
+  Cgroup cg{prefix + name, 1, cgroupId(dir)};
+  REQUIRE(cg.id != 0);
+
+  run("ip link set lo up");
+  auto rs = zoneRuleset(cluster(), Zone::Private, {cg}, 61001);
+  REQUIRE(rs.ok());
+  REQUIRE(rs->taskGuard.has_value());
+  auto fw = openFirewall();
+  REQUIRE(fw->apply(*rs).ok());
+  CHECK(normalized(listing()) == normalized(nftTable(*rs)));
+
+  // A listener on a guarded port (ZooKeeper's) and on one that is not.
+  auto listen = [](uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd, 8) == 0);
+    return fd;
+  };
+  int zk = listen(2181);
+  int app = listen(31000);
+  // connect() from a child: in the task cgroup or not. Its exit status is
+  // 0 when connected, 1 when refused, 2 otherwise.
+  auto connectFrom = [&](bool inTask, uint16_t port) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      if (inTask) {
+        FILE *f = std::fopen((dir + "/cgroup.procs").c_str(), "w");
+        if (f == nullptr || std::fprintf(f, "0\n") < 0 || std::fclose(f) != 0) ::_exit(3);
+      }
+      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(port);
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0) ::_exit(0);
+      ::_exit(errno == ECONNREFUSED ? 1 : 2);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  CHECK(connectFrom(true, 2181) == 1);    // a task to ZooKeeper: reset
+  CHECK(connectFrom(true, 31000) == 0);   // a task to another task's port
+  CHECK(connectFrom(false, 2181) == 0);   // the node itself to ZooKeeper
+  CHECK(connectFrom(true, 61001) == 1);   // a task to the node API (nothing listens: refused either way)
+  ::close(zk);
+  ::close(app);
+  REQUIRE(fw->remove("dcos").ok());
 }

@@ -172,6 +172,18 @@ Status Ruleset::validate() const {
     if (!r.portSet.empty() && r.ports) return makeError(where + ": both a port set and a port range");
     if (r.ports && (r.ports->first == 0 || r.ports->first > r.ports->last)) return makeError(where + ": bad port range");
   }
+  if (taskGuard) {
+    if (taskGuard->cgroups.empty()) return makeError("task guard: no cgroups");
+    for (const auto &c : taskGuard->cgroups) {
+      if (c.id == 0 || c.level == 0 || c.path.empty() || c.path.find('"') != std::string::npos) {
+        return makeError("task guard: cgroup " + text::quote(c.path) + ": no id, level or path");
+      }
+    }
+    if (portSet(taskGuard->portSet) == nullptr) return makeError("task guard: no port set " + text::quote(taskGuard->portSet));
+    for (const auto &s : taskGuard->addressSets) {
+      if (addressSet(s) == nullptr) return makeError("task guard: no address set " + text::quote(s));
+    }
+  }
   return Status::Ok();
 }
 

@@ -8,6 +8,11 @@
 // dropped, loopback accepted, the ICMP and ICMPv6 that networks need
 // (echo rate-limited, neighbour discovery, errors). After them, a counter
 // counts what the policy drops.
+//
+// With a TaskGuard, a second base chain, `output` (policy accept), keeps
+// tasks from the control plane: TCP from a socket made in a task cgroup to
+// the guarded ports on the cluster's networks, its nodes or loopback is
+// refused with a reset. Everything else leaves as before.
 #pragma once
 
 #include <array>
@@ -80,6 +85,20 @@ struct Rule {
   std::string comment;
 };
 
+// A cgroup v2 subtree, matched as nft's `socket cgroupv2 level N "path"`.
+struct Cgroup {
+  std::string path;    // beneath /sys/fs/cgroup, as nft names it ("unified/dcos-tasks" on a hybrid host)
+  uint32_t level = 1;  // its depth in the cgroup v2 hierarchy
+  uint64_t id = 0;     // the kernel's id of it (its file handle on cgroup2)
+};
+
+// Refused for tasks: TCP to `portSet` on `addressSets` and on loopback.
+struct TaskGuard {
+  std::vector<Cgroup> cgroups;           // where tasks run
+  std::string portSet;                   // a PortSet: the control plane's TCP ports
+  std::vector<std::string> addressSets;  // AddressSets: where the control plane is
+};
+
 struct Ruleset {
   std::string table = "dcos";
   int priority = 0;  // of the input hook; 0 is nft's "filter"
@@ -87,6 +106,7 @@ struct Ruleset {
   std::vector<AddressSet> addressSets;
   std::vector<PortSet> portSets;
   std::vector<Rule> rules;
+  std::optional<TaskGuard> taskGuard;  // absent: no output chain
 
   const AddressSet *addressSet(const std::string &name) const;
   const PortSet *portSet(const std::string &name) const;

@@ -4,6 +4,7 @@
 
 #include "firewall/nft_text.h"
 #include "firewall/policy.h"
+#include "firewall/translate.h"
 
 using namespace dcos;
 using namespace dcos::firewall;
@@ -114,6 +115,25 @@ TEST_CASE("the zone policy", "[firewall][policy]") {
     CHECK_THAT(text, Catch::Contains("elements = { 10.0.0.0-10.0.0.47 }"));
     CHECK_THAT(text, Catch::Contains("elements = { fd00:dc05::/64 }"));
     CHECK_THAT(text, Catch::Contains("type filter hook input priority 0; policy drop;"));
+  }
+  SECTION("task cgroups: an output chain refuses them the control plane's TCP ports") {
+    c.zookeeper.clientPort = 2281;
+    auto rs = zoneRuleset(c, Zone::Private, {{"unified/dcos-tasks", 1, 4242}}, 61002);
+    REQUIRE(rs.ok());
+    REQUIRE(rs->taskGuard.has_value());
+    CHECK(rs->portSet(kControlTcp)->elements ==
+          std::vector<PortRange>{{2281, 2281}, {2888, 2888}, {3888, 3888}, {61001, 61002}});
+    auto text = nftTable(*rs);
+    CHECK_THAT(text, Catch::Contains("type filter hook output priority 0; policy accept;"));
+    CHECK_THAT(text, Catch::Contains("ip daddr @cluster_nets4 tcp dport @control_tcp socket cgroupv2 level 1 "
+                                     "\"unified/dcos-tasks\" counter reject with tcp reset"));
+    CHECK_THAT(text, Catch::Contains("ip6 daddr ::1 tcp dport @control_tcp"));
+    // Four address sets (two, each family) and loopback of each family.
+    CHECK(chainRuleCount(*rs) == chainRuleCount(*zoneRuleset(c, Zone::Private)) + 6);
+    // Without task cgroups, no output chain at all.
+    CHECK_THAT(nftTable(*zoneRuleset(c, Zone::Private)), !Catch::Contains("chain output"));
+    rs->taskGuard->cgroups[0].id = 0;
+    CHECK(rs->validate().error().message == "task guard: cgroup \"unified/dcos-tasks\": no id, level or path");
   }
   SECTION("unknown zone") { CHECK(parseZone("dmz").error().message == "unknown zone \"dmz\" (known: admin, private, public)"); }
 }

@@ -33,7 +33,17 @@ std::vector<PortRange> exposedPorts(const config::ClusterConfig &cluster, Zone z
   return mergePorts(out);
 }
 
-Result<Ruleset> zoneRuleset(const config::ClusterConfig &cluster, Zone zone) {
+std::vector<PortRange> controlPlanePorts(const config::ClusterConfig &cluster, uint16_t nodeApiPort) {
+  const auto &zk = cluster.zookeeper;
+  return mergePorts({{zk.clientPort, zk.clientPort},
+                     {zk.peerPort, zk.peerPort},
+                     {zk.electionPort, zk.electionPort},
+                     {kNodeApiPort, kNodeApiPort},
+                     {nodeApiPort, nodeApiPort}});
+}
+
+Result<Ruleset> zoneRuleset(const config::ClusterConfig &cluster, Zone zone, const std::vector<Cgroup> &taskCgroups,
+                            uint16_t nodeApiPort) {
   Ruleset rs;
   auto intervals = [](const std::vector<std::string> &texts, const std::string &where) -> Result<std::vector<Interval>> {
     std::vector<Interval> out;
@@ -86,6 +96,10 @@ Result<Ruleset> zoneRuleset(const config::ClusterConfig &cluster, Zone zone) {
   } else if (zone == Zone::Public) {
     expose(Rule::SourceKind::Any, Proto::Tcp, "anyone");
     expose(Rule::SourceKind::Any, Proto::Udp, "anyone");
+  }
+  if (!taskCgroups.empty()) {
+    rs.portSets.push_back({kControlTcp, controlPlanePorts(cluster, nodeApiPort)});
+    rs.taskGuard = TaskGuard{taskCgroups, kControlTcp, {kClusterNets, kClusterNodes}};
   }
   if (auto s = rs.validate(); !s) return s.error();
   return rs;

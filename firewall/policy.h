@@ -11,6 +11,9 @@
 //   cluster_nodes  hash      node addresses: the masters, then members as they join
 //   operators      interval  the operators' networks
 //   exposed_tcp, exposed_udp  interval  ports the zone exposes; modules add to them
+//   control_tcp    interval  the control plane's TCP ports (ZooKeeper's, the
+//                            node API's), refused to tasks on the cluster's
+//                            networks, nodes and loopback (output chain)
 #pragma once
 
 #include <string>
@@ -31,10 +34,19 @@ inline constexpr const char *kClusterNodes = "cluster_nodes";
 inline constexpr const char *kOperators = "operators";
 inline constexpr const char *kExposedTcp = "exposed_tcp";
 inline constexpr const char *kExposedUdp = "exposed_udp";
+inline constexpr const char *kControlTcp = "control_tcp";
+inline constexpr uint16_t kNodeApiPort = 61001;
+
+// ZooKeeper's client, peer and election ports, the node API's (every
+// node's default, and this node's own).
+std::vector<PortRange> controlPlanePorts(const config::ClusterConfig &cluster, uint16_t nodeApiPort);
 
 // The ports a zone exposes to its outside before any module asks for more.
 std::vector<PortRange> exposedPorts(const config::ClusterConfig &cluster, Zone zone, Proto proto);
 
-Result<Ruleset> zoneRuleset(const config::ClusterConfig &cluster, Zone zone);
+// With taskCgroups, the output chain keeps their processes from the
+// control plane (the TaskGuard of model.h).
+Result<Ruleset> zoneRuleset(const config::ClusterConfig &cluster, Zone zone, const std::vector<Cgroup> &taskCgroups = {},
+                            uint16_t nodeApiPort = kNodeApiPort);
 
 }  // namespace dcos::firewall

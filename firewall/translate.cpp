@@ -22,6 +22,7 @@ namespace dcos::firewall {
 namespace {
 
 constexpr const char *kChain = "input";
+constexpr const char *kOutputChain = "output";
 constexpr size_t kMessageMax = 16384;
 constexpr size_t kElementsPerMessage = 400;  // keeps each message far below netlink's 64 KiB attribute limit
 
@@ -44,10 +45,10 @@ using UdataPtr = std::unique_ptr<nftnl_udata_buf, Deleter<nftnl_udata_buf_free>>
 // Builds one rule's expressions; each helper appends one expression.
 class RuleBuilder {
  public:
-  RuleBuilder(const std::string &table) : rule_(nftnl_rule_alloc()) {
+  RuleBuilder(const std::string &table, const char *chain = kChain) : rule_(nftnl_rule_alloc()) {
     nftnl_rule_set_u32(rule_.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
     nftnl_rule_set_str(rule_.get(), NFTNL_RULE_TABLE, table.c_str());
-    nftnl_rule_set_str(rule_.get(), NFTNL_RULE_CHAIN, kChain);
+    nftnl_rule_set_str(rule_.get(), NFTNL_RULE_CHAIN, chain);
   }
 
   RuleBuilder &meta(uint32_t key) {
@@ -115,6 +116,21 @@ class RuleBuilder {
     return add(e);
   }
   RuleBuilder &counter() { return add(nftnl_expr_alloc("counter")); }
+  // socket cgroupv2 level L == id: the socket was made in that subtree.
+  RuleBuilder &socketCgroup(uint32_t level, uint64_t id) {
+    auto *e = nftnl_expr_alloc("socket");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, level);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
+    add(e);
+    return cmp(NFT_CMP_EQ, &id, sizeof id);  // host byte order, as nft stores it
+  }
+  RuleBuilder &rejectTcpReset() {
+    auto *e = nftnl_expr_alloc("reject");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
+    nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0);
+    return add(e);
+  }
   RuleBuilder &verdict(int v) {
     auto *e = nftnl_expr_alloc("immediate");
     nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
@@ -331,11 +347,79 @@ std::vector<Family> ruleFamilies(const Rule &rule) {
 
 constexpr size_t kFixedRules = 11;
 
+// Where a guarded destination is: an address set of one family, or loopback.
+struct GuardTarget {
+  Family family;
+  std::string set;  // empty: loopback
+};
+
+std::vector<GuardTarget> guardTargets(const TaskGuard &g) {
+  std::vector<GuardTarget> out;
+  for (const auto &s : g.addressSets) {
+    out.push_back({Family::V4, s});
+    out.push_back({Family::V6, s});
+  }
+  out.push_back({Family::V4, ""});
+  out.push_back({Family::V6, ""});
+  return out;
+}
+
+void addOutputChain(Batch &batch, const Ruleset &rs, const std::map<std::string, uint32_t> &ids) {
+  const TaskGuard &g = *rs.taskGuard;
+  const std::string &table = rs.table;
+  ChainPtr c(nftnl_chain_alloc());
+  nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, table.c_str());
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, kOutputChain);
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TYPE, "filter");
+  nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
+  nftnl_chain_set_s32(c.get(), NFTNL_CHAIN_PRIO, rs.priority);
+  nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+  char *at = batch.prepare(kMessageMax);
+  auto *nlh = nftnl_chain_nlmsg_build_hdr(at, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK,
+                                          batch.nextSeq());
+  nftnl_chain_nlmsg_build_payload(nlh, c.get());
+  batch.commit("chain output");
+
+  auto portsId = ids.find(g.portSet);
+  for (const auto &cg : g.cgroups) {
+    for (const auto &t : guardTargets(g)) {
+      // In nft's order of printing: ip daddr, tcp dport, socket.
+      RuleBuilder b(table, kOutputChain);
+      b.family(t.family);
+      const uint32_t len = t.family == Family::V4 ? 4 : 16;
+      b.payload(NFT_PAYLOAD_NETWORK_HEADER, t.family == Family::V4 ? 16 : 24, len);
+      std::string where;
+      if (!t.set.empty()) {
+        std::string name = setName(t.set, t.family);
+        auto it = ids.find(name);
+        b.lookup(name, it == ids.end() ? 0 : it->second);
+        where = "@" + name;
+      } else if (t.family == Family::V4) {
+        std::array<uint8_t, 16> mask{0xff}, net{127}, zero{};
+        b.bitwise(mask.data(), zero.data(), 4).cmp(NFT_CMP_EQ, net.data(), 4);
+        where = "127.0.0.0/8";
+      } else {
+        std::array<uint8_t, 16> one{};
+        one[15] = 1;
+        b.cmp(NFT_CMP_EQ, one.data(), 16);
+        where = "::1";
+      }
+      b.l4proto(IPPROTO_TCP);
+      b.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2).lookup(g.portSet, portsId == ids.end() ? 0 : portsId->second);
+      b.socketCgroup(cg.level, cg.id);
+      std::string what = "tasks in " + cg.path + " to the control plane on " + where;
+      b.counter().rejectTcpReset().comment("tasks: no control plane").emit(batch, "rule: " + what);
+    }
+  }
+}
+
 }  // namespace
 
 size_t chainRuleCount(const Ruleset &ruleset) {
   size_t n = kFixedRules + 1;  // + the final counter
   for (const auto &r : ruleset.rules) n += ruleFamilies(r).size();
+  if (ruleset.taskGuard) n += ruleset.taskGuard->cgroups.size() * guardTargets(*ruleset.taskGuard).size();
   return n;
 }
 
@@ -413,6 +497,7 @@ void addReplace(Batch &batch, const Ruleset &rs) {
     }
   }
   RuleBuilder(table).counter().comment("dropped by policy").emit(batch, "rule: counter of what the policy drops");
+  if (rs.taskGuard) addOutputChain(batch, rs, ids);
 }
 
 void addAddressElements(Batch &batch, const std::string &table, const AddressSet &set,

@@ -171,6 +171,33 @@ TEST_CASE("rules carry the expressions their model says", "[firewall][translate]
   CHECK_FALSE(has({"exposed_tcp", "[ meta load nfproto", "cluster_nets"}));
 }
 
+TEST_CASE("the task guard's rules: daddr, tcp dport, socket cgroupv2, reject with a reset", "[firewall][translate]") {
+  auto rs = zoneRuleset(cluster(), Zone::Private, {{"dcos.slice/dcos-tasks.slice", 2, 0x1234}});
+  REQUIRE(rs.ok());
+  Batch batch;
+  addReplace(batch, *rs);
+  batch.finish();
+  std::vector<std::string> guard;
+  size_t rules = 0;
+  for (const auto &m : parse(batch)) {
+    if (m.type != NFT_MSG_NEWRULE) continue;
+    ++rules;
+    if (m.text.find("output") != std::string::npos) guard.push_back(m.text);
+  }
+  CHECK(rules == chainRuleCount(*rs));
+  REQUIRE(guard.size() == 6);
+  for (const auto &r : guard) {
+    INFO(r);
+    CHECK(r.find("[ socket load cgroupv2 => reg 1 ]") != std::string::npos);  // (the level is not printed)
+    CHECK(r.find("[ cmp eq reg 1 0x00001234 0x00000000 ]") != std::string::npos);
+    CHECK(r.find("[ lookup reg 1 set control_tcp ]") != std::string::npos);
+    CHECK(r.find("[ reject type 1 code 0 ]") != std::string::npos);
+  }
+  CHECK(guard[0].find("[ payload load 4b @ network header + 16 => reg 1 ]") != std::string::npos);
+  CHECK(guard[0].find("[ lookup reg 1 set cluster_nets4 ]") != std::string::npos);
+  CHECK(guard[4].find("[ cmp eq reg 1 0x0000007f ]") != std::string::npos);
+}
+
 TEST_CASE("interval elements are a start and the key after the end", "[firewall][translate]") {
   AddressSet set{"nets", true, {}};
   Batch batch;

@@ -190,6 +190,60 @@ TEST_CASE("a local cluster: up, node list, zones, a node lost and back, down", "
     CHECK(routes.out.find("default") == std::string::npos);
   }
 
+  SECTION("tasks are kept from the control plane, and still reach each other and the admin port") {
+    // The agent's API, from inside the cluster (a master's namespace).
+    auto agentApi = [&](const std::string &method, const std::string &path, const std::string &body = "") {
+      std::vector<std::string> argv{ipPath(), "netns", "exec", "dcos-t1-m1", "curl", "-s", "--max-time", "5",
+                                    "-X", method, "http://" + a1 + ":61001" + path};
+      if (!body.empty()) argv.insert(argv.end(), {"-H", "Content-Type: application/json", "-d", body});
+      return runCommand(argv, 10s).out;
+    };
+    auto field = [](const std::string &json, const std::string &name) {
+      try {
+        return Poco::JSON::Parser().parse(json).extract<Poco::JSON::Object::Ptr>()->optValue<std::string>(name, "");
+      } catch (...) {
+        return std::string();
+      }
+    };
+    // netprobe where the tasks' user may run it.
+    TempDir bin("dcos-cluster-test-bin");
+    REQUIRE(::chmod(bin.path().c_str(), 0755) == 0);
+    REQUIRE(runCommand({"/bin/cp", netprobePath(), bin / "netprobe"}).status == 0);
+    const std::string netprobe = bin / "netprobe";
+
+    auto server = agentApi("POST", "/agent/v1/tasks",
+                           R"({"id": "listener.1", "cmd": ")" + netprobe + R"( serve --tcp $PORT0", "ports": [31100]})");
+    INFO(server);
+    REQUIRE(waitUntil([&] { return field(agentApi("GET", "/agent/v1/tasks/listener.1"), "state") == "TASK_RUNNING"; },
+                      10s, 50ms));
+    const std::vector<std::string> targets{"tcp:" + m1 + ":2181",  "tcp:" + m1 + ":61001", "tcp:" + a1 + ":61001",
+                                           "tcp:" + p1 + ":61001", "tcp:" + m1 + ":80",    "tcp:" + a1 + ":31100"};
+    std::string cmd = netprobe + " probe --json --timeout-ms 800";
+    for (const auto &t : targets) cmd += " " + t;
+    auto prober = agentApi("POST", "/agent/v1/tasks", R"({"id": "prober.1", "cmd": ")" + cmd + R"("})");
+    INFO(prober);
+    REQUIRE(waitUntil([&] { return field(agentApi("GET", "/agent/v1/tasks/prober.1"), "state") == "TASK_FINISHED"; },
+                      10s, 50ms));
+    auto read = agentApi("GET", "/agent/v1/tasks/prober.1/files/read?path=stdout");
+    INFO(read);
+    auto seen = Poco::JSON::Parser().parse(field(read, "data")).extract<Poco::JSON::Object::Ptr>();
+    // Refused with a reset by the agent's output chain: the same ports are
+    // open to the node itself (the zones section).
+    CHECK(seen->getValue<std::string>("tcp:" + m1 + ":2181") == "closed");
+    CHECK(seen->getValue<std::string>("tcp:" + m1 + ":61001") == "closed");
+    CHECK(seen->getValue<std::string>("tcp:" + a1 + ":61001") == "closed");
+    CHECK(seen->getValue<std::string>("tcp:" + p1 + ":61001") == "closed");
+    // The admin port (the admin router's) and another task: reached.
+    CHECK(seen->getValue<std::string>("tcp:" + m1 + ":80") == "open");
+    CHECK(seen->getValue<std::string>("tcp:" + a1 + ":31100") == "open");
+    // The node itself, outside the tasks' cgroup, still reaches the ensemble.
+    auto fromNode = probe("dcos-t1-a1", {"tcp:" + m1 + ":2181"});
+    CHECK(fromNode["tcp:" + m1 + ":2181"] == "open");
+    agentApi("DELETE", "/agent/v1/tasks/listener.1");
+    CHECK(waitUntil([&] { return field(agentApi("GET", "/agent/v1/tasks/listener.1"), "state") == "TASK_KILLED"; },
+                    10s, 50ms));
+  }
+
   SECTION("a node's dcosd killed leaves the membership; up again brings it back") {
     int pid = pidOf(c, "a1");
     REQUIRE(pid > 0);

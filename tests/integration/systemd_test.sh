@@ -69,7 +69,7 @@ print(h["status"], *[p["health"] for p in h["plugins"] if p["name"] == sys.argv[
 DESTDIR=$work/install cmake --install "$build" >/dev/null
 
 mkdir -p "$work/etc-dcos" "$work/units/multi-user.target.wants" "$work/units/dcosd.service.d"
-cp "$source/units/dcosd.service" "$work/units/"
+cp "$source/units/dcosd.service" "$source/units/dcos-tasks.slice" "$work/units/"
 ln -s ../dcosd.service "$work/units/multi-user.target.wants/dcosd.service"
 cat >"$work/units/dcosd.service.d/test.conf" <<'EOF'
 [Service]

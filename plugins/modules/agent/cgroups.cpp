@@ -1,7 +1,9 @@
 #include "plugins/modules/agent/cgroups.h"
 
 #include <signal.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -62,6 +64,10 @@ Cgroups Cgroups::detect(const std::string &group, const std::string &root) {
       if (fs::exists(root + "/" + cpu + "/cpu.cfs_quota_us", ec)) c.cpuRoot_ = root + "/" + cpu;
     }
     if (c.cpuRoot_.empty()) c.why_ = "no cpu controller under " + root + " (memory limits only)";
+    struct statfs v2 {};
+    if (::statfs((root + "/unified").c_str(), &v2) == 0 && v2.f_type == CGROUP2_SUPER_MAGIC) {
+      c.unifiedRoot_ = root + "/unified";
+    }
   } else {
     c.why_ = "no cgroup hierarchy with a memory controller at " + root;
     return c;
@@ -102,6 +108,7 @@ std::vector<std::string> Cgroups::dirs(const std::string &task) const {
   if (kind_ == "none") return out;
   out.push_back(memoryDir(task));
   if (kind_ == "v1" && !cpuRoot_.empty()) out.push_back(cpuRoot_ + "/" + group_ + "/" + task);
+  if (kind_ == "v1" && !unifiedRoot_.empty()) out.push_back(unifiedRoot_ + "/" + group_ + "/" + task);
   return out;
 }
 
@@ -133,7 +140,7 @@ Result<std::vector<std::string>> Cgroups::create(const std::string &task, double
       std::string ignored;
       (void)writeValue(made[0] + "/memory.swappiness", "0", ignored);
     }
-    if (made.size() > 1 && cpus > 0) {
+    if (!cpuRoot_.empty() && made.size() > 1 && cpus > 0) {
       ok = ok && writeValue(made[1] + "/cpu.cfs_period_us", std::to_string(period), err);
       ok = ok && writeValue(made[1] + "/cpu.cfs_quota_us", std::to_string(quota), err);
       ok = ok && writeValue(made[1] + "/cpu.shares", std::to_string(std::max(2LL, std::llround(cpus * 1024))), err);
@@ -194,6 +201,8 @@ void Cgroups::removeGroup() const {
   if (kind_ == "none") return;
   ::rmdir((memRoot_ + "/" + group_).c_str());
   if (kind_ == "v1" && !cpuRoot_.empty()) ::rmdir((cpuRoot_ + "/" + group_).c_str());
+  // Never the subtree's parent (dcos-tasks): the firewall matches it by id.
+  if (kind_ == "v1" && !unifiedRoot_.empty()) ::rmdir((unifiedRoot_ + "/" + group_).c_str());
 }
 
 void Cgroups::remove(const std::string &task) const {

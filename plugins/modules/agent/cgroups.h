@@ -1,7 +1,10 @@
 // Task cgroups for the process executor: cpu and memory limits through
 // whichever hierarchy this kernel offers (the unified v2 one, or the v1
 // controllers of a hybrid setup), the task's whole process tree found and
-// killed through it, and the kernel's OOM kills read back.
+// killed through it, and the kernel's OOM kills read back. On a hybrid
+// setup a task also joins its cgroup in the v2 hierarchy (no controllers
+// there): that is what the zone firewall's output chain matches a task's
+// sockets by (firewall/task_cgroups.h).
 #pragma once
 
 #include <string>
@@ -49,6 +52,7 @@ class Cgroups {
   std::string group_;
   std::string memRoot_;  // v1: the memory controller's mount; v2: root_
   std::string cpuRoot_;  // v1: the cpu controller's mount
+  std::string unifiedRoot_;  // v1 on a hybrid host: the v2 hierarchy beside it
 };
 
 }  // namespace dcos::agent
