@@ -270,6 +270,23 @@ wait_until 10 "the killed tasks' units released" unit_gone dcos-task-stubborn.1.
 wait_until 10 "the killed tasks' units released" unit_gone $unit
 echo "ok: kill with a grace period: a task that traps SIGTERM exits on it, one that ignores it gets SIGKILL; both units released"
 
+# Kept from the control plane by the zone firewall's output chain, which
+# matches dcos-tasks.slice's cgroup: the node API (listening on
+# 127.0.0.1:61001 here) refuses a task, while another task's port answers.
+grep -q 'socket cgroupv2 level 2 "[a-z/]*dcos.slice/dcos-tasks.slice"' <<<"$(in_container nft list chain inet dcos output)" \
+  || fail "no task guard in the output chain: $(in_container nft list chain inet dcos output 2>&1)"
+launch '{"id": "listener.1", "cmd": "exec /usr/bin/python3 -m http.server $PORT0 --bind 127.0.0.1", "ports": [31007]}'
+wait_until 20 "listener.1 running" state_is listener.1 TASK_RUNNING
+listening() { in_container bash -c 'exec 3<>/dev/tcp/127.0.0.1/31007' 2>/dev/null; }
+wait_until 20 "listener.1 listening" listening
+launch '{"id": "prober.1", "cmd": "for p in 61001 31007; do if bash -c \"exec 3<>/dev/tcp/127.0.0.1/$p\" 2>/dev/null; then echo $p-reached; else echo $p-refused; fi; done"}'
+wait_until 20 "prober.1 finished" state_is prober.1 TASK_FINISHED
+probed=$(agent_api GET "/agent/v1/tasks/prober.1/files/read?path=stdout" | json_field data)
+[[ $probed == *61001-refused* && $probed == *31007-reached* ]] || fail "a task's connections: $probed"
+agent_api GET /agent/v1/info >/dev/null || fail "the node API refuses the node itself"
+agent_api DELETE /agent/v1/tasks/listener.1 >/dev/null
+echo "ok: a task is refused the node API (a reset from the output chain matching dcos-tasks.slice) and reaches another task"
+
 launch '{"id": "fails.1", "cmd": "exit 3"}'
 wait_until 20 "fails.1 failed" state_is fails.1 TASK_FAILED
 [[ $(agent_api GET /agent/v1/tasks/fails.1 | json_field exit_code) == 3 ]] || fail "fails.1: $(agent_api GET /agent/v1/tasks/fails.1)"
