@@ -179,9 +179,11 @@ Status Ruleset::validate() const {
         return makeError("task guard: cgroup " + text::quote(c.path) + ": no id, level or path");
       }
     }
-    if (portSet(taskGuard->portSet) == nullptr) return makeError("task guard: no port set " + text::quote(taskGuard->portSet));
-    for (const auto &s : taskGuard->addressSets) {
-      if (addressSet(s) == nullptr) return makeError("task guard: no address set " + text::quote(s));
+    for (const auto &g : taskGuard->guarded) {
+      if (portSet(g.portSet) == nullptr) return makeError("task guard: no port set " + text::quote(g.portSet));
+      for (const auto &s : g.addressSets) {
+        if (addressSet(s) == nullptr) return makeError("task guard: no address set " + text::quote(s));
+      }
     }
   }
   return Status::Ok();

@@ -11,8 +11,8 @@
 //
 // With a TaskGuard, a second base chain, `output` (policy accept), keeps
 // tasks from the control plane: TCP from a socket made in a task cgroup to
-// the guarded ports on the cluster's networks, its nodes or loopback is
-// refused with a reset. Everything else leaves as before.
+// the guarded ports on the guarded addresses is refused with a reset.
+// Everything else leaves as before.
 #pragma once
 
 #include <array>
@@ -92,11 +92,16 @@ struct Cgroup {
   uint64_t id = 0;     // the kernel's id of it (its file handle on cgroup2)
 };
 
-// Refused for tasks: TCP to `portSet` on `addressSets` and on loopback.
+// Refused for tasks: TCP to `portSet` on `addressSets` (and on loopback).
+struct GuardedPorts {
+  std::string portSet;                   // a PortSet
+  std::vector<std::string> addressSets;  // AddressSets: where those ports are the control plane's
+  bool loopback = false;                 // 127.0.0.0/8 and ::1 too
+};
+
 struct TaskGuard {
-  std::vector<Cgroup> cgroups;           // where tasks run
-  std::string portSet;                   // a PortSet: the control plane's TCP ports
-  std::vector<std::string> addressSets;  // AddressSets: where the control plane is
+  std::vector<Cgroup> cgroups;  // where tasks run
+  std::vector<GuardedPorts> guarded;
 };
 
 struct Ruleset {

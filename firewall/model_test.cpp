@@ -128,8 +128,10 @@ TEST_CASE("the zone policy", "[firewall][policy]") {
     CHECK_THAT(text, Catch::Contains("ip daddr @cluster_nets4 tcp dport @control_tcp socket cgroupv2 level 1 "
                                      "\"unified/dcos-tasks\" counter reject with tcp reset"));
     CHECK_THAT(text, Catch::Contains("ip6 daddr ::1 tcp dport @control_tcp"));
-    // Four address sets (two, each family) and loopback of each family.
-    CHECK(chainRuleCount(*rs) == chainRuleCount(*zoneRuleset(c, Zone::Private)) + 6);
+    CHECK_THAT(text, Catch::Contains("ip daddr @masters4 tcp dport @admin_tcp socket cgroupv2"));
+    // The control ports: two address sets and loopback, each family; the
+    // admin ports: the masters, each family.
+    CHECK(chainRuleCount(*rs) == chainRuleCount(*zoneRuleset(c, Zone::Private)) + 8);
     // Without task cgroups, no output chain at all.
     CHECK_THAT(nftTable(*zoneRuleset(c, Zone::Private)), !Catch::Contains("chain output"));
     rs->taskGuard->cgroups[0].id = 0;

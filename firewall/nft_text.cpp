@@ -101,16 +101,20 @@ std::string nftTable(const Ruleset &rs) {
     out << "\n\tchain output {\n";
     out << "\t\ttype filter hook output priority " << rs.priority << "; policy accept;\n";
     for (const auto &cg : g.cgroups) {
-      std::vector<std::string> targets;
-      for (const auto &s : g.addressSets) {
-        targets.push_back("ip daddr @" + s + "4");
-        targets.push_back("ip6 daddr @" + s + "6");
-      }
-      targets.push_back("ip daddr 127.0.0.0/8");
-      targets.push_back("ip6 daddr ::1");
-      for (const auto &t : targets) {
-        out << "\t\t" << t << " tcp dport @" << g.portSet << " socket cgroupv2 level " << cg.level << " "
-            << text::quote(cg.path) << " counter reject with tcp reset comment \"tasks: no control plane\"\n";
+      for (const auto &ports : g.guarded) {
+        std::vector<std::string> targets;
+        for (const auto &s : ports.addressSets) {
+          targets.push_back("ip daddr @" + s + "4");
+          targets.push_back("ip6 daddr @" + s + "6");
+        }
+        if (ports.loopback) {
+          targets.push_back("ip daddr 127.0.0.0/8");
+          targets.push_back("ip6 daddr ::1");
+        }
+        for (const auto &t : targets) {
+          out << "\t\t" << t << " tcp dport @" << ports.portSet << " socket cgroupv2 level " << cg.level << " "
+              << text::quote(cg.path) << " counter reject with tcp reset comment \"tasks: no control plane\"\n";
+        }
       }
     }
     out << "\t}\n";

@@ -99,7 +99,10 @@ Result<Ruleset> zoneRuleset(const config::ClusterConfig &cluster, Zone zone, con
   }
   if (!taskCgroups.empty()) {
     rs.portSets.push_back({kControlTcp, controlPlanePorts(cluster, nodeApiPort)});
-    rs.taskGuard = TaskGuard{taskCgroups, kControlTcp, {kClusterNets, kClusterNodes}};
+    rs.addressSets.push_back({kMasters, false, *masters});
+    rs.portSets.push_back({kAdminTcp, {{80, 80}, {443, 443}}});
+    rs.taskGuard = TaskGuard{taskCgroups,
+                             {{kControlTcp, {kClusterNets, kClusterNodes}, true}, {kAdminTcp, {kMasters}, false}}};
   }
   if (auto s = rs.validate(); !s) return s.error();
   return rs;

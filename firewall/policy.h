@@ -11,9 +11,13 @@
 //   cluster_nodes  hash      node addresses: the masters, then members as they join
 //   operators      interval  the operators' networks
 //   exposed_tcp, exposed_udp  interval  ports the zone exposes; modules add to them
+// With task cgroups (the output chain's task guard):
 //   control_tcp    interval  the control plane's TCP ports (ZooKeeper's, the
 //                            node API's), refused to tasks on the cluster's
-//                            networks, nodes and loopback (output chain)
+//                            networks, nodes and loopback
+//   masters        hash      the masters' addresses, whose admin ports
+//   admin_tcp      interval  (80, 443: the node API and the admin router
+//                            there) are refused to tasks too
 #pragma once
 
 #include <string>
@@ -35,6 +39,8 @@ inline constexpr const char *kOperators = "operators";
 inline constexpr const char *kExposedTcp = "exposed_tcp";
 inline constexpr const char *kExposedUdp = "exposed_udp";
 inline constexpr const char *kControlTcp = "control_tcp";
+inline constexpr const char *kMasters = "masters";
+inline constexpr const char *kAdminTcp = "admin_tcp";
 inline constexpr uint16_t kNodeApiPort = 61001;
 
 // ZooKeeper's client, peer and election ports, the node API's (every

@@ -347,20 +347,25 @@ std::vector<Family> ruleFamilies(const Rule &rule) {
 
 constexpr size_t kFixedRules = 11;
 
-// Where a guarded destination is: an address set of one family, or loopback.
+// A guarded destination: ports, and an address set of one family or loopback.
 struct GuardTarget {
+  std::string portSet;
   Family family;
   std::string set;  // empty: loopback
 };
 
-std::vector<GuardTarget> guardTargets(const TaskGuard &g) {
+std::vector<GuardTarget> guardTargets(const TaskGuard &guard) {
   std::vector<GuardTarget> out;
-  for (const auto &s : g.addressSets) {
-    out.push_back({Family::V4, s});
-    out.push_back({Family::V6, s});
+  for (const auto &g : guard.guarded) {
+    for (const auto &s : g.addressSets) {
+      out.push_back({g.portSet, Family::V4, s});
+      out.push_back({g.portSet, Family::V6, s});
+    }
+    if (g.loopback) {
+      out.push_back({g.portSet, Family::V4, ""});
+      out.push_back({g.portSet, Family::V6, ""});
+    }
   }
-  out.push_back({Family::V4, ""});
-  out.push_back({Family::V6, ""});
   return out;
 }
 
@@ -381,7 +386,6 @@ void addOutputChain(Batch &batch, const Ruleset &rs, const std::map<std::string,
   nftnl_chain_nlmsg_build_payload(nlh, c.get());
   batch.commit("chain output");
 
-  auto portsId = ids.find(g.portSet);
   for (const auto &cg : g.cgroups) {
     for (const auto &t : guardTargets(g)) {
       // In nft's order of printing: ip daddr, tcp dport, socket.
@@ -406,9 +410,10 @@ void addOutputChain(Batch &batch, const Ruleset &rs, const std::map<std::string,
         where = "::1";
       }
       b.l4proto(IPPROTO_TCP);
-      b.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2).lookup(g.portSet, portsId == ids.end() ? 0 : portsId->second);
+      auto portsId = ids.find(t.portSet);
+      b.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2).lookup(t.portSet, portsId == ids.end() ? 0 : portsId->second);
       b.socketCgroup(cg.level, cg.id);
-      std::string what = "tasks in " + cg.path + " to the control plane on " + where;
+      std::string what = "tasks in " + cg.path + " to @" + t.portSet + " on " + where;
       b.counter().rejectTcpReset().comment("tasks: no control plane").emit(batch, "rule: " + what);
     }
   }

@@ -94,6 +94,7 @@ Result<std::unique_ptr<UnitManager>> UnitManager::connect() {
 }
 
 Status UnitManager::startService(const std::string &name, const ServiceSpec &spec) {
+  if (auto c = ensureConnected(); !c) return c;
   if (spec.argv.empty() || spec.argv.front().empty() || spec.argv.front()[0] != '/') {
     return makeError(name + ": ExecStart needs an absolute program path");
   }
@@ -142,6 +143,15 @@ Status UnitManager::startService(const std::string &name, const ServiceSpec &spe
     rc = appendString(call.m, "StandardOutputFileToAppend", spec.appendOutputTo);
   }
   if (rc >= 0 && !spec.appendErrorTo.empty()) rc = appendString(call.m, "StandardErrorFileToAppend", spec.appendErrorTo);
+  // Descriptors the caller opened (PID 1 dups them): nothing is opened by
+  // path as root on the task's behalf.
+  if (rc >= 0 && spec.stdoutFd >= 0) {
+    rc = sd_bus_message_append(call.m, "(sv)", "StandardOutputFileDescriptor", "h", spec.stdoutFd);
+  }
+  if (rc >= 0 && spec.stderrFd >= 0) {
+    rc = sd_bus_message_append(call.m, "(sv)", "StandardErrorFileDescriptor", "h", spec.stderrFd);
+  }
+  if (rc >= 0 && spec.delegate) rc = sd_bus_message_append(call.m, "(sv)", "Delegate", "b", 1);
   if (rc >= 0 && spec.noCapabilities) {
     rc = sd_bus_message_append(call.m, "(sv)", "CapabilityBoundingSet", "t", uint64_t{0});
     if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "AmbientCapabilities", "t", uint64_t{0});
@@ -159,6 +169,7 @@ Status UnitManager::startService(const std::string &name, const ServiceSpec &spe
 }
 
 Status UnitManager::stop(const std::string &name, std::chrono::milliseconds timeout) {
+  if (auto c = ensureConnected(); !c) return c;
   BusError error;
   Message reply;
   int rc = sd_bus_call_method(bus_->bus, kDestination, kManagerPath, kManager, "StopUnit", &error.e, &reply.m, "ss",
@@ -181,7 +192,56 @@ Status UnitManager::stop(const std::string &name, std::chrono::milliseconds time
   }
 }
 
+namespace {
+
+// Reads one property's variant into `s` if it is one we keep; skips it else.
+int readProperty(sd_bus_message *m, const char *name, UnitState &s) {
+  auto str = [&](std::string &out) {
+    const char *v = nullptr;
+    int rc = sd_bus_message_read(m, "v", "s", &v);
+    if (rc >= 0 && v != nullptr) out = v;
+    return rc;
+  };
+  const std::string_view n(name);
+  if (n == "ActiveState") return str(s.activeState);
+  if (n == "SubState") return str(s.subState);
+  if (n == "Result") return str(s.result);
+  if (n == "User") return str(s.user);
+  if (n == "Transient") {
+    int b = 0;
+    int rc = sd_bus_message_read(m, "v", "b", &b);
+    s.transient = b != 0;
+    return rc;
+  }
+  if (n == "MainPID") {
+    uint32_t pid = 0;
+    int rc = sd_bus_message_read(m, "v", "u", &pid);
+    s.mainPid = static_cast<pid_t>(pid);
+    return rc;
+  }
+  if (n == "NRestarts") return sd_bus_message_read(m, "v", "u", &s.restarts);
+  if (n == "ExecMainCode") return sd_bus_message_read(m, "v", "i", &s.execMainCode);
+  if (n == "ExecMainStatus") return sd_bus_message_read(m, "v", "i", &s.execMainStatus);
+  if (n == "ExecMainStartTimestampMonotonic") return sd_bus_message_read(m, "v", "t", &s.execMainStartUsec);
+  return sd_bus_message_skip(m, "v");
+}
+
+}  // namespace
+
+Status UnitManager::ensureConnected() {
+  if (bus_->bus != nullptr && sd_bus_is_open(bus_->bus) > 0) return Status::Ok();
+  // PID 1 re-executed, or the connection broke: a new one.
+  sd_bus_flush_close_unref(bus_->bus);
+  bus_->bus = nullptr;
+  int rc = sd_bus_open_system(&bus_->bus);
+  if (rc < 0) return makeError("cannot connect to the system bus: " + std::string(std::strerror(-rc)), -rc);
+  (void)sd_bus_set_method_call_timeout(bus_->bus, 5'000'000);
+  return Status::Ok();
+}
+
+// GetUnit, then every property in one GetAll: two round trips to PID 1.
 Result<UnitState> UnitManager::state(const std::string &name) {
+  if (auto c = ensureConnected(); !c) return c.error();
   UnitState s;
   BusError error;
   Message reply;
@@ -195,40 +255,35 @@ Result<UnitState> UnitManager::state(const std::string &name) {
   rc = sd_bus_message_read(reply.m, "o", &path);
   if (rc < 0) return makeError("cannot read the path of " + name + ": " + std::strerror(-rc), -rc);
   std::string object = path;
-
-  auto getString = [&](const char *iface, const char *prop, std::string &out) -> int {
-    BusError e;
-    char *value = nullptr;
-    int r = sd_bus_get_property_string(bus_->bus, kDestination, object.c_str(), iface, prop, &e.e, &value);
-    if (r >= 0) {
-      out = value;
-      std::free(value);
+  BusError propsError;
+  Message props;
+  rc = sd_bus_call_method(bus_->bus, kDestination, object.c_str(), "org.freedesktop.DBus.Properties", "GetAll",
+                          &propsError.e, &props.m, "s", "");
+  if (rc < 0) {
+    // Collected between the two calls: gone.
+    if (sd_bus_error_has_name(&propsError.e, "org.freedesktop.DBus.Error.UnknownObject") ||
+        sd_bus_error_has_name(&propsError.e, "org.freedesktop.systemd1.NoSuchUnit")) {
+      return s;
     }
-    return r;
-  };
-  auto getTrivial = [&](const char *iface, const char *prop, char type, void *out) -> int {
-    BusError e;
-    return sd_bus_get_property_trivial(bus_->bus, kDestination, object.c_str(), iface, prop, &e.e, type, out);
-  };
-  // The unit may be collected between GetUnit and these; report it as gone.
-  if (getString(kUnit, "ActiveState", s.activeState) < 0) return UnitState{};
-  s.loaded = true;
-  (void)getString(kUnit, "SubState", s.subState);
-  int transient = 0;
-  if (getTrivial(kUnit, "Transient", 'b', &transient) >= 0) s.transient = transient != 0;
-  uint32_t pid = 0;
-  if (getTrivial(kService, "MainPID", 'u', &pid) >= 0) s.mainPid = static_cast<pid_t>(pid);
-  (void)getTrivial(kService, "NRestarts", 'u', &s.restarts);
-  (void)getString(kService, "Result", s.result);
-  (void)getString(kService, "User", s.user);
-  int32_t code = 0, status = 0;
-  if (getTrivial(kService, "ExecMainCode", 'i', &code) >= 0) s.execMainCode = code;
-  if (getTrivial(kService, "ExecMainStatus", 'i', &status) >= 0) s.execMainStatus = status;
-  (void)getTrivial(kService, "ExecMainStartTimestampMonotonic", 't', &s.execMainStartUsec);
+    return makeError("cannot read the properties of " + name + ": " + propsError.text(rc), -rc);
+  }
+  rc = sd_bus_message_enter_container(props.m, 'a', "{sv}");
+  while (rc > 0) {
+    rc = sd_bus_message_enter_container(props.m, 'e', "sv");
+    if (rc <= 0) break;
+    const char *prop = nullptr;
+    rc = sd_bus_message_read(props.m, "s", &prop);
+    if (rc >= 0) rc = readProperty(props.m, prop, s);
+    if (rc >= 0) rc = sd_bus_message_exit_container(props.m);
+    if (rc >= 0) rc = 1;
+  }
+  if (rc < 0) return makeError("cannot read the properties of " + name + ": " + std::strerror(-rc), -rc);
+  s.loaded = !s.activeState.empty();
   return s;
 }
 
 Status UnitManager::kill(const std::string &name, const std::string &who, int signal) {
+  if (auto c = ensureConnected(); !c) return c;
   BusError error;
   Message reply;
   int rc = sd_bus_call_method(bus_->bus, kDestination, kManagerPath, kManager, "KillUnit", &error.e, &reply.m, "ssi",
@@ -241,11 +296,18 @@ Status UnitManager::release(const std::string &name) {
   auto s = state(name);
   if (!s) return s.error();
   if (!s->loaded) return Status::Ok();
-  if (s->activeState != "inactive" && s->activeState != "failed") {
-    if (auto stopped = stop(name, std::chrono::seconds(10)); !stopped) return stopped;
-  }
   BusError error;
   Message reply;
+  if (s->activeState != "inactive" && s->activeState != "failed") {
+    // No wait: what is left in it has been killed, and once inactive PID 1
+    // collects it.
+    int rc = sd_bus_call_method(bus_->bus, kDestination, kManagerPath, kManager, "StopUnit", &error.e, &reply.m, "ss",
+                                name.c_str(), "replace");
+    if (rc < 0 && !sd_bus_error_has_name(&error.e, "org.freedesktop.systemd1.NoSuchUnit")) {
+      return makeError("cannot stop " + name + ": " + error.text(rc), -rc);
+    }
+    return Status::Ok();
+  }
   int rc = sd_bus_call_method(bus_->bus, kDestination, kManagerPath, kManager, "ResetFailedUnit", &error.e, &reply.m,
                               "s", name.c_str());
   if (rc < 0 && !sd_bus_error_has_name(&error.e, "org.freedesktop.systemd1.NoSuchUnit")) {
@@ -254,7 +316,18 @@ Status UnitManager::release(const std::string &name) {
   return Status::Ok();
 }
 
+Status UnitManager::attach(const std::string &name, pid_t pid) {
+  if (auto c = ensureConnected(); !c) return c;
+  BusError error;
+  Message reply;
+  int rc = sd_bus_call_method(bus_->bus, kDestination, kManagerPath, kManager, "AttachProcessesToUnit", &error.e,
+                              &reply.m, "ssau", name.c_str(), "", 1, static_cast<uint32_t>(pid));
+  if (rc < 0) return makeError("cannot move pid " + std::to_string(pid) + " into " + name + ": " + error.text(rc), -rc);
+  return Status::Ok();
+}
+
 Result<std::vector<std::string>> UnitManager::list(const std::string &pattern) {
+  if (auto c = ensureConnected(); !c) return c.error();
   Message call;
   int rc = sd_bus_message_new_method_call(bus_->bus, &call.m, kDestination, kManagerPath, kManager,
                                           "ListUnitsByPatterns");

@@ -50,7 +50,12 @@ struct ServiceSpec {
   std::optional<uint64_t> memoryMaxBytes;      // MemoryMax=
   std::string appendOutputTo;  // StandardOutput=append:PATH; empty: the journal
   std::string appendErrorTo;   // StandardError=append:PATH
+  int stdoutFd = -1;           // StandardOutput=fd: a descriptor the caller opened (and closes)
+  int stderrFd = -1;
   bool noCapabilities = false;  // CapabilityBoundingSet= and AmbientCapabilities= empty
+  // Delegate=yes: other processes may be moved in (attach()); the unit's
+  // user may make sub-cgroups, never loosen the unit's own limits.
+  bool delegate = false;
 };
 
 struct UnitState {
@@ -86,18 +91,24 @@ class UnitManager {
   // StopUnit(name, "replace") and waits up to `timeout` for the unit to be
   // gone or inactive. Stopping a unit that is not loaded succeeds.
   Status stop(const std::string &name, std::chrono::milliseconds timeout);
+  // A unit not loaded is a state (loaded false); an error means PID 1 could
+  // not be asked.
   Result<UnitState> state(const std::string &name);
   // KillUnit(name, who, signal): who is "all" (the unit's cgroup) or "main".
   Status kill(const std::string &name, const std::string &who, int signal);
-  // A unit kept after its run (runOnce): stopped if active, its failed
-  // state reset, so PID 1 forgets it. A unit not loaded is fine.
+  // A unit kept after its run (runOnce): stopped if active (not waited
+  // for), its failed state reset, so PID 1 forgets it. A unit not loaded is
+  // fine.
   Status release(const std::string &name);
+  // AttachProcessesToUnit: moves `pid` into the unit's cgroup.
+  Status attach(const std::string &name, pid_t pid);
   // The names of the loaded units matching a glob (ListUnitsByPatterns).
   Result<std::vector<std::string>> list(const std::string &pattern);
 
  private:
   struct Bus;
   explicit UnitManager(std::unique_ptr<Bus> bus);
+  Status ensureConnected();
   std::unique_ptr<Bus> bus_;
 };
 

@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
-"""The agent under load, with the process executor (a real dcosd, loopback,
-firewall off, no master: the agent runs and reports on its own).
+"""The agent under load (a real dcosd, loopback, firewall off, no master: the
+agent runs and reports on its own), with the process executor or, with
+--executor systemd, the systemd executor: then dcosd runs inside a container
+booted with systemd-nspawn (the host's /usr, a network namespace of its own;
+as tests/integration/systemd_test.sh does), each task a transient unit of
+that container's systemd.
 
 Prints: launch latency (POST /agent/v1/tasks until the answer, which comes
 once the task's process runs and TASK_RUNNING is checkpointed) p50/p99 over
@@ -9,7 +13,7 @@ TASK_RUNNING; dcosd's RSS with 200 tasks; and re-adoption: dcosd SIGKILLed
 with 200 tasks, started again, until its API lists all 200 running (the
 start of dcosd included), and dcosd's own count of that recovery.
 
-Usage: tests/bench/agent.py [BUILD_DIR] [--launches N]
+Usage: tests/bench/agent.py [BUILD_DIR] [--launches N] [--executor process|systemd]
 """
 import argparse
 import http.client
@@ -53,11 +57,76 @@ class Api:
         return r.status, json.loads(r.read() or b"{}")
 
 
+INIT_PID = None  # the container's systemd, with --executor systemd
+
+
 def start(build, work, port):
     log = open(os.path.join(work, "dcosd.log"), "a")
-    return subprocess.Popen([os.path.join(build, "dcosd/dcosd"), "--config-dir", os.path.join(work, "config"),
-                             "--plugin-dir", os.path.join(build, "plugins"), "--state-dir", os.path.join(work, "state"),
-                             "--log-level", "notice"], stdout=log, stderr=log)
+    enter = ["nsenter", "-t", str(INIT_PID), "-m", "-u", "-i", "-n", "-p", "--"] if INIT_PID else []
+    return subprocess.Popen(enter + [os.path.join(build, "dcosd/dcosd"), "--config-dir", os.path.join(work, "config"),
+                                     "--plugin-dir", os.path.join(build, "plugins"), "--state-dir",
+                                     os.path.join(work, "state"), "--log-level", "notice"], stdout=log, stderr=log)
+
+
+def dcosd_pid(proc):
+    """dcosd's own pid: nsenter -p forks it as its child."""
+    if not INIT_PID:
+        return proc.pid
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                children = f.read().split()
+            if children:
+                return int(children[0])
+        except OSError:
+            pass
+        time.sleep(0.005)
+    sys.exit("agent.py: no dcosd under nsenter")
+
+
+def in_container(build, args):
+    """Boots a container with systemd and runs this script inside its
+    network namespace, against a dcosd in the container."""
+    if shutil.which("systemd-nspawn") is None:
+        sys.exit("agent.py: --executor systemd needs systemd-nspawn (package systemd-container)")
+    ns = f"dcos-bench-{os.getpid()}"
+    work = tempfile.mkdtemp(prefix="dcos-bench-agent-sd.")
+    os.chmod(work, 0o755)  # the tasks' user goes through it to their sandboxes
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+    console = open(os.path.join(work, "console.log"), "w")
+    nspawn = subprocess.Popen(
+        ["systemd-nspawn", "-q", "-D", "/", "--volatile=yes", "--register=no", "--keep-unit", "-M", ns,
+         f"--network-namespace-path=/run/netns/{ns}", "--capability=CAP_NET_ADMIN,CAP_SYS_ADMIN",
+         "--bind-ro=/etc/passwd", "--bind-ro=/etc/group", f"--bind-ro={build}", f"--bind={work}",
+         "--boot", "systemd.firstboot=off"], stdout=console, stderr=console, stdin=subprocess.DEVNULL)
+    try:
+        init = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and init is None:
+            r = subprocess.run(["pgrep", "-P", str(nspawn.pid), "-x", "systemd"], capture_output=True, text=True)
+            init = int(r.stdout.split()[0]) if r.stdout.split() else None
+            time.sleep(0.05)
+        if init is None:
+            sys.exit("agent.py: the container's systemd never started")
+        while time.monotonic() < deadline:
+            r = subprocess.run(["nsenter", "-t", str(init), "-m", "-p", "systemctl", "is-system-running"],
+                               capture_output=True, text=True)
+            if r.stdout.strip() in ("running", "degraded"):
+                break
+            time.sleep(0.1)
+        cmd = ["nsenter", f"--net=/run/netns/{ns}", sys.executable, os.path.abspath(__file__), build,
+               "--launches", str(args.launches), "--executor", "systemd", "--init-pid", str(init), "--work", work]
+        return subprocess.run(cmd).returncode
+    finally:
+        nspawn.send_signal(signal.SIGTERM)
+        try:
+            nspawn.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            nspawn.kill()
+        subprocess.run(["ip", "netns", "del", ns])
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def wait_api(port, within=30):
@@ -90,9 +159,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build", nargs="?", default="build")
     ap.add_argument("--launches", type=int, default=200)
+    ap.add_argument("--executor", choices=["process", "systemd"], default="process")
+    ap.add_argument("--init-pid", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--work", help=argparse.SUPPRESS)
     args = ap.parse_args()
     build = os.path.abspath(args.build)
-    work = tempfile.mkdtemp(prefix="dcos-bench-agent.")
+    if args.executor == "systemd" and not args.init_pid:
+        sys.exit(in_container(build, args))
+    global INIT_PID
+    INIT_PID = args.init_pid
+    work = args.work or tempfile.mkdtemp(prefix="dcos-bench-agent.")
     port = free_port()
     os.makedirs(os.path.join(work, "config"))
     cluster = json.load(open(f"{SOURCE}/examples/cluster/cluster.json"))
@@ -101,7 +177,8 @@ def main():
     node = json.load(open(f"{SOURCE}/examples/cluster/node-agent-private.json"))
     node["api"] = {"listen": f"127.0.0.1:{port}"}
     node["firewall"] = {"enabled": False}
-    node["modules"] = {"agent": {"resources": {"cpus": 1000, "mem": 1000000, "ports": "[31000-32000]"}}}
+    node["modules"] = {"agent": {"resources": {"cpus": 1000, "mem": 1000000, "ports": "[31000-32000]"},
+                                 "executor": args.executor}}
     json.dump(cluster, open(f"{work}/config/cluster.json", "w"))
     json.dump(node, open(f"{work}/config/node.json", "w"))
     proc = start(build, work, port)
@@ -118,7 +195,7 @@ def main():
                 sys.exit(f"agent.py: launch {i}: {status} {body}")
         for i in range(args.launches):
             api.call("POST", f"/agent/v1/tasks/lat.{i}/kill")
-        print(f"launch latency, process executor, {args.launches} launches one after another:")
+        print(f"launch latency, {args.executor} executor, {args.launches} launches one after another:")
         print(f"  p50 {statistics.median(latencies):.2f} ms   p99 {pct(latencies, 99):.2f} ms   max {max(latencies):.2f} ms")
 
         # 2. 200 at once, 8 clients.
@@ -146,10 +223,10 @@ def main():
         if errors:
             sys.exit(f"agent.py: {errors[0]}")
         print(f"{n} tasks launched at once (8 clients): all TASK_RUNNING after {(time.perf_counter() - t0) * 1000:.0f} ms")
-        print(f"dcosd RSS with {n} tasks: {rss_kib(proc.pid) / 1024:.1f} MiB")
+        print(f"dcosd RSS with {n} tasks: {rss_kib(dcosd_pid(proc)) / 1024:.1f} MiB")
 
         # 3. Re-adoption after a SIGKILL.
-        proc.send_signal(signal.SIGKILL)
+        os.kill(dcosd_pid(proc), signal.SIGKILL)
         proc.wait()
         t0 = time.perf_counter()
         proc = start(build, work, port)
@@ -172,12 +249,16 @@ def main():
                 break
             time.sleep(0.05)
     finally:
-        proc.send_signal(signal.SIGTERM)
+        try:
+            os.kill(dcosd_pid(proc), signal.SIGTERM)
+        except ProcessLookupError:
+            pass
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -185,24 +185,41 @@ registered() { grep -q '"address":"172.31.240.65"' <<<"$(api "$master_api" /v1/c
 wait_until 60 "the agent in the master's /v1/cluster/nodes" registered
 wait_healthy "$agent_api" 60 agent
 echo "ok: the agent registered with the master's ZooKeeper over the qemu socket network"
-# A task through the booted agent's API: it runs, its output reads back, a
-# kill ends it. (With the process executor for now: under dcosd.service the
-# cgroup tree is read-only, so the agent says it enforces no limits; the
-# systemd executor, transient units in dcos-tasks.slice, is still to come.)
+# A task through the booted agent's API: the systemd executor runs it as
+# its transient unit, which the task itself shows with systemctl (its limits
+# as PID 1 holds them, and the kernel's memory.max); the zone firewall
+# refuses it the master's ZooKeeper, which the node itself reaches.
 post() { curl -sf --max-time 10 -X POST -H 'Content-Type: application/json' -d "$2" "http://127.0.0.1:$agent_api$1"; }
-launched=$(post /agent/v1/tasks '{"id": "img.1", "cmd": "echo hello from $HOST; sleep 1000", "cpus": 0.1, "mem": 32}') ||
-  fail "launching a task through the booted agent's API"
+task=$(cat <<'EOF'
+{"id": "img.1", "cpus": 0.1, "mem": 32,
+ "cmd": "echo hello from $HOST; systemctl show -p User -p Slice -p MemoryMax -p CPUQuotaPerSecUSec -p NoNewPrivileges -p ActiveState dcos-task-$MESOS_TASK_ID.service; echo memory.max=$(cat /sys/fs/cgroup/dcos.slice/dcos-tasks.slice/dcos-task-$MESOS_TASK_ID.service/memory.max); if bash -c 'exec 3<>/dev/tcp/172.31.240.11/2181' 2>/dev/null; then echo zk-reached; else echo zk-refused; fi; echo probed; sleep 1000"}
+EOF
+)
+launched=$(post /agent/v1/tasks "$task") || fail "launching a task through the booted agent's API"
 grep -q '"state":"TASK_RUNNING"' <<<"$launched" || fail "the task is not running: $launched"
-said_hello() { grep -q 'hello from 172.31.240.65' <<<"$(api "$agent_api" '/agent/v1/tasks/img.1/files/read?path=stdout')"; }
-if ! (unset -f fail; wait_until 30 "the task's stdout" said_hello); then
-  fail "the task's stdout never said hello: task $(api "$agent_api" /agent/v1/tasks/img.1); read: $(curl -s --max-time 5 "http://127.0.0.1:$agent_api/agent/v1/tasks/img.1/files/read?path=stdout")"
+task_stdout() { curl -s --max-time 5 "http://127.0.0.1:$agent_api/agent/v1/tasks/$1/files/read?path=stdout"; }
+probed() { grep -q 'probed' <<<"$(task_stdout img.1)"; }
+if ! (unset -f fail; wait_until 30 "the task's stdout" probed); then
+  fail "the task's stdout never said it probed: task $(api "$agent_api" /agent/v1/tasks/img.1); read: $(task_stdout img.1)"
 fi
+shown=$(task_stdout img.1)
+for want in "hello from 172.31.240.65" "ActiveState=active" "User=nobody" "Slice=dcos-tasks.slice" \
+  "MemoryMax=33554432" "CPUQuotaPerSecUSec=100ms" "NoNewPrivileges=yes" "memory.max=33554432" "zk-refused"; do
+  grep -qF "$want" <<<"$shown" || fail "the task's view of itself lacks '$want': $shown"
+done
 info=$(api "$agent_api" /agent/v1/info)
-limits=$(grep -o '"limits":"[^"]*"' <<<"$info") || fail "the booted agent's info has no limits: $info"
+grep -q '"executor":"systemd"' <<<"$info" || fail "the booted agent does not use the systemd executor: $info"
+# Over its memory: the kernel's OOM killer ends it, and it is reported so.
+post /agent/v1/tasks '{"id": "hog.1", "mem": 32, "cmd": "exec dd if=/dev/zero of=/dev/null bs=64M count=1"}' >/dev/null ||
+  fail "launching the memory hog"
+hog_failed() { grep -q '"state":"TASK_FAILED"' <<<"$(api "$agent_api" /agent/v1/tasks/hog.1)"; }
+wait_until 30 "the memory hog ended" hog_failed
+grep -q '"message":"memory limit exceeded' <<<"$(api "$agent_api" /agent/v1/tasks/hog.1)" ||
+  fail "the memory hog was not reported over its limit: $(api "$agent_api" /agent/v1/tasks/hog.1)"
 post /agent/v1/tasks/img.1/kill '' >/dev/null || fail "killing the task"
 killed() { grep -q '"state":"TASK_KILLED"' <<<"$(api "$agent_api" /agent/v1/tasks/img.1)"; }
 wait_until 30 "the task killed" killed
-echo "ok: a task launched through the booted agent's API ran, wrote its stdout, and was killed ($limits)"
+echo "ok: a task on the booted agent ran as dcos-task-img.1.service (nobody, dcos-tasks.slice, MemoryMax and memory.max 32 MiB, CPUQuota 10%), was refused ZooKeeper, and was killed; a task over its memory was reported so"
 shutdown_node agent 90
 shutdown_node master 90
 echo "ok: both powered off cleanly"

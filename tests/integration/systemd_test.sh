@@ -37,6 +37,7 @@ fail() {
   if [[ -n $init_pid ]]; then
     echo "--- journalctl -u dcosd -u dcos-zookeeper (tail)" >&2
     in_container journalctl --no-pager -u dcosd -u dcos-zookeeper -u 'dcos-task-*' 2>&1 | tail -40 >&2 || true
+    in_container journalctl --no-pager -u dcosd 2>&1 | grep -i "warn\|check\|cannot" | tail -5 >&2 || true
     if [[ $(type -t agent_api) == function ]]; then
       echo "--- the agent's tasks" >&2
       agent_api GET /agent/v1/tasks >&2 || true
@@ -241,8 +242,11 @@ unit=dcos-task-trap.1.service
 [[ -z $(prop $unit CapabilityBoundingSet) ]] || fail "$unit has capabilities: $(prop $unit CapabilityBoundingSet)"
 sandbox=$(agent_api GET /agent/v1/tasks/trap.1 | json_field sandbox)
 [[ $(prop $unit WorkingDirectory) == "$sandbox" ]] || fail "$unit works in $(prop $unit WorkingDirectory), not $sandbox"
-[[ $(prop $unit StandardOutput) == "append" ]] || fail "$unit StandardOutput: $(prop $unit StandardOutput)"
 main_pid=$(prop $unit MainPID)
+# Its stdout and stderr: the sandbox's files, opened by the agent and handed
+# to PID 1 as descriptors.
+[[ $(in_container readlink /proc/"$main_pid"/fd/1) == "$sandbox/stdout" ]] || fail "$unit's stdout is $(in_container readlink /proc/"$main_pid"/fd/1)"
+[[ $(in_container readlink /proc/"$main_pid"/fd/2) == "$sandbox/stderr" ]] || fail "$unit's stderr is $(in_container readlink /proc/"$main_pid"/fd/2)"
 [[ $(agent_api GET /agent/v1/tasks/trap.1 | json_field pid) == "$main_pid" ]] || fail "the task's pid is not the unit's MainPID $main_pid"
 [[ $(in_container ps -o user= -p "$main_pid") == nobody ]] || fail "the task's process does not run as nobody"
 grep -q '^CapEff:[[:space:]]*0000000000000000' <<<"$(in_container cat /proc/"$main_pid"/status)" \
@@ -287,6 +291,24 @@ agent_api GET /agent/v1/info >/dev/null || fail "the node API refuses the node i
 agent_api DELETE /agent/v1/tasks/listener.1 >/dev/null
 echo "ok: a task is refused the node API (a reset from the output chain matching dcos-tasks.slice) and reaches another task"
 
+# A COMMAND health check runs in the task's own unit (its cgroup, limits and
+# guard), as the task's user.
+launch '{"id": "checked.1", "cmd": "while :; do sleep 0.1; done", "healthChecks": [{"protocol": "COMMAND",
+  "command": {"value": "grep -q dcos-task-checked.1.service /proc/self/cgroup && test $(id -un) = nobody"},
+  "gracePeriodSeconds": 0, "intervalSeconds": 0.2, "timeoutSeconds": 5}]}'
+healthy_task() { [[ $(agent_api GET /agent/v1/tasks/checked.1 | json_field healthy) == True ]]; }
+wait_until 20 "checked.1 healthy" healthy_task
+agent_api DELETE /agent/v1/tasks/checked.1 >/dev/null
+echo "ok: a COMMAND check of a unit's task runs in that unit, as the task's user"
+
+# The sandbox's output files cannot be turned against PID 1: the agent
+# opens them and hands PID 1 the descriptors.
+launch '{"id": "args.1", "args": ["sh", "-c", "echo args-ran-in-$PWD"]}'
+wait_until 20 "args.1 finished" state_is args.1 TASK_FINISHED
+stdout_has args.1 "args-ran-in-/var/lib/dcos/agent/tasks/args.1/sandbox" || fail "args.1: $(agent_api GET /agent/v1/tasks/args.1/files/read?path=stdout)"
+[[ $(prop dcos-task-args.1.service LoadState) == not-found ]] || fail "args.1's unit was not released"
+echo "ok: args run with the task's PATH in its sandbox"
+
 launch '{"id": "fails.1", "cmd": "exit 3"}'
 wait_until 20 "fails.1 failed" state_is fails.1 TASK_FAILED
 [[ $(agent_api GET /agent/v1/tasks/fails.1 | json_field exit_code) == 3 ]] || fail "fails.1: $(agent_api GET /agent/v1/tasks/fails.1)"
@@ -321,6 +343,12 @@ in_container systemctl kill -s KILL --kill-who=main dcosd.service
 dcosd_down() { [[ $(prop dcosd.service ActiveState) != active ]]; }
 wait_until 20 "dcosd down" dcosd_down
 in_container touch /tmp/dcos-test-go
+# As if dcosd had died between starting long.1's unit and learning its pid.
+in_container /usr/bin/python3 -c 'import json, sys
+p = sys.argv[1]
+s = json.load(open(p))
+s["pid"] = s["supervisor"] = s["supervisor_start"] = 0
+json.dump(s, open(p, "w"))' /var/lib/dcos/agent/tasks/long.1/meta/state.json
 waits_exited() { [[ $(prop dcos-task-waits.1.service ExecMainStatus) == 7 ]]; }
 wait_until 20 "waits.1 exited while dcosd was down" waits_exited
 in_container systemctl unmask --runtime dcosd.service >/dev/null
@@ -334,6 +362,7 @@ in_container systemctl restart dcosd.service
 wait_until 30 "the agent back after systemctl restart" agent_up
 [[ $(prop dcos-task-long.1.service MainPID) == "$long_pid" ]] || fail "long.1 was restarted by systemctl restart dcosd"
 state_is long.1 TASK_RUNNING || fail "long.1 after systemctl restart dcosd: $(task_state long.1)"
-echo "ok: dcosd SIGKILLed and restarted: long.1 re-adopted (same unit, pid $long_pid), waits.1 reported with its real exit status 7; systemctl restart dcosd re-adopts too"
+[[ $(agent_api GET /agent/v1/tasks/long.1 | json_field pid) == "$long_pid" ]] || fail "long.1's pid not learned from its unit"
+echo "ok: dcosd SIGKILLed and restarted: long.1 re-adopted (same unit, pid $long_pid, learned from PID 1), waits.1 reported with its real exit status 7; systemctl restart dcosd re-adopts too"
 agent_api DELETE /agent/v1/tasks/long.1 >/dev/null
 wait_until 20 "long.1 killed" state_is long.1 TASK_KILLED

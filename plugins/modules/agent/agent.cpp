@@ -19,6 +19,11 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/SSLManager.h>
 
 #include <cerrno>
 #include <chrono>
@@ -26,6 +31,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "base/file.h"
@@ -146,18 +152,36 @@ std::map<std::string, std::string> parseQuery(const std::string &query) {
 
 std::string unitName(const std::string &taskId) { return "dcos-task-" + taskId + ".service"; }
 
-// What execvp would run for `name`, on `path` (a task's PATH).
-std::optional<std::string> findProgram(const std::string &name, const std::string &path) {
-  if (name.find('/') != std::string::npos) {
-    if (name[0] != '/') return std::nullopt;  // relative to the sandbox: the process executor's case only
-    return name;
+// Marathon: 200-399 is healthy (and 1xx when told to ignore it).
+bool healthyStatus(int code, const HealthCheck &c) {
+  return (code >= 200 && code < 400) || (c.ignoreHttp1xx && code >= 100 && code < 200);
+}
+
+// HTTPS as Marathon checks it: a GET of the path over TLS, the task's
+// certificate not verified (a task's certificate names its app, not the
+// agent's address).
+bool httpsProbe(const std::string &address, int port, const HealthCheck &c, int timeoutMs) {
+  static std::once_flag once;
+  static Poco::Net::Context::Ptr context;
+  std::call_once(once, [] {
+    Poco::Net::initializeSSL();
+    context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", "", Poco::Net::Context::VERIFY_NONE);
+  });
+  try {
+    Poco::Net::HTTPSClientSession session(address, static_cast<Poco::UInt16>(port), context);
+    session.setTimeout(Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(timeoutMs) * 1000));
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, c.path.empty() ? "/" : c.path,
+                                   Poco::Net::HTTPMessage::HTTP_1_1);
+    request.set("User-Agent", "dcos-health");
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    session.receiveResponse(response);
+    return healthyStatus(static_cast<int>(response.getStatus()), c);
+  } catch (const Poco::Exception &) {
+    return false;
+  } catch (const std::exception &) {
+    return false;
   }
-  std::istringstream dirs(path);
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    if (candidate[0] == '/' && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return std::nullopt;
 }
 
 const char *signalName(int sig) {
@@ -238,6 +262,10 @@ Result<std::unique_ptr<Agent>> Agent::open(AgentConfig config) {
     a->logMessage(LOG_INFO, "tasks run as transient units dcos-task-<id>.service in dcos-tasks.slice");
   } else if (!a->config_.simulate) {
     a->cgroups_ = Cgroups::detect("dcos-tasks/" + a->config_.id);
+    if (!a->cgroups_.guarded()) {
+      a->logMessage(LOG_WARNING, "tasks are not kept from the control plane here: they join no cgroup under the v2 "
+                                 "hierarchy's dcos-tasks, which the zone firewall matches");
+    }
     if (!a->cgroups_.unavailable().empty()) {
       a->logMessage(LOG_WARNING, "task cpu and memory limits cannot be enforced here: " + a->cgroups_.unavailable());
     } else {
@@ -258,10 +286,12 @@ Result<std::unique_ptr<Agent>> Agent::open(AgentConfig config) {
         std::string id = name.substr(10, name.size() - 10 - 8);
         auto it = a->tasks_.find(id);
         if (it != a->tasks_.end() && it->second.unit && !isTerminal(it->second.status.state)) continue;
-        if (it != a->tasks_.end() && it->second.unit) continue;  // ended; released by finish()
-        a->logMessage(LOG_WARNING, name + " belongs to no task this agent knows: stopping it");
+        if (it == a->tasks_.end() || !it->second.unit) {
+          a->logMessage(LOG_WARNING, name + " belongs to no task this agent knows: stopping it");
+        }
+        // Else a task that ended, whose unit dcosd had no time to release.
         (void)a->units_->kill(name, "all", SIGKILL);
-        (void)a->units_->release(name);
+        if (!a->units_->release(name)) a->staleUnits_.insert(id);
       }
     }
   }
@@ -534,14 +564,10 @@ Result<Agent::Started> Agent::startUnit(const Task &t) const {
   std::vector<std::string> env = taskEnvironment(t.spec, config_.address, sandbox);
   systemd::ServiceSpec spec;
   if (!t.spec.args.empty()) {
-    std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    for (const auto &e : env) {
-      if (text::startsWith(e, "PATH=")) path = e.substr(5);
-    }
-    auto program = findProgram(t.spec.args[0], path);
-    if (!program) return makeError("no program " + text::quote(t.spec.args[0]) + " on the task's PATH");
-    spec.argv = t.spec.args;
-    spec.argv[0] = *program;
+    // As the process executor runs args: execvp with the task's PATH, a
+    // relative program found from the sandbox. The shell is gone at exec.
+    spec.argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\""};
+    spec.argv.insert(spec.argv.end(), t.spec.args.begin(), t.spec.args.end());
   } else {
     spec.argv = {"/bin/sh", "-c", t.spec.cmd};
   }
@@ -561,15 +587,35 @@ Result<Agent::Started> Agent::startUnit(const Task &t) const {
   put("stderr", "/dev/null");
   put("user", t.spec.user);
   if (auto w = writeFileAtomically(t.dir + "/meta/launch", launch, 0644, kTaskState); !w) return w.error();
-  // The output files, the task's own before PID 1 opens them for it.
+  // The output files, opened here and handed to PID 1 as descriptors: PID 1
+  // opening a path in a sandbox the task's user owns would follow a link
+  // that user planted, as root.
   auto user = lookupUser(t.spec.user);
   if (!user) return makeError("no such user " + text::quote(t.spec.user));
-  for (const char *f : {"stdout", "stderr"}) {
-    std::string file = sandbox + "/" + f;
-    int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return makeError("cannot make " + file + ": " + std::strerror(errno), errno);
-    (void)!::fchown(fd, user->uid, user->gid);
-    ::close(fd);
+  int dir = ::open(sandbox.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir < 0) return makeError("cannot open " + sandbox + ": " + std::strerror(errno), errno);
+  int out[2] = {-1, -1};
+  std::string openError;
+  for (int k = 0; k < 2; ++k) {
+    const char *f = k == 0 ? "stdout" : "stderr";
+    out[k] = ::openat(dir, f, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
+    struct stat st {};
+    if (out[k] < 0 || ::fstat(out[k], &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+      openError = "cannot open " + sandbox + "/" + f + " as a plain file of its own";
+      break;
+    }
+    (void)!::fchown(out[k], user->uid, user->gid);
+  }
+  ::close(dir);
+  auto closeOut = [&] {
+    for (int &fd : out) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
+  };
+  if (!openError.empty()) {
+    closeOut();
+    return makeError(openError);
   }
   spec.description = "dcos task " + t.spec.id;
   spec.workingDirectory = sandbox;
@@ -578,39 +624,45 @@ Result<Agent::Started> Agent::startUnit(const Task &t) const {
   spec.runOnce = true;
   spec.slice = "dcos-tasks.slice";
   spec.stopTimeout = std::chrono::milliseconds(static_cast<int64_t>(t.spec.killGracePeriodSeconds * 1000));
-  spec.cpuQuotaPerSecUsec = static_cast<uint64_t>(std::llround(t.spec.cpus * 1e6));
-  // CPUWeight's default, 100, is one cpu's share.
-  spec.cpuWeight = static_cast<uint64_t>(std::clamp<long long>(std::llround(t.spec.cpus * 100), 1, 10000));
-  spec.memoryMaxBytes = static_cast<uint64_t>(std::llround(t.spec.mem * 1024 * 1024));
-  spec.appendOutputTo = sandbox + "/stdout";
-  spec.appendErrorTo = sandbox + "/stderr";
-  spec.noCapabilities = true;
-
-  std::lock_guard lock(unitsMutex_);
-  if (auto s = units_->state(name); s && s->loaded) {
-    // Left by a task of the same id that this agent forgot: not ours to keep.
-    (void)units_->kill(name, "all", SIGKILL);
-    (void)units_->release(name);
+  // A limit of 0 is no limit, as with the process executor.
+  if (t.spec.cpus > 0) {
+    spec.cpuQuotaPerSecUsec = static_cast<uint64_t>(std::max<long long>(1000, std::llround(t.spec.cpus * 1e6)));
+    // CPUWeight's default, 100, is one cpu's share.
+    spec.cpuWeight = static_cast<uint64_t>(std::clamp<long long>(std::llround(t.spec.cpus * 100), 1, 10000));
   }
-  if (auto s = units_->startService(name, spec); !s) return s.error();
+  if (t.spec.mem > 0) spec.memoryMaxBytes = static_cast<uint64_t>(std::llround(t.spec.mem * 1024 * 1024));
+  spec.stdoutFd = out[0];
+  spec.stderrFd = out[1];
+  spec.noCapabilities = true;
+  spec.delegate = true;  // COMMAND checks are moved into it
+
+  {
+    std::lock_guard lock(unitsMutex_);
+    if (auto s = units_->state(name); s && s->loaded) {
+      // Left by a task of the same id that this agent forgot: not ours to keep.
+      (void)units_->kill(name, "all", SIGKILL);
+      (void)units_->release(name);
+    }
+    auto started = units_->startService(name, spec);
+    closeOut();
+    if (!started) return started.error();
+  }
   // Type=exec: the start job ends once the task has exec'd, or failed to.
+  // PID 1 is asked again and again, the lock free between the questions.
   Started started;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  useconds_t pause = 250;
   for (;;) {
-    auto s = units_->state(name);
-    if (!s) return s.error();
-    if (s->execMainCode != 0 || s->activeState == "failed" || !s->loaded) {
-      // Ended already. systemd's own failures to start it (no such user,
-      // no sandbox, exec) are exit statuses 200-243 with no run at all.
-      if (s->execMainCode == 1 && s->execMainStatus >= 200 && s->execMainStatus <= 243 && s->result == "exit-code") {
-        (void)units_->release(name);
-        return makeError("systemd could not start " + name + ": exit status " + std::to_string(s->execMainStatus) +
-                         " (systemd.exec(5), \"Process Exit Codes\")");
-      }
-      if (!s->loaded) return makeError(name + " is gone before it ran");
-      return started;  // pid 0, no pidfd: the monitor reads how it ended
+    Result<systemd::UnitState> s = makeError("");
+    {
+      std::lock_guard lock(unitsMutex_);
+      s = units_->state(name);
     }
-    if (s->activeState == "active" && s->mainPid > 0) {
+    if (s && (s->execMainCode != 0 || s->activeState == "failed" || !s->loaded)) {
+      if (!s->loaded) return makeError(name + " is gone before it ran");
+      return started;  // ended already; pid 0, no pidfd: the monitor reads how
+    }
+    if (s && s->activeState == "active" && s->mainPid > 0) {
       started.supervisor = s->mainPid;
       started.pid = s->mainPid;
       started.start = startTime(s->mainPid);
@@ -618,11 +670,14 @@ Result<Agent::Started> Agent::startUnit(const Task &t) const {
       return started;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
+      std::lock_guard lock(unitsMutex_);
       (void)units_->kill(name, "all", SIGKILL);
       (void)units_->release(name);
-      return makeError(name + " still " + s->activeState + "/" + s->subState + " after 10 s");
+      return makeError(s ? name + " still " + s->activeState + "/" + s->subState + " after 10 s"
+                         : "asking PID 1 about " + name + ": " + s.error().message);
     }
-    ::usleep(200);
+    ::usleep(pause);
+    pause = std::min<useconds_t>(pause * 2, 20000);
   }
 }
 
@@ -633,13 +688,13 @@ bool Agent::unitExit(const Task &t, std::string &exit, bool &oom) {
     return true;
   }
   auto s = units_->state(unitName(t.spec.id));
-  if (!s) {
-    exit = "failed " + s.error().message;
-    return true;
-  }
+  if (!s) return false;  // PID 1 could not be asked: again later
   exit.clear();
   if (!s->loaded) return true;
-  if (s->execMainCode == 0 && (s->activeState == "active" || s->activeState == "activating")) return false;
+  const std::string &a = s->activeState;
+  if (s->execMainCode == 0 && (a == "active" || a == "activating" || a == "deactivating" || a == "reloading")) {
+    return false;  // still running, or PID 1 has not caught up
+  }
   oom = s->result == "oom-kill";
   if (s->execMainCode == 1) {
     exit = "exited " + std::to_string(s->execMainStatus);
@@ -663,14 +718,18 @@ void Agent::signalTask(Task &t, int sig) {
   }
 }
 
-void Agent::releaseUnit(const std::string &id) {
+bool Agent::releaseUnit(const std::string &id) {
   std::lock_guard lock(unitsMutex_);
-  if (!units_) return;
+  if (!units_) return true;
   // Stragglers the main process left in the unit's cgroup go at once, as
   // the process executor's do; then PID 1 forgets the unit.
   const std::string name = unitName(id);
   (void)units_->kill(name, "all", SIGKILL);
-  if (auto r = units_->release(name); !r) logMessage(LOG_WARNING, "task " + id + ": " + r.error().message);
+  if (auto r = units_->release(name); !r) {
+    logMessage(LOG_WARNING, "task " + id + ": " + r.error().message + " (tried again later)");
+    return false;
+  }
+  return true;
 }
 
 void Agent::hold(Task &t) {
@@ -716,6 +775,11 @@ void Agent::finish(Task &t) {
                  unitName(t.spec.id) + " is gone (the machine restarted, or the unit was reset): how it ended is unknown");
     } else if (text::startsWith(exit, "exited ")) {
       int code = std::atoi(exit.c_str() + 7);
+      // systemd's own codes for what failed before the exec (a task that
+      // exits with one of them itself is rare, and its code is kept).
+      const std::string why = t.unit && code >= 200 && code <= 243
+                                  ? " (if it never ran: systemd's code for a failed start, systemd.exec(5))"
+                                  : "";
       if (t.killing) {
         transition(t, TaskState::Killed, "killed; exited with status " + std::to_string(code), code);
       } else if (code == 0) {
@@ -726,7 +790,7 @@ void Agent::finish(Task &t) {
         mem << t.spec.mem;
         transition(t, TaskState::Failed, "memory limit exceeded: killed by the kernel over its " + mem.str() + " MiB", code);
       } else {
-        transition(t, TaskState::Failed, "exited with status " + std::to_string(code), code);
+        transition(t, TaskState::Failed, "exited with status " + std::to_string(code) + why, code);
       }
     } else if (text::startsWith(exit, "signaled ")) {
       int sig = std::atoi(exit.c_str() + 9);
@@ -750,7 +814,7 @@ void Agent::finish(Task &t) {
       transition(t, TaskState::Failed, "the task's supervisor ended without saying how the task did");
     }
   }
-  if (t.unit) releaseUnit(t.spec.id);
+  if (t.unit && !releaseUnit(t.spec.id)) staleUnits_.insert(t.spec.id);
   if (cgroups_.kind() != "none" && !t.unit) {
     cgroups_.killAll(t.spec.id);
     cgroups_.remove(t.spec.id);
@@ -778,7 +842,7 @@ Agent::Reply Agent::kill(const std::string &taskId) {
       release(t);
       saveState(t);
       notify();
-    } else if (t.pid > 0) {
+    } else if (t.unit || t.pid > 0) {
       signalTask(t, SIGTERM);
     }
     uint64_t one = 1;
@@ -803,9 +867,11 @@ void Agent::monitor() {
           fds.push_back(pollfd{t.pidfd, POLLIN, 0});
           ids.push_back(id);
         }
-        if (t.exitPending && !isTerminal(t.status.state)) nextDeadline = now + 5;
+        if (t.exitPending && !isTerminal(t.status.state) && (nextDeadline < 0 || nextDeadline > now + 20)) {
+          nextDeadline = now + 20;
+        }
         if (t.killing && !t.sigkilled && !isTerminal(t.status.state)) {
-          if (t.killDeadlineMs <= now && t.supervisor > 0) {
+          if (t.killDeadlineMs <= now && (t.supervisor > 0 || t.unit)) {
             // The grace period is over: the whole tree goes.
             t.sigkilled = true;
             signalTask(t, SIGKILL);
@@ -825,6 +891,9 @@ void Agent::monitor() {
         it = cgroups_.exists(*it) ? std::next(it) : staleCgroups_.erase(it);
       }
       if (!staleCgroups_.empty() && (nextDeadline < 0 || nextDeadline > nowMs() + 100)) nextDeadline = nowMs() + 100;
+      for (auto it = staleUnits_.begin(); it != staleUnits_.end();) {
+        it = releaseUnit(*it) ? staleUnits_.erase(it) : std::next(it);
+      }
     }
     int timeout = nextDeadline < 0 ? 1000 : static_cast<int>(std::max<int64_t>(0, nextDeadline - nowMs()) + 1);
     int n = ::poll(fds.data(), fds.size(), std::min(timeout, 1000));
@@ -854,25 +923,47 @@ void Agent::monitor() {
   }
 }
 
-// A TCP connect (and for HTTP a request) to the task's port on this node.
+// A TCP connect (and for HTTP and HTTPS a request) to the task's port on this node.
 bool Agent::probe(const Task &t, const HealthCheck &c) const {
   int timeoutMs = static_cast<int>(c.timeoutSeconds * 1000);
   if (c.protocol == "COMMAND") {
     // Through the supervisor, which becomes the check as the task runs: its
     // user, cgroups and environment. Nothing that environment reaches
     // (LD_PRELOAD, PATH) runs as root.
+    // A unit's check joins the task's unit first (its cgroup: its limits,
+    // the firewall's guard, and its end with the task): it holds until
+    // told to go.
     if (!lookupUser(t.spec.user)) return false;
     std::string meta = t.dir + "/meta";
     std::vector<char *> argv{const_cast<char *>(config_.supervisor.c_str()), const_cast<char *>("--check"),
-                             meta.data(), const_cast<char *>(c.command.c_str()), nullptr};
+                             meta.data(), const_cast<char *>(c.command.c_str())};
+    if (t.unit) argv.push_back(const_cast<char *>("--hold"));
+    argv.push_back(nullptr);
     char *envp[] = {nullptr};
+    int go[2] = {-1, -1};
+    if (t.unit && ::pipe2(go, O_CLOEXEC) != 0) return false;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    if (t.unit) posix_spawn_file_actions_adddup2(&fa, go[0], 0);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     pid_t pid = 0;
     int rc = ::posix_spawn(&pid, config_.supervisor.c_str(), &fa, nullptr, argv.data(), envp);
     posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) return false;
+    if (t.unit) ::close(go[0]);
+    if (rc != 0) {
+      if (t.unit) ::close(go[1]);
+      return false;
+    }
+    if (t.unit) {
+      Status attached = makeError("the systemd executor is not in use");
+      {
+        std::lock_guard lock(unitsMutex_);
+        if (units_) attached = units_->attach(unitName(t.spec.id), pid);
+      }
+      if (attached) (void)!::write(go[1], "g", 1);  // else EOF: it exits 126 without running anything
+      ::close(go[1]);
+      if (!attached) logMessage(LOG_WARNING, "task " + t.spec.id + ": COMMAND check not run: " + attached.error().message);
+    }
     int pfd = pidfdOpen(pid);
     pollfd p{pfd, POLLIN, 0};
     bool done = pfd >= 0 && ::poll(&p, 1, timeoutMs) > 0;
@@ -887,6 +978,7 @@ bool Agent::probe(const Task &t, const HealthCheck &c) const {
   }
   int port = c.port ? *c.port : (c.portIndex < static_cast<int>(t.spec.ports.size()) ? t.spec.ports[c.portIndex] : 0);
   if (port == 0) return false;
+  if (c.protocol == "HTTPS" || c.protocol == "MESOS_HTTPS") return httpsProbe(config_.address, port, c, timeoutMs);
   int fd = ::socket(config_.address.find(':') != std::string::npos ? AF_INET6 : AF_INET,
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
@@ -937,11 +1029,7 @@ bool Agent::probe(const Task &t, const HealthCheck &c) const {
           }
           got.append(buf, static_cast<size_t>(n));
         }
-        // Marathon: 200-399 is healthy (and 1xx when told to ignore it).
-        if (ok) {
-          int code = got.size() > 12 ? std::atoi(got.c_str() + 9) : 0;
-          ok = (code >= 200 && code < 400) || (c.ignoreHttp1xx && code >= 100 && code < 200);
-        }
+        if (ok) ok = healthyStatus(got.size() > 12 ? std::atoi(got.c_str() + 9) : 0, c);
       }
     }
   }
@@ -973,6 +1061,7 @@ void Agent::runHealthChecks() {
       Task copy;
       copy.spec = t.spec;
       copy.dir = t.dir;
+      copy.unit = t.unit;
       std::thread([this, taskId = id, copy = std::move(copy)] {
         const HealthCheck &c = copy.spec.healthChecks[0];
         bool ok = probe(copy, c);
@@ -1066,30 +1155,38 @@ Status Agent::recover() {
     if (task.unit && units_) {
       // Still ours: PID 1 runs its unit, whose main process is the one we
       // knew (same pid, same start time).
+      // Its unit runs, whatever we knew of its pid: dcosd may have died
+      // before it learned it. The unit is the task.
       std::lock_guard unitsLock(unitsMutex_);
       auto s = units_->state(unitName(task.spec.id));
-      if (s && s->loaded && s->execMainCode == 0 && s->mainPid == task.pid && task.pid > 0) {
-        int fd = pidfdOpen(task.pid);
-        if (fd >= 0 && startTime(task.pid) == task.supervisorStart) {
+      if (!s) {
+        task.exitPending = true;  // PID 1 could not be asked: the monitor asks again
+      } else if (s->loaded && s->execMainCode == 0 && s->mainPid > 0) {
+        int fd = pidfdOpen(s->mainPid);
+        if (fd >= 0) {
+          if (s->mainPid != task.pid || task.supervisorStart == 0) task.supervisorStart = startTime(s->mainPid);
+          task.pid = task.supervisor = s->mainPid;
           task.pidfd = fd;
-        } else if (fd >= 0) {
-          ::close(fd);
         }
       }
     } else if (task.supervisor > 0 && task.supervisorStart != 0 && !task.unit) {
       // Still ours: the same pid, started at the same time.
       // The pidfd first, then the check: a pid reused in between is caught.
+      // The exit file is the supervisor's last word: once it is there, the
+      // task has ended, whether the supervisor has yet or not.
       int fd = pidfdOpen(task.supervisor);
       pollfd exited{fd, POLLIN, 0};
-      if (fd >= 0 && startTime(task.supervisor) == task.supervisorStart && ::poll(&exited, 1, 0) == 0) {
+      if (fd >= 0 && startTime(task.supervisor) == task.supervisorStart && ::poll(&exited, 1, 0) == 0 &&
+          !fs::exists(dir + "/meta/exit")) {
         task.pidfd = fd;  // still running: adopted
       } else if (fd >= 0) {
         ::close(fd);  // gone, or a zombie of ours that ended while no one watched
       }
     }
-    if (task.pidfd >= 0) {
+    if (task.pidfd >= 0 || task.exitPending) {
       ++adopted;
       if (task.status.state != TaskState::Running && !task.killing) transition(task, TaskState::Running, "");
+      if (task.unit) saveState(task);
     } else {
       ++ended;
       finish(task);

@@ -145,7 +145,9 @@ class Agent {
   // is gone), with whether the kernel's OOM killer ended it.
   bool unitExit(const Task &t, std::string &exit, bool &oom);
   void signalTask(Task &t, int sig);
-  void releaseUnit(const std::string &id);
+  // Kills what is left in the task's unit and has PID 1 forget it; false
+  // when PID 1 could not be asked (the monitor tries again).
+  bool releaseUnit(const std::string &id);
   void transition(Task &t, TaskState state, const std::string &message, std::optional<int> exitCode = std::nullopt,
                   std::optional<int> signal = std::nullopt);
   void finish(Task &t);
@@ -170,6 +172,7 @@ class Agent {
   std::map<std::string, Task> tasks_;
   std::set<int> portsInUse_;
   std::set<std::string> staleCgroups_;  // of ended tasks, not removable yet
+  std::set<std::string> staleUnits_;    // of ended tasks, not released yet
   double cpusUsed_ = 0, memUsed_ = 0, diskUsed_ = 0;
   std::vector<std::function<void()>> listeners_;
   std::thread monitor_;

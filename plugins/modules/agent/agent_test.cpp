@@ -311,6 +311,29 @@ TEST_CASE("agent: what a task could turn against the node is refused or confined
     a.kill("hc.1");
     CHECK(waitState(a, "hc.1", "TASK_KILLED"));
   }
+  SECTION("an HTTPS check: a GET over TLS, the task's own certificate not verified") {
+    // openssl's test server: a self-signed certificate made by the task,
+    // and -www answers a GET with 200.
+    REQUIRE(a.launch(R"({"id": "tls.1", "ports": [31008], "cmd": "openssl req -x509 -nodes -newkey rsa:2048 -subj /CN=task -keyout k.pem -out c.pem -days 1 2>/dev/null && exec openssl s_server -quiet -www -accept $PORT0 -cert c.pem -key k.pem",
+                         "healthChecks": [{"protocol": "HTTPS", "portIndex": 0, "gracePeriodSeconds": 30,
+                         "intervalSeconds": 0.2, "timeoutSeconds": 2}]})").status == 201);
+    CHECK(dcos::test::waitUntil([&] { auto t = task(a, "tls.1"); return t && t->has("healthy") && t->getValue<bool>("healthy"); },
+                                20s, 20ms));
+    a.kill("tls.1");
+    CHECK(waitState(a, "tls.1", "TASK_KILLED"));
+    // A plain HTTP server is not healthy for an HTTPS check.
+    REQUIRE(a.launch(R"({"id": "plain.1", "ports": [31009], "cmd": "exec python3 -m http.server $PORT0",
+                         "healthChecks": [{"protocol": "HTTPS", "portIndex": 0, "gracePeriodSeconds": 0,
+                         "intervalSeconds": 0.2, "timeoutSeconds": 1, "maxConsecutiveFailures": 2}]})").status == 201);
+    CHECK(dcos::test::waitUntil([&] {
+      for (const auto &u : a.updates().pending()) {
+        if (u.taskId == "plain.1" && u.message.find("HTTPS health check failed 2 times in a row") != std::string::npos) return true;
+      }
+      return false;
+    }, 20s, 20ms));
+    a.kill("plain.1");
+    CHECK(waitState(a, "plain.1", "TASK_KILLED"));
+  }
   SECTION("with maxConsecutiveFailures 1, the first failure says the limit is reached") {
     REQUIRE(a.launch(R"({"id": "hc.2", "cmd": "sleep 100", "healthChecks": [{"protocol": "COMMAND",
                          "command": {"value": "false"}, "gracePeriodSeconds": 0, "intervalSeconds": 0.1,

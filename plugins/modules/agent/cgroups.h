@@ -24,6 +24,9 @@ class Cgroups {
   const std::string &kind() const { return kind_; }
   // Why limits cannot be enforced, or "" when they can.
   const std::string &unavailable() const { return why_; }
+  // Whether a task's cgroups include one in the v2 hierarchy, where the
+  // zone firewall's output chain finds its sockets.
+  bool guarded() const { return kind_ == "v2" || (kind_ == "v1" && !unifiedRoot_.empty()); }
 
   // Makes the task's cgroups with their limits; returns the directories a
   // process joins (write its pid to <dir>/cgroup.procs).

@@ -170,7 +170,12 @@ void writeAtomically(const std::string &path, const std::string &content) {
 int main(int argc, char **argv) {
   // Nothing of whoever started us goes on to the task.
   ::close_range(3, ~0U, 0);
-  if (argc == 4 && std::string(argv[1]) == "--check") {
+  const bool hold = argc == 5 && std::string(argv[4]) == "--hold";
+  if ((argc == 4 || hold) && std::string(argv[1]) == "--check") {
+    // --hold: wait for a byte on stdin first, while the agent moves this
+    // process into the task's unit (the systemd executor).
+    char go = 0;
+    if (hold && ::read(0, &go, 1) != 1) return 126;
     Launch l;
     if (!readLaunch(std::string(argv[2]) + "/launch", l)) return 126;
     l.argv = {"/bin/sh", "-c", argv[3]};
@@ -180,7 +185,7 @@ int main(int argc, char **argv) {
     runTask(l, devnull, false);
   }
   if (argc != 2) {
-    std::fprintf(stderr, "usage: dcos-task-supervisor META_DIR | --check META_DIR COMMAND\n");
+    std::fprintf(stderr, "usage: dcos-task-supervisor META_DIR | --check META_DIR COMMAND [--hold]\n");
     return 2;
   }
   const std::string meta = argv[1];
