@@ -550,7 +550,7 @@ Result<Agent::Started> Agent::startProcess(const Task &t) const {
       break;
     }
     if (fs::exists(meta + "/exit")) break;
-    ::usleep(200);
+    ::usleep(50);
   }
   return started;
 }

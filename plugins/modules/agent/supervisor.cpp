@@ -86,13 +86,14 @@ bool readLaunch(const std::string &path, Launch &l) {
   return !l.argv.empty();
 }
 
-// Written whole or not at all: a reader never sees half a line.
+// Written whole or not at all: a reader never sees half a line. No fsync:
+// these files outlive dcosd, not the machine, whose crash ends the task as
+// well (the agent's own checkpoints are made the same way).
 void writeAtomically(const std::string &path, const std::string &content) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return;
   bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
-  ok = ::fsync(fd) == 0 && ok;
   ::close(fd);
   if (ok) ::rename(tmp.c_str(), path.c_str());
 }
