@@ -224,7 +224,7 @@ TEST_CASE("the task guard refuses a task cgroup's connections to the control pla
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
     REQUIRE(::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
     REQUIRE(::listen(fd, 8) == 0);
     return fd;
@@ -233,7 +233,10 @@ TEST_CASE("the task guard refuses a task cgroup's connections to the control pla
   int app = listen(31000);
   // connect() from a child: in the task cgroup or not. Its exit status is
   // 0 when connected, 1 when refused, 2 otherwise.
-  auto connectFrom = [&](bool inTask, uint16_t port) {
+  // Another address of this node, in no cluster network: the node API on a
+  // wildcard address is reached through it too.
+  run("ip addr add 10.99.0.1/32 dev lo");
+  auto connectFrom = [&](bool inTask, uint16_t port, uint32_t address = INADDR_LOOPBACK) {
     pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -245,7 +248,7 @@ TEST_CASE("the task guard refuses a task cgroup's connections to the control pla
       sockaddr_in a{};
       a.sin_family = AF_INET;
       a.sin_port = htons(port);
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_addr.s_addr = htonl(address);
       if (::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0) ::_exit(0);
       ::_exit(errno == ECONNREFUSED ? 1 : 2);
     }
@@ -257,6 +260,9 @@ TEST_CASE("the task guard refuses a task cgroup's connections to the control pla
   CHECK(connectFrom(true, 31000) == 0);   // a task to another task's port
   CHECK(connectFrom(false, 2181) == 0);   // the node itself to ZooKeeper
   CHECK(connectFrom(true, 61001) == 1);   // a task to the node API (nothing listens: refused either way)
+  CHECK(connectFrom(true, 2181, 0x0a630001) == 1);   // through another address of the node
+  CHECK(connectFrom(false, 2181, 0x0a630001) == 0);
+  run("ip addr del 10.99.0.1/32 dev lo");
   ::close(zk);
   ::close(app);
   REQUIRE(fw->remove("dcos").ok());

@@ -96,7 +96,9 @@ struct Cgroup {
 struct GuardedPorts {
   std::string portSet;                   // a PortSet
   std::vector<std::string> addressSets;  // AddressSets: where those ports are the control plane's
-  bool loopback = false;                 // 127.0.0.0/8 and ::1 too
+  // Every address of this node too (fib daddr type local): loopback, and
+  // any other it has, through which a wildcard listener is reached.
+  bool local = false;
 };
 
 struct TaskGuard {

@@ -127,11 +127,11 @@ TEST_CASE("the zone policy", "[firewall][policy]") {
     CHECK_THAT(text, Catch::Contains("type filter hook output priority 0; policy accept;"));
     CHECK_THAT(text, Catch::Contains("ip daddr @cluster_nets4 tcp dport @control_tcp socket cgroupv2 level 1 "
                                      "\"unified/dcos-tasks\" counter reject with tcp reset"));
-    CHECK_THAT(text, Catch::Contains("ip6 daddr ::1 tcp dport @control_tcp"));
+    CHECK_THAT(text, Catch::Contains("fib daddr type local tcp dport @control_tcp"));
     CHECK_THAT(text, Catch::Contains("ip daddr @masters4 tcp dport @admin_tcp socket cgroupv2"));
-    // The control ports: two address sets and loopback, each family; the
-    // admin ports: the masters, each family.
-    CHECK(chainRuleCount(*rs) == chainRuleCount(*zoneRuleset(c, Zone::Private)) + 8);
+    // The control ports: two address sets, each family, and this node's
+    // addresses; the admin ports: the masters, each family.
+    CHECK(chainRuleCount(*rs) == chainRuleCount(*zoneRuleset(c, Zone::Private)) + 7);
     // Without task cgroups, no output chain at all.
     CHECK_THAT(nftTable(*zoneRuleset(c, Zone::Private)), !Catch::Contains("chain output"));
     rs->taskGuard->cgroups[0].id = 0;

@@ -107,10 +107,7 @@ std::string nftTable(const Ruleset &rs) {
           targets.push_back("ip daddr @" + s + "4");
           targets.push_back("ip6 daddr @" + s + "6");
         }
-        if (ports.loopback) {
-          targets.push_back("ip daddr 127.0.0.0/8");
-          targets.push_back("ip6 daddr ::1");
-        }
+        if (ports.local) targets.push_back("fib daddr type local");
         for (const auto &t : targets) {
           out << "\t\t" << t << " tcp dport @" << ports.portSet << " socket cgroupv2 level " << cg.level << " "
               << text::quote(cg.path) << " counter reject with tcp reset comment \"tasks: no control plane\"\n";

@@ -14,7 +14,7 @@
 // With task cgroups (the output chain's task guard):
 //   control_tcp    interval  the control plane's TCP ports (ZooKeeper's, the
 //                            node API's), refused to tasks on the cluster's
-//                            networks, nodes and loopback
+//                            networks, nodes and this node's own addresses
 //   masters        hash      the masters' addresses, whose admin ports
 //   admin_tcp      interval  (80, 443: the node API and the admin router
 //                            there) are refused to tasks too

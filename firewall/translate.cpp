@@ -11,6 +11,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
 #include <netinet/in.h>
 
 #include <cstring>
@@ -124,6 +125,16 @@ class RuleBuilder {
     nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
     add(e);
     return cmp(NFT_CMP_EQ, &id, sizeof id);  // host byte order, as nft stores it
+  }
+  // fib daddr type local: the destination is one of this node's addresses.
+  RuleBuilder &fibDaddrLocal() {
+    auto *e = nftnl_expr_alloc("fib");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+    add(e);
+    uint32_t local = RTN_LOCAL;
+    return cmp(NFT_CMP_EQ, &local, sizeof local);
   }
   RuleBuilder &rejectTcpReset() {
     auto *e = nftnl_expr_alloc("reject");
@@ -347,11 +358,12 @@ std::vector<Family> ruleFamilies(const Rule &rule) {
 
 constexpr size_t kFixedRules = 11;
 
-// A guarded destination: ports, and an address set of one family or loopback.
+// A guarded destination: ports, and an address set of one family, or this
+// node's own addresses (either family).
 struct GuardTarget {
   std::string portSet;
   Family family;
-  std::string set;  // empty: loopback
+  std::string set;  // empty: local
 };
 
 std::vector<GuardTarget> guardTargets(const TaskGuard &guard) {
@@ -361,10 +373,7 @@ std::vector<GuardTarget> guardTargets(const TaskGuard &guard) {
       out.push_back({g.portSet, Family::V4, s});
       out.push_back({g.portSet, Family::V6, s});
     }
-    if (g.loopback) {
-      out.push_back({g.portSet, Family::V4, ""});
-      out.push_back({g.portSet, Family::V6, ""});
-    }
+    if (g.local) out.push_back({g.portSet, Family::V4, ""});
   }
   return out;
 }
@@ -390,24 +399,18 @@ void addOutputChain(Batch &batch, const Ruleset &rs, const std::map<std::string,
     for (const auto &t : guardTargets(g)) {
       // In nft's order of printing: ip daddr, tcp dport, socket.
       RuleBuilder b(table, kOutputChain);
-      b.family(t.family);
-      const uint32_t len = t.family == Family::V4 ? 4 : 16;
-      b.payload(NFT_PAYLOAD_NETWORK_HEADER, t.family == Family::V4 ? 16 : 24, len);
       std::string where;
       if (!t.set.empty()) {
+        b.family(t.family);
+        const uint32_t len = t.family == Family::V4 ? 4 : 16;
+        b.payload(NFT_PAYLOAD_NETWORK_HEADER, t.family == Family::V4 ? 16 : 24, len);
         std::string name = setName(t.set, t.family);
         auto it = ids.find(name);
         b.lookup(name, it == ids.end() ? 0 : it->second);
         where = "@" + name;
-      } else if (t.family == Family::V4) {
-        std::array<uint8_t, 16> mask{0xff}, net{127}, zero{};
-        b.bitwise(mask.data(), zero.data(), 4).cmp(NFT_CMP_EQ, net.data(), 4);
-        where = "127.0.0.0/8";
       } else {
-        std::array<uint8_t, 16> one{};
-        one[15] = 1;
-        b.cmp(NFT_CMP_EQ, one.data(), 16);
-        where = "::1";
+        b.fibDaddrLocal();
+        where = "this node's addresses";
       }
       b.l4proto(IPPROTO_TCP);
       auto portsId = ids.find(t.portSet);

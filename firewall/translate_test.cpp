@@ -185,19 +185,20 @@ TEST_CASE("the task guard's rules: daddr, tcp dport, socket cgroupv2, reject wit
     if (m.text.find("output") != std::string::npos) guard.push_back(m.text);
   }
   CHECK(rules == chainRuleCount(*rs));
-  REQUIRE(guard.size() == 8);
+  REQUIRE(guard.size() == 7);
   for (size_t i = 0; i < guard.size(); ++i) {
     const auto &r = guard[i];
     INFO(r);
     CHECK(r.find("[ socket load cgroupv2 => reg 1 ]") != std::string::npos);  // (the level is not printed)
     CHECK(r.find("[ cmp eq reg 1 0x00001234 0x00000000 ]") != std::string::npos);
-    CHECK(r.find(i < 6 ? "[ lookup reg 1 set control_tcp ]" : "[ lookup reg 1 set admin_tcp ]") != std::string::npos);
+    CHECK(r.find(i < 5 ? "[ lookup reg 1 set control_tcp ]" : "[ lookup reg 1 set admin_tcp ]") != std::string::npos);
     CHECK(r.find("[ reject type 1 code 0 ]") != std::string::npos);
   }
-  CHECK(guard[6].find("[ lookup reg 1 set masters4 ]") != std::string::npos);
+  CHECK(guard[5].find("[ lookup reg 1 set masters4 ]") != std::string::npos);
   CHECK(guard[0].find("[ payload load 4b @ network header + 16 => reg 1 ]") != std::string::npos);
   CHECK(guard[0].find("[ lookup reg 1 set cluster_nets4 ]") != std::string::npos);
-  CHECK(guard[4].find("[ cmp eq reg 1 0x0000007f ]") != std::string::npos);
+  CHECK(guard[4].find("[ fib daddr type => reg 1 ]") != std::string::npos);
+  CHECK(guard[4].find("[ cmp eq reg 1 0x00000002 ]") != std::string::npos);
 }
 
 TEST_CASE("interval elements are a start and the key after the end", "[firewall][translate]") {

@@ -116,6 +116,8 @@ Status UnitManager::startService(const std::string &name, const ServiceSpec &spe
     if (rc >= 0) rc = appendString(call.m, "KillMode", "control-group");
     if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "KillSignal", "i", SIGTERM);
     if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "SendSIGKILL", "b", 1);
+    // Said outright: with Delegate=yes systemd's default is "continue".
+    if (rc >= 0) rc = appendString(call.m, "OOMPolicy", "stop");
   } else {
     if (rc >= 0) rc = appendString(call.m, "Restart", "always");
     if (rc >= 0) rc = sd_bus_message_append(call.m, "(sv)", "RestartUSec", "t", usec(spec.restartDelay));

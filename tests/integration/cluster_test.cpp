@@ -216,6 +216,9 @@ TEST_CASE("a local cluster: up, node list, zones, a node lost and back, down", "
     INFO(server);
     REQUIRE(waitUntil([&] { return field(agentApi("GET", "/agent/v1/tasks/listener.1"), "state") == "TASK_RUNNING"; },
                       10s, 50ms));
+    // Running is not listening yet: the node itself sees it first.
+    REQUIRE(waitUntil([&] { return probe("dcos-t1-a1", {"tcp:" + a1 + ":31100"})["tcp:" + a1 + ":31100"] == "open"; },
+                      10s, 50ms));
     const std::vector<std::string> targets{"tcp:" + m1 + ":2181",  "tcp:" + m1 + ":61001", "tcp:" + a1 + ":61001",
                                            "tcp:" + p1 + ":61001", "tcp:" + m1 + ":80",    "tcp:" + a1 + ":31100"};
     std::string cmd = netprobe + " probe --json --timeout-ms 800";

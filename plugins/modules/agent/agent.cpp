@@ -163,20 +163,44 @@ bool healthyStatus(int code, const HealthCheck &c) {
 bool httpsProbe(const std::string &address, int port, const HealthCheck &c, int timeoutMs) {
   static std::once_flag once;
   static Poco::Net::Context::Ptr context;
-  std::call_once(once, [] {
-    Poco::Net::initializeSSL();
-    context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", "", Poco::Net::Context::VERIFY_NONE);
-  });
   try {
+    std::call_once(once, [] {
+      Poco::Net::initializeSSL();
+      context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", "", Poco::Net::Context::VERIFY_NONE);
+    });
+    if (!context) return false;
     Poco::Net::HTTPSClientSession session(address, static_cast<Poco::UInt16>(port), context);
     session.setTimeout(Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(timeoutMs) * 1000));
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, c.path.empty() ? "/" : c.path,
-                                   Poco::Net::HTTPMessage::HTTP_1_1);
-    request.set("User-Agent", "dcos-health");
-    session.sendRequest(request);
-    Poco::Net::HTTPResponse response;
-    session.receiveResponse(response);
-    return healthyStatus(static_cast<int>(response.getStatus()), c);
+    // Poco's timeout is per operation: a task trickling a byte at a time
+    // would hold the probe for ever. This cuts the connection at the
+    // check's own timeout.
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    std::thread watchdog([&] {
+      std::unique_lock lock(m);
+      if (!cv.wait_for(lock, std::chrono::milliseconds(timeoutMs), [&] { return done; })) session.abort();
+    });
+    auto finish = [&](bool result) {
+      {
+        std::lock_guard lock(m);
+        done = true;
+      }
+      cv.notify_all();
+      watchdog.join();
+      return result;
+    };
+    try {
+      Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, c.path.empty() ? "/" : c.path,
+                                     Poco::Net::HTTPMessage::HTTP_1_1);
+      request.set("User-Agent", "dcos-health");
+      session.sendRequest(request);
+      Poco::Net::HTTPResponse response;
+      session.receiveResponse(response);
+      return finish(healthyStatus(static_cast<int>(response.getStatus()), c));
+    } catch (...) {
+      return finish(false);
+    }
   } catch (const Poco::Exception &) {
     return false;
   } catch (const std::exception &) {
@@ -476,7 +500,13 @@ Agent::Reply Agent::launch(const std::string &json) {
       // A unit's task may have run and ended before it could be watched.
       if (task.unit && task.pidfd < 0) task.exitPending = true;
       if (task.killing) {
-        signalTask(task, SIGTERM);  // killed while it started
+        // Killed while it started: SIGKILL at once if the grace period is
+        // over already (the monitor escalates otherwise).
+        if (task.killDeadlineMs <= nowMs()) {
+          task.sigkilled = signalTask(task, SIGKILL);
+        } else {
+          (void)signalTask(task, SIGTERM);
+        }
         saveState(task);
       } else {
         transition(task, TaskState::Running, "");
@@ -598,12 +628,16 @@ Result<Agent::Started> Agent::startUnit(const Task &t) const {
   std::string openError;
   for (int k = 0; k < 2; ++k) {
     const char *f = k == 0 ? "stdout" : "stderr";
-    out[k] = ::openat(dir, f, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
+    // The sandbox is new: a file there already was planted.
+    out[k] = ::openat(dir, f, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                      0644);
     struct stat st {};
     if (out[k] < 0 || ::fstat(out[k], &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
       openError = "cannot open " + sandbox + "/" + f + " as a plain file of its own";
       break;
     }
+    // Opened without blocking (no FIFO can hold us); the task gets it plain.
+    (void)::fcntl(out[k], F_SETFL, ::fcntl(out[k], F_GETFL) & ~O_NONBLOCK);
     (void)!::fchown(out[k], user->uid, user->gid);
   }
   ::close(dir);
@@ -623,7 +657,8 @@ Result<Agent::Started> Agent::startUnit(const Task &t) const {
   spec.user = t.spec.user;
   spec.runOnce = true;
   spec.slice = "dcos-tasks.slice";
-  spec.stopTimeout = std::chrono::milliseconds(static_cast<int64_t>(t.spec.killGracePeriodSeconds * 1000));
+  // At least 1 ms: TimeoutStopSec=0 is no timeout at all to systemd.
+  spec.stopTimeout = std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(t.spec.killGracePeriodSeconds * 1000)));
   // A limit of 0 is no limit, as with the process executor.
   if (t.spec.cpus > 0) {
     spec.cpuQuotaPerSecUsec = static_cast<uint64_t>(std::max<long long>(1000, std::llround(t.spec.cpus * 1e6)));
@@ -638,10 +673,14 @@ Result<Agent::Started> Agent::startUnit(const Task &t) const {
 
   {
     std::lock_guard lock(unitsMutex_);
-    if (auto s = units_->state(name); s && s->loaded) {
-      // Left by a task of the same id that this agent forgot: not ours to keep.
+    // Left by a task of the same id that this agent forgot: not ours to
+    // keep, and gone before a unit of that name can start again.
+    for (int round = 0; round < 100; ++round) {
+      auto s = units_->state(name);
+      if (!s || !s->loaded) break;
       (void)units_->kill(name, "all", SIGKILL);
       (void)units_->release(name);
+      ::usleep(20000);
     }
     auto started = units_->startService(name, spec);
     closeOut();
@@ -681,7 +720,7 @@ Result<Agent::Started> Agent::startUnit(const Task &t) const {
   }
 }
 
-bool Agent::unitExit(const Task &t, std::string &exit, bool &oom) {
+bool Agent::unitExit(Task &t, std::string &exit, bool &oom) {
   std::lock_guard lock(unitsMutex_);
   if (!units_) {
     exit = "failed the systemd executor is not in use: cannot learn how " + unitName(t.spec.id) + " ended";
@@ -693,7 +732,17 @@ bool Agent::unitExit(const Task &t, std::string &exit, bool &oom) {
   if (!s->loaded) return true;
   const std::string &a = s->activeState;
   if (s->execMainCode == 0 && (a == "active" || a == "activating" || a == "deactivating" || a == "reloading")) {
-    return false;  // still running, or PID 1 has not caught up
+    // Still running, or PID 1 has not caught up. A main process not watched
+    // yet (its pidfd could not be had) is watched from now on.
+    if (t.pidfd < 0 && s->mainPid > 0 && (t.pid == 0 || t.pid == s->mainPid)) {
+      int fd = pidfdOpen(s->mainPid);
+      if (fd >= 0) {
+        if (t.pid != s->mainPid) t.supervisorStart = startTime(s->mainPid);
+        t.pid = t.supervisor = s->mainPid;
+        t.pidfd = fd;
+      }
+    }
+    return false;
   }
   oom = s->result == "oom-kill";
   if (s->execMainCode == 1) {
@@ -706,16 +755,20 @@ bool Agent::unitExit(const Task &t, std::string &exit, bool &oom) {
   return true;
 }
 
-void Agent::signalTask(Task &t, int sig) {
+bool Agent::signalTask(Task &t, int sig) {
   if (t.unit) {
     std::lock_guard lock(unitsMutex_);
-    if (!units_) return;
+    if (!units_) return false;
     if (auto k = units_->kill(unitName(t.spec.id), "all", sig); !k) {
       logMessage(LOG_WARNING, "task " + t.spec.id + ": " + k.error().message);
+      return false;
     }
-  } else if (t.pid > 0) {
-    ::kill(-t.pid, sig);
+    return true;
   }
+  if (t.pid <= 0) return false;
+  // The task's group, or the task alone when it has not made its group yet
+  // (between the supervisor's fork and the task's setsid).
+  return ::kill(-t.pid, sig) == 0 || ::kill(t.pid, sig) == 0;
 }
 
 bool Agent::releaseUnit(const std::string &id) {
@@ -723,13 +776,16 @@ bool Agent::releaseUnit(const std::string &id) {
   if (!units_) return true;
   // Stragglers the main process left in the unit's cgroup go at once, as
   // the process executor's do; then PID 1 forgets the unit.
+  // Done once PID 1 has forgotten it: a unit stopped with its main process
+  // still alive ends up failed, and is reset on the next try.
   const std::string name = unitName(id);
   (void)units_->kill(name, "all", SIGKILL);
   if (auto r = units_->release(name); !r) {
     logMessage(LOG_WARNING, "task " + id + ": " + r.error().message + " (tried again later)");
     return false;
   }
-  return true;
+  auto s = units_->state(name);
+  return s && !s->loaded;
 }
 
 void Agent::hold(Task &t) {
@@ -756,7 +812,9 @@ void Agent::finish(Task &t) {
   bool unitOom = false;
   if (t.unit && !isTerminal(t.status.state)) {
     if (!unitExit(t, unitEnd, unitOom)) {
-      t.exitPending = true;  // PID 1 has not caught up: the monitor asks again
+      // PID 1 has not caught up: the monitor asks again (or watches the
+      // main process it found).
+      t.exitPending = t.pidfd < 0;
       return;
     }
   }
@@ -873,8 +931,10 @@ void Agent::monitor() {
         if (t.killing && !t.sigkilled && !isTerminal(t.status.state)) {
           if (t.killDeadlineMs <= now && (t.supervisor > 0 || t.unit)) {
             // The grace period is over: the whole tree goes.
-            t.sigkilled = true;
-            signalTask(t, SIGKILL);
+            // Marked done only once sent: a unit still starting is tried
+            // again on the next pass.
+            t.sigkilled = signalTask(t, SIGKILL) || !t.unit;
+            if (!t.sigkilled) nextDeadline = now + 50;
             if (cgroups_.kind() != "none" && !t.unit) cgroups_.killAll(t.spec.id);
           } else if (t.killDeadlineMs <= now) {
             nextDeadline = now + 50;  // still starting: once it has a supervisor
@@ -891,8 +951,14 @@ void Agent::monitor() {
         it = cgroups_.exists(*it) ? std::next(it) : staleCgroups_.erase(it);
       }
       if (!staleCgroups_.empty() && (nextDeadline < 0 || nextDeadline > nowMs() + 100)) nextDeadline = nowMs() + 100;
-      for (auto it = staleUnits_.begin(); it != staleUnits_.end();) {
-        it = releaseUnit(*it) ? staleUnits_.erase(it) : std::next(it);
+      if (!staleUnits_.empty() && nowMs() >= staleUnitsRetryMs_) {
+        for (auto it = staleUnits_.begin(); it != staleUnits_.end();) {
+          it = releaseUnit(*it) ? staleUnits_.erase(it) : std::next(it);
+        }
+        staleUnitsRetryMs_ = nowMs() + 500;
+      }
+      if (!staleUnits_.empty() && (nextDeadline < 0 || nextDeadline > staleUnitsRetryMs_)) {
+        nextDeadline = staleUnitsRetryMs_;
       }
     }
     int timeout = nextDeadline < 0 ? 1000 : static_cast<int>(std::max<int64_t>(0, nextDeadline - nowMs()) + 1);

@@ -143,8 +143,11 @@ class Agent {
   // still has the unit running; else how it ended, as the supervisor's exit
   // file says it ("exited N", "signaled N", "failed why"; "" when the unit
   // is gone), with whether the kernel's OOM killer ended it.
-  bool unitExit(const Task &t, std::string &exit, bool &oom);
-  void signalTask(Task &t, int sig);
+  // A unit still running whose main process is not watched yet gets its
+  // pidfd here (and false: not ended).
+  bool unitExit(Task &t, std::string &exit, bool &oom);
+  // False when the signal could not be sent (no pid yet, PID 1 refused).
+  bool signalTask(Task &t, int sig);
   // Kills what is left in the task's unit and has PID 1 forget it; false
   // when PID 1 could not be asked (the monitor tries again).
   bool releaseUnit(const std::string &id);
@@ -173,6 +176,7 @@ class Agent {
   std::set<int> portsInUse_;
   std::set<std::string> staleCgroups_;  // of ended tasks, not removable yet
   std::set<std::string> staleUnits_;    // of ended tasks, not released yet
+  int64_t staleUnitsRetryMs_ = 0;       // when they are tried again
   double cpusUsed_ = 0, memUsed_ = 0, diskUsed_ = 0;
   std::vector<std::function<void()>> listeners_;
   std::thread monitor_;
