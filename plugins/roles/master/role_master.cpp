@@ -1,6 +1,6 @@
 // The master role: the admin zone, where the cluster's control plane runs.
-// ZooKeeper first, and the rest only once it has a quorum; the scheduler,
-// DNS and router join the manifest as they land.
+// ZooKeeper first, and the rest only once it has a quorum: the scheduler
+// now; DNS and the router join the manifest as they land.
 #include <dcos/plugin.hpp>
 
 namespace {
@@ -20,7 +20,8 @@ class Master : public dcos::sdk::Role {
       "resource_role": "*",
       "attributes": {},
       "modules": [
-        {"name": "zookeeper", "await_healthy": true}
+        {"name": "zookeeper", "await_healthy": true},
+        {"name": "scheduler"}
       ],
       "image": {
         "packages": ["libzookeeper-java", "default-jre-headless"],

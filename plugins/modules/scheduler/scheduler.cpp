@@ -1,0 +1,1378 @@
+#include "plugins/modules/scheduler/scheduler.h"
+
+#include <syslog.h>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "base/text.h"
+
+namespace dcos::scheduler {
+
+namespace {
+
+using Poco::Dynamic::Var;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+constexpr const char *kRoot = "/dcos/scheduler";
+constexpr const char *kApps = "/dcos/scheduler/apps";
+constexpr const char *kTasks = "/dcos/scheduler/tasks";
+constexpr const char *kDeployments = "/dcos/scheduler/deployments";
+constexpr const char *kLeader = "/dcos/scheduler/leader";
+constexpr const char *kElection = "/dcos/scheduler/election";
+constexpr int kServicePortFirst = 10000;
+constexpr int kServicePortLast = 20000;
+
+std::string stringify(const Object::Ptr &o) {
+  std::ostringstream out;
+  o->stringify(out);
+  return out.str();
+}
+
+std::string stringify(const Array::Ptr &a) {
+  std::ostringstream out;
+  a->stringify(out);
+  return out.str();
+}
+
+Object::Ptr parse(const std::string &json) {
+  try {
+    Var v = Poco::JSON::Parser().parse(json);
+    if (v.type() == typeid(Object::Ptr)) return v.extract<Object::Ptr>();
+  } catch (const Poco::Exception &) {
+  }
+  return nullptr;
+}
+
+std::string messageJson(const std::string &m) { return "{\"message\":" + text::quote(m) + "}"; }
+
+std::string newUuid() {
+  std::ifstream f("/proc/sys/kernel/random/uuid");
+  std::string u;
+  std::getline(f, u);
+  return u;
+}
+
+// /g/web -> g_web: a znode name and the first part of a task id. Marathon's
+// ids never hold an underscore, so it reads back.
+std::string appKey(const std::string &id) {
+  std::string k = id.substr(1);
+  std::replace(k.begin(), k.end(), '/', '_');
+  return k;
+}
+
+bool terminal(const std::string &state) {
+  return state == "TASK_FINISHED" || state == "TASK_FAILED" || state == "TASK_KILLED" || state == "TASK_LOST" ||
+         state == "TASK_GONE" || state == "TASK_ERROR" || state == "TASK_DROPPED" || state == "TASK_GONE_BY_OPERATOR";
+}
+
+std::map<std::string, std::vector<std::string>> parseQuery(const std::string &query) {
+  std::map<std::string, std::vector<std::string>> out;
+  std::istringstream in(query);
+  for (std::string pair; std::getline(in, pair, '&');) {
+    size_t eq = pair.find('=');
+    std::string k = pair.substr(0, eq);
+    std::string v = eq == std::string::npos ? "" : pair.substr(eq + 1);
+    std::string d;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (v[i] == '%' && i + 2 < v.size() && std::isxdigit(static_cast<unsigned char>(v[i + 1])) &&
+          std::isxdigit(static_cast<unsigned char>(v[i + 2]))) {
+        d += static_cast<char>(std::stoi(v.substr(i + 1, 2), nullptr, 16));
+        i += 2;
+      } else {
+        d += v[i] == '+' ? ' ' : v[i];
+      }
+    }
+    out[k].push_back(d);
+  }
+  return out;
+}
+
+// Query booleans as clients send them: true, True, 1.
+bool flag(const std::map<std::string, std::vector<std::string>> &q, const std::string &key) {
+  auto it = q.find(key);
+  if (it == q.end() || it->second.empty()) return false;
+  std::string v = it->second.back();
+  return v == "true" || v == "True" || v == "1" || v.empty();
+}
+
+std::string problemsJson(const std::vector<Problem> &problems) {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("message", std::string("Object is not valid"));
+  Array::Ptr details = new Array;
+  for (const auto &p : problems) {
+    Object::Ptr d = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    d->set("path", p.path.empty() ? std::string("/") : p.path);
+    Array::Ptr errors = new Array;
+    errors->add(p.message);
+    d->set("errors", errors);
+    details->add(d);
+  }
+  o->set("details", details);
+  return stringify(o);
+}
+
+std::string taskRecordJson(const TaskRecord &t) {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("id", t.id);
+  o->set("appId", t.appId);
+  o->set("agentId", t.agentId);
+  o->set("host", t.host);
+  o->set("version", t.version);
+  Array::Ptr ports = new Array;
+  for (int p : t.ports) ports->add(p);
+  o->set("ports", ports);
+  o->set("state", t.state);
+  o->set("message", t.message);
+  o->set("stagedAtMs", static_cast<Poco::Int64>(t.stagedAtMs));
+  o->set("startedAtMs", static_cast<Poco::Int64>(t.startedAtMs));
+  if (t.healthy) o->set("healthy", *t.healthy);
+  o->set("killing", t.killing);
+  return stringify(o);
+}
+
+std::optional<TaskRecord> parseTaskRecord(const std::string &json) {
+  auto o = parse(json);
+  if (!o) return std::nullopt;
+  TaskRecord t;
+  try {
+    t.id = o->getValue<std::string>("id");
+    t.appId = o->getValue<std::string>("appId");
+    t.agentId = o->optValue<std::string>("agentId", "");
+    t.host = o->optValue<std::string>("host", "");
+    t.version = o->optValue<std::string>("version", "");
+    if (auto ports = o->getArray("ports")) {
+      for (size_t i = 0; i < ports->size(); ++i) t.ports.push_back(ports->getElement<int>(static_cast<unsigned>(i)));
+    }
+    t.state = o->optValue<std::string>("state", "TASK_STAGING");
+    t.message = o->optValue<std::string>("message", "");
+    t.stagedAtMs = o->optValue<Poco::Int64>("stagedAtMs", 0);
+    t.startedAtMs = o->optValue<Poco::Int64>("startedAtMs", 0);
+    if (o->has("healthy")) t.healthy = o->getValue<bool>("healthy");
+    t.killing = o->optValue<bool>("killing", false);
+  } catch (const Poco::Exception &) {
+    return std::nullopt;
+  }
+  return t;
+}
+
+}  // namespace
+
+std::optional<AgentInfo> parseAgent(const std::string &json) {
+  auto o = parse(json);
+  if (!o) return std::nullopt;
+  AgentInfo a;
+  try {
+    a.id = o->getValue<std::string>("id");
+    a.hostname = o->optValue<std::string>("hostname", "");
+    a.address = o->optValue<std::string>("address", "");
+    a.api = o->optValue<std::string>("api", "");
+    a.resourceRole = o->optValue<std::string>("resource_role", "*");
+    if (auto attrs = o->getObject("attributes")) {
+      for (const auto &[k, v] : *attrs) a.attributes[k] = v.toString();
+    }
+    if (auto r = o->getObject("resources")) {
+      a.cpus = r->optValue<double>("cpus", 0);
+      a.mem = r->optValue<double>("mem", 0);
+      a.disk = r->optValue<double>("disk", 0);
+      std::string ports = r->optValue<std::string>("ports", "");
+      std::string cleaned;
+      for (char c : ports) {
+        if (c != '[' && c != ']' && c != ' ') cleaned += c;
+      }
+      std::istringstream in(cleaned);
+      for (std::string part; std::getline(in, part, ',');) {
+        size_t dash = part.find('-');
+        try {
+          int b = std::stoi(part.substr(0, dash));
+          int e = dash == std::string::npos ? b : std::stoi(part.substr(dash + 1));
+          a.ports.emplace_back(b, e);
+        } catch (...) {
+        }
+      }
+    }
+  } catch (const Poco::Exception &) {
+    return std::nullopt;
+  }
+  if (a.api.empty() || a.id.empty()) return std::nullopt;
+  if (a.hostname.empty()) a.hostname = a.address;
+  return a;
+}
+
+Scheduler::Scheduler(SchedulerConfig config) : config_(std::move(config)) {}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::logMessage(int level, const std::string &m) const {
+  if (config_.log) config_.log(level, m);
+}
+
+void Scheduler::start() {
+  Object::Ptr me = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  me->set("address", config_.address);
+  me->set("hostname", config_.hostname);
+  (void)config_.zk->ensurePath(kElection);
+  election_ = std::make_unique<coord::LeaderElection>(*config_.zk, kElection, stringify(me),
+                                                      [this](bool leading) { onLeadership(leading); });
+  if (auto s = election_->start(); !s) logMessage(LOG_WARNING, "standing for scheduler leader: " + s.error().message);
+  loop_ = std::thread([this] { loop(); });
+}
+
+void Scheduler::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (loop_.joinable()) loop_.join();
+  if (election_) {
+    election_->stop();
+    election_.reset();
+  }
+  config_.zk->withdraw(kLeader);
+}
+
+bool Scheduler::isLeader() const {
+  std::lock_guard lock(mutex_);
+  return leading_ && loaded_;
+}
+
+std::string Scheduler::leaderAddress() const {
+  auto leader = config_.zk->get(kLeader);
+  if (!leader) return "";
+  auto o = parse(leader->first);
+  return o ? o->optValue<std::string>("address", "") : "";
+}
+
+void Scheduler::onLeadership(bool leading) {
+  {
+    std::lock_guard lock(mutex_);
+    leading_ = leading;
+    loaded_ = false;
+  }
+  logMessage(LOG_NOTICE, leading ? "elected scheduler leader" : "not the scheduler leader");
+  wake_.notify_all();
+}
+
+Status Scheduler::loadState() {
+  for (const char *p : {kApps, kTasks, kDeployments}) {
+    if (auto s = config_.zk->ensurePath(p); !s) return s;
+  }
+  std::map<std::string, AppState> apps;
+  std::map<std::string, TaskRecord> tasks;
+  std::map<std::string, Deployment> deployments;
+  std::set<int> servicePorts;
+  auto appNames = config_.zk->children(kApps);
+  if (!appNames) return appNames.error();
+  for (const auto &n : *appNames) {
+    auto data = config_.zk->get(std::string(kApps) + "/" + n);
+    if (!data) {
+      if (coord::codeOf(data.error()) == coord::Code::NoNode) continue;
+      return data.error();
+    }
+    std::vector<Problem> problems;
+    auto app = parseApp(data->first, problems);
+    if (!app) {
+      logMessage(LOG_ERR, "app " + n + " in ZooKeeper does not parse: skipped");
+      continue;
+    }
+    auto o = parse(data->first);
+    if (o) {
+      app->version = o->optValue<std::string>("version", "");
+      if (auto vi = o->getObject("versionInfo")) {
+        app->lastScalingAt = vi->optValue<std::string>("lastScalingAt", app->version);
+        app->lastConfigChangeAt = vi->optValue<std::string>("lastConfigChangeAt", app->version);
+      }
+    }
+    for (const auto &p : app->portDefinitions) servicePorts.insert(p.port);
+    AppState s;
+    s.app = *app;
+    apps[app->id] = s;
+  }
+  auto taskNames = config_.zk->children(kTasks);
+  if (!taskNames) return taskNames.error();
+  for (const auto &n : *taskNames) {
+    auto data = config_.zk->get(std::string(kTasks) + "/" + n);
+    if (!data) {
+      if (coord::codeOf(data.error()) == coord::Code::NoNode) continue;
+      return data.error();
+    }
+    if (auto t = parseTaskRecord(data->first)) tasks[t->id] = *t;
+  }
+  auto depNames = config_.zk->children(kDeployments);
+  if (!depNames) return depNames.error();
+  for (const auto &n : *depNames) {
+    auto data = config_.zk->get(std::string(kDeployments) + "/" + n);
+    if (!data) continue;
+    auto o = parse(data->first);
+    if (!o) continue;
+    Deployment d;
+    d.id = n;
+    d.version = o->optValue<std::string>("version", "");
+    d.action = o->optValue<std::string>("action", "ScaleApplication");
+    if (auto a = o->getArray("affectedApps")) {
+      for (size_t i = 0; i < a->size(); ++i) d.affectedApps.push_back(a->getElement<std::string>(static_cast<unsigned>(i)));
+    }
+    deployments[n] = d;
+  }
+  std::lock_guard lock(mutex_);
+  apps_ = std::move(apps);
+  tasks_ = std::move(tasks);
+  deployments_ = std::move(deployments);
+  servicePorts_ = std::move(servicePorts);
+  return Status::Ok();
+}
+
+void Scheduler::loop() {
+  bool announced = false;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, config_.loopInterval, [&] { return stopping_; });
+      if (stopping_) return;
+      if (!leading_) {
+        announced = false;
+        continue;
+      }
+    }
+    if (!isLeader()) {
+      // Just elected: the whole state from ZooKeeper, then the record that
+      // agents send their updates to.
+      if (auto s = loadState(); !s) {
+        logMessage(LOG_WARNING, "loading the scheduler's state: " + s.error().message + " (trying again)");
+        continue;
+      }
+      {
+        std::lock_guard lock(mutex_);
+        if (!leading_) continue;
+        loaded_ = true;
+      }
+      announced = false;
+    }
+    if (!announced) {
+      Object::Ptr me = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      me->set("address", config_.address);
+      me->set("hostname", config_.hostname);
+      auto made = config_.zk->create(kLeader, stringify(me), coord::CreateMode::Ephemeral, coord::Ownership::Owned);
+      if (!made && coord::codeOf(made.error()) == coord::Code::NodeExists) {
+        auto old = config_.zk->exists(kLeader);
+        if (old && *old && (*old)->ephemeralOwner != config_.zk->sessionId()) (void)config_.zk->remove(kLeader);
+        continue;  // made on the next round
+      }
+      if (!made) continue;
+      announced = true;
+      size_t apps = 0, tasks = 0;
+      {
+        std::lock_guard lock(mutex_);
+        apps = apps_.size();
+        tasks = tasks_.size();
+      }
+      logMessage(LOG_NOTICE, "scheduler leader at " + config_.address + ": " + std::to_string(apps) + " apps, " +
+                                 std::to_string(tasks) + " tasks loaded");
+    }
+    act();
+  }
+}
+
+void Scheduler::reconcileOnce() {
+  if (!isLeader()) {
+    if (loadState()) {
+      std::lock_guard lock(mutex_);
+      leading_ = loaded_ = true;
+    }
+  }
+  act();
+}
+
+std::vector<AgentInfo> Scheduler::readAgents() {
+  std::vector<AgentInfo> out;
+  auto names = config_.zk->children("/dcos/agents");
+  if (!names) return out;
+  for (const auto &n : *names) {
+    auto data = config_.zk->get("/dcos/agents/" + n);
+    if (!data) continue;
+    if (auto a = parseAgent(data->first)) out.push_back(*a);
+  }
+  return out;
+}
+
+namespace {
+
+// What the scheduler's own tasks use of an agent.
+struct Usage {
+  double cpus = 0, mem = 0, disk = 0;
+  std::set<int> ports;
+  std::map<std::string, int> perApp;
+};
+
+bool matchesLike(const std::string &value, const std::string &pattern) {
+  // Marathon's LIKE is a full regular expression match; the common forms
+  // (literals, alternatives a|b, and .*) are handled here.
+  std::istringstream alts(pattern);
+  for (std::string alt; std::getline(alts, alt, '|');) {
+    if (alt == ".*" || alt == value) return true;
+    if (alt.size() >= 2 && alt.substr(alt.size() - 2) == ".*" && value.rfind(alt.substr(0, alt.size() - 2), 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string fieldOf(const AgentInfo &a, const std::string &field) {
+  if (field == "hostname") return a.hostname;
+  auto it = a.attributes.find(field);
+  return it == a.attributes.end() ? std::string() : it->second;
+}
+
+}  // namespace
+
+void Scheduler::act() {
+  std::vector<AgentInfo> agents = readAgents();
+  std::map<std::string, const AgentInfo *> byId;
+  for (const auto &a : agents) byId[a.id] = &a;
+
+  struct Launch {
+    TaskRecord task;
+    const AgentInfo *agent;
+    std::string json;
+  };
+  struct Kill {
+    std::string taskId;
+    const AgentInfo *agent;
+  };
+  std::vector<Launch> launches;
+  std::vector<Kill> kills;
+  std::vector<TaskRecord> toStore;
+  {
+    std::lock_guard lock(mutex_);
+    if (!leading_ || !loaded_) return;
+    const int64_t now = nowMs();
+    // Agents that went away: their tasks become unreachable after the
+    // app's inactiveAfterSeconds, and replacements are launched.
+    for (const auto &[id, since] : std::map<std::string, int64_t>(agentLostAtMs_)) {
+      if (byId.count(id) != 0) agentLostAtMs_.erase(id);
+    }
+    std::map<std::string, Usage> usage;
+    for (auto &[id, t] : tasks_) {
+      if (terminal(t.state)) continue;
+      if (byId.count(t.agentId) == 0) {
+        agentLostAtMs_.emplace(t.agentId, now);
+        auto app = apps_.find(t.appId);
+        double after = app == apps_.end() ? 0 : app->second.app.inactiveAfterSeconds;
+        if (t.state != "TASK_UNREACHABLE" && now - agentLostAtMs_[t.agentId] >= static_cast<int64_t>(after * 1000)) {
+          t.state = "TASK_UNREACHABLE";
+          t.message = "its agent " + t.agentId + " is gone";
+          toStore.push_back(t);
+        }
+        continue;
+      }
+      if (t.state == "TASK_UNREACHABLE") {
+        // Its agent is back: the task counts again; a surplus is killed below.
+        t.state = "TASK_RUNNING";
+        toStore.push_back(t);
+      }
+      auto it = apps_.find(t.appId);
+      Usage &u = usage[t.agentId];
+      double cpus = 0, mem = 0, disk = 0;
+      if (it != apps_.end()) {
+        cpus = it->second.app.cpus;
+        mem = it->second.app.mem;
+        disk = it->second.app.disk;
+      }
+      u.cpus += cpus;
+      u.mem += mem;
+      u.disk += disk;
+      for (int p : t.ports) u.ports.insert(p);
+      u.perApp[t.appId]++;
+      if (it == apps_.end() && !t.killing) {
+        // A task nobody asks for (its app was removed).
+        t.killing = true;
+        toStore.push_back(t);
+        kills.push_back({t.id, byId[t.agentId]});
+      }
+    }
+
+    for (auto &[appId, st] : apps_) {
+      const App &app = st.app;
+      std::vector<TaskRecord *> current, old;
+      for (auto &[id, t] : tasks_) {
+        if (t.appId != appId || terminal(t.state) || t.killing || t.state == "TASK_UNREACHABLE") continue;
+        (t.version == app.version ? current : old).push_back(&t);
+      }
+      auto ready = [&](const TaskRecord *t) {
+        return t->state == "TASK_RUNNING" && (app.healthChecks.empty() || t->healthy == std::optional<bool>(true));
+      };
+      const int target = app.instances;
+      const int maxTotal = target + static_cast<int>(std::floor(target * app.maximumOverCapacity));
+      const int minReady = static_cast<int>(std::ceil(target * app.minimumHealthCapacity));
+      int readyCount = 0;
+      for (auto *t : current) readyCount += ready(t);
+      for (auto *t : old) readyCount += ready(t);
+
+      // Surplus of the current version: killSelection picks which go.
+      if (static_cast<int>(current.size()) > target) {
+        std::sort(current.begin(), current.end(), [&](const TaskRecord *a, const TaskRecord *b) {
+          return app.killSelection == "OLDEST_FIRST" ? a->stagedAtMs < b->stagedAtMs : a->stagedAtMs > b->stagedAtMs;
+        });
+        for (size_t i = 0; i < current.size() - static_cast<size_t>(target); ++i) {
+          current[i]->killing = true;
+          toStore.push_back(*current[i]);
+          kills.push_back({current[i]->id, byId[current[i]->agentId]});
+        }
+        current.resize(static_cast<size_t>(target));
+      }
+      // Old versions go as the new ones are ready, never below minReady.
+      std::sort(old.begin(), old.end(), [&](const TaskRecord *a, const TaskRecord *b) { return !ready(a) && ready(b); });
+      size_t oldLeft = old.size();
+      for (auto *t : old) {
+        bool allNewReady = static_cast<int>(current.size()) >= target &&
+                           std::all_of(current.begin(), current.end(), [&](const TaskRecord *c) { return ready(c); });
+        int after = readyCount - (ready(t) ? 1 : 0);
+        bool stuck = static_cast<int>(current.size() + oldLeft) >= maxTotal && static_cast<int>(current.size()) < target;
+        if (!(allNewReady || after >= minReady || !ready(t) || stuck)) break;
+        t->killing = true;
+        toStore.push_back(*t);
+        kills.push_back({t->id, byId[t->agentId]});
+        readyCount = after;
+        --oldLeft;
+      }
+      // Launches: the current version up to the target, within over-capacity.
+      int want = target - static_cast<int>(current.size());
+      int room = maxTotal - static_cast<int>(current.size() + oldLeft);
+      int n = std::max(0, std::min(want, oldLeft > 0 ? room : want));
+      if (n > 0 && now < st.delayUntilMs) {
+        queueReasons_[appId] = "delayed: launch backoff until " + isoTime(st.delayUntilMs);
+        n = 0;
+      }
+      if (n == 0 && want <= 0) queueReasons_.erase(appId);
+      for (int k = 0; k < n; ++k) {
+        // The agent with room that fits: roles, resources, ports, constraints.
+        std::vector<std::string> roles = app.acceptedResourceRoles.empty() ? std::vector<std::string>{"*"}
+                                                                           : app.acceptedResourceRoles;
+        const AgentInfo *best = nullptr;
+        std::vector<int> bestPorts;
+        std::string why = "no agent registered";
+        for (const auto &a : agents) {
+          if (std::find(roles.begin(), roles.end(), a.resourceRole) == roles.end()) {
+            why = "no agent with an accepted resource role (" + text::join(roles, ", ") + ")";
+            continue;
+          }
+          Usage &u = usage[a.id];
+          if (a.cpus - u.cpus + 1e-9 < app.cpus || a.mem - u.mem + 1e-9 < app.mem || a.disk - u.disk + 1e-9 < app.disk) {
+            why = "no agent with enough free cpus, mem and disk";
+            continue;
+          }
+          std::vector<int> ports;
+          bool portsOk = true;
+          for (const auto &pd : app.portDefinitions) {
+            int chosen = 0;
+            if (app.requirePorts && pd.port != 0) {
+              bool inRange = std::any_of(a.ports.begin(), a.ports.end(),
+                                         [&](const auto &r) { return pd.port >= r.first && pd.port <= r.second; });
+              if (inRange && u.ports.count(pd.port) == 0) chosen = pd.port;
+            } else {
+              for (const auto &r : a.ports) {
+                for (int p = r.first; p <= r.second && chosen == 0; ++p) {
+                  if (u.ports.count(p) == 0 && std::find(ports.begin(), ports.end(), p) == ports.end()) chosen = p;
+                }
+                if (chosen != 0) break;
+              }
+            }
+            if (chosen == 0) {
+              portsOk = false;
+              break;
+            }
+            ports.push_back(chosen);
+          }
+          if (!portsOk) {
+            why = "no agent with the ports free";
+            continue;
+          }
+          bool constraintsOk = true;
+          for (const auto &c : app.constraints) {
+            std::string v = fieldOf(a, c.field);
+            int here = 0;
+            std::map<std::string, int> byValue;
+            for (const auto &[tid, t] : tasks_) {
+              if (t.appId != appId || terminal(t.state) || t.killing) continue;
+              auto ag = byId.find(t.agentId);
+              if (ag == byId.end()) continue;
+              std::string tv = fieldOf(*ag->second, c.field);
+              byValue[tv]++;
+              if (tv == v) ++here;
+            }
+            bool ok = true;
+            if (c.op == "UNIQUE") ok = here == 0;
+            else if (c.op == "CLUSTER") ok = v == c.value;
+            else if (c.op == "IS") ok = v == c.value;
+            else if (c.op == "LIKE") ok = matchesLike(v, c.value);
+            else if (c.op == "UNLIKE") ok = !matchesLike(v, c.value);
+            else if (c.op == "MAX_PER") ok = here < std::atoi(c.value.c_str());
+            else if (c.op == "GROUP_BY") {
+              int fewest = here;
+              for (const auto &b : agents) fewest = std::min(fewest, byValue[fieldOf(b, c.field)]);
+              ok = here == fewest;
+            }
+            if (!ok) {
+              constraintsOk = false;
+              why = "constraint " + c.field + ":" + c.op + (c.value.empty() ? "" : ":" + c.value) + " not met";
+              break;
+            }
+          }
+          if (!constraintsOk) continue;
+          // Spread: the agent with the fewest of this app's tasks, then the most free mem.
+          if (best == nullptr || u.perApp[appId] < usage[best->id].perApp[appId] ||
+              (u.perApp[appId] == usage[best->id].perApp[appId] && a.mem - u.mem > best->mem - usage[best->id].mem)) {
+            best = &a;
+            bestPorts = ports;
+          }
+        }
+        if (best == nullptr) {
+          queueReasons_[appId] = why;
+          break;
+        }
+        queueReasons_.erase(appId);
+        TaskRecord t;
+        t.id = appKey(appId) + "." + newUuid();
+        t.appId = appId;
+        t.agentId = best->id;
+        t.host = best->address;
+        t.version = app.version;
+        t.ports = bestPorts;
+        t.state = "TASK_STAGING";
+        t.stagedAtMs = now;
+        Usage &u = usage[best->id];
+        u.cpus += app.cpus;
+        u.mem += app.mem;
+        u.disk += app.disk;
+        for (int p : bestPorts) u.ports.insert(p);
+        u.perApp[appId]++;
+        // The agent's launch request.
+        Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        o->set("id", t.id);
+        if (app.cmd) o->set("cmd", *app.cmd);
+        if (app.args) {
+          Array::Ptr args = new Array;
+          for (const auto &s : *app.args) args->add(s);
+          o->set("args", args);
+        }
+        Object::Ptr env = new Object;
+        for (const auto &[name, value] : app.env) env->set(name, value);
+        o->set("env", env);
+        o->set("cpus", app.cpus);
+        o->set("mem", app.mem);
+        o->set("disk", app.disk);
+        Array::Ptr ports = new Array;
+        Array::Ptr names = new Array;
+        for (size_t i = 0; i < bestPorts.size(); ++i) {
+          ports->add(bestPorts[i]);
+          names->add(app.portDefinitions[i].name);
+        }
+        o->set("ports", ports);
+        o->set("portNames", names);
+        if (!app.user.empty()) o->set("user", app.user);
+        o->set("killGracePeriodSeconds", app.taskKillGracePeriodSeconds);
+        Array::Ptr hcs = new Array;
+        for (const auto &h : app.healthChecks) {
+          Object::Ptr ho = new Object;
+          ho->set("protocol", h.protocol);
+          ho->set("path", h.path);
+          if (h.port) ho->set("port", *h.port); else ho->set("portIndex", h.portIndex);
+          if (!h.command.empty()) {
+            Object::Ptr cmd = new Object;
+            cmd->set("value", h.command);
+            ho->set("command", cmd);
+          }
+          ho->set("gracePeriodSeconds", h.gracePeriodSeconds);
+          ho->set("intervalSeconds", h.intervalSeconds);
+          ho->set("timeoutSeconds", h.timeoutSeconds);
+          ho->set("maxConsecutiveFailures", h.maxConsecutiveFailures);
+          ho->set("ignoreHttp1xx", h.ignoreHttp1xx);
+          hcs->add(ho);
+        }
+        o->set("healthChecks", hcs);
+        o->set("appId", appId);
+        o->set("appVersion", app.version);
+        Object::Ptr labels = new Object;
+        for (const auto &[name, value] : app.labels) labels->set(name, value);
+        o->set("labels", labels);
+        tasks_[t.id] = t;
+        launches.push_back({t, best, stringify(o)});
+      }
+    }
+    // Deployments end once their apps run as asked.
+    for (auto it = deployments_.begin(); it != deployments_.end();) {
+      bool done = true;
+      for (const auto &appId : it->second.affectedApps) {
+        auto a = apps_.find(appId);
+        int count = 0;
+        bool stale = false;
+        for (const auto &[id, t] : tasks_) {
+          if (t.appId != appId || terminal(t.state)) continue;
+          if (a == apps_.end() || t.killing || t.version != a->second.app.version) {
+            stale = true;
+            continue;
+          }
+          bool r = t.state == "TASK_RUNNING" &&
+                   (a->second.app.healthChecks.empty() || t.healthy == std::optional<bool>(true));
+          count += r ? 1 : 0;
+          if (!r) stale = true;
+        }
+        if (a == apps_.end() ? stale : (stale || count != a->second.app.instances)) done = false;
+      }
+      if (done) {
+        (void)config_.zk->remove(std::string(kDeployments) + "/" + it->first);
+        logMessage(LOG_INFO, "deployment " + it->first + " done");
+        it = deployments_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  // Stored before anything is asked of an agent: a new leader knows every
+  // task the old one launched.
+  for (const auto &t : toStore) (void)storeTask(t);
+  for (auto &l : launches) {
+    if (auto s = storeTask(l.task); !s) {
+      std::lock_guard lock(mutex_);
+      tasks_.erase(l.task.id);
+      continue;
+    }
+    auto r = config_.agents->launch(*l.agent, l.json);
+    if (!r || (*r != 201 && *r != 200)) {
+      std::string why = r ? "the agent answered " + std::to_string(*r) : r.error().message;
+      logMessage(LOG_WARNING, "launching " + l.task.id + " on " + l.agent->id + ": " + why);
+      std::lock_guard lock(mutex_);
+      auto it = tasks_.find(l.task.id);
+      if (it != tasks_.end()) {
+        (void)config_.zk->remove(std::string(kTasks) + "/" + it->first);
+        tasks_.erase(it);
+      }
+    }
+  }
+  for (const auto &k : kills) {
+    if (k.agent == nullptr) continue;
+    if (auto s = config_.agents->kill(*k.agent, k.taskId); !s) {
+      logMessage(LOG_WARNING, "killing " + k.taskId + ": " + s.error().message);
+    }
+  }
+}
+
+Status Scheduler::storeApp(const App &app, bool create) {
+  std::string path = std::string(kApps) + "/" + appKey(app.id);
+  std::string data = appJson(app);
+  if (create) {
+    auto r = config_.zk->create(path, data, coord::CreateMode::Persistent);
+    if (!r) return r.error();
+    return Status::Ok();
+  }
+  auto r = config_.zk->set(path, data);
+  if (!r) return r.error();
+  return Status::Ok();
+}
+
+Status Scheduler::storeTask(const TaskRecord &t) {
+  std::string path = std::string(kTasks) + "/" + t.id;
+  std::string data = taskRecordJson(t);
+  auto r = config_.zk->set(path, data);
+  if (r) return Status::Ok();
+  if (coord::codeOf(r.error()) != coord::Code::NoNode) return r.error();
+  auto c = config_.zk->create(path, data, coord::CreateMode::Persistent);
+  if (!c) return c.error();
+  return Status::Ok();
+}
+
+Status Scheduler::removeTask(const std::string &id) {
+  auto r = config_.zk->remove(std::string(kTasks) + "/" + id);
+  if (!r && coord::codeOf(r.error()) != coord::Code::NoNode) return r;
+  return Status::Ok();
+}
+
+void Scheduler::assignServicePorts(App &app) {
+  for (auto &p : app.portDefinitions) {
+    if (p.port != 0) {
+      servicePorts_.insert(p.port);
+      continue;
+    }
+    for (int candidate = kServicePortFirst; candidate <= kServicePortLast; ++candidate) {
+      if (servicePorts_.insert(candidate).second) {
+        p.port = candidate;
+        break;
+      }
+    }
+  }
+}
+
+std::string Scheduler::newDeployment(const std::string &appId, const std::string &version, const std::string &action) {
+  Deployment d;
+  d.id = newUuid();
+  d.version = version;
+  d.affectedApps = {appId};
+  d.action = action;
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("version", version);
+  o->set("action", action);
+  Array::Ptr a = new Array;
+  a->add(appId);
+  o->set("affectedApps", a);
+  (void)config_.zk->create(std::string(kDeployments) + "/" + d.id, stringify(o), coord::CreateMode::Persistent);
+  deployments_[d.id] = d;
+  return d.id;
+}
+
+std::string Scheduler::taskView(const TaskRecord &t) const {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("appId", t.appId);
+  Array::Ptr hcr = new Array;
+  if (t.healthy) {
+    Object::Ptr r = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    r->set("alive", *t.healthy);
+    r->set("consecutiveFailures", *t.healthy ? 0 : 1);
+    r->set("firstSuccess", *t.healthy ? Var(isoTime(t.startedAtMs)) : Var());
+    r->set("lastFailure", Var());
+    r->set("lastSuccess", *t.healthy ? Var(isoTime(t.startedAtMs)) : Var());
+    r->set("lastFailureCause", *t.healthy ? Var() : Var(t.message));
+    r->set("taskId", t.id);
+    hcr->add(r);
+  }
+  o->set("healthCheckResults", hcr);
+  o->set("host", t.host);
+  o->set("id", t.id);
+  Array::Ptr ips = new Array;
+  Object::Ptr ip = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  ip->set("ipAddress", t.host);
+  ip->set("protocol", std::string(t.host.find(':') != std::string::npos ? "IPv6" : "IPv4"));
+  ips->add(ip);
+  o->set("ipAddresses", ips);
+  Array::Ptr ports = new Array;
+  for (int p : t.ports) ports->add(p);
+  o->set("ports", ports);
+  Array::Ptr service = new Array;
+  auto app = apps_.find(t.appId);
+  if (app != apps_.end()) {
+    for (const auto &pd : app->second.app.portDefinitions) service->add(pd.port);
+  }
+  o->set("servicePorts", service);
+  o->set("slaveId", t.agentId);
+  o->set("stagedAt", isoTime(t.stagedAtMs));
+  o->set("startedAt", t.startedAtMs != 0 ? Var(isoTime(t.startedAtMs)) : Var());
+  o->set("state", t.state);
+  o->set("version", t.version);
+  return stringify(o);
+}
+
+std::string Scheduler::appView(const AppState &s, bool embedTasks, bool counts, bool deployments,
+                               bool lastFailure) const {
+  auto o = parse(appJson(s.app));
+  int staged = 0, running = 0, healthy = 0, unhealthy = 0;
+  Array::Ptr tasks = new Array;
+  for (const auto &[id, t] : tasks_) {
+    if (t.appId != s.app.id || terminal(t.state)) continue;
+    staged += t.state == "TASK_STAGING" || t.state == "TASK_STARTING";
+    running += t.state == "TASK_RUNNING";
+    healthy += t.healthy == std::optional<bool>(true);
+    unhealthy += t.healthy == std::optional<bool>(false);
+    if (embedTasks) tasks->add(Poco::JSON::Parser().parse(taskView(t)));
+  }
+  if (counts) {
+    o->set("tasksStaged", staged);
+    o->set("tasksRunning", running);
+    o->set("tasksHealthy", healthy);
+    o->set("tasksUnhealthy", unhealthy);
+  }
+  if (deployments) {
+    Array::Ptr ds = new Array;
+    for (const auto &[id, d] : deployments_) {
+      if (std::find(d.affectedApps.begin(), d.affectedApps.end(), s.app.id) == d.affectedApps.end()) continue;
+      Object::Ptr one = new Object;
+      one->set("id", id);
+      ds->add(one);
+    }
+    o->set("deployments", ds);
+  }
+  if (embedTasks) o->set("tasks", tasks);
+  if (lastFailure && !s.lastFailure.empty()) {
+    Object::Ptr f = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    f->set("appId", s.app.id);
+    f->set("message", s.lastFailure);
+    f->set("timestamp", isoTime(s.lastFailureMs));
+    f->set("version", s.app.version);
+    o->set("lastTaskFailure", f);
+  }
+  return stringify(o);
+}
+
+Scheduler::Reply Scheduler::appsGet(const std::string &query) {
+  auto q = parseQuery(query);
+  bool tasks = false, lastFailure = false;
+  for (const auto &e : q["embed"]) {
+    tasks |= e == "apps.tasks" || e == "app.tasks" || e == "group.apps.tasks";
+    lastFailure |= e == "apps.lastTaskFailure" || e == "app.lastTaskFailure";
+  }
+  std::string idFilter = q.count("id") ? q["id"].back() : "";
+  std::string labelFilter = q.count("label") ? q["label"].back() : "";
+  std::lock_guard lock(mutex_);
+  std::string out = "{\"apps\":[";
+  bool first = true;
+  for (const auto &[id, s] : apps_) {
+    if (!idFilter.empty() && id.find(idFilter) == std::string::npos) continue;
+    if (!labelFilter.empty()) {
+      size_t eq = labelFilter.find("==");
+      std::string key = labelFilter.substr(0, eq);
+      auto l = s.app.labels.find(key);
+      if (l == s.app.labels.end()) continue;
+      if (eq != std::string::npos && l->second != labelFilter.substr(eq + 2)) continue;
+    }
+    out += (first ? "" : ",") + appView(s, tasks, true, true, lastFailure);
+    first = false;
+  }
+  return {200, out + "]}", {}};
+}
+
+Scheduler::Reply Scheduler::appsPost(const std::string &body) {
+  std::vector<Problem> problems;
+  auto app = parseApp(body, problems);
+  if (!app) {
+    if (app.error().code == 400) return {400, messageJson(app.error().message), {}};
+    return {422, problemsJson(problems), {}};
+  }
+  std::lock_guard lock(mutex_);
+  if (apps_.count(app->id) != 0) {
+    return {409, messageJson("An app with id [" + app->id + "] already exists."), {}};
+  }
+  app->version = isoTime(nowMs());
+  app->lastScalingAt = app->lastConfigChangeAt = app->version;
+  assignServicePorts(*app);
+  if (auto s = storeApp(*app, true); !s) {
+    if (coord::codeOf(s.error()) == coord::Code::NodeExists) {
+      return {409, messageJson("An app with id [" + app->id + "] already exists."), {}};
+    }
+    return {503, messageJson("cannot store the app: " + s.error().message), {}};
+  }
+  AppState st;
+  st.app = *app;
+  apps_[app->id] = st;
+  newDeployment(app->id, app->version, "StartApplication");
+  wake_.notify_all();
+  return {201, appView(apps_[app->id], true, true, true, false), {{"Location", "/v2/apps" + app->id}}};
+}
+
+Scheduler::Reply Scheduler::appGet(const std::string &id, const std::string &) {
+  std::lock_guard lock(mutex_);
+  auto it = apps_.find(id);
+  if (it == apps_.end()) return {404, messageJson("App '" + id + "' does not exist"), {}};
+  return {200, "{\"app\":" + appView(it->second, true, true, true, true) + "}", {}};
+}
+
+Scheduler::Reply Scheduler::appPut(const std::string &id, const std::string &body, bool force) {
+  std::vector<Problem> problems;
+  std::unique_lock lock(mutex_);
+  auto it = apps_.find(id);
+  const bool creating = it == apps_.end();
+  App base;
+  if (!creating) base = it->second.app;
+  // PUT of an app that does not exist creates it, under the path's id.
+  std::string withId = body;
+  if (creating) {
+    auto o = parse(body);
+    if (o && !o->has("id")) {
+      o->set("id", id);
+      withId = stringify(o);
+    }
+  }
+  auto app = creating ? parseApp(withId, problems) : parseApp(body, problems, &base);
+  if (!app) {
+    if (app.error().code == 400) return {400, messageJson(app.error().message), {}};
+    return {422, problemsJson(problems), {}};
+  }
+  if (app->id != id) {
+    return {422, problemsJson({{"/id", "the id in the body (" + app->id + ") is not the path's (" + id + ")"}}), {}};
+  }
+  if (!creating && !force) {
+    for (const auto &[did, d] : deployments_) {
+      if (std::find(d.affectedApps.begin(), d.affectedApps.end(), id) == d.affectedApps.end()) continue;
+      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      o->set("message", "App is locked by one or more deployments. Override with the option '?force=true'. View "
+                        "details at '/v2/deployments/" + did + "'.");
+      Array::Ptr ds = new Array;
+      Object::Ptr one = new Object;
+      one->set("id", did);
+      ds->add(one);
+      o->set("deployments", ds);
+      return {409, stringify(o), {}};
+    }
+  }
+  const std::string version = isoTime(nowMs());
+  app->version = version;
+  if (creating) {
+    app->lastScalingAt = app->lastConfigChangeAt = version;
+  } else {
+    bool config = !sameConfig(*app, base);
+    app->lastConfigChangeAt = config ? version : base.lastConfigChangeAt;
+    app->lastScalingAt = version;
+    if (!config) {
+      // A scaling alone keeps the tasks: they run the same definition.
+      for (auto &[tid, t] : tasks_) {
+        if (t.appId == id && t.version == base.version) t.version = version;
+      }
+    }
+  }
+  assignServicePorts(*app);
+  if (auto s = storeApp(*app, creating); !s) return {503, messageJson("cannot store the app: " + s.error().message), {}};
+  AppState &st = apps_[id];
+  if (!creating && !sameConfig(*app, base)) {
+    st.failures = 0;  // a new definition starts without the old one's backoff
+    st.delayUntilMs = 0;
+  }
+  st.app = *app;
+  for (auto &[tid, t] : tasks_) {
+    if (t.appId == id && t.version == version) (void)storeTask(t);
+  }
+  std::string dep = newDeployment(id, version, creating ? "StartApplication" : "ScaleApplication");
+  wake_.notify_all();
+  return {creating ? 201 : 200, "{\"deploymentId\":\"" + dep + "\",\"version\":\"" + version + "\"}", {}};
+}
+
+Scheduler::Reply Scheduler::appDelete(const std::string &id) {
+  std::lock_guard lock(mutex_);
+  auto it = apps_.find(id);
+  if (it == apps_.end()) return {404, messageJson("App '" + id + "' does not exist"), {}};
+  auto r = config_.zk->remove(std::string(kApps) + "/" + appKey(id));
+  if (!r && coord::codeOf(r.error()) != coord::Code::NoNode) {
+    return {503, messageJson("cannot remove the app: " + r.error().message), {}};
+  }
+  for (const auto &p : it->second.app.portDefinitions) servicePorts_.erase(p.port);
+  apps_.erase(it);
+  const std::string version = isoTime(nowMs());
+  std::string dep = newDeployment(id, version, "StopApplication");
+  wake_.notify_all();  // its tasks are killed as tasks nobody asks for
+  return {200, "{\"deploymentId\":\"" + dep + "\",\"version\":\"" + version + "\"}", {}};
+}
+
+Scheduler::Reply Scheduler::appRestart(const std::string &id) {
+  std::lock_guard lock(mutex_);
+  auto it = apps_.find(id);
+  if (it == apps_.end()) return {404, messageJson("App '" + id + "' does not exist"), {}};
+  App app = it->second.app;
+  app.version = isoTime(nowMs());
+  app.lastConfigChangeAt = app.version;
+  if (auto s = storeApp(app, false); !s) return {503, messageJson("cannot store the app: " + s.error().message), {}};
+  it->second.app = app;
+  std::string dep = newDeployment(id, app.version, "RestartApplication");
+  wake_.notify_all();
+  return {200, "{\"deploymentId\":\"" + dep + "\",\"version\":\"" + app.version + "\"}", {}};
+}
+
+Scheduler::Reply Scheduler::appTasks(const std::string &id) {
+  std::lock_guard lock(mutex_);
+  if (apps_.count(id) == 0) return {404, messageJson("App '" + id + "' does not exist"), {}};
+  std::string out = "{\"tasks\":[";
+  bool first = true;
+  for (const auto &[tid, t] : tasks_) {
+    if (t.appId != id || terminal(t.state)) continue;
+    out += (first ? "" : ",") + taskView(t);
+    first = false;
+  }
+  return {200, out + "]}", {}};
+}
+
+Scheduler::Reply Scheduler::taskKill(const std::string &appId, const std::string &taskId, bool scale) {
+  std::vector<AgentInfo> agents = readAgents();
+  std::unique_lock lock(mutex_);
+  auto app = apps_.find(appId);
+  if (app == apps_.end()) return {404, messageJson("App '" + appId + "' does not exist"), {}};
+  auto it = tasks_.find(taskId);
+  if (it == tasks_.end() || it->second.appId != appId) {
+    return {404, messageJson("Task '" + taskId + "' does not exist"), {}};
+  }
+  it->second.killing = true;
+  TaskRecord t = it->second;
+  (void)storeTask(t);
+  std::string body = "{\"task\":" + taskView(t) + "}";
+  if (scale) {
+    App a = app->second.app;
+    a.instances = std::max(0, a.instances - 1);
+    a.version = isoTime(nowMs());
+    a.lastScalingAt = a.version;
+    for (auto &[tid, other] : tasks_) {
+      if (other.appId == appId && other.version == app->second.app.version) {
+        other.version = a.version;
+        (void)storeTask(other);
+      }
+    }
+    (void)storeApp(a, false);
+    app->second.app = a;
+    std::string dep = newDeployment(appId, a.version, "ScaleApplication");
+    body = "{\"deploymentId\":\"" + dep + "\",\"version\":\"" + a.version + "\"}";
+  }
+  lock.unlock();
+  for (const auto &ag : agents) {
+    if (ag.id == t.agentId) (void)config_.agents->kill(ag, t.id);
+  }
+  wake_.notify_all();
+  return {200, body, {}};
+}
+
+Scheduler::Reply Scheduler::tasksGet(const std::string &query) {
+  auto q = parseQuery(query);
+  std::string status = q.count("status") ? q["status"].back() : "";
+  std::lock_guard lock(mutex_);
+  std::string out = "{\"tasks\":[";
+  bool first = true;
+  for (const auto &[tid, t] : tasks_) {
+    if (terminal(t.state)) continue;
+    if (status == "running" && t.state != "TASK_RUNNING") continue;
+    if (status == "staging" && t.state != "TASK_STAGING" && t.state != "TASK_STARTING") continue;
+    out += (first ? "" : ",") + taskView(t);
+    first = false;
+  }
+  return {200, out + "]}", {}};
+}
+
+// Status updates from an agent: each stored, then acknowledged.
+Scheduler::Reply Scheduler::updates(const std::string &body) {
+  auto o = parse(body);
+  if (!o) return {400, messageJson("Invalid JSON"), {}};
+  if (!isLeader()) return {503, messageJson("not the scheduler leader"), {}};
+  std::string agentId = o->optValue<std::string>("agent_id", "");
+  auto list = o->getArray("updates");
+  Array::Ptr acked = new Array;
+  std::vector<std::string> strangers;
+  for (size_t i = 0; list && i < list->size(); ++i) {
+    auto u = list->getObject(static_cast<unsigned>(i));
+    if (!u) continue;
+    std::string uuid = u->optValue<std::string>("uuid", "");
+    std::string taskId = u->optValue<std::string>("task_id", "");
+    std::string state = u->optValue<std::string>("state", "");
+    std::unique_lock lock(mutex_);
+    auto it = tasks_.find(taskId);
+    if (it == tasks_.end()) {
+      // A task nobody here asked for: ended, or ended now.
+      if (!terminal(state)) strangers.push_back(taskId);
+      acked->add(uuid);
+      continue;
+    }
+    TaskRecord &t = it->second;
+    t.state = state;
+    t.message = u->optValue<std::string>("message", "");
+    if (u->has("healthy")) t.healthy = u->getValue<bool>("healthy");
+    if (state == "TASK_RUNNING" && t.startedAtMs == 0) t.startedAtMs = u->optValue<Poco::Int64>("timestamp_ms", nowMs());
+    bool stored;
+    if (terminal(state)) {
+      stored = removeTask(t.id).ok();
+      auto app = apps_.find(t.appId);
+      if (stored && app != apps_.end() && !t.killing) {
+        // Healing: replaced, after a backoff that grows with each failure.
+        AppState &st = app->second;
+        st.failures++;
+        double delay = st.app.backoffSeconds * std::pow(st.app.backoffFactor, st.failures - 1);
+        delay = std::min(delay, st.app.maxLaunchDelaySeconds);
+        st.delayUntilMs = nowMs() + static_cast<int64_t>(delay * 1000);
+        st.lastFailure = t.message.empty() ? state : t.message;
+        st.lastFailureMs = nowMs();
+      }
+      if (stored) tasks_.erase(it);
+    } else {
+      bool limit = t.healthy == std::optional<bool>(false) && t.message.find("in a row") != std::string::npos;
+      if (limit && !t.killing) {
+        // Failed its health check maxConsecutiveFailures times: replaced.
+        t.killing = true;
+        strangers.push_back(t.id);
+      }
+      stored = storeTask(t).ok();
+      if (state == "TASK_RUNNING") {
+        auto app = apps_.find(t.appId);
+        if (app != apps_.end() && (app->second.app.healthChecks.empty() || t.healthy == std::optional<bool>(true))) {
+          app->second.failures = 0;  // it runs: the backoff starts over
+        }
+      }
+    }
+    if (stored) acked->add(uuid);
+  }
+  if (!strangers.empty()) {
+    for (const auto &a : readAgents()) {
+      if (a.id != agentId) continue;
+      for (const auto &id : strangers) (void)config_.agents->kill(a, id);
+    }
+  }
+  wake_.notify_all();
+  Object::Ptr reply = new Object;
+  reply->set("acknowledged", acked);
+  return {200, stringify(reply), {}};
+}
+
+Scheduler::Reply Scheduler::handle(const std::string &method, const std::string &rawPath, const std::string &query,
+                                   const std::string &body) {
+  // marathon-python sends /v2/apps//web: slashes collapse.
+  std::string path;
+  for (char c : rawPath) {
+    if (c == '/' && !path.empty() && path.back() == '/') continue;
+    path += c;
+  }
+  if (path.size() > 1 && path.back() == '/') path.pop_back();
+  auto q = parseQuery(query);
+  auto notAllowed = [&] { return Reply{405, messageJson("method " + method + " not allowed on " + path), {}}; };
+
+  if (path == "/ping") return {200, "pong", {{"Content-Type", "text/plain"}}};
+  if (path == "/scheduler/v1/updates") {
+    if (method != "POST") return notAllowed();
+    return updates(body);
+  }
+  if (path == "/v2/leader") {
+    std::string leader = leaderAddress();
+    if (method == "DELETE") {
+      if (!isLeader()) return {404, messageJson("There is no leader"), {}};
+      election_->stop();
+      (void)config_.zk->remove(kLeader);
+      (void)election_->start();
+      return {200, messageJson("Leadership abdicated"), {}};
+    }
+    if (leader.empty()) return {404, messageJson("There is no leader"), {}};
+    return {200, "{\"leader\":" + text::quote(leader) + "}", {}};
+  }
+  if (path == "/v2/info") {
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("name", std::string("marathon"));
+    o->set("version", std::string("1.10.0"));
+    o->set("buildref", std::string("dcos"));
+    o->set("elected", isLeader());
+    std::string leader = leaderAddress();
+    o->set("leader", leader.empty() ? Var() : Var(leader));
+    o->set("frameworkId", std::string("dcos-marathon"));
+    Object::Ptr zk = new Object;
+    zk->set("zk", "zk://" + config_.zk->connectString() + "/dcos/scheduler");
+    o->set("zookeeper_config", zk);
+    Object::Ptr mc = new Object;
+    mc->set("hostname", config_.hostname);
+    mc->set("mesos_role", Var());
+    o->set("marathon_config", mc);
+    Object::Ptr hc = new Object;
+    hc->set("http_port", static_cast<int>(std::stoi(config_.address.substr(config_.address.rfind(':') + 1))));
+    o->set("http_config", hc);
+    o->set("event_subscriber", Var());
+    return {200, stringify(o), {}};
+  }
+  if (!isLeader()) return {503, messageJson("no scheduler leader yet"), {}};
+  if (path == "/v2/apps") {
+    if (method == "GET") return appsGet(query);
+    if (method == "POST") return appsPost(body);
+    return notAllowed();
+  }
+  if (text::startsWith(path, "/v2/apps/")) {
+    std::string rest = path.substr(8);  // "/web/tasks/x"
+    std::string id = rest, tail;
+    for (const char *marker : {"/tasks", "/restart", "/versions"}) {
+      size_t at = rest.rfind(marker);
+      if (at != std::string::npos && at > 0 &&
+          (rest.size() == at + std::strlen(marker) || rest[at + std::strlen(marker)] == '/')) {
+        id = rest.substr(0, at);
+        tail = rest.substr(at);
+        break;
+      }
+    }
+    std::string norm = normalizeId(id);
+    if (norm.empty()) return {404, messageJson("App '" + id + "' does not exist"), {}};
+    if (tail.empty()) {
+      if (method == "GET") return appGet(norm, query);
+      if (method == "PUT" || method == "PATCH") return appPut(norm, body, flag(q, "force"));
+      if (method == "DELETE") return appDelete(norm);
+      return notAllowed();
+    }
+    if (tail == "/restart") {
+      if (method != "POST") return notAllowed();
+      return appRestart(norm);
+    }
+    if (tail == "/tasks") {
+      if (method == "GET") return appTasks(norm);
+      return notAllowed();
+    }
+    if (text::startsWith(tail, "/tasks/")) {
+      if (method != "DELETE") return notAllowed();
+      return taskKill(norm, tail.substr(7), flag(q, "scale"));
+    }
+    if (tail == "/versions") {
+      std::lock_guard lock(mutex_);
+      auto it = apps_.find(norm);
+      if (it == apps_.end()) return {404, messageJson("App '" + norm + "' does not exist"), {}};
+      return {200, "{\"versions\":[" + text::quote(it->second.app.version) + "]}", {}};
+    }
+    if (text::startsWith(tail, "/versions/")) {
+      std::lock_guard lock(mutex_);
+      auto it = apps_.find(norm);
+      if (it == apps_.end() || tail.substr(10) != it->second.app.version) {
+        return {404, messageJson("App '" + norm + "' does not exist in version " + tail.substr(10)), {}};
+      }
+      return {200, appJson(it->second.app), {}};
+    }
+  }
+  if (path == "/v2/tasks") {
+    if (method != "GET") return notAllowed();
+    return tasksGet(query);
+  }
+  if (path == "/v2/deployments") {
+    std::lock_guard lock(mutex_);
+    Array::Ptr out = new Array;
+    for (const auto &[id, d] : deployments_) {
+      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      o->set("id", id);
+      o->set("version", d.version);
+      Array::Ptr affected = new Array;
+      for (const auto &a : d.affectedApps) affected->add(a);
+      o->set("affectedApps", affected);
+      Array::Ptr steps = new Array;
+      Array::Ptr actions = new Array;
+      for (const auto &a : d.affectedApps) {
+        Object::Ptr act = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        act->set("action", d.action);
+        act->set("app", a);
+        actions->add(act);
+      }
+      Object::Ptr step = new Object;
+      step->set("actions", actions);
+      steps->add(step);
+      o->set("steps", steps);
+      o->set("currentActions", actions);
+      o->set("currentStep", 1);
+      o->set("totalSteps", 1);
+      out->add(o);
+    }
+    return {200, stringify(out), {}};
+  }
+  if (path == "/v2/queue") {
+    std::lock_guard lock(mutex_);
+    Array::Ptr queue = new Array;
+    for (const auto &[appId, why] : queueReasons_) {
+      auto a = apps_.find(appId);
+      if (a == apps_.end()) continue;
+      int active = 0;
+      for (const auto &[tid, t] : tasks_) active += t.appId == appId && !terminal(t.state) && !t.killing;
+      Object::Ptr item = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      item->set("count", std::max(0, a->second.app.instances - active));
+      Object::Ptr delay = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      int64_t left = std::max<int64_t>(0, a->second.delayUntilMs - nowMs());
+      delay->set("timeLeftSeconds", static_cast<Poco::Int64>((left + 999) / 1000));
+      delay->set("overdue", left == 0);
+      item->set("delay", delay);
+      item->set("app", parse(appJson(a->second.app)));
+      Object::Ptr summary = new Object;
+      summary->set("reason", why);
+      item->set("processedOffersSummary", summary);
+      queue->add(item);
+    }
+    Object::Ptr o = new Object;
+    o->set("queue", queue);
+    return {200, stringify(o), {}};
+  }
+  return {404, messageJson("no such path: " + path), {}};
+}
+
+}  // namespace dcos::scheduler

@@ -1,0 +1,165 @@
+// The scheduler's core: Marathon's v2 API over apps and their tasks, all
+// state in ZooKeeper (one znode per app and per task), and, on the leader,
+// the loop that makes the cluster match it: tasks placed on agents by free
+// resources and resource roles, launched and killed through the agents' API,
+// replaced with backoff when they fail, and every status update stored
+// before it is acknowledged. Followers answer nothing themselves: the module
+// forwards their API calls to the leader.
+//
+// Thread safety: every public method may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/result.h"
+#include "coord/client.h"
+#include "coord/recipes.h"
+#include "plugins/modules/scheduler/app.h"
+
+namespace dcos::scheduler {
+
+// An agent as it registered in /dcos/agents/<id>.
+struct AgentInfo {
+  std::string id;
+  std::string hostname;
+  std::string address;  // where its tasks are reached: the task's host
+  std::string api;      // host:port of its node API
+  std::string resourceRole = "*";
+  std::map<std::string, std::string> attributes;
+  double cpus = 0, mem = 0, disk = 0;
+  std::vector<std::pair<int, int>> ports;  // inclusive ranges
+};
+
+// Parses /dcos/agents/<id>'s record.
+std::optional<AgentInfo> parseAgent(const std::string &json);
+
+// A task as the scheduler keeps it (/dcos/scheduler/tasks/<id>).
+struct TaskRecord {
+  std::string id;  // <app id, slashes as underscores>.<uuid>, as Marathon names tasks
+  std::string appId;
+  std::string agentId;
+  std::string host;
+  std::string version;  // of the app definition it runs
+  std::vector<int> ports;
+  std::string state = "TASK_STAGING";
+  std::string message;
+  int64_t stagedAtMs = 0;
+  int64_t startedAtMs = 0;
+  std::optional<bool> healthy;
+  bool killing = false;  // the scheduler asked for its end
+};
+
+// How the leader talks to agents: over their API in the module, and a fake
+// in unit tests of the placement and healing logic.
+class AgentPort {
+ public:
+  virtual ~AgentPort() = default;
+  // POST /agent/v1/tasks; the HTTP status, or an error when the agent could
+  // not be reached.
+  virtual Result<int> launch(const AgentInfo &agent, const std::string &taskJson) = 0;
+  virtual Status kill(const AgentInfo &agent, const std::string &taskId) = 0;
+};
+
+struct SchedulerConfig {
+  coord::Client *zk = nullptr;
+  AgentPort *agents = nullptr;
+  std::string address;  // this master's node API, host:port: the leader's record
+  std::string hostname;
+  std::function<void(int level, const std::string &)> log;
+  std::chrono::milliseconds loopInterval{250};
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(SchedulerConfig config);
+  ~Scheduler();
+
+  // Stands for election; the leader loads the state and starts acting.
+  void start();
+  void stop();
+
+  bool isLeader() const;
+  // The leader's node API address, from its record ("" when none).
+  std::string leaderAddress() const;
+
+  struct Reply {
+    int status = 200;
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  // Marathon's v2 API (/v2/...), /ping, and the agents' /scheduler/v1/updates.
+  // Only the leader's answers are its own (the module forwards a follower's).
+  Reply handle(const std::string &method, const std::string &path, const std::string &query, const std::string &body);
+
+  // Runs one round of the leader's loop now (tests).
+  void reconcileOnce();
+
+ private:
+  struct AppState {
+    App app;
+    int failures = 0;             // in a row, for the backoff
+    int64_t delayUntilMs = 0;     // no launch before
+    std::string lastFailure;      // message of the last failed task
+    int64_t lastFailureMs = 0;
+  };
+  struct Deployment {
+    std::string id;
+    std::string version;
+    std::vector<std::string> affectedApps;
+    std::string action;  // StartApplication, ScaleApplication, RestartApplication, StopApplication
+    bool done = false;
+  };
+
+  void onLeadership(bool leading);
+  Status loadState();
+  void loop();
+  void act();  // one round, with mutex_ held around the state and not around calls to agents
+  std::vector<AgentInfo> readAgents();
+
+  Reply appsGet(const std::string &query);
+  Reply appsPost(const std::string &body);
+  Reply appGet(const std::string &id, const std::string &query);
+  Reply appPut(const std::string &id, const std::string &body, bool force);
+  Reply appDelete(const std::string &id);
+  Reply appRestart(const std::string &id);
+  Reply appTasks(const std::string &id);
+  Reply taskKill(const std::string &appId, const std::string &taskId, bool scale);
+  Reply tasksGet(const std::string &query);
+  Reply updates(const std::string &body);
+
+  std::string appView(const AppState &s, bool embedTasks, bool counts, bool deployments, bool lastFailure) const;
+  std::string taskView(const TaskRecord &t) const;
+  std::string newDeployment(const std::string &appId, const std::string &version, const std::string &action);
+  Status storeApp(const App &app, bool create);
+  Status storeTask(const TaskRecord &t);
+  Status removeTask(const std::string &id);
+  void assignServicePorts(App &app);
+  void logMessage(int level, const std::string &m) const;
+
+  SchedulerConfig config_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::map<std::string, AppState> apps_;
+  std::map<std::string, TaskRecord> tasks_;
+  std::map<std::string, Deployment> deployments_;
+  std::set<int> servicePorts_;
+  bool leading_ = false;
+  bool loaded_ = false;
+  bool stopping_ = false;
+  std::thread loop_;
+  std::unique_ptr<coord::LeaderElection> election_;
+  std::map<std::string, int64_t> agentLostAtMs_;  // agents gone from /dcos/agents, since
+  std::map<std::string, std::string> queueReasons_;  // per app: why nothing was placed
+};
+
+}  // namespace dcos::scheduler
