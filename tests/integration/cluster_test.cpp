@@ -190,20 +190,33 @@ TEST_CASE("a local cluster: up, node list, zones, a node lost and back, down", "
     CHECK(routes.out.find("default") == std::string::npos);
   }
 
-  SECTION("tasks are kept from the control plane and the masters' admin port, and still reach each other") {
-    // The agent's API, from inside the cluster (a master's namespace).
-    auto agentApi = [&](const std::string &method, const std::string &path, const std::string &body = "") {
-      std::vector<std::string> argv{ipPath(), "netns", "exec", "dcos-t1-m1", "curl", "-s", "--max-time", "5",
-                                    "-X", method, "http://" + a1 + ":61001" + path};
+  SECTION("apps through Marathon's API run on the agent; their tasks are kept from the control plane and the "
+          "masters' admin port, and still reach each other") {
+    // Marathon's API on the master's admin port, from the host (the
+    // operator); the agent's API from inside the cluster.
+    auto marathon = [&](const std::string &method, const std::string &path, const std::string &body = "") {
+      std::vector<std::string> argv{"/usr/bin/curl", "-s", "--max-time", "5", "-X", method, "http://" + m1 + path};
       if (!body.empty()) argv.insert(argv.end(), {"-H", "Content-Type: application/json", "-d", body});
       return runCommand(argv, 10s).out;
     };
-    auto field = [](const std::string &json, const std::string &name) {
+    auto agentApi = [&](const std::string &path) {
+      return runCommand({ipPath(), "netns", "exec", "dcos-t1-m1", "curl", "-s", "--max-time", "5",
+                         "http://" + a1 + ":61001" + path}, 10s).out;
+    };
+    // The app's one running task: {id, host, first port}, or empty.
+    auto runningTask = [&](const std::string &app) -> std::vector<std::string> {
       try {
-        return Poco::JSON::Parser().parse(json).extract<Poco::JSON::Object::Ptr>()->optValue<std::string>(name, "");
+        auto tasks = Poco::JSON::Parser().parse(marathon("GET", "/v2/apps/" + app + "/tasks"))
+                         .extract<Poco::JSON::Object::Ptr>()->getArray("tasks");
+        for (size_t i = 0; tasks && i < tasks->size(); ++i) {
+          auto t = tasks->getObject(static_cast<unsigned>(i));
+          if (t->getValue<std::string>("state") != "TASK_RUNNING") continue;
+          return {t->getValue<std::string>("id"), t->getValue<std::string>("host"),
+                  std::to_string(t->getArray("ports")->getElement<int>(0))};
+        }
       } catch (...) {
-        return std::string();
       }
+      return {};
     };
     // netprobe where the tasks' user may run it.
     TempDir bin("dcos-cluster-test-bin");
@@ -211,25 +224,37 @@ TEST_CASE("a local cluster: up, node list, zones, a node lost and back, down", "
     REQUIRE(runCommand({"/bin/cp", netprobePath(), bin / "netprobe"}).status == 0);
     const std::string netprobe = bin / "netprobe";
 
-    auto server = agentApi("POST", "/agent/v1/tasks",
-                           R"({"id": "listener.1", "cmd": ")" + netprobe + R"( serve --tcp $PORT0", "ports": [31100]})");
-    INFO(server);
-    REQUIRE(waitUntil([&] { return field(agentApi("GET", "/agent/v1/tasks/listener.1"), "state") == "TASK_RUNNING"; },
-                      10s, 50ms));
+    auto posted = marathon("POST", "/v2/apps", R"({"id": "/listener", "cmd": ")" + netprobe +
+                                                    R"( serve --tcp $PORT0", "cpus": 0.1, "mem": 16})");
+    INFO(posted);
+    CHECK_THAT(posted, Catch::Contains("\"deployments\":[{\"id\""));
+    std::vector<std::string> listener;
+    REQUIRE(waitUntil([&] { return !(listener = runningTask("listener")).empty(); }, 20s, 100ms));
+    CHECK(listener[1] == a1);  // the private agent: never the public one by default
+    const std::string target = "tcp:" + listener[1] + ":" + listener[2];
     // Running is not listening yet: the node itself sees it first.
-    REQUIRE(waitUntil([&] { return probe("dcos-t1-a1", {"tcp:" + a1 + ":31100"})["tcp:" + a1 + ":31100"] == "open"; },
-                      10s, 50ms));
-    const std::vector<std::string> targets{"tcp:" + m1 + ":2181",  "tcp:" + m1 + ":61001", "tcp:" + a1 + ":61001",
-                                           "tcp:" + p1 + ":61001", "tcp:" + m1 + ":80",    "tcp:" + a1 + ":31100"};
+    REQUIRE(waitUntil([&] { return probe("dcos-t1-a1", {target})[target] == "open"; }, 10s, 50ms));
+
     std::string cmd = netprobe + " probe --json --timeout-ms 800";
-    for (const auto &t : targets) cmd += " " + t;
-    auto prober = agentApi("POST", "/agent/v1/tasks", R"({"id": "prober.1", "cmd": ")" + cmd + R"("})");
-    INFO(prober);
-    REQUIRE(waitUntil([&] { return field(agentApi("GET", "/agent/v1/tasks/prober.1"), "state") == "TASK_FINISHED"; },
-                      10s, 50ms));
-    auto read = agentApi("GET", "/agent/v1/tasks/prober.1/files/read?path=stdout");
-    INFO(read);
-    auto seen = Poco::JSON::Parser().parse(field(read, "data")).extract<Poco::JSON::Object::Ptr>();
+    for (const auto &t : {"tcp:" + m1 + ":2181", "tcp:" + m1 + ":61001", "tcp:" + a1 + ":61001",
+                          "tcp:" + p1 + ":61001", "tcp:" + m1 + ":80", target}) {
+      cmd += " " + t;
+    }
+    marathon("POST", "/v2/apps", R"({"id": "/prober", "cmd": ")" + cmd + R"(; exec sleep 1000", "cpus": 0.1, "mem": 16})");
+    std::vector<std::string> prober;
+    REQUIRE(waitUntil([&] { return !(prober = runningTask("prober")).empty(); }, 20s, 100ms));
+    std::string data;
+    REQUIRE(waitUntil([&] {
+      try {
+        data = Poco::JSON::Parser().parse(agentApi("/agent/v1/tasks/" + prober[0] + "/files/read?path=stdout"))
+                   .extract<Poco::JSON::Object::Ptr>()->getValue<std::string>("data");
+      } catch (...) {
+        data.clear();
+      }
+      return data.find('}') != std::string::npos;
+    }, 10s, 50ms));
+    INFO(data);
+    auto seen = Poco::JSON::Parser().parse(data).extract<Poco::JSON::Object::Ptr>();
     // Refused with a reset by the agent's output chain: the same ports are
     // open to the node itself (the zones section).
     CHECK(seen->getValue<std::string>("tcp:" + m1 + ":2181") == "closed");
@@ -239,13 +264,18 @@ TEST_CASE("a local cluster: up, node list, zones, a node lost and back, down", "
     // The masters' admin port (the node API there, and the admin router's)
     // too; another task is reached.
     CHECK(seen->getValue<std::string>("tcp:" + m1 + ":80") == "closed");
-    CHECK(seen->getValue<std::string>("tcp:" + a1 + ":31100") == "open");
+    CHECK(seen->getValue<std::string>(target) == "open");
     // The node itself, outside the tasks' cgroup, still reaches the ensemble.
     auto fromNode = probe("dcos-t1-a1", {"tcp:" + m1 + ":2181"});
     CHECK(fromNode["tcp:" + m1 + ":2181"] == "open");
-    agentApi("DELETE", "/agent/v1/tasks/listener.1");
-    CHECK(waitUntil([&] { return field(agentApi("GET", "/agent/v1/tasks/listener.1"), "state") == "TASK_KILLED"; },
-                    10s, 50ms));
+
+    // Removed: their tasks are killed.
+    CHECK_THAT(marathon("DELETE", "/v2/apps/listener"), Catch::Contains("deploymentId"));
+    CHECK_THAT(marathon("DELETE", "/v2/apps/prober"), Catch::Contains("deploymentId"));
+    CHECK(waitUntil([&] {
+      std::string state = agentApi("/agent/v1/tasks/" + listener[0]);
+      return state.find("\"state\":\"TASK_KILLED\"") != std::string::npos;
+    }, 15s, 100ms));
   }
 
   SECTION("a node's dcosd killed leaves the membership; up again brings it back") {

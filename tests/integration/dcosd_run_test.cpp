@@ -421,7 +421,15 @@ TEST_CASE("slow clients and open event streams do not silence the node API or th
 
 TEST_CASE("an agent registers, runs tasks, delivers their updates until acknowledged, and re-adopts its tasks "
           "across a dcosd SIGKILL", "[dcosd][agent][integration]") {
-  Node master("node-master.json");
+  // This test plays the scheduler's leader itself: the master's own
+  // scheduler stays out (it would kill tasks it never asked for).
+  Node master("node-master.json", [](Poco::JSON::Object &n) {
+    Poco::JSON::Object::Ptr modules = new Poco::JSON::Object;
+    Poco::JSON::Object::Ptr scheduler = new Poco::JSON::Object;
+    scheduler->set("enabled", false);
+    modules->set("scheduler", scheduler);
+    n.set("modules", modules);
+  });
   auto m = master.start();
   REQUIRE(master.notify.waitFor("READY=1", 30s));
   Node agentNode("node-agent-private.json", [](Poco::JSON::Object &n) {

@@ -5,6 +5,7 @@
 //   /marathon/v2/..., ...    the same under /marathon, where the admin router
 //                            will publish them
 //   /scheduler/v1/updates    the agents' status updates (the leader's only)
+// Config: "enabled" (default true).
 // Agents are reached through their own API (/agent/v1), as their records in
 // /dcos/agents say.
 #include <syslog.h>
@@ -94,7 +95,11 @@ class HttpAgents : public AgentPort {
 
 class SchedulerModule : public dcos::sdk::Module {
  public:
-  SchedulerModule(dcos::sdk::Host host, std::string_view) : host_(host) {
+  SchedulerModule(dcos::sdk::Host host, std::string_view configText) : host_(host) {
+    auto config = parseObject(std::string(configText), "scheduler config");
+    // "enabled": false leaves this master out of the scheduler (tests that
+    // play the scheduler's part themselves, against real agents).
+    enabled_ = config->optValue<bool>("enabled", true);
     auto node = parseObject(host_.nodeJson(), "node identity");
     auto cluster = parseObject(host_.clusterJson(), "cluster config");
     address_ = node->optValue<std::string>("api", "");
@@ -113,6 +118,10 @@ class SchedulerModule : public dcos::sdk::Module {
   }
 
   void start() override {
+    if (!enabled_) {
+      host_.warning("scheduler disabled by its config (enabled: false): this master schedules nothing");
+      return;
+    }
     zk_ = dcos::coord::ZkClient::connect(connect_, std::chrono::milliseconds(sessionMs_));
     SchedulerConfig c;
     c.zk = zk_.get();
@@ -199,6 +208,7 @@ class SchedulerModule : public dcos::sdk::Module {
   }
 
   dcos::sdk::Host host_;
+  bool enabled_ = true;
   std::string address_;
   std::string hostname_;
   std::string connect_;
