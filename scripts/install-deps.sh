@@ -11,8 +11,9 @@ packages=(
   libpoco-dev libsystemd-dev catch2 libnftnl-dev libmnl-dev libzookeeper-mt-dev
   # masters run Debian's ZooKeeper server (it brings a Java runtime)
   zookeeper default-jre-headless
-  # tests: HTTP client, helper scripts, packaging checks
-  curl python3 python3-kazoo dpkg-dev file lintian rpm systemd
+  # tests: HTTP client, helper scripts, packaging checks, a TLS server for
+  # HTTPS health checks, a real Marathon client
+  curl python3 python3-kazoo dpkg-dev file lintian rpm systemd openssl python3-marathon
   # dcosd under a real systemd: containers booted with systemd-nspawn
   systemd-container procps util-linux
   # node images: the rootfs, the disk without loop devices, qemu boots
