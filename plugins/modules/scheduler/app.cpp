@@ -245,6 +245,10 @@ Result<App> parseApp(const std::string &json, std::vector<Problem> &problems, co
     std::string norm = normalizeId(*id, &why);
     if (norm.empty()) {
       f.fail("id", why);
+    } else if (norm.size() > 160) {
+      // A task id is the id (slashes as underscores), a dot and a uuid;
+      // the agents take ids up to 200 characters.
+      f.fail("id", "must be at most 160 characters long");
     } else if (base != nullptr && norm != base->id) {
       f.fail("id", "the id of an app cannot change (it is " + base->id + ")");
     } else {
@@ -432,11 +436,13 @@ Result<App> parseApp(const std::string &json, std::vector<Problem> &problems, co
       }
       auto a = v.extract<Array::Ptr>();
       std::vector<std::string> parts;
+      bool strings = true;
       for (size_t k = 0; k < a->size(); ++k) {
         Var e = a->get(static_cast<unsigned>(k));
-        parts.push_back(e.isString() ? e.extract<std::string>() : std::string());
+        strings = strings && e.isString() && !e.extract<std::string>().empty();
+        parts.push_back(strings ? e.extract<std::string>() : std::string());
       }
-      if (parts.size() < 2 || parts.size() > 3 || parts[0].empty()) {
+      if (!strings || parts.size() < 2 || parts.size() > 3) {
         problems.push_back({at, "a constraint is [field, operator] or [field, operator, value]"});
         continue;
       }
@@ -452,8 +458,8 @@ Result<App> parseApp(const std::string &json, std::vector<Problem> &problems, co
         continue;
       }
       if (c.op == "MAX_PER") {
-        bool digits = !c.value.empty() && c.value.find_first_not_of("0123456789") == std::string::npos;
-        if (!digits) problems.push_back({at, "MAX_PER takes a whole number"});
+        bool digits = !c.value.empty() && c.value.size() <= 6 && c.value.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits) problems.push_back({at, "MAX_PER takes a whole number up to 999999"});
       }
       app.constraints.push_back(c);
     }

@@ -30,6 +30,7 @@ constexpr const char *kLeader = "/dcos/scheduler/leader";
 constexpr const char *kElection = "/dcos/scheduler/election";
 constexpr int kServicePortFirst = 10000;
 constexpr int kServicePortLast = 20000;
+constexpr int64_t kLaunchTimeoutMs = 300'000;  // Marathon's task_launch_timeout
 
 std::string stringify(const Object::Ptr &o) {
   std::ostringstream out;
@@ -238,7 +239,10 @@ void Scheduler::stop() {
     election_->stop();
     election_.reset();
   }
-  config_.zk->withdraw(kLeader);
+  // The leader's record, if it is this session's: a follower's stop must
+  // not take the leader's away.
+  auto mine = config_.zk->exists(kLeader);
+  if (mine && *mine && (*mine)->ephemeralOwner == config_.zk->sessionId()) config_.zk->withdraw(kLeader);
 }
 
 bool Scheduler::isLeader() const {
@@ -260,6 +264,10 @@ void Scheduler::onLeadership(bool leading) {
     loaded_ = false;
   }
   logMessage(LOG_NOTICE, leading ? "elected scheduler leader" : "not the scheduler leader");
+  if (!leading) {
+    auto mine = config_.zk->exists(kLeader);
+    if (mine && *mine && (*mine)->ephemeralOwner == config_.zk->sessionId()) config_.zk->withdraw(kLeader);
+  }
   wake_.notify_all();
 }
 
@@ -271,6 +279,7 @@ Status Scheduler::loadState() {
   std::map<std::string, TaskRecord> tasks;
   std::map<std::string, Deployment> deployments;
   std::set<int> servicePorts;
+  std::set<std::string> unloadable;
   auto appNames = config_.zk->children(kApps);
   if (!appNames) return appNames.error();
   for (const auto &n : *appNames) {
@@ -282,7 +291,13 @@ Status Scheduler::loadState() {
     std::vector<Problem> problems;
     auto app = parseApp(data->first, problems);
     if (!app) {
-      logMessage(LOG_ERR, "app " + n + " in ZooKeeper does not parse: skipped");
+      // Its tasks are left alone: never killed as nobody's.
+      std::string id = "/" + n;
+      std::replace(id.begin(), id.end(), '_', '/');
+      unloadable.insert(id);
+      logMessage(LOG_ERR, "app " + id + " in ZooKeeper does not parse (" +
+                              (problems.empty() ? app.error().message : problems[0].path + ": " + problems[0].message) +
+                              "): left as it is, its tasks too");
       continue;
     }
     auto o = parse(data->first);
@@ -320,7 +335,10 @@ Status Scheduler::loadState() {
     d.version = o->optValue<std::string>("version", "");
     d.action = o->optValue<std::string>("action", "ScaleApplication");
     if (auto a = o->getArray("affectedApps")) {
-      for (size_t i = 0; i < a->size(); ++i) d.affectedApps.push_back(a->getElement<std::string>(static_cast<unsigned>(i)));
+      for (size_t i = 0; i < a->size(); ++i) {
+        Var v = a->get(static_cast<unsigned>(i));
+        if (v.isString()) d.affectedApps.push_back(v.extract<std::string>());
+      }
     }
     deployments[n] = d;
   }
@@ -329,6 +347,7 @@ Status Scheduler::loadState() {
   tasks_ = std::move(tasks);
   deployments_ = std::move(deployments);
   servicePorts_ = std::move(servicePorts);
+  unloadableApps_ = std::move(unloadable);
   return Status::Ok();
 }
 
@@ -358,17 +377,8 @@ void Scheduler::loop() {
       }
       announced = false;
     }
+    announce();
     if (!announced) {
-      Object::Ptr me = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      me->set("address", config_.address);
-      me->set("hostname", config_.hostname);
-      auto made = config_.zk->create(kLeader, stringify(me), coord::CreateMode::Ephemeral, coord::Ownership::Owned);
-      if (!made && coord::codeOf(made.error()) == coord::Code::NodeExists) {
-        auto old = config_.zk->exists(kLeader);
-        if (old && *old && (*old)->ephemeralOwner != config_.zk->sessionId()) (void)config_.zk->remove(kLeader);
-        continue;  // made on the next round
-      }
-      if (!made) continue;
       announced = true;
       size_t apps = 0, tasks = 0;
       {
@@ -381,6 +391,20 @@ void Scheduler::loop() {
     }
     act();
   }
+}
+
+// The leader's record, /dcos/scheduler/leader: made if missing, and taken
+// back from an earlier session (a former leader's, or our own before an
+// expiry) that still holds it. Checked every round.
+void Scheduler::announce() {
+  auto old = config_.zk->exists(kLeader);
+  if (!old) return;  // no ZooKeeper now: next round
+  if (*old && (*old)->ephemeralOwner == config_.zk->sessionId()) return;
+  if (*old) (void)config_.zk->remove(kLeader);
+  Object::Ptr me = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  me->set("address", config_.address);
+  me->set("hostname", config_.hostname);
+  (void)config_.zk->create(kLeader, stringify(me), coord::CreateMode::Ephemeral);
 }
 
 void Scheduler::reconcileOnce() {
@@ -396,7 +420,11 @@ void Scheduler::reconcileOnce() {
 std::vector<AgentInfo> Scheduler::readAgents() {
   std::vector<AgentInfo> out;
   auto names = config_.zk->children("/dcos/agents");
-  if (!names) return out;
+  if (!names) {
+    agentsReadFailed_ = true;
+    return out;
+  }
+  agentsReadFailed_ = false;
   for (const auto &n : *names) {
     auto data = config_.zk->get("/dcos/agents/" + n);
     if (!data) continue;
@@ -437,8 +465,16 @@ std::string fieldOf(const AgentInfo &a, const std::string &field) {
 
 void Scheduler::act() {
   std::vector<AgentInfo> agents = readAgents();
+  // Without the agents' records nothing is known of where tasks are: no
+  // change this round (every task would look unreachable).
+  if (agentsReadFailed_) return;
   std::map<std::string, const AgentInfo *> byId;
   for (const auto &a : agents) byId[a.id] = &a;
+  // Never byId[...]: that would make a missing agent present.
+  auto agentOf = [&](const std::string &id) -> const AgentInfo * {
+    auto it = byId.find(id);
+    return it == byId.end() ? nullptr : it->second;
+  };
 
   struct Launch {
     TaskRecord task;
@@ -469,6 +505,7 @@ void Scheduler::act() {
         auto app = apps_.find(t.appId);
         double after = app == apps_.end() ? 0 : app->second.app.inactiveAfterSeconds;
         if (t.state != "TASK_UNREACHABLE" && now - agentLostAtMs_[t.agentId] >= static_cast<int64_t>(after * 1000)) {
+          t.stateBeforeUnreachable = t.state;
           t.state = "TASK_UNREACHABLE";
           t.message = "its agent " + t.agentId + " is gone";
           toStore.push_back(t);
@@ -476,9 +513,19 @@ void Scheduler::act() {
         continue;
       }
       if (t.state == "TASK_UNREACHABLE") {
-        // Its agent is back: the task counts again; a surplus is killed below.
-        t.state = "TASK_RUNNING";
+        // Its agent is back: the task counts again as what it was; a
+        // surplus is killed below.
+        t.state = t.stateBeforeUnreachable.empty() ? "TASK_STAGING" : t.stateBeforeUnreachable;
+        t.stateBeforeUnreachable.clear();
         toStore.push_back(t);
+      }
+      // A launch the agent never reported on (its leader died between the
+      // store and the launch, or the agent lost it): gone after Marathon's
+      // task launch timeout, and replaced.
+      if ((t.state == "TASK_STAGING") && now - t.stagedAtMs > kLaunchTimeoutMs && !t.killing) {
+        t.killing = true;
+        toStore.push_back(t);
+        kills.push_back({t.id, agentOf(t.agentId)});
       }
       auto it = apps_.find(t.appId);
       Usage &u = usage[t.agentId];
@@ -493,12 +540,25 @@ void Scheduler::act() {
       u.disk += disk;
       for (int p : t.ports) u.ports.insert(p);
       u.perApp[t.appId]++;
-      if (it == apps_.end() && !t.killing) {
+      if (it == apps_.end() && !t.killing && unloadableApps_.count(t.appId) == 0) {
         // A task nobody asks for (its app was removed).
         t.killing = true;
         toStore.push_back(t);
-        kills.push_back({t.id, byId[t.agentId]});
+        kills.push_back({t.id, agentOf(t.agentId)});
       }
+    }
+
+    // Kills are sent again until the task's end is reported.
+    for (auto &[id, t] : tasks_) {
+      if (!t.killing || terminal(t.state) || byId.count(t.agentId) == 0) continue;
+      if (now - t.lastKillMs >= 5000) {
+        bool queued = std::any_of(kills.begin(), kills.end(), [&](const Kill &k) { return k.taskId == id; });
+        if (!queued) kills.push_back({id, agentOf(t.agentId)});
+      }
+    }
+    for (auto &k : kills) {
+      auto t = tasks_.find(k.taskId);
+      if (t != tasks_.end()) t->second.lastKillMs = now;
     }
 
     for (auto &[appId, st] : apps_) {
@@ -506,14 +566,18 @@ void Scheduler::act() {
       std::vector<TaskRecord *> current, old;
       for (auto &[id, t] : tasks_) {
         if (t.appId != appId || terminal(t.state) || t.killing || t.state == "TASK_UNREACHABLE") continue;
+        if (byId.count(t.agentId) == 0) continue;  // its agent is away, not yet unreachable: neither counted nor killed
         (t.version == app.version ? current : old).push_back(&t);
       }
       auto ready = [&](const TaskRecord *t) {
         return t->state == "TASK_RUNNING" && (app.healthChecks.empty() || t->healthy == std::optional<bool>(true));
       };
       const int target = app.instances;
-      const int maxTotal = target + static_cast<int>(std::floor(target * app.maximumOverCapacity));
-      const int minReady = static_cast<int>(std::ceil(target * app.minimumHealthCapacity));
+      const int minReady = static_cast<int>(std::ceil(target * app.minimumHealthCapacity - 1e-9));
+      int maxTotal = target + static_cast<int>(std::floor(target * app.maximumOverCapacity + 1e-9));
+      // No room to start a new task without going below minReady (over
+      // capacity 0, health capacity 1): one over, as Marathon allows.
+      if (minReady >= maxTotal && target > 0) maxTotal = minReady + 1;
       int readyCount = 0;
       for (auto *t : current) readyCount += ready(t);
       for (auto *t : old) readyCount += ready(t);
@@ -525,8 +589,9 @@ void Scheduler::act() {
         });
         for (size_t i = 0; i < current.size() - static_cast<size_t>(target); ++i) {
           current[i]->killing = true;
+          current[i]->lastKillMs = now;
           toStore.push_back(*current[i]);
-          kills.push_back({current[i]->id, byId[current[i]->agentId]});
+          kills.push_back({current[i]->id, agentOf(current[i]->agentId)});
         }
         current.resize(static_cast<size_t>(target));
       }
@@ -537,11 +602,11 @@ void Scheduler::act() {
         bool allNewReady = static_cast<int>(current.size()) >= target &&
                            std::all_of(current.begin(), current.end(), [&](const TaskRecord *c) { return ready(c); });
         int after = readyCount - (ready(t) ? 1 : 0);
-        bool stuck = static_cast<int>(current.size() + oldLeft) >= maxTotal && static_cast<int>(current.size()) < target;
-        if (!(allNewReady || after >= minReady || !ready(t) || stuck)) break;
+        if (!(allNewReady || after >= minReady || !ready(t))) break;
         t->killing = true;
+        t->lastKillMs = now;
         toStore.push_back(*t);
-        kills.push_back({t->id, byId[t->agentId]});
+        kills.push_back({t->id, agentOf(t->agentId)});
         readyCount = after;
         --oldLeft;
       }
@@ -605,7 +670,7 @@ void Scheduler::act() {
             for (const auto &[tid, t] : tasks_) {
               if (t.appId != appId || terminal(t.state) || t.killing) continue;
               auto ag = byId.find(t.agentId);
-              if (ag == byId.end()) continue;
+              if (ag == byId.end() || ag->second == nullptr) continue;
               std::string tv = fieldOf(*ag->second, c.field);
               byValue[tv]++;
               if (tv == v) ++here;
@@ -717,7 +782,7 @@ void Scheduler::act() {
         int count = 0;
         bool stale = false;
         for (const auto &[id, t] : tasks_) {
-          if (t.appId != appId || terminal(t.state)) continue;
+          if (t.appId != appId || terminal(t.state) || t.state == "TASK_UNREACHABLE") continue;
           if (a == apps_.end() || t.killing || t.version != a->second.app.version) {
             stale = true;
             continue;
@@ -740,7 +805,9 @@ void Scheduler::act() {
   }
   // Stored before anything is asked of an agent: a new leader knows every
   // task the old one launched.
-  for (const auto &t : toStore) (void)storeTask(t);
+  // Changes to known tasks only: a task whose end was stored meanwhile is
+  // not brought back.
+  for (const auto &t : toStore) (void)config_.zk->set(std::string(kTasks) + "/" + t.id, taskRecordJson(t));
   for (auto &l : launches) {
     if (auto s = storeTask(l.task); !s) {
       std::lock_guard lock(mutex_);
@@ -748,14 +815,23 @@ void Scheduler::act() {
       continue;
     }
     auto r = config_.agents->launch(*l.agent, l.json);
-    if (!r || (*r != 201 && *r != 200)) {
+    if (!r || *r != 201) {
       std::string why = r ? "the agent answered " + std::to_string(*r) : r.error().message;
       logMessage(LOG_WARNING, "launching " + l.task.id + " on " + l.agent->id + ": " + why);
       std::lock_guard lock(mutex_);
       auto it = tasks_.find(l.task.id);
-      if (it != tasks_.end()) {
-        (void)config_.zk->remove(std::string(kTasks) + "/" + it->first);
-        tasks_.erase(it);
+      // Left in ZooKeeper if its removal fails: the launch timeout ends it.
+      if (it != tasks_.end() && removeTask(it->first)) tasks_.erase(it);
+      // Not again at once: the app's backoff grows as with a failed task.
+      auto app = apps_.find(l.task.appId);
+      if (app != apps_.end()) {
+        AppState &st = app->second;
+        st.failures++;
+        double delay = std::min(st.app.backoffSeconds * std::pow(st.app.backoffFactor, st.failures - 1),
+                                st.app.maxLaunchDelaySeconds);
+        st.delayUntilMs = nowMs() + static_cast<int64_t>(delay * 1000);
+        st.lastFailure = "launch on " + l.agent->id + " failed: " + why;
+        st.lastFailureMs = nowMs();
       }
     }
   }
@@ -1013,23 +1089,36 @@ Scheduler::Reply Scheduler::appPut(const std::string &id, const std::string &bod
   }
   const std::string version = isoTime(nowMs());
   app->version = version;
+  // A port 0 sent back where the app has a service port keeps that port.
+  if (!creating) {
+    for (size_t i = 0; i < app->portDefinitions.size() && i < base.portDefinitions.size(); ++i) {
+      if (app->portDefinitions[i].port == 0) app->portDefinitions[i].port = base.portDefinitions[i].port;
+    }
+  }
+  const bool config = !creating && !sameConfig(*app, base);
   if (creating) {
     app->lastScalingAt = app->lastConfigChangeAt = version;
   } else {
-    bool config = !sameConfig(*app, base);
     app->lastConfigChangeAt = config ? version : base.lastConfigChangeAt;
     app->lastScalingAt = version;
-    if (!config) {
-      // A scaling alone keeps the tasks: they run the same definition.
-      for (auto &[tid, t] : tasks_) {
-        if (t.appId == id && t.version == base.version) t.version = version;
-      }
-    }
   }
   assignServicePorts(*app);
   if (auto s = storeApp(*app, creating); !s) return {503, messageJson("cannot store the app: " + s.error().message), {}};
+  if (!creating) {
+    for (const auto &p : base.portDefinitions) {
+      bool kept = std::any_of(app->portDefinitions.begin(), app->portDefinitions.end(),
+                              [&](const PortDefinition &q) { return q.port == p.port; });
+      if (!kept) servicePorts_.erase(p.port);
+    }
+  }
+  if (!creating && !config) {
+    // A scaling alone keeps the tasks: they run the same definition.
+    for (auto &[tid, t] : tasks_) {
+      if (t.appId == id && t.version == base.version) t.version = version;
+    }
+  }
   AppState &st = apps_[id];
-  if (!creating && !sameConfig(*app, base)) {
+  if (config) {
     st.failures = 0;  // a new definition starts without the old one's backoff
     st.delayUntilMs = 0;
   }
@@ -1037,7 +1126,7 @@ Scheduler::Reply Scheduler::appPut(const std::string &id, const std::string &bod
   for (auto &[tid, t] : tasks_) {
     if (t.appId == id && t.version == version) (void)storeTask(t);
   }
-  std::string dep = newDeployment(id, version, creating ? "StartApplication" : "ScaleApplication");
+  std::string dep = newDeployment(id, version, creating ? "StartApplication" : config ? "RestartApplication" : "ScaleApplication");
   wake_.notify_all();
   return {creating ? 201 : 200, "{\"deploymentId\":\"" + dep + "\",\"version\":\"" + version + "\"}", {}};
 }
@@ -1103,13 +1192,15 @@ Scheduler::Reply Scheduler::taskKill(const std::string &appId, const std::string
     a.instances = std::max(0, a.instances - 1);
     a.version = isoTime(nowMs());
     a.lastScalingAt = a.version;
+    if (auto stored = storeApp(a, false); !stored) {
+      return {503, messageJson("cannot store the app: " + stored.error().message), {}};
+    }
     for (auto &[tid, other] : tasks_) {
       if (other.appId == appId && other.version == app->second.app.version) {
         other.version = a.version;
         (void)storeTask(other);
       }
     }
-    (void)storeApp(a, false);
     app->second.app = a;
     std::string dep = newDeployment(appId, a.version, "ScaleApplication");
     body = "{\"deploymentId\":\"" + dep + "\",\"version\":\"" + a.version + "\"}";
@@ -1153,6 +1244,7 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
     std::string uuid = u->optValue<std::string>("uuid", "");
     std::string taskId = u->optValue<std::string>("task_id", "");
     std::string state = u->optValue<std::string>("state", "");
+    if (uuid.empty() || taskId.empty() || state.rfind("TASK_", 0) != 0) continue;  // not an update: never acknowledged
     std::unique_lock lock(mutex_);
     auto it = tasks_.find(taskId);
     if (it == tasks_.end()) {
@@ -1164,7 +1256,7 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
     TaskRecord &t = it->second;
     t.state = state;
     t.message = u->optValue<std::string>("message", "");
-    if (u->has("healthy")) t.healthy = u->getValue<bool>("healthy");
+    if (u->has("healthy") && u->get("healthy").isBoolean()) t.healthy = u->get("healthy").extract<bool>();
     if (state == "TASK_RUNNING" && t.startedAtMs == 0) t.startedAtMs = u->optValue<Poco::Int64>("timestamp_ms", nowMs());
     bool stored;
     if (terminal(state)) {
@@ -1196,7 +1288,8 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
         }
       }
     }
-    if (stored) acked->add(uuid);
+    if (!stored) break;  // the rest wait: a later update never overtakes an earlier one
+    acked->add(uuid);
   }
   if (!strangers.empty()) {
     for (const auto &a : readAgents()) {
@@ -1256,7 +1349,7 @@ Scheduler::Reply Scheduler::handle(const std::string &method, const std::string 
     mc->set("mesos_role", Var());
     o->set("marathon_config", mc);
     Object::Ptr hc = new Object;
-    hc->set("http_port", static_cast<int>(std::stoi(config_.address.substr(config_.address.rfind(':') + 1))));
+    hc->set("http_port", std::atoi(config_.address.substr(config_.address.rfind(':') + 1).c_str()));
     o->set("http_config", hc);
     o->set("event_subscriber", Var());
     return {200, stringify(o), {}};

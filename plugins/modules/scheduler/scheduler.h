@@ -57,6 +57,8 @@ struct TaskRecord {
   int64_t startedAtMs = 0;
   std::optional<bool> healthy;
   bool killing = false;  // the scheduler asked for its end
+  std::string stateBeforeUnreachable;  // what it was when its agent went away
+  int64_t lastKillMs = 0;              // in memory: when a kill was last sent
 };
 
 // How the leader talks to agents: over their API in the module, and a fake
@@ -160,6 +162,9 @@ class Scheduler {
   std::unique_ptr<coord::LeaderElection> election_;
   std::map<std::string, int64_t> agentLostAtMs_;  // agents gone from /dcos/agents, since
   std::map<std::string, std::string> queueReasons_;  // per app: why nothing was placed
+  std::set<std::string> unloadableApps_;
+  bool agentsReadFailed_ = false;  // ids of apps in ZooKeeper that did not parse: their tasks are left alone
+  void announce();
 };
 
 }  // namespace dcos::scheduler

@@ -48,7 +48,8 @@ struct HttpAnswer {
 
 // One request to host:port; an error when it could not be made.
 dcos::Result<HttpAnswer> call(const std::string &address, const std::string &method, const std::string &target,
-                              const std::string &body, int timeoutSeconds) {
+                              const std::string &body, int timeoutSeconds, const std::string &contentType = "",
+                              bool forwarding = false) {
   try {
     size_t colon = address.rfind(':');
     if (colon == std::string::npos) return dcos::makeError("no port in " + address);
@@ -57,8 +58,9 @@ dcos::Result<HttpAnswer> call(const std::string &address, const std::string &met
     Poco::Net::HTTPClientSession session(host, static_cast<Poco::UInt16>(std::stoi(address.substr(colon + 1))));
     session.setTimeout(Poco::Timespan(timeoutSeconds, 0));
     Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (forwarding) req.set("X-Dcos-Forwarded", "1");
     if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-      req.setContentType("application/json");
+      req.setContentType(contentType.empty() ? "application/json" : contentType);
       req.setContentLength(static_cast<std::streamsize>(body.size()));
     }
     session.sendRequest(req) << body;
@@ -158,14 +160,23 @@ class SchedulerModule : public dcos::sdk::Module {
     std::string body(req->body, req->body_len);
     std::string method = req->method;
     std::string leader = me->scheduler_->leaderAddress();
+    bool forwarded = false;
+    std::string contentType = "application/json";
+    for (size_t i = 0; i < req->header_count; ++i) {
+      std::string name = req->headers[2 * i];
+      for (auto &ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (name == "x-dcos-forwarded") forwarded = true;
+      if (name == "content-type") contentType = req->headers[2 * i + 1];
+    }
     Scheduler::Reply reply;
     bool mine = me->scheduler_->isLeader() || path == "/ping" || path == "/v2/info" ||
                 (path == "/v2/leader" && method == "GET");
     if (mine) {
       reply = me->scheduler_->handle(method, path, query, body);
-    } else if (!leader.empty() && leader != me->address_) {
-      // A follower: the leader answers.
-      auto r = call(leader, method, path + (query.empty() ? "" : "?" + query), body, 30);
+    } else if (!leader.empty() && leader != me->address_ && !forwarded) {
+      // A follower: the leader answers (once: a forwarded call is never
+      // forwarded again, whatever this master thinks of who leads).
+      auto r = call(leader, method, path + (query.empty() ? "" : "?" + query), body, 30, contentType, true);
       if (r) {
         reply.status = r->status;
         reply.body = r->body;

@@ -183,3 +183,52 @@ TEST_CASE("scheduler: apps through Marathon's API run on agents, heal with backo
   s2.reconcileOnce();
   CHECK(std::find(agents2.killed.begin(), agents2.killed.end(), t2) != agents2.killed.end());
 }
+
+TEST_CASE("scheduler: a rolling upgrade never goes below minimumHealthCapacity, and an agent away crashes nothing",
+          "[scheduler]") {
+  auto ensemble = std::make_shared<coord::MemoryEnsemble>();
+  coord::MemoryClient zk(ensemble);
+  addAgent(zk, "a1", "10.0.0.65", "*", 8, 8192);
+  addAgent(zk, "a2", "10.0.0.66", "*", 8, 8192);
+  FakeAgents agents;
+  SchedulerConfig config;
+  config.zk = &zk;
+  config.agents = &agents;
+  config.address = "10.0.0.11:61001";
+  Scheduler s(config);
+  s.reconcileOnce();
+  REQUIRE(s.handle("POST", "/v2/apps", "", R"({"id": "/r", "cmd": "v1", "instances": 2, "cpus": 0.1, "mem": 16,
+      "upgradeStrategy": {"minimumHealthCapacity": 1, "maximumOverCapacity": 0},
+      "constraints": [["hostname", "UNIQUE"]], "unreachableStrategy": {"inactiveAfterSeconds": 60}})").status == 201);
+  s.reconcileOnce();
+  REQUIRE(agents.launched.size() == 2);
+  int n = 0;
+  for (const auto &[agent, req] : agents.launched) {
+    s.handle("POST", "/scheduler/v1/updates", "", update(req->getValue<std::string>("id"), "TASK_RUNNING", "r" + std::to_string(n++)));
+  }
+  s.reconcileOnce();  // the deployment is done
+  agents.launched.clear();
+  // A new definition: one new task may start (over capacity 0, health 1:
+  // one over), and no old one goes before a new one is ready.
+  REQUIRE(s.handle("PUT", "/v2/apps/r", "", R"({"cmd": "v2"})").status == 200);
+  for (int round = 0; round < 5; ++round) s.reconcileOnce();
+  CHECK(agents.launched.size() <= 1);
+  CHECK(agents.killed.empty());
+  // An agent away within inactiveAfterSeconds, with a UNIQUE constraint to
+  // evaluate: nothing is killed or placed on its account, nothing crashes.
+  REQUIRE(zk.remove("/dcos/agents/a2").ok());
+  for (int round = 0; round < 3; ++round) s.reconcileOnce();
+  CHECK(agents.killed.empty());
+  // A constraint value that is not a string is refused, and stored apps
+  // parse back (a second scheduler loads them all).
+  CHECK(s.handle("POST", "/v2/apps", "", R"({"id": "/c", "cmd": "x", "constraints": [["rack", "CLUSTER", 5]]})").status == 422);
+  coord::MemoryClient zk2(ensemble);
+  FakeAgents agents2;
+  SchedulerConfig config2 = config;
+  config2.zk = &zk2;
+  config2.agents = &agents2;
+  Scheduler s2(config2);
+  s2.reconcileOnce();
+  CHECK(json(s2.handle("GET", "/v2/apps", "", "").body)->getArray("apps")->size() == 1);
+  CHECK(agents2.killed.empty());  // no task of a loaded app is taken for nobody's
+}
