@@ -506,6 +506,15 @@ TEST_CASE("an agent registers, runs tasks, delivers their updates until acknowle
                R"({"id": "short", "cmd": "while [ ! -e go ]; do sleep 0.05; done; exit 7", "mem": 16})").status == 201);
   REQUIRE(waitUntil([&] { return sawAll("TASK_RUNNING", 20, "t.") && sawAll("TASK_RUNNING", 1, "short"); }, 15s, 20ms));
   CHECK_THAT(http(agentNode.port, "/agent/v1/info").body, Catch::Contains("\"used_resources\":{\"cpus\":2.1"));
+  // Every task's pid is known shortly after TASK_RUNNING.
+  REQUIRE(waitUntil([&] {
+    auto list = Poco::JSON::Parser().parse(http(agentNode.port, "/agent/v1/tasks").body).extract<Poco::JSON::Object::Ptr>();
+    auto tasks = list->getArray("tasks");
+    for (size_t i = 0; i < tasks->size(); ++i) {
+      if (!tasks->getObject(static_cast<unsigned>(i))->has("pid")) return false;
+    }
+    return true;
+  }, 10s, 5ms));
   std::map<std::string, int> pids;
   {
     auto list = Poco::JSON::Parser().parse(http(agentNode.port, "/agent/v1/tasks").body).extract<Poco::JSON::Object::Ptr>();

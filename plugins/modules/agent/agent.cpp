@@ -570,18 +570,9 @@ Result<Agent::Started> Agent::startProcess(const Task &t) const {
     return makeError(std::string("watching the supervisor: pidfd_open: ") + std::strerror(e), e);
   }
   started.start = startTime(pid);
-  // The task's own pid comes from the supervisor as soon as it forked.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::istringstream pids(readFileOrEmpty(meta + "/pids"));
-    pid_t sup = 0, task = 0;
-    if (pids >> sup >> task) {
-      started.pid = task;
-      break;
-    }
-    if (fs::exists(meta + "/exit")) break;
-    ::usleep(50);
-  }
+  // The task's own pid comes from the supervisor once it has forked it;
+  // the launch does not wait for it (the monitor reads it, and a kill
+  // meanwhile is sent once it is known).
   return started;
 }
 
@@ -927,6 +918,18 @@ void Agent::monitor() {
         }
         if (t.exitPending && !isTerminal(t.status.state) && (nextDeadline < 0 || nextDeadline > now + 20)) {
           nextDeadline = now + 20;
+        }
+        if (!t.unit && t.supervisor > 0 && t.pid == 0 && !isTerminal(t.status.state)) {
+          // The task's pid, as its supervisor wrote it after the fork.
+          std::istringstream pids(readFileOrEmpty(t.dir + "/meta/pids"));
+          pid_t sup = 0, task = 0;
+          if (pids >> sup >> task && task > 0) {
+            t.pid = task;
+            saveState(t);
+            if (t.killing) (void)signalTask(t, t.sigkilled ? SIGKILL : SIGTERM);  // killed before it was known
+          } else if (nextDeadline < 0 || nextDeadline > now + 1) {
+            nextDeadline = now + 1;
+          }
         }
         if (t.killing && !t.sigkilled && !isTerminal(t.status.state)) {
           if (t.killDeadlineMs <= now && (t.supervisor > 0 || t.unit)) {

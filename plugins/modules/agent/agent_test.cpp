@@ -184,6 +184,8 @@ TEST_CASE("agent: tasks outlive the agent and are re-adopted; one that ended mea
     REQUIRE(a.launch(R"({"id": "short.1", "cmd": "while [ ! -e go ]; do sleep 0.05; done; exit 7"})").status == 201);
     for (int i = 0; i < 5; ++i) {
       REQUIRE(waitState(a, "long." + std::to_string(i), "TASK_RUNNING"));
+      // The task's pid is known shortly after TASK_RUNNING.
+      REQUIRE(dcos::test::waitUntil([&] { return task(a, "long." + std::to_string(i))->has("pid"); }, 5s, 1ms));
       pids.push_back(task(a, "long." + std::to_string(i))->getValue<int>("pid"));
     }
     REQUIRE(waitState(a, "short.1", "TASK_RUNNING"));
@@ -253,6 +255,7 @@ TEST_CASE("agent: memory and cpu limits through cgroups; a task over its memory 
   CHECK_THAT(task(a, "hog.1")->getValue<std::string>("message"), Catch::StartsWith("memory limit exceeded"));
   REQUIRE(a.launch(R"({"id": "cpu.1", "cmd": "sleep 100", "mem": 48, "cpus": 0.25})").status == 201);
   REQUIRE(waitState(a, "cpu.1", "TASK_RUNNING"));
+  REQUIRE(dcos::test::waitUntil([&] { return task(a, "cpu.1")->has("pid"); }, 5s, 1ms));
   int pid = task(a, "cpu.1")->getValue<int>("pid");
   std::string cgroups = dcos::test::readFile("/proc/" + std::to_string(pid) + "/cgroup");
   CHECK_THAT(cgroups, Catch::Contains("dcos-tasks/test-agent-S1/cpu.1"));

@@ -12,7 +12,9 @@
 //
 // The supervisor makes a session of its own, starts the task in a session
 // and process group of its own, writes "<supervisor pid> <task pid>" to
-// META_DIR/pids, waits for it, and writes how it ended to META_DIR/exit
+// META_DIR/pids once the task is in that group and its cgroups (the agent
+// reads it after the launch: a launch does not wait for it), waits for it,
+// and writes how it ended to META_DIR/exit
 // ("exited N" or "signaled N", or "failed <reason>" when it could not
 // start), whole or not at all. It then ends the task's process group, whose
 // stragglers would otherwise outlive it. Its own failures go to stderr.
@@ -116,6 +118,9 @@ void writeAtomically(const std::string &path, const std::string &content) {
     ::close(fd);
   }
   if (::setsid() < 0) fail(report, "setsid");
+  // In its cgroups and its own process group now: the supervisor may say
+  // its pid (a kill of the group, or of the cgroup, reaches it from here on).
+  if (dieWithParent) (void)!::write(report, "\x01", 1);
   const pid_t supervisor = ::getppid();
   // Into the sandbox while still root: the directories above it need not be
   // open to the task's user, and its files are opened relative to it.
@@ -216,15 +221,23 @@ int main(int argc, char **argv) {
     runTask(l, report[1], true);
   }
   ::close(report[1]);
-  writeAtomically(meta + "/pids", std::to_string(::getpid()) + " " + std::to_string(child) + "\n");
-  // Whatever the child said before exec (or EOF once exec succeeded).
+  // Whatever the child said before exec (or EOF once exec succeeded); its
+  // pid is written once it says it is in its group and cgroups (\x01).
   std::string why;
+  bool published = false;
   char buf[512];
   for (ssize_t n; (n = ::read(report[0], buf, sizeof buf)) != 0;) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) break;
-    why.append(buf, static_cast<size_t>(n));
+    size_t from = 0;
+    if (!published && buf[0] == '\x01') {
+      writeAtomically(meta + "/pids", std::to_string(::getpid()) + " " + std::to_string(child) + "\n");
+      published = true;
+      from = 1;
+    }
+    why.append(buf + from, static_cast<size_t>(n) - from);
   }
+  if (!published) writeAtomically(meta + "/pids", std::to_string(::getpid()) + " " + std::to_string(child) + "\n");
   ::close(report[0]);
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
