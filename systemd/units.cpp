@@ -241,6 +241,44 @@ Status UnitManager::ensureConnected() {
   return Status::Ok();
 }
 
+Result<UnitState> UnitManager::brief(const std::string &name) {
+  if (auto c = ensureConnected(); !c) return c.error();
+  UnitState s;
+  BusError error;
+  Message reply;
+  int rc = sd_bus_call_method(bus_->bus, kDestination, kManagerPath, kManager, "GetUnit", &error.e, &reply.m, "s",
+                              name.c_str());
+  if (rc < 0) {
+    if (sd_bus_error_has_name(&error.e, "org.freedesktop.systemd1.NoSuchUnit")) return s;
+    return makeError("cannot look up " + name + ": " + error.text(rc), -rc);
+  }
+  const char *path = nullptr;
+  rc = sd_bus_message_read(reply.m, "o", &path);
+  if (rc < 0) return makeError("cannot read the path of " + name + ": " + std::strerror(-rc), -rc);
+  std::string object = path;
+  auto getString = [&](const char *iface, const char *prop, std::string &out) -> int {
+    BusError e;
+    char *value = nullptr;
+    int r = sd_bus_get_property_string(bus_->bus, kDestination, object.c_str(), iface, prop, &e.e, &value);
+    if (r >= 0) {
+      out = value;
+      std::free(value);
+    }
+    return r;
+  };
+  auto getTrivial = [&](const char *iface, const char *prop, char type, void *out) -> int {
+    BusError e;
+    return sd_bus_get_property_trivial(bus_->bus, kDestination, object.c_str(), iface, prop, &e.e, type, out);
+  };
+  // Collected between the calls: gone.
+  if (getString(kUnit, "ActiveState", s.activeState) < 0) return UnitState{};
+  s.loaded = true;
+  uint32_t pid = 0;
+  if (getTrivial(kService, "MainPID", 'u', &pid) >= 0) s.mainPid = static_cast<pid_t>(pid);
+  (void)getTrivial(kService, "ExecMainCode", 'i', &s.execMainCode);
+  return s;
+}
+
 // GetUnit, then every property in one GetAll: two round trips to PID 1.
 Result<UnitState> UnitManager::state(const std::string &name) {
   if (auto c = ensureConnected(); !c) return c.error();

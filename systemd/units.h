@@ -94,6 +94,10 @@ class UnitManager {
   // A unit not loaded is a state (loaded false); an error means PID 1 could
   // not be asked.
   Result<UnitState> state(const std::string &name);
+  // The few properties a start is watched by (loaded, ActiveState,
+  // SubState, MainPID, ExecMainCode): single Gets, far cheaper for PID 1
+  // than GetAll, which computes every property (cgroup counters too).
+  Result<UnitState> brief(const std::string &name);
   // KillUnit(name, who, signal): who is "all" (the unit's cgroup) or "main".
   Status kill(const std::string &name, const std::string &who, int signal);
   // A unit kept after its run (runOnce): stopped if active (not waited

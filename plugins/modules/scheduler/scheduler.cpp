@@ -376,6 +376,7 @@ void Scheduler::loop() {
         loaded_ = true;
       }
       announced = false;
+      reconcileAgents();
     }
     announce();
     if (!announced) {
@@ -407,11 +408,65 @@ void Scheduler::announce() {
   (void)config_.zk->create(kLeader, stringify(me), coord::CreateMode::Ephemeral);
 }
 
+void Scheduler::reconcileAgents() {
+  std::vector<AgentInfo> agents = readAgents();
+  if (agentsReadFailed_) return;
+  size_t strangers = 0, gone = 0;
+  for (const auto &a : agents) {
+    auto known = config_.agents->reconcile(a);
+    if (!known) {
+      logMessage(LOG_WARNING, "reconciling with agent " + a.id + ": " + known.error().message);
+      continue;  // its updates will tell; its tasks stay as stored
+    }
+    std::vector<std::string> kill;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto &[id, state] : *known) {
+        if (terminal(state)) continue;
+        auto t = tasks_.find(id);
+        if (t != tasks_.end()) {
+          if (t->second.state != state && state.rfind("TASK_", 0) == 0) {
+            t->second.state = state;
+            (void)config_.zk->set(std::string(kTasks) + "/" + id, taskRecordJson(t->second));
+          }
+          continue;
+        }
+        // Not ours: unless its app is one that did not load, it goes.
+        std::string key = id.substr(0, id.find('.'));
+        std::string app = "/" + key;
+        std::replace(app.begin(), app.end(), '_', '/');
+        if (unloadableApps_.count(app) != 0) continue;
+        kill.push_back(id);
+      }
+      for (auto it = tasks_.begin(); it != tasks_.end();) {
+        const TaskRecord &t = it->second;
+        // Ours on this agent, which does not know it: it never arrived or
+        // was forgotten. Gone; the loop replaces it.
+        if (t.agentId == a.id && !terminal(t.state) && known->count(t.id) == 0 && removeTask(t.id)) {
+          ++gone;
+          it = tasks_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (const auto &id : kill) {
+      ++strangers;
+      (void)config_.agents->kill(a, id);
+    }
+  }
+  logMessage(LOG_NOTICE, "reconciled with " + std::to_string(agents.size()) + " agents: " + std::to_string(strangers) +
+                             " tasks nobody asked for killed, " + std::to_string(gone) + " tasks no agent knows gone");
+}
+
 void Scheduler::reconcileOnce() {
   if (!isLeader()) {
     if (loadState()) {
-      std::lock_guard lock(mutex_);
-      leading_ = loaded_ = true;
+      {
+        std::lock_guard lock(mutex_);
+        leading_ = loaded_ = true;
+      }
+      reconcileAgents();
     }
   }
   act();

@@ -70,6 +70,8 @@ class AgentPort {
   // not be reached.
   virtual Result<int> launch(const AgentInfo &agent, const std::string &taskJson) = 0;
   virtual Status kill(const AgentInfo &agent, const std::string &taskId) = 0;
+  // POST /agent/v1/reconcile: every task the agent knows, id to state.
+  virtual Result<std::map<std::string, std::string>> reconcile(const AgentInfo &agent) = 0;
 };
 
 struct SchedulerConfig {
@@ -165,6 +167,9 @@ class Scheduler {
   std::set<std::string> unloadableApps_;
   bool agentsReadFailed_ = false;  // ids of apps in ZooKeeper that did not parse: their tasks are left alone
   void announce();
+  // A new leader's look at every agent: tasks it does not know are killed,
+  // and its tasks an agent does not know are gone.
+  void reconcileAgents();
 };
 
 }  // namespace dcos::scheduler

@@ -85,6 +85,22 @@ class HttpAgents : public AgentPort {
     if (!r) return r.error();
     return r->status;
   }
+  dcos::Result<std::map<std::string, std::string>> reconcile(const AgentInfo &agent) override {
+    auto r = call(agent.api, "POST", "/agent/v1/reconcile", "", 10);
+    if (!r) return r.error();
+    if (r->status != 200) return dcos::makeError(agent.id + " answered " + std::to_string(r->status));
+    std::map<std::string, std::string> out;
+    try {
+      auto tasks = parseObject(r->body, "reconcile")->getArray("tasks");
+      for (size_t i = 0; tasks && i < tasks->size(); ++i) {
+        auto t = tasks->getObject(static_cast<unsigned>(i));
+        if (t) out[t->optValue<std::string>("id", "")] = t->optValue<std::string>("state", "");
+      }
+    } catch (const std::exception &e) {
+      return dcos::makeError(agent.id + ": " + e.what());
+    }
+    return out;
+  }
   dcos::Status kill(const AgentInfo &agent, const std::string &taskId) override {
     auto r = call(agent.api, "POST", "/agent/v1/tasks/" + taskId + "/kill", "", 10);
     if (!r) return r.error();

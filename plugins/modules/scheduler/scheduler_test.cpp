@@ -35,6 +35,20 @@ struct FakeAgents : AgentPort {
     killed.push_back(taskId);
     return Status::Ok();
   }
+  // What the agents say they run: every task launched and not killed, plus
+  // `extra` (tasks nobody asked for).
+  std::map<std::string, std::string> extra;
+  bool answerReconcile = false;
+  Result<std::map<std::string, std::string>> reconcile(const AgentInfo &agent) override {
+    std::lock_guard lock(m);
+    if (!answerReconcile) return makeError("not asked in this test");
+    std::map<std::string, std::string> out = extra;
+    for (const auto &[a, req] : launched) {
+      std::string id = req->getValue<std::string>("id");
+      if (a == agent.id && std::find(killed.begin(), killed.end(), id) == killed.end()) out[id] = "TASK_RUNNING";
+    }
+    return out;
+  }
 };
 
 Object::Ptr json(const std::string &s) { return Poco::JSON::Parser().parse(s).extract<Object::Ptr>(); }
@@ -231,4 +245,38 @@ TEST_CASE("scheduler: a rolling upgrade never goes below minimumHealthCapacity, 
   s2.reconcileOnce();
   CHECK(json(s2.handle("GET", "/v2/apps", "", "").body)->getArray("apps")->size() == 1);
   CHECK(agents2.killed.empty());  // no task of a loaded app is taken for nobody's
+}
+
+TEST_CASE("scheduler: a new leader reconciles with every agent: strangers killed, tasks no agent knows replaced",
+          "[scheduler]") {
+  auto ensemble = std::make_shared<coord::MemoryEnsemble>();
+  coord::MemoryClient zk(ensemble);
+  addAgent(zk, "a1", "10.0.0.65", "*");
+  FakeAgents agents;
+  SchedulerConfig config;
+  config.zk = &zk;
+  config.agents = &agents;
+  config.address = "10.0.0.11:61001";
+  {
+    Scheduler s(config);
+    s.reconcileOnce();
+    REQUIRE(s.handle("POST", "/v2/apps", "", R"({"id": "/w", "cmd": "x", "instances": 2, "cpus": 0.1, "mem": 16})").status == 201);
+    s.reconcileOnce();
+    REQUIRE(agents.launched.size() == 2);
+  }
+  // The agent lost one of them, and runs one nobody asked for.
+  std::string lost = agents.launched[1].second->getValue<std::string>("id");
+  agents.killed.push_back(lost);
+  agents.extra["stray.0b1c"] = "TASK_RUNNING";
+  agents.answerReconcile = true;
+  agents.launched.resize(1);
+  agents.killed.clear();
+  coord::MemoryClient zk2(ensemble);
+  SchedulerConfig config2 = config;
+  config2.zk = &zk2;
+  Scheduler s2(config2);
+  s2.reconcileOnce();
+  CHECK(std::find(agents.killed.begin(), agents.killed.end(), "stray.0b1c") != agents.killed.end());
+  CHECK_FALSE(zk2.exists("/dcos/scheduler/tasks/" + lost)->has_value());
+  CHECK(agents.launched.size() == 2);  // its replacement
 }
