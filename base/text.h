@@ -1,6 +1,7 @@
 // Small string helpers shared across dcos.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,5 +25,9 @@ bool startsWith(std::string_view s, std::string_view prefix);
 bool endsWith(std::string_view s, std::string_view suffix);
 // ASCII case-insensitive equality (header names, HTTP tokens).
 bool iequals(std::string_view a, std::string_view b);
+
+// A URL query ("a=1&b=x%20y&a=2"), percent- and plus-decoded: each key's
+// values in order (a key given twice, as `embed` is, has two).
+std::map<std::string, std::vector<std::string>> parseQuery(std::string_view query);
 
 }  // namespace dcos::text

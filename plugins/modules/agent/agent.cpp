@@ -128,25 +128,10 @@ unsigned long long startTime(pid_t pid) {
   return 0;
 }
 
+// The query's keys, each with its last value.
 std::map<std::string, std::string> parseQuery(const std::string &query) {
   std::map<std::string, std::string> out;
-  std::istringstream in(query);
-  for (std::string pair; std::getline(in, pair, '&');) {
-    size_t eq = pair.find('=');
-    std::string k = pair.substr(0, eq);
-    std::string v = eq == std::string::npos ? "" : pair.substr(eq + 1);
-    std::string decoded;
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (v[i] == '%' && i + 2 < v.size() && std::isxdigit(static_cast<unsigned char>(v[i + 1])) &&
-          std::isxdigit(static_cast<unsigned char>(v[i + 2]))) {
-        decoded += static_cast<char>(std::stoi(v.substr(i + 1, 2), nullptr, 16));
-        i += 2;
-      } else {
-        decoded += v[i] == '+' ? ' ' : v[i];
-      }
-    }
-    out[k] = decoded;
-  }
+  for (const auto &[k, v] : text::parseQuery(query)) out[k] = v.back();
   return out;
 }
 

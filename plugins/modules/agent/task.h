@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/result.h"
 
 namespace dcos::agent {
@@ -99,8 +100,5 @@ struct TaskStatus {
   std::string uuid;             // of this update, for acknowledgement
 };
 
-// ISO 8601 UTC with milliseconds, as Marathon writes: 2026-12-01T10:00:00.000Z
-std::string isoTime(int64_t epochMs);
-int64_t nowMs();
 
 }  // namespace dcos::agent

@@ -83,5 +83,5 @@ TEST_CASE("task states have Mesos's names", "[agent]") {
   CHECK(stateFromName("TASK_KILLING") == TaskState::Killing);
   CHECK(isTerminal(TaskState::Gone));
   CHECK_FALSE(isTerminal(TaskState::Killing));
-  CHECK(isoTime(1796119200123) == "2026-12-01T10:00:00.123Z");
+  CHECK(dcos::isoTime(1796119200123) == "2026-12-01T10:00:00.123Z");
 }

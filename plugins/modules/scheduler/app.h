@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/result.h"
 
 namespace dcos::scheduler {
@@ -98,8 +99,5 @@ std::string appJson(const App &app);
 // a scaling, not a configuration change).
 bool sameConfig(const App &a, const App &b);
 
-// Marathon's time: 2026-12-01T10:00:00.000Z.
-std::string isoTime(int64_t epochMs);
-int64_t nowMs();
 
 }  // namespace dcos::scheduler

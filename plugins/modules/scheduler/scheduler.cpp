@@ -75,28 +75,6 @@ bool terminal(const std::string &state) {
          state == "TASK_GONE" || state == "TASK_ERROR" || state == "TASK_DROPPED" || state == "TASK_GONE_BY_OPERATOR";
 }
 
-std::map<std::string, std::vector<std::string>> parseQuery(const std::string &query) {
-  std::map<std::string, std::vector<std::string>> out;
-  std::istringstream in(query);
-  for (std::string pair; std::getline(in, pair, '&');) {
-    size_t eq = pair.find('=');
-    std::string k = pair.substr(0, eq);
-    std::string v = eq == std::string::npos ? "" : pair.substr(eq + 1);
-    std::string d;
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (v[i] == '%' && i + 2 < v.size() && std::isxdigit(static_cast<unsigned char>(v[i + 1])) &&
-          std::isxdigit(static_cast<unsigned char>(v[i + 2]))) {
-        d += static_cast<char>(std::stoi(v.substr(i + 1, 2), nullptr, 16));
-        i += 2;
-      } else {
-        d += v[i] == '+' ? ' ' : v[i];
-      }
-    }
-    out[k].push_back(d);
-  }
-  return out;
-}
-
 // Query booleans as clients send them: true, True, 1.
 bool flag(const std::map<std::string, std::vector<std::string>> &q, const std::string &key) {
   auto it = q.find(key);
@@ -1043,7 +1021,7 @@ std::string Scheduler::appView(const AppState &s, bool embedTasks, bool counts, 
 }
 
 Scheduler::Reply Scheduler::appsGet(const std::string &query) {
-  auto q = parseQuery(query);
+  auto q = text::parseQuery(query);
   bool tasks = false, lastFailure = false;
   for (const auto &e : q["embed"]) {
     tasks |= e == "apps.tasks" || e == "app.tasks" || e == "group.apps.tasks";
@@ -1269,7 +1247,7 @@ Scheduler::Reply Scheduler::taskKill(const std::string &appId, const std::string
 }
 
 Scheduler::Reply Scheduler::tasksGet(const std::string &query) {
-  auto q = parseQuery(query);
+  auto q = text::parseQuery(query);
   std::string status = q.count("status") ? q["status"].back() : "";
   std::lock_guard lock(mutex_);
   std::string out = "{\"tasks\":[";
@@ -1367,7 +1345,7 @@ Scheduler::Reply Scheduler::handle(const std::string &method, const std::string 
     path += c;
   }
   if (path.size() > 1 && path.back() == '/') path.pop_back();
-  auto q = parseQuery(query);
+  auto q = text::parseQuery(query);
   auto notAllowed = [&] { return Reply{405, messageJson("method " + method + " not allowed on " + path), {}}; };
 
   if (path == "/ping") return {200, "pong", {{"Content-Type", "text/plain"}}};
