@@ -241,21 +241,28 @@ Status UnitManager::ensureConnected() {
   return Status::Ok();
 }
 
-Result<UnitState> UnitManager::brief(const std::string &name) {
-  if (auto c = ensureConnected(); !c) return c.error();
-  UnitState s;
+Result<std::string> UnitManager::unitPath(const std::string &name) {
   BusError error;
   Message reply;
   int rc = sd_bus_call_method(bus_->bus, kDestination, kManagerPath, kManager, "GetUnit", &error.e, &reply.m, "s",
                               name.c_str());
   if (rc < 0) {
-    if (sd_bus_error_has_name(&error.e, "org.freedesktop.systemd1.NoSuchUnit")) return s;
+    if (sd_bus_error_has_name(&error.e, "org.freedesktop.systemd1.NoSuchUnit")) return std::string();
     return makeError("cannot look up " + name + ": " + error.text(rc), -rc);
   }
   const char *path = nullptr;
   rc = sd_bus_message_read(reply.m, "o", &path);
   if (rc < 0) return makeError("cannot read the path of " + name + ": " + std::strerror(-rc), -rc);
-  std::string object = path;
+  return std::string(path);
+}
+
+Result<UnitState> UnitManager::brief(const std::string &name) {
+  if (auto c = ensureConnected(); !c) return c.error();
+  UnitState s;
+  auto found = unitPath(name);
+  if (!found) return found.error();
+  if (found->empty()) return s;  // not loaded
+  const std::string &object = *found;
   auto getString = [&](const char *iface, const char *prop, std::string &out) -> int {
     BusError e;
     char *value = nullptr;
@@ -283,18 +290,11 @@ Result<UnitState> UnitManager::brief(const std::string &name) {
 Result<UnitState> UnitManager::state(const std::string &name) {
   if (auto c = ensureConnected(); !c) return c.error();
   UnitState s;
-  BusError error;
-  Message reply;
-  int rc = sd_bus_call_method(bus_->bus, kDestination, kManagerPath, kManager, "GetUnit", &error.e, &reply.m, "s",
-                              name.c_str());
-  if (rc < 0) {
-    if (sd_bus_error_has_name(&error.e, "org.freedesktop.systemd1.NoSuchUnit")) return s;
-    return makeError("cannot look up " + name + ": " + error.text(rc), -rc);
-  }
-  const char *path = nullptr;
-  rc = sd_bus_message_read(reply.m, "o", &path);
-  if (rc < 0) return makeError("cannot read the path of " + name + ": " + std::strerror(-rc), -rc);
-  std::string object = path;
+  auto found = unitPath(name);
+  if (!found) return found.error();
+  if (found->empty()) return s;  // not loaded
+  const std::string &object = *found;
+  int rc;
   BusError propsError;
   Message props;
   rc = sd_bus_call_method(bus_->bus, kDestination, object.c_str(), "org.freedesktop.DBus.Properties", "GetAll",

@@ -113,6 +113,8 @@ class UnitManager {
   struct Bus;
   explicit UnitManager(std::unique_ptr<Bus> bus);
   Status ensureConnected();
+  // GetUnit: the unit's object path, or "" when it is not loaded.
+  Result<std::string> unitPath(const std::string &name);
   std::unique_ptr<Bus> bus_;
 };
 

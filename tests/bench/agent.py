@@ -60,6 +60,18 @@ class Api:
 INIT_PID = None  # the container's systemd, with --executor systemd
 
 
+def wait_for(what, condition, within=60, every=0.002):
+    """Polls `condition` until it returns something true, at most `within`
+    seconds; the bench ends, saying what never happened, past that."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    sys.exit(f"agent.py: {what} did not happen within {within} s")
+
+
 def start(build, work, port):
     log = open(os.path.join(work, "dcosd.log"), "a")
     enter = ["nsenter", "-t", str(INIT_PID), "-m", "-u", "-i", "-n", "-p", "--"] if INIT_PID else []
@@ -72,17 +84,14 @@ def dcosd_pid(proc):
     """dcosd's own pid: nsenter -p forks it as its child."""
     if not INIT_PID:
         return proc.pid
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    def child():
         try:
             with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
                 children = f.read().split()
-            if children:
-                return int(children[0])
+            return int(children[0]) if children else None
         except OSError:
-            pass
-        time.sleep(0.005)
-    sys.exit("agent.py: no dcosd under nsenter")
+            return None
+    return wait_for("dcosd under nsenter", child, within=10)
 
 
 def in_container(build, args):
@@ -102,20 +111,16 @@ def in_container(build, args):
          "--bind-ro=/etc/passwd", "--bind-ro=/etc/group", f"--bind-ro={build}", f"--bind={work}",
          "--boot", "systemd.firstboot=off"], stdout=console, stderr=console, stdin=subprocess.DEVNULL)
     try:
-        init = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and init is None:
+        def systemd():
             r = subprocess.run(["pgrep", "-P", str(nspawn.pid), "-x", "systemd"], capture_output=True, text=True)
-            init = int(r.stdout.split()[0]) if r.stdout.split() else None
-            time.sleep(0.05)
-        if init is None:
-            sys.exit("agent.py: the container's systemd never started")
-        while time.monotonic() < deadline:
+            return int(r.stdout.split()[0]) if r.stdout.split() else None
+        init = wait_for("the container's systemd starting", systemd, every=0.05)
+
+        def booted():
             r = subprocess.run(["nsenter", "-t", str(init), "-m", "-p", "systemctl", "is-system-running"],
                                capture_output=True, text=True)
-            if r.stdout.strip() in ("running", "degraded"):
-                break
-            time.sleep(0.1)
+            return r.stdout.strip() in ("running", "degraded")
+        wait_for("the container's boot", booted, every=0.1)
         cmd = ["nsenter", f"--net=/run/netns/{ns}", sys.executable, os.path.abspath(__file__), build,
                "--launches", str(args.launches), "--executor", "systemd", "--init-pid", str(init), "--work", work]
         return subprocess.run(cmd).returncode
@@ -130,16 +135,12 @@ def in_container(build, args):
 
 
 def wait_api(port, within=30):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+    def answers():
         try:
-            status, _ = Api(port).call("GET", "/agent/v1/info")
-            if status == 200:
-                return
+            return Api(port).call("GET", "/agent/v1/info")[0] == 200
         except OSError:
-            pass
-        time.sleep(0.005)
-    sys.exit("agent.py: the agent API never answered")
+            return False
+    wait_for("the agent API answering", answers, within=within, every=0.005)
 
 
 def rss_kib(pid):
@@ -214,12 +215,10 @@ def main():
             t.start()
         for t in threads:
             t.join()
-        while True:
-            _, listed = api.call("GET", "/agent/v1/tasks")
-            running = sum(1 for t in listed["tasks"] if t["id"].startswith("many.") and t["state"] == "TASK_RUNNING")
-            if running == n or errors:
-                break
-            time.sleep(0.002)
+        def many_running(client):
+            _, listed = client.call("GET", "/agent/v1/tasks")
+            return sum(1 for t in listed["tasks"] if t["id"].startswith("many.") and t["state"] == "TASK_RUNNING")
+        wait_for(f"{n} tasks running", lambda: errors or many_running(api) == n)
         if errors:
             sys.exit(f"agent.py: {errors[0]}")
         print(f"{n} tasks launched at once (8 clients): all TASK_RUNNING after {(time.perf_counter() - t0) * 1000:.0f} ms")
@@ -231,23 +230,17 @@ def main():
         t0 = time.perf_counter()
         proc = start(build, work, port)
         wait_api(port)
-        while True:
-            _, listed = Api(port).call("GET", "/agent/v1/tasks")
-            running = sum(1 for t in listed["tasks"] if t["id"].startswith("many.") and t["state"] == "TASK_RUNNING")
-            if running == n:
-                break
-            time.sleep(0.002)
+        client = Api(port)
+        wait_for(f"{n} tasks re-adopted", lambda: many_running(client) == n)
         print(f"re-adoption of {n} tasks after a dcosd SIGKILL: {(time.perf_counter() - t0) * 1000:.0f} ms "
               "from dcosd's exec to all listed running")
         api = Api(port)
         for i in range(n):
             api.call("POST", f"/agent/v1/tasks/many.{i}/kill")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        def all_ended():
             _, listed = api.call("GET", "/agent/v1/tasks")
-            if all(t["state"] in ("TASK_KILLED", "TASK_FINISHED", "TASK_FAILED") for t in listed["tasks"]):
-                break
-            time.sleep(0.05)
+            return all(t["state"] in ("TASK_KILLED", "TASK_FINISHED", "TASK_FAILED") for t in listed["tasks"])
+        wait_for("every task ended", all_ended, within=30, every=0.05)
     finally:
         try:
             os.kill(dcosd_pid(proc), signal.SIGTERM)

@@ -137,6 +137,28 @@ std::map<std::string, std::string> parseQuery(const std::string &query) {
 
 std::string unitName(const std::string &taskId) { return "dcos-task-" + taskId + ".service"; }
 
+// The launch file dcos-task-supervisor reads (NUL-separated keys and values,
+// see supervisor.cpp): the task, or what its COMMAND checks run as.
+std::string launchFile(const std::vector<std::string> &argv, const std::vector<std::string> &env,
+                       const std::string &dir, const std::string &out, const std::string &err, const std::string &user,
+                       const std::vector<std::string> &cgroups) {
+  std::string launch;
+  auto put = [&](const char *k, const std::string &v) {
+    launch += k;
+    launch += '\0';
+    launch += v;
+    launch += '\0';
+  };
+  for (const auto &a : argv) put("arg", a);
+  for (const auto &e : env) put("env", e);
+  put("dir", dir);
+  put("stdout", out);
+  put("stderr", err);
+  put("user", user);
+  for (const auto &c : cgroups) put("cgroup", c);
+  return launch;
+}
+
 // Marathon: 200-399 is healthy (and 1xx when told to ignore it).
 bool healthyStatus(int code, const HealthCheck &c) {
   return (code >= 200 && code < 400) || (c.ignoreHttp1xx && code >= 100 && code < 200);
@@ -505,35 +527,21 @@ Agent::Reply Agent::launch(const std::string &json) {
 
 Result<Agent::Started> Agent::startProcess(const Task &t) const {
   if (t.unit) return startUnit(t);
-  // The launch file the supervisor reads: NUL-separated keys and values.
-  std::string launch;
-  auto put = [&](const std::string &k, const std::string &v) {
-    launch += k;
-    launch += '\0';
-    launch += v;
-    launch += '\0';
-  };
   const std::string sandbox = t.dir + "/sandbox";
-  if (!t.spec.args.empty()) {
-    for (const auto &a : t.spec.args) put("arg", a);
-  } else {
-    put("arg", "/bin/sh");
-    put("arg", "-c");
-    put("arg", t.spec.cmd);
-  }
-  for (const auto &e : taskEnvironment(t.spec, config_.address, sandbox)) put("env", e);
-  put("dir", sandbox);
-  put("stdout", "stdout");  // in the sandbox, opened as the task's user
-  put("stderr", "stderr");
-  put("user", t.spec.user);
+  std::vector<std::string> taskArgv = t.spec.args;
+  if (taskArgv.empty()) taskArgv = {"/bin/sh", "-c", t.spec.cmd};
+  std::vector<std::string> cgroups;
   if (cgroups_.kind() != "none") {
     auto dirs = cgroups_.create(t.spec.id, t.spec.cpus, t.spec.mem);
     if (!dirs) {
       logMessage(LOG_WARNING, "task " + t.spec.id + ": runs without limits: " + dirs.error().message);
     } else {
-      for (const auto &d : *dirs) put("cgroup", d);
+      cgroups = *dirs;
     }
   }
+  // stdout and stderr: in the sandbox, opened as the task's user.
+  const std::string launch =
+      launchFile(taskArgv, taskEnvironment(t.spec, config_.address, sandbox), sandbox, "stdout", "stderr", t.spec.user, cgroups);
   if (auto w = writeFileAtomically(t.dir + "/meta/launch", launch, 0644, kTaskState); !w) return w.error();
   const std::string meta = t.dir + "/meta";
   std::vector<char *> argv{const_cast<char *>(config_.supervisor.c_str()), const_cast<char *>(meta.c_str()), nullptr};
@@ -579,19 +587,7 @@ Result<Agent::Started> Agent::startUnit(const Task &t) const {
   }
   // The launch file as the process executor writes it: COMMAND health
   // checks run through the supervisor, as the task would.
-  std::string launch;
-  auto put = [&](const std::string &k, const std::string &v) {
-    launch += k;
-    launch += '\0';
-    launch += v;
-    launch += '\0';
-  };
-  for (const auto &a : spec.argv) put("arg", a);
-  for (const auto &e : env) put("env", e);
-  put("dir", sandbox);
-  put("stdout", "/dev/null");
-  put("stderr", "/dev/null");
-  put("user", t.spec.user);
+  const std::string launch = launchFile(spec.argv, env, sandbox, "/dev/null", "/dev/null", t.spec.user, {});
   if (auto w = writeFileAtomically(t.dir + "/meta/launch", launch, 0644, kTaskState); !w) return w.error();
   // The output files, opened here and handed to PID 1 as descriptors: PID 1
   // opening a path in a sandbox the task's user owns would follow a link

@@ -249,7 +249,7 @@ TEST_CASE("agent: memory and cpu limits through cgroups; a task over its memory 
     WARN("no cgroup hierarchy to enforce limits here: skipped");
     return;
   }
-  REQUIRE(a.launch(R"({"id": "hog.1", "cmd": "python3 -c 'b = bytearray(256 * 1024 * 1024); import time; time.sleep(30)'",
+  REQUIRE(a.launch(R"({"id": "hog.1", "cmd": "python3 -c 'b = bytearray(256 * 1024 * 1024)'",
                        "mem": 48, "cpus": 0.25})").status == 201);
   REQUIRE(waitState(a, "hog.1", "TASK_FAILED", 30s));
   CHECK_THAT(task(a, "hog.1")->getValue<std::string>("message"), Catch::StartsWith("memory limit exceeded"));

@@ -25,10 +25,11 @@ struct FakeAgents : AgentPort {
   std::mutex m;
   std::vector<std::pair<std::string, Object::Ptr>> launched;  // agent id, request
   std::vector<std::string> killed;
+  int answer = 201;  // what the agent says to a launch
   Result<int> launch(const AgentInfo &agent, const std::string &json) override {
     std::lock_guard lock(m);
     launched.emplace_back(agent.id, Poco::JSON::Parser().parse(json).extract<Object::Ptr>());
-    return 201;
+    return answer;
   }
   Status kill(const AgentInfo &, const std::string &taskId) override {
     std::lock_guard lock(m);
@@ -279,4 +280,30 @@ TEST_CASE("scheduler: a new leader reconciles with every agent: strangers killed
   CHECK(std::find(agents.killed.begin(), agents.killed.end(), "stray.0b1c") != agents.killed.end());
   CHECK_FALSE(zk2.exists("/dcos/scheduler/tasks/" + lost)->has_value());
   CHECK(agents.launched.size() == 2);  // its replacement
+}
+
+TEST_CASE("scheduler: a launch the agent refuses leaves no task behind and backs the app off", "[scheduler]") {
+  auto ensemble = std::make_shared<coord::MemoryEnsemble>();
+  coord::MemoryClient zk(ensemble);
+  addAgent(zk, "a1", "10.0.0.65", "*");
+  FakeAgents agents;
+  agents.answer = 409;  // its real usage differs from what the scheduler counted
+  SchedulerConfig config;
+  config.zk = &zk;
+  config.agents = &agents;
+  config.address = "10.0.0.11:61001";
+  Scheduler s(config);
+  s.reconcileOnce();
+  REQUIRE(s.handle("POST", "/v2/apps", "", R"({"id": "/x", "cmd": "x", "cpus": 0.1, "mem": 16, "backoffSeconds": 60})").status == 201);
+  s.reconcileOnce();
+  REQUIRE(agents.launched.size() == 1);
+  CHECK(zk.children("/dcos/scheduler/tasks")->empty());  // the stored task went with the refusal
+  CHECK(json(s.handle("GET", "/v2/apps/x/tasks", "", "").body)->getArray("tasks")->size() == 0);
+  s.reconcileOnce();
+  CHECK(agents.launched.size() == 1);  // not again at once
+  auto queue = json(s.handle("GET", "/v2/queue", "", "").body)->getArray("queue");
+  REQUIRE(queue->size() == 1);
+  CHECK(queue->getObject(0)->getObject("delay")->getValue<int>("timeLeftSeconds") > 0);
+  auto app = json(s.handle("GET", "/v2/apps/x", "", "").body)->getObject("app");
+  CHECK_THAT(app->getObject("lastTaskFailure")->getValue<std::string>("message"), Catch::Contains("answered 409"));
 }
