@@ -6,9 +6,13 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
+#include <ostream>
+
 namespace dcos::cli {
 
-Result<HttpAnswer> httpGet(const std::string &base, const std::string &path, std::chrono::milliseconds timeout) {
+Result<HttpAnswer> httpRequest(const std::string &method, const std::string &base, const std::string &path,
+                               const std::string &body, std::chrono::milliseconds timeout) {
+  const std::string what = method + " " + base + path;
   try {
     Poco::URI uri(base);
     if (uri.getScheme() != "http") return makeError(base + ": only http:// URLs are supported");
@@ -17,19 +21,29 @@ Result<HttpAnswer> httpGet(const std::string &base, const std::string &path, std
     session.setTimeout(span, span, span);
     std::string prefix = uri.getPath();
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, prefix + path, Poco::Net::HTTPMessage::HTTP_1_1);
+    Poco::Net::HTTPRequest request(method, prefix + path, Poco::Net::HTTPMessage::HTTP_1_1);
     request.set("Accept", "application/json");
-    session.sendRequest(request);
+    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+      request.setContentType("application/json");
+      request.setContentLength(static_cast<std::streamsize>(body.size()));
+      session.sendRequest(request) << body;
+    } else {
+      session.sendRequest(request);
+    }
     Poco::Net::HTTPResponse response;
     HttpAnswer answer;
     Poco::StreamCopier::copyToString(session.receiveResponse(response), answer.body);
     answer.status = static_cast<int>(response.getStatus());
     return answer;
   } catch (const Poco::Exception &e) {
-    return makeError("GET " + base + path + ": " + e.displayText());
+    return makeError(what + ": " + e.displayText());
   } catch (const std::exception &e) {
-    return makeError("GET " + base + path + ": " + e.what());
+    return makeError(what + ": " + e.what());
   }
+}
+
+Result<HttpAnswer> httpGet(const std::string &base, const std::string &path, std::chrono::milliseconds timeout) {
+  return httpRequest("GET", base, path, "", timeout);
 }
 
 }  // namespace dcos::cli

@@ -1,4 +1,4 @@
-// The CLI's HTTP client: a GET against a cluster's admin URL.
+// The CLI's HTTP client: one request against a cluster's admin URL.
 #pragma once
 
 #include <chrono>
@@ -13,8 +13,14 @@ struct HttpAnswer {
   std::string body;
 };
 
-// GET <base><path>; `base` is "http://host[:port]". An error only when no
-// answer came (refused, timed out, not HTTP).
+// <method> <base><path>, with `body` as application/json when it is not
+// empty; `base` is "http://host[:port][/prefix]" and `path` may carry a query.
+// An error only when no answer came (refused, timed out, not HTTP): every
+// HTTP status, 4xx and 5xx too, is an answer.
+Result<HttpAnswer> httpRequest(const std::string &method, const std::string &base, const std::string &path,
+                               const std::string &body, std::chrono::milliseconds timeout);
+
+// GET <base><path>.
 Result<HttpAnswer> httpGet(const std::string &base, const std::string &path, std::chrono::milliseconds timeout);
 
 }  // namespace dcos::cli

@@ -1,25 +1,15 @@
 // dcos: the command-line client. `dcos cluster ...` manages a local cluster
-// in network namespaces; every other command talks to a cluster's admin URL
-// over HTTP, as an operator's workstation would.
-#include <unistd.h>
-
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-
-#include <algorithm>
+// in network namespaces; every other command (cli/commands.h) talks to a
+// cluster's admin URL over HTTP, as an operator's workstation would.
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/text.h"
-#include "cli/http.h"
+#include "cli/args.h"
+#include "cli/commands.h"
 #include "cli/local_cluster.h"
 
 namespace {
@@ -27,12 +17,6 @@ namespace {
 using namespace dcos;
 using namespace dcos::cli;
 namespace fs = std::filesystem;
-
-// Exit status, as --help tells.
-constexpr int kOk = 0;
-constexpr int kFailed = 1;
-constexpr int kUsage = 2;
-constexpr int kNoCluster = 3;
 
 const char *kMainHelp = R"(Usage: dcos [--version] [--help] COMMAND [SUBCOMMAND] [OPTION]...
 
@@ -43,10 +27,16 @@ Commands:
   cluster status   show the local cluster's nodes, processes and health
   cluster down     stop the local cluster and remove everything it made (root)
   node list        list the cluster's nodes, as its masters know them
+  marathon app     add, list, show, update, remove, restart, kill, start, stop apps
+  marathon task    list and show the apps' tasks
+  marathon deployment
+                   list, watch, roll back and stop deployments
+  task             list the cluster's tasks; `task log` prints a task's stdout
 
-Which cluster `node` commands talk to, first found: --url URL, the DCOS_URL
-environment variable, the admin URL of the local cluster --name (default
-"local") kept in --state-dir (default /var/lib/dcos-local).
+Which cluster `node`, `marathon` and `task` commands talk to, first found:
+--url URL, the DCOS_URL environment variable, the admin URL of the local
+cluster --name (default "local") kept in --state-dir (default
+/var/lib/dcos-local).
 
 Run `dcos COMMAND --help` or `dcos COMMAND SUBCOMMAND --help` for more.
 
@@ -118,87 +108,6 @@ and the state dir. Also cleans up what a failed `cluster up` left. Taking down
 a cluster that does not exist succeeds and says so. Needs root.
 )";
 
-const char *kNodeHelp = R"(Usage: dcos node list [--url URL] [--name NAME] [--state-dir DIR] [--json]
-
-Lists the cluster's nodes from its membership in ZooKeeper, as a master's admin
-port serves it (GET /v1/cluster/nodes): hostname, address, role, zone,
-resource role and version. --json prints the records as they are.
-)";
-
-struct Args {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> options;
-  std::vector<std::string> flags;
-  std::string error;
-};
-
-// --opt VALUE, --opt=VALUE, or a flag; `valued` names the options that take
-// a value.
-Args parse(int argc, char **argv, int from, const std::vector<std::string> &valued,
-           const std::vector<std::string> &flags) {
-  Args a;
-  for (int i = from; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "-h") arg = "--help";
-    if (arg.rfind("--", 0) != 0) {
-      a.positional.push_back(arg);
-      continue;
-    }
-    std::string name = arg.substr(2);
-    std::optional<std::string> value;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    if (std::find(valued.begin(), valued.end(), name) != valued.end()) {
-      if (!value) {
-        if (i + 1 >= argc) {
-          a.error = "--" + name + " needs a value";
-          return a;
-        }
-        value = argv[++i];
-      }
-      a.options[name] = *value;
-    } else if (std::find(flags.begin(), flags.end(), name) != flags.end() && !value) {
-      a.flags.push_back(name);
-    } else {
-      std::vector<std::string> known;
-      for (const auto &v : valued) known.push_back("--" + v);
-      for (const auto &f : flags) known.push_back("--" + f);
-      std::string near = text::nearest("--" + name, known);
-      a.error = "unknown option --" + name + (near.empty() ? "" : " (did you mean " + near + "?)");
-      return a;
-    }
-  }
-  return a;
-}
-
-bool has(const Args &a, const std::string &flag) {
-  return std::find(a.flags.begin(), a.flags.end(), flag) != a.flags.end();
-}
-
-int usage(const std::string &message, const std::string &helpCommand) {
-  std::fprintf(stderr, "dcos: %s\nTry `%s --help`.\n", message.c_str(), helpCommand.c_str());
-  return kUsage;
-}
-
-std::optional<int> number(const Args &a, const std::string &name, int fallback, std::string &error) {
-  auto it = a.options.find(name);
-  if (it == a.options.end()) return fallback;
-  char *end = nullptr;
-  errno = 0;
-  long v = std::strtol(it->second.c_str(), &end, 10);
-  if (it->second.empty() || *end != '\0' || errno != 0 || v < 0 || v > 100000) {
-    error = "--" + name + ": expected a number, found " + text::quote(it->second);
-    return std::nullopt;
-  }
-  return static_cast<int>(v);
-}
-
-std::string option(const Args &a, const std::string &name, const std::string &fallback) {
-  auto it = a.options.find(name);
-  return it == a.options.end() ? fallback : it->second;
-}
 
 // dcosd and its plugins: beside this binary in a build tree (cli/dcos next to
 // dcosd/dcosd and plugins/), else where the packages install them.
@@ -217,7 +126,7 @@ std::pair<std::string, std::string> defaultDaemon() {
 }
 
 int clusterUpCommand(int argc, char **argv) {
-  Args a = parse(argc, argv, 3,
+  Args a = parseArgs(argc, argv, 3,
                  {"masters", "private-agents", "public-agents", "name", "network", "state-dir", "dcosd", "plugin-dir",
                   "timeout"},
                  {"help"});
@@ -260,7 +169,7 @@ int clusterUpCommand(int argc, char **argv) {
 }
 
 int clusterStatusCommand(int argc, char **argv) {
-  Args a = parse(argc, argv, 3, {"name", "state-dir"}, {"help", "json"});
+  Args a = parseArgs(argc, argv, 3, {"name", "state-dir"}, {"help", "json"});
   if (has(a, "help")) return std::printf("%s", kStatusHelp), kOk;
   if (!a.error.empty()) return usage(a.error, "dcos cluster status");
   if (!a.positional.empty()) return usage("unexpected argument " + text::quote(a.positional[0]), "dcos cluster status");
@@ -276,7 +185,7 @@ int clusterStatusCommand(int argc, char **argv) {
 }
 
 int clusterDownCommand(int argc, char **argv) {
-  Args a = parse(argc, argv, 3, {"name", "state-dir"}, {"help"});
+  Args a = parseArgs(argc, argv, 3, {"name", "state-dir"}, {"help"});
   if (has(a, "help")) return std::printf("%s", kDownHelp), kOk;
   if (!a.error.empty()) return usage(a.error, "dcos cluster down");
   if (!a.positional.empty()) return usage("unexpected argument " + text::quote(a.positional[0]), "dcos cluster down");
@@ -286,67 +195,6 @@ int clusterDownCommand(int argc, char **argv) {
     std::fprintf(stderr, "dcos: cluster down: %s\n", s.error().message.c_str());
     return kFailed;
   }
-  return kOk;
-}
-
-// The cluster `node` commands talk to, or an explanation.
-Result<std::string> clusterUrl(const Args &a) {
-  if (auto it = a.options.find("url"); it != a.options.end()) return it->second;
-  if (const char *env = std::getenv("DCOS_URL"); env != nullptr && *env != '\0') return std::string(env);
-  std::string name = option(a, "name", "local");
-  auto c = loadCluster(option(a, "state-dir", "/var/lib/dcos-local"), name);
-  if (c) return c->adminUrl();
-  return makeError("no cluster to talk to: give --url URL, set DCOS_URL, or bring up a local one with `dcos cluster up`",
-                   ENOENT);
-}
-
-int nodeListCommand(int argc, char **argv) {
-  Args a = parse(argc, argv, 3, {"url", "name", "state-dir"}, {"help", "json"});
-  if (has(a, "help")) return std::printf("%s", kNodeHelp), kOk;
-  if (!a.error.empty()) return usage(a.error, "dcos node list");
-  if (!a.positional.empty()) return usage("unexpected argument " + text::quote(a.positional[0]), "dcos node list");
-  auto url = clusterUrl(a);
-  if (!url) {
-    std::fprintf(stderr, "dcos: %s\n", url.error().message.c_str());
-    return kNoCluster;
-  }
-  auto answer = httpGet(*url, "/v1/cluster/nodes", std::chrono::seconds(5));
-  if (!answer) {
-    std::fprintf(stderr, "dcos: cannot reach the cluster at %s: %s\n", url->c_str(), answer.error().message.c_str());
-    return kNoCluster;
-  }
-  if (answer->status != 200) {
-    std::fprintf(stderr, "dcos: %s answered HTTP %d to /v1/cluster/nodes: %s\n", url->c_str(), answer->status,
-                 answer->body.c_str());
-    return kFailed;
-  }
-  Poco::JSON::Array::Ptr nodes;
-  try {
-    nodes = Poco::JSON::Parser().parse(answer->body).extract<Poco::JSON::Array::Ptr>();
-  } catch (const std::exception &e) {
-    std::fprintf(stderr, "dcos: %s/v1/cluster/nodes is not a JSON array: %s\n", url->c_str(), e.what());
-    return kFailed;
-  }
-  if (has(a, "json")) {
-    nodes->stringify(std::cout, 2);
-    std::printf("\n");
-    return kOk;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (size_t i = 0; i < nodes->size(); ++i) {
-    auto n = nodes->getObject(static_cast<unsigned>(i));
-    if (!n) continue;
-    rows.push_back({n->optValue<std::string>("hostname", ""), n->optValue<std::string>("address", ""),
-                    n->optValue<std::string>("role", ""), n->optValue<std::string>("zone", ""),
-                    n->optValue<std::string>("resource_role", ""), n->optValue<std::string>("version", "")});
-  }
-  // Masters first, then private and public agents, each by address.
-  auto rank = [](const std::string &role) { return role == "master" ? 0 : role == "agent-private" ? 1 : 2; };
-  std::sort(rows.begin(), rows.end(), [&](const auto &x, const auto &y) {
-    return std::make_tuple(rank(x[2]), x[1].size(), x[1]) < std::make_tuple(rank(y[2]), y[1].size(), y[1]);
-  });
-  rows.insert(rows.begin(), {"HOSTNAME", "ADDRESS", "ROLE", "ZONE", "RESOURCE-ROLE", "VERSION"});
-  std::printf("%s", formatTable(rows).c_str());
   return kOk;
 }
 
@@ -375,8 +223,10 @@ int main(int argc, char **argv) {
     if (second == "list") return nodeListCommand(argc, argv);
     return usage("node: unknown subcommand " + text::quote(second) + " (known: list)", "dcos node");
   }
-  std::string near = text::nearest(first, {"cluster", "node"});
+  if (first == "marathon") return marathonCommand(argc, argv);
+  if (first == "task") return taskCommand(argc, argv);
+  std::string near = text::nearest(first, {"cluster", "node", "marathon", "task"});
   return usage("unknown command " + text::quote(first) +
-                   (near.empty() ? " (known: cluster, node)" : " (did you mean " + text::quote(near) + "?)"),
+                   (near.empty() ? " (known: cluster, node, marathon, task)" : " (did you mean " + text::quote(near) + "?)"),
                "dcos");
 }
