@@ -13,91 +13,13 @@
 #include <sstream>
 
 #include "base/text.h"
+#include "plugins/modules/scheduler/internal.h"
 
 namespace dcos::scheduler {
 
 namespace {
 
-using Poco::Dynamic::Var;
-using Poco::JSON::Array;
-using Poco::JSON::Object;
-
-constexpr const char *kRoot = "/dcos/scheduler";
-constexpr const char *kApps = "/dcos/scheduler/apps";
-constexpr const char *kTasks = "/dcos/scheduler/tasks";
-constexpr const char *kDeployments = "/dcos/scheduler/deployments";
-constexpr const char *kLeader = "/dcos/scheduler/leader";
-constexpr const char *kElection = "/dcos/scheduler/election";
-constexpr int kServicePortFirst = 10000;
-constexpr int kServicePortLast = 20000;
-constexpr int64_t kLaunchTimeoutMs = 300'000;  // Marathon's task_launch_timeout
-
-std::string stringify(const Object::Ptr &o) {
-  std::ostringstream out;
-  o->stringify(out);
-  return out.str();
-}
-
-std::string stringify(const Array::Ptr &a) {
-  std::ostringstream out;
-  a->stringify(out);
-  return out.str();
-}
-
-Object::Ptr parse(const std::string &json) {
-  try {
-    Var v = Poco::JSON::Parser().parse(json);
-    if (v.type() == typeid(Object::Ptr)) return v.extract<Object::Ptr>();
-  } catch (const Poco::Exception &) {
-  }
-  return nullptr;
-}
-
-std::string messageJson(const std::string &m) { return "{\"message\":" + text::quote(m) + "}"; }
-
-std::string newUuid() {
-  std::ifstream f("/proc/sys/kernel/random/uuid");
-  std::string u;
-  std::getline(f, u);
-  return u;
-}
-
-// /g/web -> g_web: a znode name and the first part of a task id. Marathon's
-// ids never hold an underscore, so it reads back.
-std::string appKey(const std::string &id) {
-  std::string k = id.substr(1);
-  std::replace(k.begin(), k.end(), '/', '_');
-  return k;
-}
-
-bool terminal(const std::string &state) {
-  return state == "TASK_FINISHED" || state == "TASK_FAILED" || state == "TASK_KILLED" || state == "TASK_LOST" ||
-         state == "TASK_GONE" || state == "TASK_ERROR" || state == "TASK_DROPPED" || state == "TASK_GONE_BY_OPERATOR";
-}
-
-// Query booleans as clients send them: true, True, 1.
-bool flag(const std::map<std::string, std::vector<std::string>> &q, const std::string &key) {
-  auto it = q.find(key);
-  if (it == q.end() || it->second.empty()) return false;
-  std::string v = it->second.back();
-  return v == "true" || v == "True" || v == "1" || v.empty();
-}
-
-std::string problemsJson(const std::vector<Problem> &problems) {
-  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-  o->set("message", std::string("Object is not valid"));
-  Array::Ptr details = new Array;
-  for (const auto &p : problems) {
-    Object::Ptr d = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    d->set("path", p.path.empty() ? std::string("/") : p.path);
-    Array::Ptr errors = new Array;
-    errors->add(p.message);
-    d->set("errors", errors);
-    details->add(d);
-  }
-  o->set("details", details);
-  return stringify(o);
-}
+using namespace internal;
 
 std::string taskRecordJson(const TaskRecord &t) {
   Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -311,16 +233,54 @@ Status Scheduler::loadState() {
     Deployment d;
     d.id = n;
     d.version = o->optValue<std::string>("version", "");
-    d.action = o->optValue<std::string>("action", "ScaleApplication");
     if (auto a = o->getArray("affectedApps")) {
       for (size_t i = 0; i < a->size(); ++i) {
         Var v = a->get(static_cast<unsigned>(i));
         if (v.isString()) d.affectedApps.push_back(v.extract<std::string>());
       }
     }
+    if (auto steps = o->getArray("steps")) {
+      for (size_t i = 0; i < steps->size(); ++i) {
+        auto acts = steps->getArray(static_cast<unsigned>(i));
+        std::vector<std::pair<std::string, std::string>> step;
+        for (size_t j = 0; acts && j < acts->size(); ++j) {
+          auto act = acts->getObject(static_cast<unsigned>(j));
+          if (act) step.emplace_back(act->optValue<std::string>("action", ""), act->optValue<std::string>("app", ""));
+        }
+        if (!step.empty()) d.steps.push_back(step);
+      }
+    } else {
+      // Written before plans had steps: one step of one action.
+      std::vector<std::pair<std::string, std::string>> step;
+      for (const auto &a : d.affectedApps) step.emplace_back(o->optValue<std::string>("action", "ScaleApplication"), a);
+      d.steps.push_back(step);
+    }
+    if (auto original = o->getObject("original")) {
+      for (const auto &[id, def] : *original) {
+        d.original[id] = def.isEmpty() ? "" : def.type() == typeid(Object::Ptr) ? stringify(def.extract<Object::Ptr>()) : "";
+      }
+    }
     deployments[n] = d;
   }
+  std::map<std::string, std::string> groups;
+  if (auto s = config_.zk->ensurePath(kGroups); !s) return s;
+  auto groupNames = config_.zk->children(kGroups);
+  if (!groupNames) return groupNames.error();
+  for (const auto &n : *groupNames) {
+    auto data = config_.zk->get(std::string(kGroups) + "/" + n);
+    if (!data) continue;
+    auto o = parse(data->first);
+    if (!o || !o->has("id")) continue;
+    std::ostringstream deps;
+    if (auto d = o->getArray("dependencies")) {
+      d->stringify(deps);
+    } else {
+      deps << "[]";
+    }
+    groups[o->getValue<std::string>("id")] = deps.str();
+  }
   std::lock_guard lock(mutex_);
+  groups_ = std::move(groups);
   apps_ = std::move(apps);
   tasks_ = std::move(tasks);
   deployments_ = std::move(deployments);
@@ -410,7 +370,7 @@ void Scheduler::reconcileAgents() {
           continue;
         }
         // Not ours: unless its app is one that did not load, it goes.
-        std::string key = id.substr(0, id.find('.'));
+        std::string key = id.substr(0, id.rfind('.'));  // app ids may hold dots; the uuid does not
         std::string app = "/" + key;
         std::replace(app.begin(), app.end(), '_', '/');
         if (unloadableApps_.count(app) != 0) continue;
@@ -496,7 +456,11 @@ std::string fieldOf(const AgentInfo &a, const std::string &field) {
 
 }  // namespace
 
+bool Scheduler::zookeeperReachable() const { return config_.zk->connected(); }
+
 void Scheduler::act() {
+  // Without ZooKeeper nothing can be stored first: nothing is done.
+  if (!zookeeperReachable()) return;
   std::vector<AgentInfo> agents = readAgents();
   // Without the agents' records nothing is known of where tasks are: no
   // change this round (every task would look unreachable).
@@ -594,8 +558,25 @@ void Scheduler::act() {
       if (t != tasks_.end()) t->second.lastKillMs = now;
     }
 
+    // Apps in a later step of a deployment than the one under way wait
+    // for the apps they depend on.
+    std::set<std::string> waiting;
+    for (const auto &[did, d] : deployments_) {
+      size_t done = 0;
+      while (done < d.steps.size() &&
+             std::all_of(d.steps[done].begin(), d.steps[done].end(), [&](const auto &a) { return appDone(a.second); })) {
+        ++done;
+      }
+      for (size_t i = done + 1; i < d.steps.size(); ++i) {
+        for (const auto &[action, app] : d.steps[i]) waiting.insert(app);
+      }
+    }
     for (auto &[appId, st] : apps_) {
       const App &app = st.app;
+      if (waiting.count(appId) != 0) {
+        queueReasons_[appId] = "waiting for the apps it depends on";
+        continue;
+      }
       std::vector<TaskRecord *> current, old;
       for (auto &[id, t] : tasks_) {
         if (t.appId != appId || terminal(t.state) || t.killing || t.state == "TASK_UNREACHABLE") continue;
@@ -807,29 +788,41 @@ void Scheduler::act() {
         launches.push_back({t, best, stringify(o)});
       }
     }
-    // Deployments end once their apps run as asked.
+    // Deployments go step by step: a step is done once its apps run as
+    // asked; the last one done ends the deployment.
     for (auto it = deployments_.begin(); it != deployments_.end();) {
-      bool done = true;
-      for (const auto &appId : it->second.affectedApps) {
-        auto a = apps_.find(appId);
-        int count = 0;
-        bool stale = false;
-        for (const auto &[id, t] : tasks_) {
-          if (t.appId != appId || terminal(t.state) || t.state == "TASK_UNREACHABLE") continue;
-          if (a == apps_.end() || t.killing || t.version != a->second.app.version) {
-            stale = true;
-            continue;
-          }
-          bool r = t.state == "TASK_RUNNING" &&
-                   (a->second.app.healthChecks.empty() || t.healthy == std::optional<bool>(true));
-          count += r ? 1 : 0;
-          if (!r) stale = true;
-        }
-        if (a == apps_.end() ? stale : (stale || count != a->second.app.instances)) done = false;
+      Deployment &d = it->second;
+      size_t done = 0;
+      while (done < d.steps.size() &&
+             std::all_of(d.steps[done].begin(), d.steps[done].end(), [&](const auto &a) { return appDone(a.second); })) {
+        ++done;
       }
-      if (done) {
-        (void)config_.zk->remove(std::string(kDeployments) + "/" + it->first);
+      for (; d.stepsDone < done; ++d.stepsDone) {
+        Object::Ptr e = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        e->set("plan", planView(d));
+        Object::Ptr step = new Object;
+        Array::Ptr acts = new Array;
+        for (const auto &[action, app] : d.steps[d.stepsDone]) {
+          Object::Ptr x = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+          x->set("action", action);
+          x->set("app", app);
+          acts->add(x);
+        }
+        step->set("actions", acts);
+        e->set("currentStep", step);
+        events_.publish("deployment_step_success", e);
+      }
+      if (done == d.steps.size()) {
+        auto r = config_.zk->remove(std::string(kDeployments) + "/" + it->first);
+        if (!r && coord::codeOf(r.error()) != coord::Code::NoNode) {
+          ++it;  // kept: next round
+          continue;
+        }
         logMessage(LOG_INFO, "deployment " + it->first + " done");
+        Object::Ptr e = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        e->set("id", it->first);
+        e->set("plan", planView(d));
+        events_.publish("deployment_success", e);
         it = deployments_.erase(it);
       } else {
         ++it;
@@ -919,23 +912,6 @@ void Scheduler::assignServicePorts(App &app) {
       }
     }
   }
-}
-
-std::string Scheduler::newDeployment(const std::string &appId, const std::string &version, const std::string &action) {
-  Deployment d;
-  d.id = newUuid();
-  d.version = version;
-  d.affectedApps = {appId};
-  d.action = action;
-  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-  o->set("version", version);
-  o->set("action", action);
-  Array::Ptr a = new Array;
-  a->add(appId);
-  o->set("affectedApps", a);
-  (void)config_.zk->create(std::string(kDeployments) + "/" + d.id, stringify(o), coord::CreateMode::Persistent);
-  deployments_[d.id] = d;
-  return d.id;
 }
 
 std::string Scheduler::taskView(const TaskRecord &t) const {
@@ -1047,7 +1023,7 @@ Scheduler::Reply Scheduler::appsGet(const std::string &query) {
   return {200, out + "]}", {}};
 }
 
-Scheduler::Reply Scheduler::appsPost(const std::string &body) {
+Scheduler::Reply Scheduler::appsPost(const std::string &body, const std::string &peer) {
   std::vector<Problem> problems;
   auto app = parseApp(body, problems);
   if (!app) {
@@ -1058,19 +1034,14 @@ Scheduler::Reply Scheduler::appsPost(const std::string &body) {
   if (apps_.count(app->id) != 0) {
     return {409, messageJson("An app with id [" + app->id + "] already exists."), {}};
   }
-  app->version = isoTime(nowMs());
-  app->lastScalingAt = app->lastConfigChangeAt = app->version;
-  assignServicePorts(*app);
-  if (auto s = storeApp(*app, true); !s) {
-    if (coord::codeOf(s.error()) == coord::Code::NodeExists) {
+  const std::string version = newVersion();
+  auto dep = commit({{app->id, *app, false}}, version, peer, "/v2/apps");
+  if (!dep) {
+    if (coord::codeOf(dep.error()) == coord::Code::NodeExists) {
       return {409, messageJson("An app with id [" + app->id + "] already exists."), {}};
     }
-    return {503, messageJson("cannot store the app: " + s.error().message), {}};
+    return {503, messageJson("cannot store the app: " + dep.error().message), {}};
   }
-  AppState st;
-  st.app = *app;
-  apps_[app->id] = st;
-  newDeployment(app->id, app->version, "StartApplication");
   wake_.notify_all();
   return {201, appView(apps_[app->id], true, true, true, false), {{"Location", "/v2/apps" + app->id}}};
 }
@@ -1082,7 +1053,29 @@ Scheduler::Reply Scheduler::appGet(const std::string &id, const std::string &) {
   return {200, "{\"app\":" + appView(it->second, true, true, true, true) + "}", {}};
 }
 
-Scheduler::Reply Scheduler::appPut(const std::string &id, const std::string &body, bool force) {
+std::string Scheduler::lockingDeployment(const std::vector<std::string> &appIds) const {
+  for (const auto &[did, d] : deployments_) {
+    for (const auto &a : appIds) {
+      if (std::find(d.affectedApps.begin(), d.affectedApps.end(), a) != d.affectedApps.end()) return did;
+    }
+  }
+  return "";
+}
+
+Scheduler::Reply Scheduler::lockedReply(const std::string &did) const {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("message", "App is locked by one or more deployments. Override with the option '?force=true'. View "
+                    "details at '/v2/deployments/" + did + "'.");
+  Array::Ptr ds = new Array;
+  Object::Ptr one = new Object;
+  one->set("id", did);
+  ds->add(one);
+  o->set("deployments", ds);
+  return {409, stringify(o), {}};
+}
+
+Scheduler::Reply Scheduler::appPut(const std::string &id, const std::string &body, bool force,
+                                   const std::string &peer, const std::string &uri) {
   std::vector<Problem> problems;
   std::unique_lock lock(mutex_);
   auto it = apps_.find(id);
@@ -1107,91 +1100,43 @@ Scheduler::Reply Scheduler::appPut(const std::string &id, const std::string &bod
     return {422, problemsJson({{"/id", "the id in the body (" + app->id + ") is not the path's (" + id + ")"}}), {}};
   }
   if (!creating && !force) {
-    for (const auto &[did, d] : deployments_) {
-      if (std::find(d.affectedApps.begin(), d.affectedApps.end(), id) == d.affectedApps.end()) continue;
-      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      o->set("message", "App is locked by one or more deployments. Override with the option '?force=true'. View "
-                        "details at '/v2/deployments/" + did + "'.");
-      Array::Ptr ds = new Array;
-      Object::Ptr one = new Object;
-      one->set("id", did);
-      ds->add(one);
-      o->set("deployments", ds);
-      return {409, stringify(o), {}};
-    }
+    if (auto did = lockingDeployment({id}); !did.empty()) return lockedReply(did);
   }
-  const std::string version = isoTime(nowMs());
-  app->version = version;
-  // A port 0 sent back where the app has a service port keeps that port.
-  if (!creating) {
-    for (size_t i = 0; i < app->portDefinitions.size() && i < base.portDefinitions.size(); ++i) {
-      if (app->portDefinitions[i].port == 0) app->portDefinitions[i].port = base.portDefinitions[i].port;
-    }
-  }
-  const bool config = !creating && !sameConfig(*app, base);
-  if (creating) {
-    app->lastScalingAt = app->lastConfigChangeAt = version;
-  } else {
-    app->lastConfigChangeAt = config ? version : base.lastConfigChangeAt;
-    app->lastScalingAt = version;
-  }
-  assignServicePorts(*app);
-  if (auto s = storeApp(*app, creating); !s) return {503, messageJson("cannot store the app: " + s.error().message), {}};
-  if (!creating) {
-    for (const auto &p : base.portDefinitions) {
-      bool kept = std::any_of(app->portDefinitions.begin(), app->portDefinitions.end(),
-                              [&](const PortDefinition &q) { return q.port == p.port; });
-      if (!kept) servicePorts_.erase(p.port);
-    }
-  }
-  if (!creating && !config) {
-    // A scaling alone keeps the tasks: they run the same definition.
-    for (auto &[tid, t] : tasks_) {
-      if (t.appId == id && t.version == base.version) t.version = version;
-    }
-  }
-  AppState &st = apps_[id];
-  if (config) {
-    st.failures = 0;  // a new definition starts without the old one's backoff
-    st.delayUntilMs = 0;
-  }
-  st.app = *app;
-  for (auto &[tid, t] : tasks_) {
-    if (t.appId == id && t.version == version) (void)storeTask(t);
-  }
-  std::string dep = newDeployment(id, version, creating ? "StartApplication" : config ? "RestartApplication" : "ScaleApplication");
+  const std::string version = newVersion();
+  auto dep = commit({{id, *app, false}}, version, peer, uri);
+  if (!dep) return {503, messageJson("cannot store the app: " + dep.error().message), {}};
   wake_.notify_all();
-  return {creating ? 201 : 200, "{\"deploymentId\":\"" + dep + "\",\"version\":\"" + version + "\"}", {}};
+  return {creating ? 201 : 200, "{\"deploymentId\":\"" + *dep + "\",\"version\":\"" + version + "\"}", {}};
 }
 
-Scheduler::Reply Scheduler::appDelete(const std::string &id) {
+Scheduler::Reply Scheduler::appDelete(const std::string &id, bool force, const std::string &peer,
+                                      const std::string &uri) {
   std::lock_guard lock(mutex_);
   auto it = apps_.find(id);
   if (it == apps_.end()) return {404, messageJson("App '" + id + "' does not exist"), {}};
-  auto r = config_.zk->remove(std::string(kApps) + "/" + appKey(id));
-  if (!r && coord::codeOf(r.error()) != coord::Code::NoNode) {
-    return {503, messageJson("cannot remove the app: " + r.error().message), {}};
+  if (!force) {
+    if (auto did = lockingDeployment({id}); !did.empty()) return lockedReply(did);
   }
-  for (const auto &p : it->second.app.portDefinitions) servicePorts_.erase(p.port);
-  apps_.erase(it);
-  const std::string version = isoTime(nowMs());
-  std::string dep = newDeployment(id, version, "StopApplication");
+  const std::string version = newVersion();
+  auto dep = commit({{id, std::nullopt, false}}, version, peer, uri);
+  if (!dep) return {503, messageJson("cannot remove the app: " + dep.error().message), {}};
   wake_.notify_all();  // its tasks are killed as tasks nobody asks for
-  return {200, "{\"deploymentId\":\"" + dep + "\",\"version\":\"" + version + "\"}", {}};
+  return {200, "{\"deploymentId\":\"" + *dep + "\",\"version\":\"" + version + "\"}", {}};
 }
 
-Scheduler::Reply Scheduler::appRestart(const std::string &id) {
+Scheduler::Reply Scheduler::appRestart(const std::string &id, bool force, const std::string &peer,
+                                       const std::string &uri) {
   std::lock_guard lock(mutex_);
   auto it = apps_.find(id);
   if (it == apps_.end()) return {404, messageJson("App '" + id + "' does not exist"), {}};
-  App app = it->second.app;
-  app.version = isoTime(nowMs());
-  app.lastConfigChangeAt = app.version;
-  if (auto s = storeApp(app, false); !s) return {503, messageJson("cannot store the app: " + s.error().message), {}};
-  it->second.app = app;
-  std::string dep = newDeployment(id, app.version, "RestartApplication");
+  if (!force) {
+    if (auto did = lockingDeployment({id}); !did.empty()) return lockedReply(did);
+  }
+  const std::string version = newVersion();
+  auto dep = commit({{id, it->second.app, true}}, version, peer, uri);
+  if (!dep) return {503, messageJson("cannot store the app: " + dep.error().message), {}};
   wake_.notify_all();
-  return {200, "{\"deploymentId\":\"" + dep + "\",\"version\":\"" + app.version + "\"}", {}};
+  return {200, "{\"deploymentId\":\"" + *dep + "\",\"version\":\"" + version + "\"}", {}};
 }
 
 Scheduler::Reply Scheduler::appTasks(const std::string &id) {
@@ -1207,43 +1152,83 @@ Scheduler::Reply Scheduler::appTasks(const std::string &id) {
   return {200, out + "]}", {}};
 }
 
-Scheduler::Reply Scheduler::taskKill(const std::string &appId, const std::string &taskId, bool scale) {
+// Kills tasks (app id, task id); with `scale`, each app shrinks by the
+// tasks of it killed, as one deployment.
+Scheduler::Reply Scheduler::tasksKill(const std::vector<std::pair<std::string, std::string>> &which, bool scale,
+                                      bool force) {
   std::vector<AgentInfo> agents = readAgents();
   std::unique_lock lock(mutex_);
-  auto app = apps_.find(appId);
-  if (app == apps_.end()) return {404, messageJson("App '" + appId + "' does not exist"), {}};
-  auto it = tasks_.find(taskId);
-  if (it == tasks_.end() || it->second.appId != appId) {
-    return {404, messageJson("Task '" + taskId + "' does not exist"), {}};
+  std::map<std::string, int> perApp;
+  std::vector<TaskRecord> killed;
+  for (const auto &[appId, taskId] : which) {
+    auto it = tasks_.find(taskId);
+    if (it == tasks_.end() || it->second.appId != appId || terminal(it->second.state)) continue;
+    killed.push_back(it->second);
+    perApp[appId]++;
   }
-  it->second.killing = true;
-  TaskRecord t = it->second;
-  (void)storeTask(t);
-  std::string body = "{\"task\":" + taskView(t) + "}";
-  if (scale) {
-    App a = app->second.app;
-    a.instances = std::max(0, a.instances - 1);
-    a.version = isoTime(nowMs());
-    a.lastScalingAt = a.version;
-    if (auto stored = storeApp(a, false); !stored) {
-      return {503, messageJson("cannot store the app: " + stored.error().message), {}};
+  std::string body;
+  if (scale && !perApp.empty()) {
+    std::vector<std::string> ids;
+    for (const auto &[a, n] : perApp) ids.push_back(a);
+    if (!force) {
+      if (auto did = lockingDeployment(ids); !did.empty()) return lockedReply(did);
     }
-    for (auto &[tid, other] : tasks_) {
-      if (other.appId == appId && other.version == app->second.app.version) {
-        other.version = a.version;
-        (void)storeTask(other);
-      }
+    std::vector<Change> changes;
+    for (const auto &[a, n] : perApp) {
+      auto app = apps_.find(a);
+      if (app == apps_.end()) continue;
+      App target = app->second.app;
+      target.instances = std::max(0, target.instances - n);
+      changes.push_back({a, target, false});
     }
-    app->second.app = a;
-    std::string dep = newDeployment(appId, a.version, "ScaleApplication");
-    body = "{\"deploymentId\":\"" + dep + "\",\"version\":\"" + a.version + "\"}";
+    const std::string version = newVersion();
+    auto dep = commit(changes, version, "", "/v2/tasks/delete");
+    if (!dep) return {503, messageJson("cannot store the app: " + dep.error().message), {}};
+    body = "{\"deploymentId\":\"" + *dep + "\",\"version\":\"" + version + "\"}";
   }
+  std::string list = "{\"tasks\":[";
+  for (size_t i = 0; i < killed.size(); ++i) {
+    auto it = tasks_.find(killed[i].id);
+    if (it == tasks_.end()) continue;
+    it->second.killing = true;
+    it->second.lastKillMs = nowMs();
+    (void)storeTask(it->second);
+    killed[i] = it->second;
+    list += (i ? "," : "") + taskView(it->second);
+  }
+  list += "]}";
+  if (body.empty()) body = list;
   lock.unlock();
-  for (const auto &ag : agents) {
-    if (ag.id == t.agentId) (void)config_.agents->kill(ag, t.id);
+  for (const auto &t : killed) {
+    for (const auto &ag : agents) {
+      if (ag.id == t.agentId) (void)config_.agents->kill(ag, t.id);
+    }
   }
   wake_.notify_all();
   return {200, body, {}};
+}
+
+Scheduler::Reply Scheduler::taskKill(const std::string &appId, const std::string &taskId, bool scale) {
+  {
+    std::lock_guard lock(mutex_);
+    if (apps_.count(appId) == 0) return {404, messageJson("App '" + appId + "' does not exist"), {}};
+    auto it = tasks_.find(taskId);
+    if (it == tasks_.end() || it->second.appId != appId || terminal(it->second.state)) {
+      return {404, messageJson("Task '" + taskId + "' does not exist"), {}};
+    }
+  }
+  Reply r = tasksKill({{appId, taskId}}, scale, true);
+  if (r.status == 200 && !scale) {
+    // One task: {"task": ...}, as Marathon answers.
+    auto o = parse(r.body);
+    auto list = o ? o->getArray("tasks") : nullptr;
+    if (list && list->size() == 1) {
+      std::ostringstream out;
+      list->getObject(0)->stringify(out);
+      r.body = "{\"task\":" + out.str() + "}";
+    }
+  }
+  return r;
 }
 
 Scheduler::Reply Scheduler::tasksGet(const std::string &query) {
@@ -1263,10 +1248,79 @@ Scheduler::Reply Scheduler::tasksGet(const std::string &query) {
 }
 
 // Status updates from an agent: each stored, then acknowledged.
+// The events of a stored status update: the task's status and its
+// instance's condition, and a change of health.
+void Scheduler::publishStatus(const TaskRecord &t, std::optional<bool> wasHealthy, bool wasKilling) {
+  Object::Ptr s = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  s->set("slaveId", t.agentId);
+  s->set("taskId", t.id);
+  s->set("taskStatus", t.state);
+  s->set("message", t.message);
+  s->set("appId", t.appId);
+  s->set("host", t.host);
+  Array::Ptr ips = new Array;
+  Object::Ptr ip = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  ip->set("ipAddress", t.host);
+  ip->set("protocol", std::string(t.host.find(':') != std::string::npos ? "IPv6" : "IPv4"));
+  ips->add(ip);
+  s->set("ipAddresses", ips);
+  Array::Ptr ports = new Array;
+  for (int p : t.ports) ports->add(p);
+  s->set("ports", ports);
+  s->set("version", t.version);
+  events_.publish("status_update_event", s);
+  Object::Ptr c = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  c->set("instanceId", instanceId(t.id));
+  c->set("condition", instanceCondition(t.state));
+  c->set("runSpecId", t.appId);
+  c->set("agentId", t.agentId);
+  c->set("host", t.host);
+  c->set("runSpecVersion", t.version);
+  events_.publish("instance_changed_event", c);
+  if (t.killing && !wasKilling && t.healthy == std::optional<bool>(false)) {
+    Object::Ptr k = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    k->set("appId", t.appId);
+    k->set("taskId", t.id);
+    k->set("instanceId", instanceId(t.id));
+    k->set("version", t.version);
+    k->set("reason", t.message);
+    k->set("host", t.host);
+    k->set("slaveId", t.agentId);
+    events_.publish("unhealthy_instance_kill_event", k);
+  }
+  if (!t.healthy || t.healthy == wasHealthy) return;
+  auto app = apps_.find(t.appId);
+  Object::Ptr h = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  h->set("appId", t.appId);
+  h->set("taskId", t.id);
+  h->set("instanceId", instanceId(t.id));
+  h->set("version", t.version);
+  h->set("alive", *t.healthy);
+  events_.publish("health_status_changed_event", h);
+  Object::Ptr ih = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  ih->set("instanceId", instanceId(t.id));
+  ih->set("runSpecId", t.appId);
+  ih->set("runSpecVersion", t.version);
+  ih->set("healthy", *t.healthy);
+  events_.publish("instance_health_changed_event", ih);
+  if (*t.healthy) return;
+  Object::Ptr f = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  f->set("appId", t.appId);
+  f->set("taskId", t.id);
+  f->set("instanceId", instanceId(t.id));
+  if (app != apps_.end() && !app->second.app.healthChecks.empty()) {
+    auto hc = parse(appJson(app->second.app));
+    auto list = hc ? hc->getArray("healthChecks") : nullptr;
+    if (list && list->size() > 0) f->set("healthCheck", list->getObject(0));
+  }
+  events_.publish("failed_health_check_event", f);
+}
+
 Scheduler::Reply Scheduler::updates(const std::string &body) {
   auto o = parse(body);
   if (!o) return {400, messageJson("Invalid JSON"), {}};
   if (!isLeader()) return {503, messageJson("not the scheduler leader"), {}};
+  if (!zookeeperReachable()) return {503, messageJson("no ZooKeeper quorum: nothing is stored or acknowledged"), {}};
   std::string agentId = o->optValue<std::string>("agent_id", "");
   auto list = o->getArray("updates");
   Array::Ptr acked = new Array;
@@ -1287,6 +1341,8 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
       continue;
     }
     TaskRecord &t = it->second;
+    const std::optional<bool> wasHealthy = t.healthy;
+    const bool wasKilling = t.killing;
     t.state = state;
     t.message = u->optValue<std::string>("message", "");
     if (u->has("healthy") && u->get("healthy").isBoolean()) t.healthy = u->get("healthy").extract<bool>();
@@ -1305,7 +1361,10 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
         st.lastFailure = t.message.empty() ? state : t.message;
         st.lastFailureMs = nowMs();
       }
-      if (stored) tasks_.erase(it);
+      if (stored) {
+        publishStatus(t, wasHealthy, wasKilling);
+        tasks_.erase(it);
+      }
     } else {
       bool limit = t.healthy == std::optional<bool>(false) && t.message.find("in a row") != std::string::npos;
       if (limit && !t.killing) {
@@ -1314,6 +1373,7 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
         strangers.push_back(t.id);
       }
       stored = storeTask(t).ok();
+      if (stored) publishStatus(t, wasHealthy, wasKilling);
       if (state == "TASK_RUNNING") {
         auto app = apps_.find(t.appId);
         if (app != apps_.end() && (app->second.app.healthChecks.empty() || t.healthy == std::optional<bool>(true))) {
@@ -1337,7 +1397,7 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
 }
 
 Scheduler::Reply Scheduler::handle(const std::string &method, const std::string &rawPath, const std::string &query,
-                                   const std::string &body) {
+                                   const std::string &body, const std::string &peer) {
   // marathon-python sends /v2/apps//web: slashes collapse.
   std::string path;
   for (char c : rawPath) {
@@ -1347,14 +1407,16 @@ Scheduler::Reply Scheduler::handle(const std::string &method, const std::string 
   if (path.size() > 1 && path.back() == '/') path.pop_back();
   auto q = text::parseQuery(query);
   auto notAllowed = [&] { return Reply{405, messageJson("method " + method + " not allowed on " + path), {}}; };
+  const bool force = flag(q, "force");
 
   if (path == "/ping") return {200, "pong", {{"Content-Type", "text/plain"}}};
   if (path == "/scheduler/v1/updates") {
     if (method != "POST") return notAllowed();
     return updates(body);
   }
+  const bool reachable = zookeeperReachable();
   if (path == "/v2/leader") {
-    std::string leader = leaderAddress();
+    std::string leader = reachable ? leaderAddress() : "";
     if (method == "DELETE") {
       if (!isLeader()) return {404, messageJson("There is no leader"), {}};
       election_->stop();
@@ -1366,12 +1428,14 @@ Scheduler::Reply Scheduler::handle(const std::string &method, const std::string 
     return {200, "{\"leader\":" + text::quote(leader) + "}", {}};
   }
   if (path == "/v2/info") {
+    // Without ZooKeeper no leader is known, this one included: it acts on
+    // nothing until the session is back.
     Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     o->set("name", std::string("marathon"));
     o->set("version", std::string("1.10.0"));
     o->set("buildref", std::string("dcos"));
-    o->set("elected", isLeader());
-    std::string leader = leaderAddress();
+    o->set("elected", reachable && isLeader());
+    std::string leader = reachable ? leaderAddress() : "";
     o->set("leader", leader.empty() ? Var() : Var(leader));
     o->set("frameworkId", std::string("dcos-marathon"));
     Object::Ptr zk = new Object;
@@ -1387,10 +1451,17 @@ Scheduler::Reply Scheduler::handle(const std::string &method, const std::string 
     o->set("event_subscriber", Var());
     return {200, stringify(o), {}};
   }
+  if (!reachable) {
+    return {503, messageJson("no ZooKeeper quorum: the scheduler changes nothing until ZooKeeper is back"), {}};
+  }
   if (!isLeader()) return {503, messageJson("no scheduler leader yet"), {}};
+  if (path == "/mesos/master/state" || path == "/mesos/master/state.json" || path == "/mesos/master/slaves") {
+    if (method != "GET") return notAllowed();
+    return mesosState(path == "/mesos/master/slaves");
+  }
   if (path == "/v2/apps") {
     if (method == "GET") return appsGet(query);
-    if (method == "POST") return appsPost(body);
+    if (method == "POST") return appsPost(body, peer);
     return notAllowed();
   }
   if (text::startsWith(path, "/v2/apps/")) {
@@ -1409,69 +1480,104 @@ Scheduler::Reply Scheduler::handle(const std::string &method, const std::string 
     if (norm.empty()) return {404, messageJson("App '" + id + "' does not exist"), {}};
     if (tail.empty()) {
       if (method == "GET") return appGet(norm, query);
-      if (method == "PUT" || method == "PATCH") return appPut(norm, body, flag(q, "force"));
-      if (method == "DELETE") return appDelete(norm);
+      if (method == "PUT" || method == "PATCH") return appPut(norm, body, force, peer, path);
+      if (method == "DELETE") return appDelete(norm, force, peer, path);
       return notAllowed();
     }
     if (tail == "/restart") {
       if (method != "POST") return notAllowed();
-      return appRestart(norm);
+      return appRestart(norm, force, peer, path);
     }
     if (tail == "/tasks") {
       if (method == "GET") return appTasks(norm);
+      if (method == "DELETE") {
+        // Every task of the app (on one host with ?host=).
+        std::string host = q.count("host") ? q["host"].back() : "";
+        std::vector<std::pair<std::string, std::string>> which;
+        {
+          std::lock_guard lock(mutex_);
+          if (apps_.count(norm) == 0) return {404, messageJson("App '" + norm + "' does not exist"), {}};
+          for (const auto &[tid, t] : tasks_) {
+            if (t.appId == norm && !terminal(t.state) && (host.empty() || t.host == host)) which.emplace_back(norm, tid);
+          }
+        }
+        return tasksKill(which, flag(q, "scale"), force);
+      }
       return notAllowed();
     }
     if (text::startsWith(tail, "/tasks/")) {
       if (method != "DELETE") return notAllowed();
       return taskKill(norm, tail.substr(7), flag(q, "scale"));
     }
-    if (tail == "/versions") {
-      std::lock_guard lock(mutex_);
-      auto it = apps_.find(norm);
-      if (it == apps_.end()) return {404, messageJson("App '" + norm + "' does not exist"), {}};
-      return {200, "{\"versions\":[" + text::quote(it->second.app.version) + "]}", {}};
-    }
-    if (text::startsWith(tail, "/versions/")) {
-      std::lock_guard lock(mutex_);
-      auto it = apps_.find(norm);
-      if (it == apps_.end() || tail.substr(10) != it->second.app.version) {
-        return {404, messageJson("App '" + norm + "' does not exist in version " + tail.substr(10)), {}};
+    if (tail == "/versions" || text::startsWith(tail, "/versions/")) {
+      if (method != "GET") return notAllowed();
+      {
+        std::lock_guard lock(mutex_);
+        if (apps_.count(norm) == 0) return {404, messageJson("App '" + norm + "' does not exist"), {}};
       }
-      return {200, appJson(it->second.app), {}};
+      std::string dir = std::string(kVersions) + "/" + appKey(norm);
+      if (tail == "/versions") {
+        auto names = config_.zk->children(dir);
+        std::vector<std::string> versions = names ? *names : std::vector<std::string>{};
+        std::sort(versions.rbegin(), versions.rend());  // newest first, as Marathon lists them
+        Array::Ptr list = new Array;
+        for (const auto &v : versions) list->add(v);
+        Object::Ptr o = new Object;
+        o->set("versions", list);
+        return {200, stringify(o), {}};
+      }
+      std::string version = tail.substr(10);
+      auto data = config_.zk->get(dir + "/" + version);
+      if (!data) {
+        std::lock_guard lock(mutex_);
+        auto it = apps_.find(norm);
+        if (it != apps_.end() && it->second.app.version == version) return {200, appJson(it->second.app), {}};
+        return {404, messageJson("App '" + norm + "' does not exist in version " + version), {}};
+      }
+      return {200, data->first, {}};
     }
   }
   if (path == "/v2/tasks") {
     if (method != "GET") return notAllowed();
     return tasksGet(query);
   }
-  if (path == "/v2/deployments") {
-    std::lock_guard lock(mutex_);
-    Array::Ptr out = new Array;
-    for (const auto &[id, d] : deployments_) {
-      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      o->set("id", id);
-      o->set("version", d.version);
-      Array::Ptr affected = new Array;
-      for (const auto &a : d.affectedApps) affected->add(a);
-      o->set("affectedApps", affected);
-      Array::Ptr steps = new Array;
-      Array::Ptr actions = new Array;
-      for (const auto &a : d.affectedApps) {
-        Object::Ptr act = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-        act->set("action", d.action);
-        act->set("app", a);
-        actions->add(act);
+  if (path == "/v2/tasks/delete") {
+    if (method != "POST") return notAllowed();
+    auto o = parse(body);
+    auto ids = o ? o->getArray("ids") : nullptr;
+    if (!ids) return {400, messageJson("Invalid JSON: expected {\"ids\": [task ids]}"), {}};
+    std::vector<std::pair<std::string, std::string>> which;
+    {
+      std::lock_guard lock(mutex_);
+      for (size_t i = 0; i < ids->size(); ++i) {
+        Var v = ids->get(static_cast<unsigned>(i));
+        if (!v.isString()) continue;
+        auto t = tasks_.find(v.extract<std::string>());
+        if (t != tasks_.end()) which.emplace_back(t->second.appId, t->first);
       }
-      Object::Ptr step = new Object;
-      step->set("actions", actions);
-      steps->add(step);
-      o->set("steps", steps);
-      o->set("currentActions", actions);
-      o->set("currentStep", 1);
-      o->set("totalSteps", 1);
-      out->add(o);
     }
-    return {200, stringify(out), {}};
+    return tasksKill(which, flag(q, "scale"), force);
+  }
+  if (path == "/v2/deployments") {
+    if (method != "GET") return notAllowed();
+    return deploymentsGet();
+  }
+  if (text::startsWith(path, "/v2/deployments/")) {
+    if (method != "DELETE") return notAllowed();
+    return deploymentDelete(path.substr(16), force, peer);
+  }
+  if (path == "/v2/groups" || text::startsWith(path, "/v2/groups/")) {
+    std::string raw = path.size() > 10 ? path.substr(10) : "/";
+    std::string gid = raw == "/" ? "/" : normalizeId(raw);
+    if (gid.empty()) return {404, messageJson("Group '" + raw + "' does not exist"), {}};
+    if (method == "GET") return groupsGet(gid, query);
+    if (method == "POST") {
+      // POST /v2/groups/{id} makes that group (or a subgroup the body names).
+      return groupPut(gid, body, true, force, peer, path);
+    }
+    if (method == "PUT" || method == "PATCH") return groupPut(gid, body, false, force, peer, path);
+    if (method == "DELETE") return groupDelete(gid, force, peer, path);
+    return notAllowed();
   }
   if (path == "/v2/queue") {
     std::lock_guard lock(mutex_);
@@ -1497,6 +1603,19 @@ Scheduler::Reply Scheduler::handle(const std::string &method, const std::string 
     Object::Ptr o = new Object;
     o->set("queue", queue);
     return {200, stringify(o), {}};
+  }
+  if (text::startsWith(path, "/v2/queue/") && path.size() > 16 && path.substr(path.size() - 6) == "/delay") {
+    if (method != "DELETE") return notAllowed();
+    std::string norm = normalizeId(path.substr(10, path.size() - 16));
+    std::lock_guard lock(mutex_);
+    auto a = apps_.find(norm);
+    if (norm.empty() || a == apps_.end()) {
+      return {404, messageJson("Application " + path.substr(10, path.size() - 16) + " not found in tasks queue."), {}};
+    }
+    a->second.delayUntilMs = 0;
+    a->second.failures = 0;
+    wake_.notify_all();
+    return {204, "", {}};
   }
   return {404, messageJson("no such path: " + path), {}};
 }

@@ -25,6 +25,7 @@
 #include "coord/client.h"
 #include "coord/recipes.h"
 #include "plugins/modules/scheduler/app.h"
+#include "plugins/modules/scheduler/events.h"
 
 namespace dcos::scheduler {
 
@@ -101,9 +102,19 @@ class Scheduler {
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
   };
-  // Marathon's v2 API (/v2/...), /ping, and the agents' /scheduler/v1/updates.
-  // Only the leader's answers are its own (the module forwards a follower's).
-  Reply handle(const std::string &method, const std::string &path, const std::string &query, const std::string &body);
+  // Marathon's v2 API (/v2/...), /ping, Mesos's /mesos/master/state and
+  // /slaves, and the agents' /scheduler/v1/updates. Only the leader's
+  // answers are its own (the module forwards a follower's). `peer` is the
+  // client's address (events name it).
+  Reply handle(const std::string &method, const std::string &path, const std::string &query, const std::string &body,
+               const std::string &peer = "");
+
+  // The event bus /v2/events streams (the leader's: only it publishes).
+  EventBus &events() { return events_; }
+
+  // False while this leader has no ZooKeeper session (no quorum, or the
+  // ensemble unreachable): it then changes nothing and says so.
+  bool zookeeperReachable() const;
 
   // Runs one round of the leader's loop now (tests).
   void reconcileOnce();
@@ -120,8 +131,20 @@ class Scheduler {
     std::string id;
     std::string version;
     std::vector<std::string> affectedApps;
-    std::string action;  // StartApplication, ScaleApplication, RestartApplication, StopApplication
-    bool done = false;
+    // Marathon's plan: steps in dependency order, each (action, app id);
+    // actions StartApplication, ScaleApplication, RestartApplication,
+    // StopApplication.
+    std::vector<std::vector<std::pair<std::string, std::string>>> steps;
+    // Each affected app's definition before the deployment ("" when it did
+    // not exist): what a rollback restores.
+    std::map<std::string, std::string> original;
+    size_t stepsDone = 0;  // in memory: for deployment_step_success
+  };
+  // One app's part in a deployment: its new definition, or none (removed).
+  struct Change {
+    std::string appId;
+    std::optional<App> target;
+    bool restart = false;  // every task replaced even if the definition is the same
   };
 
   void onLeadership(bool leading);
@@ -131,11 +154,12 @@ class Scheduler {
   std::vector<AgentInfo> readAgents();
 
   Reply appsGet(const std::string &query);
-  Reply appsPost(const std::string &body);
+  Reply appsPost(const std::string &body, const std::string &peer);
   Reply appGet(const std::string &id, const std::string &query);
-  Reply appPut(const std::string &id, const std::string &body, bool force);
-  Reply appDelete(const std::string &id);
-  Reply appRestart(const std::string &id);
+  Reply appPut(const std::string &id, const std::string &body, bool force, const std::string &peer,
+               const std::string &uri);
+  Reply appDelete(const std::string &id, bool force, const std::string &peer, const std::string &uri);
+  Reply appRestart(const std::string &id, bool force, const std::string &peer, const std::string &uri);
   Reply appTasks(const std::string &id);
   Reply taskKill(const std::string &appId, const std::string &taskId, bool scale);
   Reply tasksGet(const std::string &query);
@@ -143,7 +167,31 @@ class Scheduler {
 
   std::string appView(const AppState &s, bool embedTasks, bool counts, bool deployments, bool lastFailure) const;
   std::string taskView(const TaskRecord &t) const;
-  std::string newDeployment(const std::string &appId, const std::string &version, const std::string &action);
+  // Stores each change (apps, their versions, service ports) and makes one
+  // deployment of them all. mutex_ held. The deployment's id, or an error
+  // (nothing after the failed store is changed).
+  Result<std::string> commit(std::vector<Change> changes, const std::string &version, const std::string &peer,
+                             const std::string &uri);
+  // The deployment that locks one of `appIds`, if any ("" when none).
+  std::string lockingDeployment(const std::vector<std::string> &appIds) const;
+  Reply lockedReply(const std::string &deploymentId) const;
+  Reply deploymentsGet() const;
+  Reply deploymentDelete(const std::string &id, bool force, const std::string &peer);
+  Reply groupsGet(const std::string &id, const std::string &query) const;
+  Reply groupPut(const std::string &id, const std::string &body, bool create, bool force, const std::string &peer,
+                 const std::string &uri);
+  Reply groupDelete(const std::string &id, bool force, const std::string &peer, const std::string &uri);
+  Reply tasksKill(const std::vector<std::pair<std::string, std::string>> &appAndTask, bool scale, bool force);
+  Reply mesosState(bool slavesOnly);
+  bool appDone(const std::string &appId) const;
+  // A version for a change: now, and always later than the last one (a
+  // version names one definition). mutex_ held.
+  std::string newVersion();
+  int64_t lastVersionMs_ = 0;
+  Poco::JSON::Object::Ptr planView(const Deployment &d) const;
+  void publishStatus(const TaskRecord &t, std::optional<bool> wasHealthy, bool wasKilling);
+  Status storeVersion(const App &app);
+  Status removeVersions(const std::string &appId);
   Status storeApp(const App &app, bool create);
   Status storeTask(const TaskRecord &t);
   Status removeTask(const std::string &id);
@@ -151,11 +199,13 @@ class Scheduler {
   void logMessage(int level, const std::string &m) const;
 
   SchedulerConfig config_;
+  EventBus events_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::map<std::string, AppState> apps_;
   std::map<std::string, TaskRecord> tasks_;
   std::map<std::string, Deployment> deployments_;
+  std::map<std::string, std::string> groups_;  // explicitly made groups (may be empty): id to dependencies JSON
   std::set<int> servicePorts_;
   bool leading_ = false;
   bool loaded_ = false;

@@ -4,6 +4,12 @@
 //   /v2/..., /ping           Marathon's paths, as clients use them
 //   /marathon/v2/..., ...    the same under /marathon, where the admin router
 //                            will publish them
+//   /v2/events               Marathon's event stream (server-sent events);
+//                            a follower relays the leader's
+//   /mesos/master/state, /mesos/master/slaves
+//                            Mesos's view of the agents and tasks
+//   /agent/<agent id>/...    GETs relayed to that agent's node API (its
+//                            tasks' sandboxes, for `dcos task log`)
 //   /scheduler/v1/updates    the agents' status updates (the leader's only)
 // Config: "enabled" (default true).
 // Agents are reached through their own API (/agent/v1), as their records in
@@ -19,8 +25,12 @@
 
 #include <dcos/plugin.hpp>
 
+#include <cstddef>
+#include <set>
 #include <sstream>
 #include <thread>
+
+#include "base/text.h"
 
 #include "coord/zk_client.h"
 #include "plugins/modules/scheduler/scheduler.h"
@@ -149,7 +159,7 @@ class SchedulerModule : public dcos::sdk::Module {
     c.log = [h = host_](int level, const std::string &m) { h.log(static_cast<dcos_log_level>(level), m); };
     scheduler_ = std::make_unique<Scheduler>(c);
     scheduler_->start();
-    for (const char *prefix : {"/v2", "/ping", "/marathon", "/scheduler"}) {
+    for (const char *prefix : {"/v2", "/ping", "/marathon", "/scheduler", "/mesos", "/agent"}) {
       host_.httpRoute(prefix, &SchedulerModule::serve, this);
     }
     health_ = std::thread([this] { watchHealth(); });
@@ -163,6 +173,20 @@ class SchedulerModule : public dcos::sdk::Module {
     }
     wake_.notify_all();
     if (health_.joinable()) health_.join();
+    // Event streams: subscriptions ended, relays cut, every stream closed.
+    std::vector<std::shared_ptr<Stream>> streams;
+    std::vector<std::thread> relays;
+    {
+      std::lock_guard lock(mutex_);
+      streams.swap(streams_);
+      relays.swap(relays_);
+    }
+    for (auto &st : streams) {
+      if (st->subscription != 0 && scheduler_) scheduler_->events().unsubscribe(st->subscription);
+      st->cut();
+      st->close();
+    }
+    for (auto &t : relays) t.join();
     if (scheduler_) scheduler_->stop();
     if (zk_) zk_->close();
   }
@@ -173,6 +197,11 @@ class SchedulerModule : public dcos::sdk::Module {
     std::string path = req->path;
     if (path == "/marathon" || path.rfind("/marathon/", 0) == 0) path = path.size() > 9 ? path.substr(9) : "/";
     std::string query = req->query != nullptr ? req->query : "";
+    std::string peer = req->struct_size >= offsetof(dcos_http_request, peer) + sizeof req->peer && req->peer != nullptr
+                           ? req->peer
+                           : "";
+    if (path == "/v2/events" || path == "/v2/events/") return me->events(req, resp, query, peer);
+    if (path.rfind("/agent/", 0) == 0) return me->agentRelay(req, resp, path, query);
     std::string body(req->body, req->body_len);
     std::string method = req->method;
     std::string leader = me->scheduler_->leaderAddress();
@@ -188,7 +217,7 @@ class SchedulerModule : public dcos::sdk::Module {
     bool mine = me->scheduler_->isLeader() || path == "/ping" || path == "/v2/info" ||
                 (path == "/v2/leader" && method == "GET");
     if (mine) {
-      reply = me->scheduler_->handle(method, path, query, body);
+      reply = me->scheduler_->handle(method, path, query, body, peer);
     } else if (!leader.empty() && leader != me->address_ && !forwarded) {
       // A follower: the leader answers (once: a forwarded call is never
       // forwarded again, whatever this master thinks of who leads).
@@ -200,6 +229,8 @@ class SchedulerModule : public dcos::sdk::Module {
       } else {
         reply = {503, "{\"message\":\"the scheduler leader " + leader + " cannot be reached\"}", {}};
       }
+    } else if (!me->zk_->connected()) {
+      reply = {503, "{\"message\":\"no ZooKeeper quorum: the scheduler changes nothing until ZooKeeper is back\"}", {}};
     } else {
       reply = {503, "{\"message\":\"no scheduler leader yet\"}", {}};
     }
@@ -207,6 +238,136 @@ class SchedulerModule : public dcos::sdk::Module {
     resp->set_status(resp->ctx, reply.status);
     for (const auto &[k, v] : reply.headers) resp->set_header(resp->ctx, k.c_str(), v.c_str());
     resp->write(resp->ctx, reply.body.data(), reply.body.size());
+  }
+
+  // One /v2/events client: its stream, closed exactly once; and, on a
+  // follower, the connection to the leader's stream it relays.
+  struct Stream {
+    std::mutex mutex;
+    dcos_http_stream *stream = nullptr;
+    int subscription = 0;
+    std::unique_ptr<Poco::Net::HTTPClientSession> upstream;
+    bool write(const std::string &data) {
+      std::lock_guard lock(mutex);
+      if (stream == nullptr) return false;
+      if (stream->write(stream->ctx, data.data(), data.size()) == 0) return true;
+      stream->close(stream->ctx);
+      stream = nullptr;
+      return false;
+    }
+    void close() {
+      std::lock_guard lock(mutex);
+      if (stream != nullptr) stream->close(stream->ctx);
+      stream = nullptr;
+    }
+    void cut() {
+      std::lock_guard lock(mutex);
+      if (upstream) upstream->abort();
+    }
+  };
+
+  // GET /v2/events: the leader's bus, or (on a follower) the leader's
+  // stream relayed; event_type= filters, as Marathon's.
+  void events(const dcos_http_request *req, const dcos_http_response *resp, const std::string &query,
+              const std::string &peer) {
+    auto fail = [&](int status, const std::string &message) {
+      resp->set_status(resp->ctx, status);
+      std::string body = "{\"message\":" + dcos::text::quote(message) + "}";
+      resp->write(resp->ctx, body.data(), body.size());
+    };
+    if (std::string(req->method) != "GET") return fail(405, "method " + std::string(req->method) + " not allowed on /v2/events");
+    if (resp->struct_size < offsetof(dcos_http_response, open_stream) + sizeof resp->open_stream ||
+        resp->open_stream == nullptr) {
+      return fail(501, "this dcosd cannot stream");
+    }
+    std::set<std::string> types;
+    for (const auto &t : dcos::text::parseQuery(query)["event_type"]) types.insert(t);
+    std::string leader = scheduler_->leaderAddress();
+    const bool leading = scheduler_->isLeader();
+    if (!leading && (leader.empty() || leader == address_)) return fail(503, "no scheduler leader yet");
+    std::string relayTarget;
+    if (!leading) {
+      relayTarget = "/v2/events" + (query.empty() ? "" : "?" + query);
+      resp->set_header(resp->ctx, "X-Marathon-Leader", ("http://" + leader).c_str());
+    }
+    resp->set_header(resp->ctx, "Content-Type", "text/event-stream");
+    resp->set_header(resp->ctx, "Cache-Control", "no-cache");
+    auto st = std::make_shared<Stream>();
+    st->stream = resp->open_stream(resp->ctx);
+    if (st->stream == nullptr) return;
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      st->close();
+      return;
+    }
+    streams_.push_back(st);
+    if (leading) {
+      st->subscription = scheduler_->events().subscribe(types, [st](const std::string &frame) { return st->write(frame); });
+      Poco::JSON::Object::Ptr attached = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      attached->set("remoteAddress", peer);
+      scheduler_->events().publish("event_stream_attached", attached);
+      return;
+    }
+    relays_.emplace_back([this, st, leader, relayTarget] { relay(st, leader, relayTarget); });
+  }
+
+  void relay(const std::shared_ptr<Stream> &st, const std::string &leader, const std::string &target) {
+    try {
+      size_t colon = leader.rfind(':');
+      std::string host = leader.substr(0, colon);
+      if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+      {
+        std::lock_guard lock(st->mutex);
+        st->upstream = std::make_unique<Poco::Net::HTTPClientSession>(
+            host, static_cast<Poco::UInt16>(std::stoi(leader.substr(colon + 1))));
+        st->upstream->setTimeout(Poco::Timespan(5, 0), Poco::Timespan(5, 0), Poco::Timespan(3600, 0));
+      }
+      Poco::Net::HTTPRequest req("GET", target, Poco::Net::HTTPMessage::HTTP_1_1);
+      req.set("Accept", "text/event-stream");
+      req.set("X-Dcos-Forwarded", "1");
+      st->upstream->sendRequest(req);
+      Poco::Net::HTTPResponse res;
+      std::istream &in = st->upstream->receiveResponse(res);
+      char buf[4096];
+      while (in) {
+        in.read(buf, sizeof buf);
+        std::streamsize n = in.gcount();
+        if (n <= 0) break;
+        if (!st->write(std::string(buf, static_cast<size_t>(n)))) break;
+        // Partial reads: what arrived goes at once.
+        while (in.rdbuf()->in_avail() > 0) {
+          n = in.readsome(buf, sizeof buf);
+          if (n <= 0 || !st->write(std::string(buf, static_cast<size_t>(n)))) break;
+        }
+      }
+    } catch (const std::exception &) {
+      // The leader went, or the module stops: the client's stream ends.
+    }
+    st->close();
+  }
+
+  // GET /agent/<agent id>/<path>: relayed to that agent's node API.
+  void agentRelay(const dcos_http_request *req, const dcos_http_response *resp, const std::string &path,
+                  const std::string &query) {
+    auto answer = [&](int status, const std::string &body, const std::string &type = "application/json") {
+      resp->set_status(resp->ctx, status);
+      if (!type.empty()) resp->set_header(resp->ctx, "Content-Type", type.c_str());
+      resp->write(resp->ctx, body.data(), body.size());
+    };
+    if (std::string(req->method) != "GET") return answer(405, "{\"message\":\"only GET is relayed to agents\"}");
+    size_t slash = path.find('/', 7);
+    std::string agentId = path.substr(7, slash == std::string::npos ? std::string::npos : slash - 7);
+    std::string rest = slash == std::string::npos ? "/" : path.substr(slash);
+    if (agentId.empty() || agentId.find("..") != std::string::npos) {
+      return answer(404, "{\"message\":\"no agent id in " + path + "\"}");
+    }
+    auto data = zk_->get("/dcos/agents/" + agentId);
+    std::optional<AgentInfo> agent;
+    if (data) agent = parseAgent(data->first);
+    if (!agent) return answer(404, "{\"message\":" + dcos::text::quote("Agent '" + agentId + "' is not registered") + "}");
+    auto r = call(agent->api, "GET", rest + (query.empty() ? "" : "?" + query), "", 30);
+    if (!r) return answer(502, "{\"message\":" + dcos::text::quote(r.error().message) + "}");
+    answer(r->status, r->body, r->contentType);
   }
 
   void watchHealth() {
@@ -244,6 +405,8 @@ class SchedulerModule : public dcos::sdk::Module {
   HttpAgents agents_;
   std::unique_ptr<Scheduler> scheduler_;
   std::thread health_;
+  std::vector<std::shared_ptr<Stream>> streams_;
+  std::vector<std::thread> relays_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

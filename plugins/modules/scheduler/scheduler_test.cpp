@@ -307,3 +307,246 @@ TEST_CASE("scheduler: a launch the agent refuses leaves no task behind and backs
   auto app = json(s.handle("GET", "/v2/apps/x", "", "").body)->getObject("app");
   CHECK_THAT(app->getObject("lastTaskFailure")->getValue<std::string>("message"), Catch::Contains("answered 409"));
 }
+
+namespace {
+
+struct Harness {
+  std::shared_ptr<coord::MemoryEnsemble> ensemble = std::make_shared<coord::MemoryEnsemble>();
+  coord::MemoryClient zk{ensemble};
+  FakeAgents agents;
+  std::unique_ptr<Scheduler> s;
+  Harness() {
+    addAgent(zk, "a1", "10.0.0.65", "*", 8, 8192);
+    SchedulerConfig config;
+    config.zk = &zk;
+    config.agents = &agents;
+    config.address = "10.0.0.11:61001";
+    config.hostname = "m1";
+    s = std::make_unique<Scheduler>(config);
+    s->reconcileOnce();
+  }
+  // Every launched task not yet reported reports `state` (one update each).
+  void report(const std::string &state) {
+    std::vector<std::string> ids;
+    {
+      std::lock_guard lock(agents.m);
+      for (const auto &[a, req] : agents.launched) ids.push_back(req->getValue<std::string>("id"));
+    }
+    for (const auto &id : ids) {
+      if (reported.insert(id + state).second) {
+        auto r = s->handle("POST", "/scheduler/v1/updates", "", update(id, state, id + "-" + state));
+        REQUIRE(r.status == 200);
+      }
+    }
+  }
+  std::set<std::string> reported;
+};
+
+}  // namespace
+
+TEST_CASE("scheduler: the event stream tells each change in order, deployments step by step", "[scheduler]") {
+  Harness h;
+  std::vector<std::string> frames;
+  std::mutex m;
+  int sub = h.s->events().subscribe({}, [&](const std::string &f) {
+    std::lock_guard lock(m);
+    frames.push_back(f);
+    return true;
+  });
+  std::vector<std::string> healthOnly;
+  h.s->events().subscribe({"health_status_changed_event"}, [&](const std::string &f) {
+    healthOnly.push_back(f);
+    return true;
+  });
+  REQUIRE(h.s->handle("POST", "/v2/apps", "", R"({"id": "/web", "cmd": "x", "instances": 1, "cpus": 0.1, "mem": 16})",
+                      "10.0.0.254")
+              .status == 201);
+  h.s->reconcileOnce();
+  h.report("TASK_RUNNING");
+  h.s->reconcileOnce();  // the deployment is done
+  std::vector<std::string> types;
+  for (const auto &f : frames) {
+    REQUIRE(f.rfind("event: ", 0) == 0);
+    REQUIRE(f.find("\ndata: {") != std::string::npos);
+    REQUIRE(f.substr(f.size() - 2) == "\n\n");
+    types.push_back(f.substr(7, f.find('\n') - 7));
+    auto data = json(f.substr(f.find("data: ") + 6));
+    CHECK(data->getValue<std::string>("eventType") == types.back());
+    CHECK(data->getValue<std::string>("timestamp").back() == 'Z');
+  }
+  std::vector<std::string> expected = {"api_post_event", "deployment_info", "status_update_event",
+                                       "instance_changed_event", "deployment_step_success", "deployment_success"};
+  CHECK(types == expected);
+  auto post = json(frames[0].substr(frames[0].find("data: ") + 6));
+  CHECK(post->getValue<std::string>("clientIp") == "10.0.0.254");
+  CHECK(post->getObject("appDefinition")->getValue<std::string>("id") == "/web");
+  auto info = json(frames[1].substr(frames[1].find("data: ") + 6));
+  CHECK(info->getObject("plan")->getArray("steps")->getObject(0)->getArray("actions")->getObject(0)->getValue<std::string>(
+            "action") == "StartApplication");
+  CHECK(info->getObject("plan")->getObject("original")->getArray("apps")->size() == 0);
+  CHECK(info->getObject("plan")->getObject("target")->getArray("apps")->size() == 1);
+  auto status = json(frames[2].substr(frames[2].find("data: ") + 6));
+  CHECK(status->getValue<std::string>("taskStatus") == "TASK_RUNNING");
+  CHECK(status->getValue<std::string>("appId") == "/web");
+  CHECK(status->getValue<std::string>("host") == "10.0.0.65");
+  CHECK(healthOnly.empty());  // filtered: nothing of its type happened
+  h.s->events().unsubscribe(sub);
+  CHECK(h.s->events().subscribers() == 1);
+
+  // A sink that says it is gone is dropped.
+  h.s->events().subscribe({}, [](const std::string &) { return false; });
+  h.s->handle("POST", "/v2/apps", "", R"({"id": "/other", "cmd": "x", "instances": 0})");
+  CHECK(h.s->events().subscribers() == 1);
+}
+
+TEST_CASE("scheduler: versions are kept; a deployment rolls back or is stopped; the queue's delay resets",
+          "[scheduler]") {
+  Harness h;
+  REQUIRE(h.s->handle("POST", "/v2/apps", "", R"({"id": "/web", "cmd": "x", "instances": 1, "cpus": 0.1, "mem": 16})")
+              .status == 201);
+  h.s->reconcileOnce();
+  h.report("TASK_RUNNING");
+  h.s->reconcileOnce();
+  REQUIRE(json("{\"d\":" + h.s->handle("GET", "/v2/deployments", "", "").body + "}")->getArray("d")->size() == 0);
+  std::string v1 = json(h.s->handle("GET", "/v2/apps/web", "", "").body)->getObject("app")->getValue<std::string>("version");
+
+  // A new command that never runs: its deployment stays, and is rolled back.
+  auto put = h.s->handle("PUT", "/v2/apps/web", "", R"({"cmd": "y"})");
+  REQUIRE(put.status == 200);
+  std::string dep = json(put.body)->getValue<std::string>("deploymentId");
+  auto locked = h.s->handle("PUT", "/v2/apps/web", "", R"({"cmd": "z"})");
+  CHECK(locked.status == 409);
+  CHECK(locked.body.find(dep) != std::string::npos);
+  auto versions = json(h.s->handle("GET", "/v2/apps//web/versions", "", "").body)->getArray("versions");
+  REQUIRE(versions->size() == 2);
+  CHECK(versions->getElement<std::string>(1) == v1);  // newest first
+  auto old = h.s->handle("GET", "/v2/apps/web/versions/" + v1, "", "");
+  REQUIRE(old.status == 200);
+  CHECK(json(old.body)->getValue<std::string>("cmd") == "x");
+  CHECK(h.s->handle("GET", "/v2/apps/web/versions/2001-01-01T00:00:00.000Z", "", "").status == 404);
+
+  auto deployments = json("{\"d\":" + h.s->handle("GET", "/v2/deployments", "", "").body + "}")->getArray("d");
+  REQUIRE(deployments->size() == 1);
+  auto d = deployments->getObject(0);
+  CHECK(d->getValue<std::string>("id") == dep);
+  CHECK(d->getArray("currentActions")->getObject(0)->getValue<std::string>("action") == "RestartApplication");
+  CHECK(d->getValue<int>("totalSteps") == 1);
+
+  CHECK(h.s->handle("DELETE", "/v2/deployments/nope", "", "").status == 404);
+  auto back = h.s->handle("DELETE", "/v2/deployments/" + dep, "", "");
+  REQUIRE(back.status == 200);
+  std::string rollback = json(back.body)->getValue<std::string>("deploymentId");
+  CHECK(rollback != dep);
+  CHECK(json(h.s->handle("GET", "/v2/apps/web", "", "").body)->getObject("app")->getValue<std::string>("cmd") == "x");
+  // Stopped with force: 202, no deployment left, the app as it is.
+  auto stopped = h.s->handle("DELETE", "/v2/deployments/" + rollback, "force=true", "");
+  CHECK(stopped.status == 202);
+  CHECK(json("{\"d\":" + h.s->handle("GET", "/v2/deployments", "", "").body + "}")->getArray("d")->size() == 0);
+
+  // A failed task backs the app off; DELETE .../delay ends the wait.
+  h.report("TASK_FAILED");
+  h.s->reconcileOnce();
+  auto queue = json(h.s->handle("GET", "/v2/queue", "", "").body)->getArray("queue");
+  REQUIRE(queue->size() == 1);
+  CHECK(queue->getObject(0)->getObject("delay")->getValue<bool>("overdue") == false);
+  CHECK(h.s->handle("DELETE", "/v2/queue//web/delay", "", "").status == 204);
+  CHECK(h.s->handle("DELETE", "/v2/queue/nope/delay", "", "").status == 404);
+  size_t before = h.agents.launched.size();
+  h.s->reconcileOnce();
+  CHECK(h.agents.launched.size() > before);  // launched again at once
+}
+
+TEST_CASE("scheduler: groups make apps together, in dependency order, and go together", "[scheduler]") {
+  Harness h;
+  auto bad = h.s->handle("POST", "/v2/groups", "", R"({"id": "/shop", "apps": [{"id": "db", "cmd": "x", "cpus": -1}]})");
+  REQUIRE(bad.status == 422);
+  CHECK(json(bad.body)->getArray("details")->getObject(0)->getValue<std::string>("path") == "/apps(0)/cpus");
+  CHECK(h.s->handle("GET", "/v2/groups/shop", "", "").status == 404);  // nothing written
+
+  auto made = h.s->handle("POST", "/v2/groups", "", R"({"id": "/shop", "apps": [
+      {"id": "web", "cmd": "x", "cpus": 0.1, "mem": 16, "dependencies": ["/shop/db"]},
+      {"id": "db", "cmd": "x", "cpus": 0.1, "mem": 16}],
+      "groups": [{"id": "tools", "apps": [{"id": "cron", "cmd": "x", "cpus": 0.1, "mem": 16}]}]})");
+  INFO(made.body);
+  REQUIRE(made.status == 201);
+  CHECK(h.s->handle("POST", "/v2/groups", "", R"({"id": "/shop"})").status == 409);
+  auto d = json("{\"d\":" + h.s->handle("GET", "/v2/deployments", "", "").body + "}")->getArray("d")->getObject(0);
+  REQUIRE(d->getValue<int>("totalSteps") == 2);
+  auto step1 = d->getArray("steps")->getObject(0)->getArray("actions");
+  auto step2 = d->getArray("steps")->getObject(1)->getArray("actions");
+  CHECK(step1->size() == 2);  // db and cron
+  CHECK(step2->getObject(0)->getValue<std::string>("app") == "/shop/web");
+
+  // web waits for db: only db and cron launch until they run.
+  h.s->reconcileOnce();
+  {
+    std::lock_guard lock(h.agents.m);
+    REQUIRE(h.agents.launched.size() == 2);
+    for (const auto &[a, req] : h.agents.launched) CHECK(req->getValue<std::string>("appId") != "/shop/web");
+  }
+  h.report("TASK_RUNNING");
+  h.s->reconcileOnce();
+  CHECK(h.agents.launched.size() == 3);
+
+  auto tree = json(h.s->handle("GET", "/v2/groups", "", "").body);
+  CHECK(tree->getValue<std::string>("id") == "/");
+  auto shop = tree->getArray("groups")->getObject(0);
+  CHECK(shop->getValue<std::string>("id") == "/shop");
+  CHECK(shop->getArray("apps")->size() == 2);
+  CHECK(shop->getArray("groups")->getObject(0)->getValue<std::string>("id") == "/shop/tools");
+  for (const char *key : {"id", "apps", "groups", "pods", "dependencies", "version"}) CHECK(shop->has(key));
+
+  // scaleBy doubles each app; then the group goes, all of it.
+  REQUIRE(h.s->handle("PUT", "/v2/groups/shop", "force=true", R"({"scaleBy": 2})").status == 200);
+  CHECK(json(h.s->handle("GET", "/v2/apps/shop/db", "", "").body)->getObject("app")->getValue<int>("instances") == 2);
+  // A PUT listing apps removes the group's apps it leaves out.
+  REQUIRE(h.s->handle("PUT", "/v2/groups/shop", "force=true", R"({"apps": [{"id": "db", "cmd": "x", "mem": 16, "cpus": 0.1}]})")
+              .status == 200);
+  CHECK(h.s->handle("GET", "/v2/apps/shop/web", "", "").status == 404);
+  CHECK(h.s->handle("GET", "/v2/apps/shop/tools/cron", "", "").status == 200);  // "groups" not given: kept
+  REQUIRE(h.s->handle("DELETE", "/v2/groups/shop", "force=true", "").status == 200);
+  CHECK(h.s->handle("GET", "/v2/apps/shop/db", "", "").status == 404);
+  CHECK(h.s->handle("GET", "/v2/apps/shop/tools/cron", "", "").status == 404);
+  CHECK(h.s->handle("GET", "/v2/groups/shop", "", "").status == 404);
+  CHECK(h.s->handle("DELETE", "/v2/groups/shop", "", "").status == 404);
+}
+
+TEST_CASE("scheduler: Mesos's state and slaves; without ZooKeeper nothing changes and the API says why",
+          "[scheduler]") {
+  Harness h;
+  REQUIRE(h.s->handle("POST", "/v2/apps", "",
+                      R"({"id": "/g/web", "cmd": "x", "cpus": 0.5, "mem": 64, "portDefinitions": [{"port": 0, "name": "http"}]})")
+              .status == 201);
+  h.s->reconcileOnce();
+  h.report("TASK_RUNNING");
+  auto slaves = json(h.s->handle("GET", "/mesos/master/slaves", "", "").body)->getArray("slaves");
+  REQUIRE(slaves->size() == 1);
+  CHECK(slaves->getObject(0)->getObject("resources")->getValue<double>("cpus") == 8);
+  CHECK(slaves->getObject(0)->getObject("used_resources")->getValue<double>("cpus") == 0.5);
+  CHECK(slaves->getObject(0)->getObject("resources")->getValue<std::string>("ports") == "[31000-31010]");
+  auto state = json(h.s->handle("GET", "/mesos/master/state", "", "").body);
+  auto task = state->getArray("frameworks")->getObject(0)->getArray("tasks")->getObject(0);
+  CHECK(state->getArray("frameworks")->getObject(0)->getValue<std::string>("name") == "marathon");
+  CHECK(task->getValue<std::string>("name") == "web.g");
+  CHECK(task->getValue<std::string>("state") == "TASK_RUNNING");
+  CHECK(task->getObject("discovery")->getObject("ports")->getArray("ports")->getObject(0)->getValue<std::string>("name") ==
+        "http");
+
+  size_t launched = h.agents.launched.size();
+  h.zk.disconnect();
+  auto info = json(h.s->handle("GET", "/v2/info", "", "").body);
+  CHECK(info->getValue<bool>("elected") == false);
+  CHECK(info->get("leader").isEmpty());
+  auto refused = h.s->handle("POST", "/v2/apps", "", R"({"id": "/new", "cmd": "x"})");
+  CHECK(refused.status == 503);
+  CHECK(refused.body.find("ZooKeeper") != std::string::npos);
+  CHECK(h.s->handle("PUT", "/v2/apps/g/web", "", R"({"instances": 3})").status == 503);
+  CHECK(h.s->handle("POST", "/scheduler/v1/updates", "", update("x.1", "TASK_RUNNING", "u1")).status == 503);
+  h.s->reconcileOnce();
+  CHECK(h.agents.launched.size() == launched);
+  CHECK(h.agents.killed.empty());
+  h.zk.reconnect();
+  CHECK(h.s->handle("PUT", "/v2/apps/g/web", "force=true", R"({"instances": 2})").status == 200);
+  h.s->reconcileOnce();
+  CHECK(h.agents.launched.size() == launched + 1);
+}
