@@ -281,7 +281,8 @@ class SchedulerModule : public dcos::sdk::Module {
       return fail(501, "this dcosd cannot stream");
     }
     std::set<std::string> types;
-    for (const auto &t : dcos::text::parseQuery(query)["event_type"]) types.insert(t);
+    auto q = dcos::text::parseQuery(query);
+    for (const auto &t : q["event_type"]) types.insert(t);
     std::string leader = scheduler_->leaderAddress();
     const bool leading = scheduler_->isLeader();
     if (!leading && (leader.empty() || leader == address_)) return fail(503, "no scheduler leader yet");
