@@ -878,8 +878,8 @@ class SandboxFile {
       long long want = std::min<long long>(length - static_cast<long long>(out.size()), kMaxRead);
       auto o = read(offset + static_cast<long long>(out.size()), want);
       if (!o) return std::nullopt;
-      if (o->second.empty()) break;
       out += o->second;
+      if (static_cast<long long>(o->second.size()) < want) break;  // the end of the file
     }
     return out;
   }
@@ -905,7 +905,7 @@ class SandboxFile {
   // {offset, data} as the files API answers.
   std::optional<std::pair<long long, std::string>> read(long long offset, long long length) {
     std::string path = "/agent/" + escapePath(agentId_) + "/agent/v1/tasks/" + escapePath(taskId_) +
-                       "/files/read?path=" + escapePath(file_) + "&offset=" + std::to_string(offset) +
+                       "/files/read?path=" + escapeQuery(file_) + "&offset=" + std::to_string(offset) +
                        (offset >= 0 ? "&length=" + std::to_string(length) : "");
     auto o = api_.object("GET", path);
     if (!o) return std::nullopt;

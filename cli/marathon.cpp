@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "base/text.h"
 
@@ -103,9 +104,49 @@ Result<Var> parseJson(const std::string &text) {
   }
 }
 
+namespace {
+
+// Poco's own indenting prints an empty array as "[", a blank line and "]".
+void pretty(const Var &value, std::ostringstream &out, int depth) {
+  const std::string pad(static_cast<size_t>(depth + 1) * 2, ' '), closing(static_cast<size_t>(depth) * 2, ' ');
+  if (value.type() == typeid(Object::Ptr)) {
+    auto o = value.extract<Object::Ptr>();
+    if (!o || o->size() == 0) {
+      out << "{}";
+      return;
+    }
+    out << "{\n";
+    bool first = true;
+    for (const auto &key : o->getNames()) {  // in the object's order
+      out << (first ? "" : ",\n") << pad;
+      Poco::JSON::Stringifier::stringify(Var(key), out);
+      out << ": ";
+      pretty(o->get(key), out, depth + 1);
+      first = false;
+    }
+    out << "\n" << closing << "}";
+  } else if (value.type() == typeid(Array::Ptr)) {
+    auto a = value.extract<Array::Ptr>();
+    if (!a || a->size() == 0) {
+      out << "[]";
+      return;
+    }
+    out << "[\n";
+    for (unsigned i = 0; i < a->size(); ++i) {
+      out << (i == 0 ? "" : ",\n") << pad;
+      pretty(a->get(i), out, depth + 1);
+    }
+    out << "\n" << closing << "]";
+  } else {
+    Poco::JSON::Stringifier::stringify(value, out);
+  }
+}
+
+}  // namespace
+
 std::string prettyJson(const Var &value) {
   std::ostringstream out;
-  Poco::JSON::Stringifier::stringify(value, out, 2);
+  pretty(value, out, 0);
   return out.str();
 }
 
@@ -138,11 +179,14 @@ std::string normalizeAppId(const std::string &id) {
   return out;
 }
 
-std::string escapePath(const std::string &path) {
+namespace {
+
+std::string percentEncode(const std::string &s, std::string_view keep) {
   static const char *kHex = "0123456789ABCDEF";
   std::string out;
-  for (unsigned char c : path) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+  for (unsigned char c : s) {
+    if (std::isalnum(c) != 0 || std::string_view("-._~").find(static_cast<char>(c)) != std::string_view::npos ||
+        keep.find(static_cast<char>(c)) != std::string_view::npos) {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -152,6 +196,14 @@ std::string escapePath(const std::string &path) {
   }
   return out;
 }
+
+}  // namespace
+
+// The node API does not decode paths: what a path may hold as it is (a
+// version's colons) stays as it is.
+std::string escapePath(const std::string &path) { return percentEncode(path, "/:@!$'()*,;"); }
+
+std::string escapeQuery(const std::string &value) { return percentEncode(value, "/"); }
 
 std::vector<std::string> errorLines(int status, const std::string &body) {
   auto raw = [&] {

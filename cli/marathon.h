@@ -38,8 +38,11 @@ Result<std::string> propertiesBody(const std::vector<std::string> &assignments);
 
 // "/id" for "id", without a trailing slash: how Marathon names apps.
 std::string normalizeAppId(const std::string &id);
-// A path segment (or an app id, slashes kept) percent-encoded for a URL.
+// A path (an app id, a version) for a URL: what a path may not hold as it is
+// (a space, ?, #, %, &, =, +) percent-encoded; slashes and colons kept.
 std::string escapePath(const std::string &path);
+// A query value, percent-encoded but for slashes.
+std::string escapeQuery(const std::string &value);
 
 // Marathon's error answer as lines: its `message` first (or, when the body
 // is no JSON with a message, "HTTP <status>: <body>"), then, for each of

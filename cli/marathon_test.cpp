@@ -199,6 +199,8 @@ TEST_CASE("ids, paths, numbers and JSON as the commands use them", "[cli]") {
   CHECK(normalizeAppId("/a/b/") == "/a/b");
   CHECK(escapePath("/a/b.c_d-e") == "/a/b.c_d-e");
   CHECK(escapePath("x y?z&") == "x%20y%3Fz%26");
+  CHECK(escapePath("2026-12-01T10:00:00.000Z") == "2026-12-01T10:00:00.000Z");
+  CHECK(escapeQuery("a b&c=d/e") == "a%20b%26c%3Dd/e");
   CHECK(formatNumber(32) == "32");
   CHECK(formatNumber(0.1) == "0.1");
   CHECK(formatNumber(1.0 / 3) == "0.333");
@@ -206,6 +208,9 @@ TEST_CASE("ids, paths, numbers and JSON as the commands use them", "[cli]") {
   auto v = parseJson(R"({"z": 1, "a": {"y": [true, null], "b": "/x"}})");
   REQUIRE(v.ok());
   CHECK(prettyJson(*v) == "{\n  \"z\": 1,\n  \"a\": {\n    \"y\": [\n      true,\n      null\n    ],\n    \"b\": \"/x\"\n  }\n}");
+  CHECK(prettyJson(*parseJson("[]")) == "[]");
+  CHECK(prettyJson(*parseJson(R"({"a": [], "b": {}, "c": "x\"y\n/"})")) ==
+        "{\n  \"a\": [],\n  \"b\": {},\n  \"c\": \"x\\\"y\\n/\"\n}");
   CHECK_FALSE(parseJson("{\"a\":").ok());
 }
 
