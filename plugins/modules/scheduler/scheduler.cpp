@@ -314,6 +314,9 @@ void Scheduler::loop() {
         loaded_ = true;
       }
       announced = false;
+      // Named first (agents send their updates here, clients are sent
+      // here), then the look at every agent before anything is decided.
+      announce();
       reconcileAgents();
     }
     announce();

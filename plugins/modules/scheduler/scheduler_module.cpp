@@ -329,17 +329,24 @@ class SchedulerModule : public dcos::sdk::Module {
       st->upstream->sendRequest(req);
       Poco::Net::HTTPResponse res;
       std::istream &in = st->upstream->receiveResponse(res);
+      if (res.getStatus() != Poco::Net::HTTPResponse::HTTP_OK) {
+        st->close();  // the leader is not one yet, or went: the client's stream ends, and it asks again
+        return;
+      }
+      // Whatever has arrived goes on at once: one byte waited for, then
+      // what the stream holds already (a read of a whole buffer would wait
+      // for events to fill it).
       char buf[4096];
-      while (in) {
-        in.read(buf, sizeof buf);
-        std::streamsize n = in.gcount();
-        if (n <= 0) break;
-        if (!st->write(std::string(buf, static_cast<size_t>(n)))) break;
-        // Partial reads: what arrived goes at once.
+      for (;;) {
+        int c = in.get();
+        if (c == std::char_traits<char>::eof()) break;
+        std::string data(1, static_cast<char>(c));
         while (in.rdbuf()->in_avail() > 0) {
-          n = in.readsome(buf, sizeof buf);
-          if (n <= 0 || !st->write(std::string(buf, static_cast<size_t>(n)))) break;
+          std::streamsize n = in.readsome(buf, sizeof buf);
+          if (n <= 0) break;
+          data.append(buf, static_cast<size_t>(n));
         }
+        if (!st->write(data)) break;
       }
     } catch (const std::exception &) {
       // The leader went, or the module stops: the client's stream ends.
