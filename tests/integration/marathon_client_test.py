@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -21,6 +22,7 @@ try:
     from marathon import MarathonClient
     from marathon.exceptions import MarathonHttpError, NotFoundError
     from marathon.models import MarathonApp
+    from marathon.models.group import MarathonGroup
 except ImportError:
     print("skipped: no marathon-python (package python3-marathon)")
     sys.exit(77)
@@ -67,6 +69,24 @@ try:
     c = MarathonClient("http://" + MASTER)
     if c.get_info().name != "marathon":
         fail("/v2/info does not say marathon")
+
+    # The client's own event stream reader, filtered as marathon-lb asks,
+    # every event built into the client's objects (it refuses one it cannot).
+    seen = []
+    attached = threading.Event()
+    def listen():
+        try:
+            for e in MarathonClient("http://" + MASTER).event_stream(
+                    event_types=["event_stream_attached", "api_post_event", "status_update_event",
+                                 "deployment_info", "deployment_success"]):
+                seen.append(e)
+                if e.event_type == "event_stream_attached":
+                    attached.set()
+        except Exception as e:  # the client's parse errors end the stream: the test sees it
+            seen.append(e)
+    threading.Thread(target=listen, daemon=True).start()
+    if not attached.wait(15):
+        fail("no event_stream_attached from /v2/events: %s" % seen)
 
     # Create: the client's own object, posted as the client posts it.
     app = c.create_app("/demo/web", MarathonApp(cmd="exec python3 -m http.server $PORT0", instances=2, cpus=0.1,
@@ -130,6 +150,66 @@ try:
     if after.version_info.last_config_change_at == before.version_info.last_config_change_at:
         fail("a changed cmd did not change versionInfo.lastConfigChangeAt")
     print("ok: update_app rolled both tasks to the new version")
+
+    # Versions: the client lists them and reads the first one back.
+    versions = c.list_versions("/demo/web")
+    if len(versions) < 2 or versions[0] != after.version:
+        fail("list_versions gave %s (current %s)" % (versions, after.version))
+    first = c.get_version("/demo/web", versions[-1])
+    if first.cmd != "exec python3 -m http.server $PORT0":
+        fail("the first version reads back as %s" % first.cmd)
+    print("ok: list_versions (%d, newest first), get_version of the first" % len(versions))
+
+    # A deployment that cannot finish (its tasks fail), rolled back.
+    settled(c)
+    broken = c.get_app("/demo/web")
+    broken.cmd = "exit 3"
+    dep = c.update_app("/demo/web", broken)["deploymentId"]
+    deployments = wait_until("the broken deployment listed", lambda: [d for d in c.list_deployments() if d.id == dep])
+    if deployments[0].affected_apps != ["/demo/web"] or not deployments[0].current_actions:
+        fail("the deployment reads as %s" % deployments[0])
+    wait_until("a failed task delaying the app", lambda: [q for q in c.list_queue() if q.app.id == "/demo/web"])
+    c.reset_delay("/demo/web")
+    back = c.delete_deployment(dep)
+    if "deploymentId" not in back:
+        fail("a rollback answered %s" % back)
+    wait_until("the app back on its command", lambda: c.get_app("/demo/web").cmd == after.cmd and
+               len(running(c, "/demo/web")) == 2)
+    settled(c)
+    print("ok: a failing deployment rolled back with delete_deployment; reset_delay accepted")
+
+    # Groups, as the client builds them.
+    group = MarathonGroup(id="/shop", apps=[MarathonApp(id="db", cmd="exec sleep 1000", cpus=0.05, mem=16),
+                                           MarathonApp(id="web", cmd="exec sleep 1000", cpus=0.05, mem=16,
+                                                       dependencies=["/shop/db"])])
+    made = c.create_group(group)
+    if "deploymentId" not in made:
+        fail("create_group answered %s" % made)
+    wait_until("both apps of the group running", lambda: len(running(c, "/shop/db")) == 1 and
+               len(running(c, "/shop/web")) == 1)
+    shop = c.get_group("/shop")
+    if sorted(a.id for a in shop.apps) != ["/shop/db", "/shop/web"]:
+        fail("get_group gave %s" % shop)
+    if "/shop" not in [g.id for g in c.list_groups()]:
+        fail("list_groups does not list /shop")
+    settled(c)
+    c.scale_group("/shop", 2)
+    wait_until("the group scaled by 2", lambda: len(running(c, "/shop/db")) == 2 and len(running(c, "/shop/web")) == 2)
+    settled(c)
+    c.delete_group("/shop")
+    wait_until("the group gone", lambda: not [a for a in c.list_apps() if a.id.startswith("/shop/")] and
+               not [t for t in c.list_tasks() if t.app_id.startswith("/shop/")])
+    print("ok: create_group with a dependency, get_group, list_groups, scale_group, delete_group")
+
+    # The events seen meanwhile, as the client's objects.
+    errors = [e for e in seen if isinstance(e, Exception)]
+    if errors:
+        fail("the client could not read an event: %s" % errors[0])
+    kinds = {e.event_type for e in seen}
+    for kind in ("api_post_event", "status_update_event", "deployment_info", "deployment_success"):
+        if kind not in kinds:
+            fail("no %s in the stream (got %s)" % (kind, sorted(kinds)))
+    print("ok: event_stream: %d events read by the client, filtered to %s" % (len(seen), sorted(kinds)))
 
     # Errors as the client sees them.
     try:
