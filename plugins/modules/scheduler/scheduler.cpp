@@ -1001,10 +1001,11 @@ std::string Scheduler::appView(const AppState &s, bool embedTasks, bool counts, 
 
 Scheduler::Reply Scheduler::appsGet(const std::string &query) {
   auto q = text::parseQuery(query);
-  bool tasks = false, lastFailure = false;
+  bool tasks = false, lastFailure = false, readiness = false;
   for (const auto &e : q["embed"]) {
     tasks |= e == "apps.tasks" || e == "app.tasks" || e == "group.apps.tasks";
     lastFailure |= e == "apps.lastTaskFailure" || e == "app.lastTaskFailure";
+    readiness |= e == "apps.readiness" || e == "app.readiness";
   }
   std::string idFilter = q.count("id") ? q["id"].back() : "";
   std::string labelFilter = q.count("label") ? q["label"].back() : "";
@@ -1020,7 +1021,9 @@ Scheduler::Reply Scheduler::appsGet(const std::string &query) {
       if (l == s.app.labels.end()) continue;
       if (eq != std::string::npos && l->second != labelFilter.substr(eq + 2)) continue;
     }
-    out += (first ? "" : ",") + appView(s, tasks, true, true, lastFailure);
+    std::string view = appView(s, tasks, true, true, lastFailure);
+    if (readiness) view.insert(view.size() - 1, ",\"readinessCheckResults\":[]");  // no readiness checks here
+    out += (first ? "" : ",") + view;
     first = false;
   }
   return {200, out + "]}", {}};
@@ -1543,6 +1546,35 @@ Scheduler::Reply Scheduler::handle(const std::string &method, const std::string 
   if (path == "/v2/tasks") {
     if (method != "GET") return notAllowed();
     return tasksGet(query);
+  }
+  if (path == "/metrics") {
+    // Marathon's metrics (Dropwizard's JSON shape), at /marathon/metrics:
+    // the node API's own /metrics is dcosd's.
+    std::lock_guard lock(mutex_);
+    int running = 0, staged = 0;
+    for (const auto &[id, t] : tasks_) {
+      running += t.state == "TASK_RUNNING";
+      staged += t.state == "TASK_STAGING" || t.state == "TASK_STARTING";
+    }
+    auto gauge = [](double v) {
+      Object::Ptr g = new Object;
+      g->set("value", v);
+      return g;
+    };
+    Object::Ptr gauges = new Object;
+    gauges->set("marathon.apps.active.gauge", gauge(static_cast<double>(apps_.size())));
+    gauges->set("marathon.deployments.active.gauge", gauge(static_cast<double>(deployments_.size())));
+    gauges->set("marathon.groups.active.gauge", gauge(static_cast<double>(groups_.size())));
+    gauges->set("marathon.instances.running.gauge", gauge(running));
+    gauges->set("marathon.instances.staged.gauge", gauge(staged));
+    gauges->set("marathon.tasks.running.gauge", gauge(running));
+    gauges->set("marathon.tasks.staged.gauge", gauge(staged));
+    gauges->set("marathon.http.event-streams.active.gauge", gauge(static_cast<double>(events_.subscribers())));
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("version", std::string("4.0.0"));
+    o->set("gauges", gauges);
+    for (const char *k : {"counters", "histograms", "meters", "timers"}) o->set(k, Object::Ptr(new Object));
+    return {200, stringify(o), {}};
   }
   if (path == "/v2/tasks/delete") {
     if (method != "POST") return notAllowed();
