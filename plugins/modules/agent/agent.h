@@ -112,6 +112,7 @@ class Agent {
     pid_t pid = 0;  // the task's own (its process group)
     unsigned long long supervisorStart = 0;  // start time, to know the pid is still ours
     int pidfd = -1;
+    int pidWatch = -1;  // the inotify watch of its meta/ while its pid is not known
     bool holds = false;  // its resources are counted as in use
     bool killing = false;
     int64_t killDeadlineMs = 0;
@@ -146,6 +147,8 @@ class Agent {
   // A unit still running whose main process is not watched yet gets its
   // pidfd here (and false: not ended).
   bool unitExit(Task &t, std::string &exit, bool &oom);
+  // Drops the watch of the task's meta/ (its pid is known, or it ended).
+  void unwatchPid(Task &t);
   // False when the signal could not be sent (no pid yet, PID 1 refused).
   bool signalTask(Task &t, int sig);
   // Kills what is left in the task's unit and has PID 1 forget it; false
@@ -153,6 +156,14 @@ class Agent {
   bool releaseUnit(const std::string &id);
   void transition(Task &t, TaskState state, const std::string &message, std::optional<int> exitCode = std::nullopt,
                   std::optional<int> signal = std::nullopt);
+  // A launch's staging and starting: updates checkpointed like any other,
+  // the task's state file left to the launch's end, which writes it once
+  // (a dcosd that dies before then finds no state file and no supervisor
+  // to adopt, as it would have with one: the task is failed either way).
+  void launchStep(Task &t, TaskState state);
+  // The update made and checkpointed, and the task's status set.
+  void recordStatus(Task &t, TaskState state, const std::string &message, std::optional<int> exitCode,
+                    std::optional<int> signal);
   void finish(Task &t);
   void hold(Task &t);
   void release(Task &t);
@@ -182,6 +193,7 @@ class Agent {
   std::thread monitor_;
   std::thread health_;
   int wakeFd_ = -1;
+  int pidWatchFd_ = -1;  // inotify: the supervisors' renames of meta/pids
   bool stopping_ = false;
   int checksRunning_ = 0;
 };

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <sstream>
 
 #include "tests/support/process.h"
 
@@ -239,6 +240,81 @@ TEST_CASE("agent: unacknowledged updates survive a restart and keep their order"
   CHECK((*agent)->updates().pending()[0].state == TaskState::Running);
 }
 
+TEST_CASE("agent: status updates are one log, appended to and rewritten small", "[agent]") {
+  dcos::test::TempDir dir("dcos-updates");
+  const std::string updates = dir.path() + "/updates";
+  auto status = [](const std::string &task, TaskState state) {
+    TaskStatus s;
+    s.taskId = task;
+    s.state = state;
+    return s;
+  };
+  auto open = [&] {
+    auto u = StatusUpdates::open(updates);
+    REQUIRE(u.ok());
+    return std::move(*u);
+  };
+  auto states = [](const StatusUpdates &u) {
+    std::vector<std::string> out;
+    for (const auto &s : u.pending()) out.push_back(s.taskId + " " + stateName(s.state));
+    return out;
+  };
+  SECTION("acknowledged updates stay gone after a restart; the others keep their order") {
+    {
+      auto u = open();
+      for (auto state : {TaskState::Staging, TaskState::Starting, TaskState::Running}) {
+        auto s = status("a.1", state);
+        REQUIRE(u->record(s).ok());
+      }
+      u->acknowledge({u->pending()[0].uuid, "not-an-update"});
+    }
+    auto u = open();
+    CHECK(states(*u) == std::vector<std::string>{"a.1 TASK_STARTING", "a.1 TASK_RUNNING"});
+    CHECK(std::filesystem::directory_iterator(updates)->path().filename() == "log");
+  }
+  SECTION("a line a crash cut short is dropped, and what follows it is read") {
+    {
+      auto u = open();
+      auto s = status("a.1", TaskState::Running);
+      REQUIRE(u->record(s).ok());
+    }
+    std::string log = dcos::test::readFile(updates + "/log");
+    dcos::test::writeFile(updates + "/log", log + log.substr(0, log.size() / 2));
+    {
+      auto u = open();
+      CHECK(u->pendingCount() == 1);
+      auto s = status("a.2", TaskState::Running);
+      REQUIRE(u->record(s).ok());
+    }
+    CHECK(states(*open()) == std::vector<std::string>{"a.1 TASK_RUNNING", "a.2 TASK_RUNNING"});
+  }
+  SECTION("an older agent's updates, a file each, come first and are moved into the log") {
+    std::filesystem::create_directories(updates);
+    auto old = status("old.1", TaskState::Finished);
+    old.uuid = "00000000-0000-0000-0000-000000000001";
+    dcos::test::writeFile(updates + "/0000000000000007-" + old.uuid + ".json", statusJson(old));
+    {
+      auto u = open();
+      auto s = status("new.1", TaskState::Running);
+      REQUIRE(u->record(s).ok());
+    }
+    CHECK(!std::filesystem::exists(updates + "/0000000000000007-" + old.uuid + ".json"));
+    CHECK(states(*open()) == std::vector<std::string>{"old.1 TASK_FINISHED", "new.1 TASK_RUNNING"});
+  }
+  SECTION("once the acknowledged lines outnumber the pending ones, the log is rewritten with these alone") {
+    auto u = open();
+    for (int i = 0; i < 600; ++i) {
+      auto s = status("t." + std::to_string(i), TaskState::Running);
+      REQUIRE(u->record(s).ok());
+    }
+    const auto full = std::filesystem::file_size(updates + "/log");
+    for (const auto &s : u->pending(598)) u->acknowledge({s.uuid});
+    CHECK(std::filesystem::file_size(updates + "/log") < full / 2);
+    CHECK(states(*u) == std::vector<std::string>{"t.598 TASK_RUNNING", "t.599 TASK_RUNNING"});
+    CHECK(states(*open()) == std::vector<std::string>{"t.598 TASK_RUNNING", "t.599 TASK_RUNNING"});
+  }
+}
+
 TEST_CASE("agent: memory and cpu limits through cgroups; a task over its memory is killed and said so", "[agent]") {
   dcos::test::TempDir dir("dcos-agent");
   auto agent = Agent::open(config(dir.path()));
@@ -261,6 +337,44 @@ TEST_CASE("agent: memory and cpu limits through cgroups; a task over its memory 
   CHECK_THAT(cgroups, Catch::Contains("dcos-tasks/test-agent-S1/cpu.1"));
   a.kill("cpu.1");
   REQUIRE(waitState(a, "cpu.1", "TASK_KILLED"));
+}
+
+TEST_CASE("agent: a task whose cgroups cannot be made fails with the reason, and runs nothing", "[agent]") {
+  dcos::test::TempDir dir("dcos-agent");
+  auto c = config(dir.path());
+  c.id = "test-agent-S2";
+  auto agent = Agent::open(c);
+  REQUIRE(agent.ok());
+  Agent &a = **agent;
+  auto info = Poco::JSON::Parser().parse(a.infoJson()).extract<Poco::JSON::Object::Ptr>();
+  if (info->getValue<std::string>("limits") == "none") {
+    WARN("no cgroup hierarchy here: skipped");
+    return;
+  }
+  // The agent's subtree gone from under it: the supervisor cannot make the
+  // task's cgroups there.
+  for (const char *h : {"memory/", "cpu/", "cpu,cpuacct/", "unified/", ""}) {
+    ::rmdir(("/sys/fs/cgroup/" + std::string(h) + "dcos-tasks/" + c.id).c_str());
+  }
+  REQUIRE(a.launch(R"({"id": "nocg.1", "cmd": "touch ran"})").status == 201);
+  REQUIRE(waitState(a, "nocg.1", "TASK_FAILED"));
+  CHECK_THAT(task(a, "nocg.1")->getValue<std::string>("message"), Catch::Contains("cannot make cgroup"));
+  CHECK(!std::filesystem::exists(dir.path() + "/tasks/nocg.1/sandbox/ran"));
+}
+
+TEST_CASE("agent: a task may run on every cpu dcosd may", "[agent]") {
+  dcos::test::TempDir dir("dcos-agent");
+  auto agent = Agent::open(config(dir.path()));
+  REQUIRE(agent.ok());
+  Agent &a = **agent;
+  REQUIRE(a.launch(R"({"id": "cpus.1", "cmd": "grep Cpus_allowed_list /proc/self/status"})").status == 201);
+  REQUIRE(waitState(a, "cpus.1", "TASK_FINISHED"));
+  std::string mine;
+  std::istringstream status(dcos::test::readFile("/proc/self/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("Cpus_allowed_list", 0) == 0) mine = line;
+  }
+  CHECK(readFile(a, "cpus.1", "stdout") == mine + "\n");
 }
 
 TEST_CASE("agent: a simulated agent speaks the same protocol and runs no process", "[agent]") {

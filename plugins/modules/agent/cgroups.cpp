@@ -80,6 +80,20 @@ Cgroups Cgroups::detect(const std::string &group, const std::string &root) {
     c.kind_ = "none";
     return c;
   }
+  if (c.kind_ == "v1") {
+    // The tasks' cgroups are made by their supervisors, beneath these.
+    if (!c.cpuRoot_.empty()) {
+      fs::create_directories(c.cpuRoot_ + "/" + group, ec);
+      if (ec) {
+        c.why_ = "cannot make " + c.cpuRoot_ + "/" + group + ": " + ec.message() + " (memory limits only)";
+        c.cpuRoot_.clear();
+      }
+    }
+    if (!c.unifiedRoot_.empty()) {
+      fs::create_directories(c.unifiedRoot_ + "/" + group, ec);
+      if (ec) c.unifiedRoot_.clear();  // then not guarded(), which the agent says at start
+    }
+  }
   if (c.kind_ == "v2") {
     // Controllers must be enabled on the way down to the task's cgroup.
     std::string at = root;
@@ -107,50 +121,45 @@ std::vector<std::string> Cgroups::dirs(const std::string &task) const {
   std::vector<std::string> out;
   if (kind_ == "none") return out;
   out.push_back(memoryDir(task));
-  if (kind_ == "v1" && !cpuRoot_.empty()) out.push_back(cpuRoot_ + "/" + group_ + "/" + task);
   if (kind_ == "v1" && !unifiedRoot_.empty()) out.push_back(unifiedRoot_ + "/" + group_ + "/" + task);
+  if (kind_ == "v1" && !cpuRoot_.empty()) out.push_back(cpuRoot_ + "/" + group_ + "/" + task);
   return out;
 }
 
-Result<std::vector<std::string>> Cgroups::create(const std::string &task, double cpus, double memMiB) const {
-  if (kind_ == "none") return std::vector<std::string>{};
-  std::vector<std::string> made = dirs(task);
-  std::error_code ec;
-  for (const auto &d : made) {
-    fs::create_directories(d, ec);
-    if (ec) return makeError("cannot make cgroup " + d + ": " + ec.message());
-  }
-  std::string err;
+Cgroups::Setup Cgroups::setup(const std::string &task, double cpus, double memMiB) const {
+  Setup s;
+  if (kind_ == "none") return s;
+  const std::string mem = memoryDir(task);
   const long long memBytes = memMiB > 0 ? static_cast<long long>(std::ceil(memMiB * 1024 * 1024)) : 0;
   const long long period = 100000;
   const long long quota = std::max(1000LL, static_cast<long long>(std::llround(cpus * period)));
-  bool ok = true;
   if (kind_ == "v2") {
-    const std::string &d = made[0];
-    if (memBytes > 0) ok = ok && writeValue(d + "/memory.max", std::to_string(memBytes), err);
-    if (memBytes > 0) (void)writeValue(d + "/memory.swap.max", "0", err);
-    if (cpus > 0) ok = ok && writeValue(d + "/cpu.max", std::to_string(quota) + " " + std::to_string(period), err);
+    s.dirs = {mem};
+    if (memBytes > 0) s.writes.push_back({mem + "/memory.max", std::to_string(memBytes), true});
+    if (memBytes > 0) s.writes.push_back({mem + "/memory.swap.max", "0", false});
     if (cpus > 0) {
+      s.writes.push_back({mem + "/cpu.max", std::to_string(quota) + " " + std::to_string(period), true});
       long weight = std::clamp(static_cast<long>(std::llround(cpus * 100)), 1L, 10000L);
-      ok = ok && writeValue(d + "/cpu.weight", std::to_string(weight), err);
+      s.writes.push_back({mem + "/cpu.weight", std::to_string(weight), true});
     }
-  } else {
-    if (memBytes > 0) ok = ok && writeValue(made[0] + "/memory.limit_in_bytes", std::to_string(memBytes), err);
-    if (memBytes > 0) {
-      std::string ignored;
-      (void)writeValue(made[0] + "/memory.swappiness", "0", ignored);
-    }
-    if (!cpuRoot_.empty() && made.size() > 1 && cpus > 0) {
-      ok = ok && writeValue(made[1] + "/cpu.cfs_period_us", std::to_string(period), err);
-      ok = ok && writeValue(made[1] + "/cpu.cfs_quota_us", std::to_string(quota), err);
-      ok = ok && writeValue(made[1] + "/cpu.shares", std::to_string(std::max(2LL, std::llround(cpus * 1024))), err);
+    return s;
+  }
+  s.dirs = {mem};
+  if (!unifiedRoot_.empty()) s.dirs.push_back(unifiedRoot_ + "/" + group_ + "/" + task);
+  if (memBytes > 0) {
+    s.writes.push_back({mem + "/memory.limit_in_bytes", std::to_string(memBytes), true});
+    s.writes.push_back({mem + "/memory.swappiness", "0", false});
+  }
+  if (!cpuRoot_.empty()) {
+    const std::string cpu = cpuRoot_ + "/" + group_ + "/" + task;
+    s.dirs.push_back(cpu);  // last: the quota
+    if (cpus > 0) {
+      s.writes.push_back({cpu + "/cpu.cfs_period_us", std::to_string(period), true});
+      s.writes.push_back({cpu + "/cpu.cfs_quota_us", std::to_string(quota), true});
+      s.writes.push_back({cpu + "/cpu.shares", std::to_string(std::max(2LL, std::llround(cpus * 1024))), true});
     }
   }
-  if (!ok) {
-    remove(task);
-    return makeError("setting the limits of " + task + ": " + err);
-  }
-  return made;
+  return s;
 }
 
 std::vector<int> Cgroups::pids(const std::string &task) const {

@@ -28,9 +28,24 @@ class Cgroups {
   // zone firewall's output chain finds its sockets.
   bool guarded() const { return kind_ == "v2" || (kind_ == "v1" && !unifiedRoot_.empty()); }
 
-  // Makes the task's cgroups with their limits; returns the directories a
-  // process joins (write its pid to <dir>/cgroup.procs).
-  Result<std::vector<std::string>> create(const std::string &task, double cpus, double memMiB) const;
+  // What makes a task's cgroups, as data: the supervisor carries it out
+  // (off the launch path) before the task joins them.
+  struct Setup {
+    // Made in this order, and joined in this order (write a pid to
+    // <dir>/cgroup.procs): the one with a cpu quota last, so that a task
+    // with a small quota is not held back by it while it joins the others
+    // (the kernel's cgroup locks, which every launch needs, held meanwhile).
+    std::vector<std::string> dirs;
+    struct Write {
+      std::string file;
+      std::string value;
+      bool required;  // else a kernel without the file is fine (memory.swap.max without swap)
+    };
+    std::vector<Write> writes;  // the limits, once the directories are there
+  };
+  // Empty when kind() is "none". The directories' parents (this agent's
+  // subtree) are made by detect().
+  Setup setup(const std::string &task, double cpus, double memMiB) const;
   // The pids in the task's cgroups now.
   std::vector<int> pids(const std::string &task) const;
   // SIGKILLs every process in the task's cgroups.

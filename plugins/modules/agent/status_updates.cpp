@@ -3,10 +3,17 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <string_view>
 
 #include "base/file.h"
 
@@ -67,25 +74,82 @@ Result<std::unique_ptr<StatusUpdates>> StatusUpdates::open(const std::string &di
   fs::create_directories(dir, ec);
   if (ec) return makeError("cannot make " + dir + ": " + ec.message());
   std::unique_ptr<StatusUpdates> u(new StatusUpdates(dir));
+  // An older agent's updates, a file each, in the order of their numbers:
+  // they came before anything in the log.
+  std::vector<std::pair<uint64_t, fs::path>> legacy;
   for (const auto &e : fs::directory_iterator(dir, ec)) {
-    std::string name = e.path().filename().string();
-    if (e.path().extension() != ".json") continue;  // a temporary of a write cut short
-    uint64_t seq = 0;
+    if (e.path().extension() != ".json") continue;  // the log, or a temporary of a write cut short
+    const std::string name = e.path().filename().string();
     try {
-      seq = std::stoull(name.substr(0, name.find('-')));
+      legacy.emplace_back(std::stoull(name.substr(0, name.find('-'))), e.path());
     } catch (...) {
       continue;
     }
-    std::ifstream f(e.path());
-    std::stringstream s;
-    s << f.rdbuf();
-    auto status = parseStatus(s.str());
-    if (!status) continue;
-    u->entries_.push_back({seq, e.path().string(), *status});
-    u->nextSeq_ = std::max(u->nextSeq_, seq + 1);
   }
-  std::sort(u->entries_.begin(), u->entries_.end(), [](const Entry &a, const Entry &b) { return a.seq < b.seq; });
+  if (ec) return makeError("cannot read " + dir + ": " + ec.message());
+  std::sort(legacy.begin(), legacy.end());
+  std::set<std::string> known;
+  auto add = [&](TaskStatus s) {
+    if (known.insert(s.uuid).second) u->entries_.push_back(std::move(s));
+  };
+  for (const auto &[seq, path] : legacy) {
+    if (auto status = parseStatus(readFileOrEmpty(path.string()))) add(*status);
+  }
+  const std::string log = readFileOrEmpty(dir + "/log");
+  std::set<std::string> acked;
+  for (size_t at = 0; at < log.size();) {
+    size_t end = log.find('\n', at);
+    if (end == std::string::npos) break;  // cut short by a crash: never acknowledged, never sent
+    std::string_view line(log.data() + at, end - at);
+    at = end + 1;
+    if (line.size() < 2 || line[1] != ' ') continue;
+    if (line[0] == '+') {
+      if (auto status = parseStatus(std::string(line.substr(2)))) add(*status);
+    } else if (line[0] == '-') {
+      std::istringstream uuids{std::string(line.substr(2))};
+      for (std::string uuid; uuids >> uuid;) acked.insert(uuid);
+    }
+  }
+  std::erase_if(u->entries_, [&](const TaskStatus &s) { return acked.count(s.uuid) != 0; });
+  if (auto c = u->compact(); !c) return c.error();
+  for (const auto &[seq, path] : legacy) fs::remove(path, ec);  // in the log now
   return u;
+}
+
+StatusUpdates::~StatusUpdates() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status StatusUpdates::compact() {
+  std::string text;
+  for (const auto &s : entries_) text += "+ " + statusJson(s) + "\n";
+  const std::string path = dir_ + "/log";
+  if (auto w = writeFileAtomically(path, text, 0644, kTaskState); !w) return w.error().wrap("rewriting the update log");
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return makeError("cannot open " + path + ": " + std::strerror(errno), errno);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+  acked_ = 0;
+  broken_ = false;
+  return Status::Ok();
+}
+
+Status StatusUpdates::append(const std::string &line) {
+  // After a failed append the log may end in part of a line, which the
+  // next line would be read as the end of: rewritten first.
+  if (broken_ || fd_ < 0) {
+    if (auto c = compact(); !c) return c;
+  }
+  for (size_t done = 0; done < line.size();) {
+    ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      broken_ = true;
+      return makeError("cannot append to " + dir_ + "/log: " + std::strerror(errno), errno);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
 }
 
 Status StatusUpdates::record(TaskStatus &status) {
@@ -93,23 +157,15 @@ Status StatusUpdates::record(TaskStatus &status) {
   TaskStatus s = status;
   s.uuid = newUuid();
   if (s.timestampMs == 0) s.timestampMs = nowMs();
-  char name[64];
-  std::snprintf(name, sizeof name, "%016llu-", static_cast<unsigned long long>(nextSeq_));
-  std::string file = dir_ + "/" + name + s.uuid + ".json";
-  if (auto w = writeFileAtomically(file, statusJson(s), 0644, kTaskState); !w) return w.error().wrap("checkpointing a status update");
-  entries_.push_back({nextSeq_++, file, s});
+  if (auto w = append("+ " + statusJson(s) + "\n"); !w) return w.error().wrap("checkpointing a status update");
+  entries_.push_back(s);
   status = s;
   return Status::Ok();
 }
 
 std::vector<TaskStatus> StatusUpdates::pending(size_t max) const {
   std::lock_guard lock(mutex_);
-  std::vector<TaskStatus> out;
-  for (const auto &e : entries_) {
-    if (out.size() >= max) break;
-    out.push_back(e.status);
-  }
-  return out;
+  return {entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(std::min(max, entries_.size()))};
 }
 
 size_t StatusUpdates::pendingCount() const {
@@ -119,13 +175,23 @@ size_t StatusUpdates::pendingCount() const {
 
 void StatusUpdates::acknowledge(const std::vector<std::string> &uuids) {
   std::lock_guard lock(mutex_);
+  std::string line = "-";
+  size_t dropped = 0;
   for (const auto &uuid : uuids) {
-    auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry &e) { return e.status.uuid == uuid; });
+    auto it = std::find_if(entries_.begin(), entries_.end(), [&](const TaskStatus &e) { return e.uuid == uuid; });
     if (it == entries_.end()) continue;
-    std::error_code ec;
-    fs::remove(it->file, ec);
     entries_.erase(it);
+    line += " " + uuid;
+    ++dropped;
   }
+  if (dropped == 0) return;
+  // Rewritten once the acknowledged lines outnumber the pending ones (and
+  // a few more): each ack costs O(1) on average, and the log stays small.
+  acked_ += dropped;
+  if (acked_ > std::max<size_t>(256, entries_.size())) {
+    if (compact()) return;
+  }
+  (void)append(line + "\n");
 }
 
 }  // namespace dcos::agent

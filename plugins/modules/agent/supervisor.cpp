@@ -8,9 +8,16 @@
 // directory), "stdout" and "stderr" (files, appended to; relative paths are
 // in "dir"), "user" (run as;
 // absent: as the supervisor runs), "cgroup" (repeated: directories the task
-// joins before it runs).
+// joins before it runs, in that order), "cgroup-limit" and "cgroup-limit-try"
+// (repeated: "<file>\n<value>", a limit the supervisor writes into a cgroup
+// it made; a failure of a -try one is ignored), "affinity" (the cpus, as
+// "0,1,3", the supervisor and the task may run on: the agent starts the
+// supervisor on its own cpu alone, for speed, and this gives the others
+// back).
 //
-// The supervisor makes a session of its own, starts the task in a session
+// The supervisor makes a session of its own, looks the user up, makes the
+// task's cgroups and writes their limits (a failure of either fails the
+// task: nothing runs), starts the task in a session
 // and process group of its own, writes "<supervisor pid> <task pid>" to
 // META_DIR/pids once the task is in that group and its cgroups (the agent
 // reads it after the launch: a launch does not wait for it), waits for it,
@@ -28,6 +35,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <linux/close_range.h>
 #include <sys/prctl.h>
@@ -35,6 +43,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -47,10 +56,18 @@
 
 namespace {
 
+struct Limit {
+  std::string file;
+  std::string value;
+  bool required;
+};
+
 struct Launch {
   std::vector<std::string> argv;
   std::vector<std::string> env;
   std::vector<std::string> cgroups;
+  std::vector<Limit> limits;
+  std::vector<int> affinity;
   std::string dir = "/";
   std::string out = "/dev/null";
   std::string err = "/dev/null";
@@ -80,6 +97,15 @@ bool readLaunch(const std::string &path, Launch &l) {
     if (k == "arg") l.argv.push_back(v);
     else if (k == "env") l.env.push_back(v);
     else if (k == "cgroup") l.cgroups.push_back(v);
+    else if (k == "cgroup-limit" || k == "cgroup-limit-try") {
+      size_t nl = v.find('\n');
+      if (nl == std::string::npos) return false;
+      l.limits.push_back({v.substr(0, nl), v.substr(nl + 1), k == "cgroup-limit"});
+    }
+    else if (k == "affinity") {
+      std::istringstream cpus(v);
+      for (std::string c; std::getline(cpus, c, ',');) l.affinity.push_back(std::atoi(c.c_str()));
+    }
     else if (k == "dir") l.dir = v;
     else if (k == "stdout") l.out = v;
     else if (k == "stderr") l.err = v;
@@ -100,6 +126,66 @@ void writeAtomically(const std::string &path, const std::string &content) {
   if (ok) ::rename(tmp.c_str(), path.c_str());
 }
 
+// Who the task runs as, looked up before the fork: the child, once in its
+// cgroups, makes system calls only (no NSS modules loaded and run under
+// the task's cpu quota).
+struct Identity {
+  bool change = false;  // false: as the supervisor runs
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+};
+
+// "" on success, else why not.
+std::string lookUp(const std::string &user, Identity &id) {
+  if (user.empty()) return "";
+  struct passwd pwd {};
+  struct passwd *pw = nullptr;
+  std::vector<char> buf(16384);
+  int rc = ::getpwnam_r(user.c_str(), &pwd, buf.data(), buf.size(), &pw);
+  if (pw == nullptr) return "unknown user " + user + ": " + std::strerror(rc != 0 ? rc : ENOENT);
+  id.change = true;
+  id.uid = pw->pw_uid;
+  id.gid = pw->pw_gid;
+  int n = 32;
+  for (int round = 0; round < 8; ++round) {
+    id.groups.resize(static_cast<size_t>(n));
+    int want = n;
+    if (::getgrouplist(pw->pw_name, pw->pw_gid, id.groups.data(), &want) >= 0) {
+      id.groups.resize(static_cast<size_t>(want));
+      return "";
+    }
+    n = std::max(want, n * 2);
+  }
+  return "the groups of " + user + ": too many";
+}
+
+// Makes the task's cgroups and writes their limits; "" on success, else
+// why not (and what was made is removed again).
+std::string makeCgroups(const Launch &l) {
+  auto undo = [&] {
+    for (auto it = l.cgroups.rbegin(); it != l.cgroups.rend(); ++it) ::rmdir(it->c_str());
+  };
+  for (const auto &d : l.cgroups) {
+    if (::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) {
+      std::string why = "cannot make cgroup " + d + ": " + std::strerror(errno);
+      undo();
+      return why;
+    }
+  }
+  for (const auto &w : l.limits) {
+    int fd = ::open(w.file.c_str(), O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && ::write(fd, w.value.data(), w.value.size()) == static_cast<ssize_t>(w.value.size());
+    std::string why = ok ? "" : "setting the limits: " + w.file + ": cannot write " + w.value + ": " + std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    if (!ok && w.required) {
+      undo();
+      return why;
+    }
+  }
+  return "";
+}
+
 // In the child, before exec: every failure is reported through `report`.
 [[noreturn]] void fail(int report, const char *what) {
   std::string m = std::string(what) + ": " + std::strerror(errno);
@@ -110,7 +196,7 @@ void writeAtomically(const std::string &path, const std::string &content) {
 // Becomes the task (or a check): cgroups joined as root, then the user's
 // identity, and only then the sandbox's files are opened (as the user, never
 // through a link: a task could plant one in another task's sandbox).
-[[noreturn]] void runTask(const Launch &l, int report, bool dieWithParent) {
+[[noreturn]] void runTask(const Launch &l, const Identity &id, int report, bool dieWithParent) {
   for (const auto &cg : l.cgroups) {
     std::string procs = cg + "/cgroup.procs";
     int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
@@ -125,19 +211,11 @@ void writeAtomically(const std::string &path, const std::string &content) {
   // Into the sandbox while still root: the directories above it need not be
   // open to the task's user, and its files are opened relative to it.
   if (::chdir(l.dir.c_str()) != 0) fail(report, ("chdir " + l.dir).c_str());
-  if (!l.user.empty()) {
-    struct passwd pwd {};
-    struct passwd *pw = nullptr;
-    std::vector<char> buf(16384);
-    int rc = ::getpwnam_r(l.user.c_str(), &pwd, buf.data(), buf.size(), &pw);
-    if (pw == nullptr) {
-      errno = rc != 0 ? rc : ENOENT;
-      fail(report, ("unknown user " + l.user).c_str());
-    }
-    if (::initgroups(pw->pw_name, pw->pw_gid) != 0) fail(report, "initgroups");
-    if (::setgid(pw->pw_gid) != 0) fail(report, "setgid");
-    if (::setuid(pw->pw_uid) != 0) fail(report, "setuid");
-    if (pw->pw_uid != 0 && ::setuid(0) == 0) {
+  if (id.change) {
+    if (::setgroups(id.groups.size(), id.groups.data()) != 0) fail(report, "setgroups");
+    if (::setgid(id.gid) != 0) fail(report, "setgid");
+    if (::setuid(id.uid) != 0) fail(report, "setuid");
+    if (id.uid != 0 && ::setuid(0) == 0) {
       errno = EPERM;
       fail(report, "could regain root after dropping it");
     }
@@ -187,8 +265,10 @@ int main(int argc, char **argv) {
     l.argv = {"/bin/sh", "-c", argv[3]};
     l.out = "/dev/null";
     l.err = "/dev/null";
+    Identity id;
+    if (!lookUp(l.user, id).empty()) return 126;
     int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    runTask(l, devnull, false);
+    runTask(l, id, devnull, false);
   }
   if (argc != 2) {
     std::fprintf(stderr, "usage: dcos-task-supervisor META_DIR | --check META_DIR COMMAND [--hold]\n");
@@ -200,12 +280,27 @@ int main(int argc, char **argv) {
     writeAtomically(meta + "/exit", "failed cannot read " + meta + "/launch\n");
     return 1;
   }
+  if (!l.affinity.empty()) {
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    for (int c : l.affinity) {
+      if (c >= 0 && c < CPU_SETSIZE) CPU_SET(c, &cpus);
+    }
+    (void)::sched_setaffinity(0, sizeof cpus, &cpus);
+  }
   ::setsid();
   // dcosd's stop, a terminal's signals: none of them is for the task.
   ::signal(SIGHUP, SIG_IGN);
   ::signal(SIGINT, SIG_IGN);
   ::signal(SIGTERM, SIG_IGN);
   ::signal(SIGPIPE, SIG_IGN);
+  Identity id;
+  std::string why = lookUp(l.user, id);
+  if (why.empty()) why = makeCgroups(l);
+  if (!why.empty()) {
+    writeAtomically(meta + "/exit", "failed " + why + "\n");
+    return 1;
+  }
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) {
     writeAtomically(meta + "/exit", std::string("failed pipe: ") + std::strerror(errno) + "\n");
@@ -218,12 +313,11 @@ int main(int argc, char **argv) {
   }
   if (child == 0) {
     ::close(report[0]);
-    runTask(l, report[1], true);
+    runTask(l, id, report[1], true);
   }
   ::close(report[1]);
   // Whatever the child said before exec (or EOF once exec succeeded); its
   // pid is written once it says it is in its group and cgroups (\x01).
-  std::string why;
   bool published = false;
   char buf[512];
   for (ssize_t n; (n = ::read(report[0], buf, sizeof buf)) != 0;) {
