@@ -628,9 +628,17 @@ void Scheduler::act() {
         --oldLeft;
       }
       // Launches: the current version up to the target, within over-capacity.
+      // Old tasks killed and not yet ended still count against the
+      // over-capacity (their processes run until the agent reports them).
+      int dyingOld = 0;
+      for (const auto &[id, t] : tasks_) {
+        dyingOld += t.appId == appId && t.killing && !terminal(t.state) && t.state != "TASK_UNREACHABLE" &&
+                    t.version != app.version && byId.count(t.agentId) != 0;
+      }
       int want = target - static_cast<int>(current.size());
-      int room = maxTotal - static_cast<int>(current.size() + oldLeft);
-      int n = std::max(0, std::min(want, oldLeft > 0 ? room : want));
+      int room = maxTotal - static_cast<int>(current.size() + oldLeft) - dyingOld;
+      bool upgrading = oldLeft > 0 || dyingOld > 0;
+      int n = std::max(0, std::min(want, upgrading ? room : want));
       if (n > 0 && now < st.delayUntilMs) {
         queueReasons_[appId] = "delayed: launch backoff until " + isoTime(st.delayUntilMs);
         n = 0;
@@ -645,7 +653,8 @@ void Scheduler::act() {
         std::string why = "no agent registered";
         for (const auto &a : agents) {
           if (std::find(roles.begin(), roles.end(), a.resourceRole) == roles.end()) {
-            why = "no agent with an accepted resource role (" + text::join(roles, ", ") + ")";
+            // The least of the reasons: what an agent of its roles lacks says more.
+            if (why == "no agent registered") why = "no agent with an accepted resource role (" + text::join(roles, ", ") + ")";
             continue;
           }
           Usage &u = usage[a.id];
@@ -701,7 +710,12 @@ void Scheduler::act() {
             else if (c.op == "MAX_PER") ok = here < std::atoi(c.value.c_str());
             else if (c.op == "GROUP_BY") {
               int fewest = here;
-              for (const auto &b : agents) fewest = std::min(fewest, byValue[fieldOf(b, c.field)]);
+              // Among the agents the app may run on: a public agent is no
+              // group of a private app's.
+              for (const auto &b : agents) {
+                if (std::find(roles.begin(), roles.end(), b.resourceRole) == roles.end()) continue;
+                fewest = std::min(fewest, byValue[fieldOf(b, c.field)]);
+              }
               ok = here == fewest;
             }
             if (!ok) {
