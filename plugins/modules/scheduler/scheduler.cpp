@@ -498,6 +498,7 @@ void Scheduler::act() {
       if (byId.count(id) != 0) agentLostAtMs_.erase(id);
     }
     std::map<std::string, Usage> usage;
+    std::vector<std::string> expunged;
     for (auto &[id, t] : tasks_) {
       if (terminal(t.state)) continue;
       if (byId.count(t.agentId) == 0) {
@@ -509,6 +510,13 @@ void Scheduler::act() {
           t.state = "TASK_UNREACHABLE";
           t.message = "its agent " + t.agentId + " is gone";
           toStore.push_back(t);
+        }
+        // Unreachable for expungeAfterSeconds (when set): forgotten; if its
+        // agent comes back, it is a task nobody asked for and is killed.
+        double expunge = app == apps_.end() ? 0 : app->second.app.expungeAfterSeconds;
+        if (t.state == "TASK_UNREACHABLE" && expunge > 0 &&
+            now - agentLostAtMs_[t.agentId] >= static_cast<int64_t>(std::max(expunge, after) * 1000)) {
+          expunged.push_back(id);
         }
         continue;
       }
@@ -546,6 +554,14 @@ void Scheduler::act() {
         toStore.push_back(t);
         kills.push_back({t.id, agentOf(t.agentId)});
       }
+    }
+
+    for (const auto &id : expunged) {
+      if (!removeTask(id)) continue;  // next round
+      logMessage(LOG_NOTICE, "task " + id + " expunged: unreachable for its app's expungeAfterSeconds");
+      toStore.erase(std::remove_if(toStore.begin(), toStore.end(), [&](const TaskRecord &r) { return r.id == id; }),
+                    toStore.end());
+      tasks_.erase(id);
     }
 
     // Kills are sent again until the task's end is reported.

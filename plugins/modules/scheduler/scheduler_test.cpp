@@ -550,3 +550,33 @@ TEST_CASE("scheduler: Mesos's state and slaves; without ZooKeeper nothing change
   h.s->reconcileOnce();
   CHECK(h.agents.launched.size() == launched + 1);
 }
+
+TEST_CASE("scheduler: an unreachable task is expunged after expungeAfterSeconds, and killed if its agent returns",
+          "[scheduler]") {
+  Harness h;
+  REQUIRE(h.s->handle("POST", "/v2/apps", "",
+                      R"({"id": "/web", "cmd": "x", "cpus": 0.1, "mem": 16,
+                          "unreachableStrategy": {"inactiveAfterSeconds": 0.05, "expungeAfterSeconds": 0.2}})")
+              .status == 201);
+  h.s->reconcileOnce();
+  h.report("TASK_RUNNING");
+  std::string first = json(h.s->handle("GET", "/v2/apps/web/tasks", "", "").body)
+                          ->getArray("tasks")->getObject(0)->getValue<std::string>("id");
+  REQUIRE(h.zk.remove("/dcos/agents/a1").ok());  // the agent goes away
+  addAgent(h.zk, "a2", "10.0.0.66", "*", 8, 8192);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool expunged = false;
+  while (!expunged && std::chrono::steady_clock::now() < deadline) {
+    h.s->reconcileOnce();
+    auto ids = json(h.s->handle("GET", "/v2/apps/web/tasks", "", "").body)->getArray("tasks");
+    expunged = true;
+    for (size_t i = 0; i < ids->size(); ++i) expunged &= ids->getObject(static_cast<unsigned>(i))->getValue<std::string>("id") != first;
+  }
+  REQUIRE(expunged);
+  CHECK_FALSE(h.zk.exists("/dcos/scheduler/tasks/" + first)->has_value());
+  // Its agent back, reporting it: a task nobody asked for, killed.
+  addAgent(h.zk, "a1", "10.0.0.65", "*", 8, 8192);
+  auto r = h.s->handle("POST", "/scheduler/v1/updates", "", update(first, "TASK_RUNNING", "late"));
+  CHECK(r.status == 200);
+  CHECK(std::find(h.agents.killed.begin(), h.agents.killed.end(), first) != h.agents.killed.end());
+}
