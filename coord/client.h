@@ -76,6 +76,14 @@ struct WatchEvent {
 using Watcher = std::function<void(const WatchEvent &)>;
 using WatchId = uint64_t;
 
+// One write of a batch (Client::writeAll).
+struct Write {
+  enum class Kind { Create, Set, Upsert, Remove };  // Upsert: set, or create when missing
+  Kind kind;
+  std::string path;
+  std::string data;  // unused by Remove
+};
+
 class Client {
  public:
   virtual ~Client() = default;
@@ -121,6 +129,14 @@ class Client {
 
   // Ends the session (ephemeral nodes go at once) and stops the event thread.
   virtual void close() = 0;
+
+  // Many writes at once, each with its own result (in the same order); not
+  // atomic. A path may appear once per batch. Nodes made are persistent.
+  // ZooKeeper applies one session's requests in order and commits what
+  // arrives together in one disk sync, so a batch costs about one round
+  // trip where one write after another costs one each. This default makes
+  // them one after another.
+  virtual std::vector<Status> writeAll(const std::vector<Write> &writes);
 };
 
 }  // namespace dcos::coord

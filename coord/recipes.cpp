@@ -265,3 +265,38 @@ void Membership::watch(std::function<void(const std::map<std::string, std::strin
 }
 
 }  // namespace dcos::coord
+
+namespace dcos::coord {
+
+std::vector<Status> Client::writeAll(const std::vector<Write> &writes) {
+  std::vector<Status> out;
+  out.reserve(writes.size());
+  for (const auto &w : writes) {
+    switch (w.kind) {
+      case Write::Kind::Create: {
+        auto r = create(w.path, w.data, CreateMode::Persistent);
+        out.push_back(r ? Status::Ok() : Status(r.error()));
+        break;
+      }
+      case Write::Kind::Set: {
+        auto r = set(w.path, w.data);
+        out.push_back(r ? Status::Ok() : Status(r.error()));
+        break;
+      }
+      case Write::Kind::Upsert: {
+        auto r = set(w.path, w.data);
+        if (!r && codeOf(r.error()) == Code::NoNode) {
+          auto c = create(w.path, w.data, CreateMode::Persistent);
+          out.push_back(c ? Status::Ok() : Status(c.error()));
+        } else {
+          out.push_back(r ? Status::Ok() : Status(r.error()));
+        }
+        break;
+      }
+      case Write::Kind::Remove: out.push_back(remove(w.path)); break;
+    }
+  }
+  return out;
+}
+
+}  // namespace dcos::coord

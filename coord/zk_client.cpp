@@ -616,6 +616,107 @@ Status ZkClient::remove(const std::string &path, int32_t version) {
   return Status::Ok();
 }
 
+namespace {
+
+// A batch in flight: completions (on the client's completion thread) count
+// down; the caller waits for all of them.
+struct Batch {
+  std::mutex mu;
+  std::condition_variable done;
+  size_t pending = 0;
+  std::vector<int> rc;
+};
+
+struct Slot {
+  Batch *batch;
+  size_t index;
+};
+
+void finish(const Slot *slot, int rc) {
+  Batch *b = slot->batch;
+  std::lock_guard lock(b->mu);
+  b->rc[slot->index] = rc;
+  if (--b->pending == 0) b->done.notify_all();
+}
+
+}  // namespace
+
+std::vector<Status> ZkClient::writeAll(const std::vector<Write> &writes) {
+  std::vector<Status> out(writes.size());
+  if (writes.empty()) return out;
+  auto r = impl_->call([&](zhandle_t *zh) -> Result<bool> {
+    // Two rounds: every write at once, then the creates an Upsert found
+    // missing (a set of a node that does not exist).
+    std::vector<size_t> todo(writes.size());
+    for (size_t i = 0; i < writes.size(); ++i) todo[i] = i;
+    std::vector<bool> creating(writes.size(), false);
+    for (int round = 0; round < 2 && !todo.empty(); ++round) {
+      Batch b;
+      b.rc.assign(writes.size(), ZOK);
+      std::vector<Slot> slots(writes.size());
+      {
+        std::lock_guard lock(b.mu);
+        b.pending = todo.size();
+      }
+      for (size_t i : todo) {
+        const Write &w = writes[i];
+        slots[i] = Slot{&b, i};
+        int rc;
+        bool create = w.kind == Write::Kind::Create || creating[i];
+        if (create) {
+          rc = zoo_acreate(
+              zh, w.path.c_str(), w.data.data(), static_cast<int>(w.data.size()), &ZOO_OPEN_ACL_UNSAFE, 0,
+              [](int code, const char *, const void *data) { finish(static_cast<const Slot *>(data), code); },
+              &slots[i]);
+        } else if (w.kind == Write::Kind::Remove) {
+          rc = zoo_adelete(
+              zh, w.path.c_str(), -1, [](int code, const void *data) { finish(static_cast<const Slot *>(data), code); },
+              &slots[i]);
+        } else {
+          rc = zoo_aset(
+              zh, w.path.c_str(), w.data.data(), static_cast<int>(w.data.size()), -1,
+              [](int code, const ::Stat *, const void *data) { finish(static_cast<const Slot *>(data), code); },
+              &slots[i]);
+        }
+        if (rc != ZOK) {
+          // Not sent: no completion will come for it.
+          std::lock_guard lock(b.mu);
+          b.rc[i] = rc;
+          --b.pending;
+        }
+      }
+      {
+        std::unique_lock lock(b.mu);
+        b.done.wait(lock, [&] { return b.pending == 0; });
+      }
+      std::vector<size_t> next;
+      for (size_t i : todo) {
+        const Write &w = writes[i];
+        int rc = b.rc[i];
+        if (round == 0 && w.kind == Write::Kind::Upsert && rc == ZNONODE) {
+          creating[i] = true;
+          next.push_back(i);
+          continue;
+        }
+        if (rc != ZOK) {
+          const char *op = w.kind == Write::Kind::Remove ? "delete" : (w.kind == Write::Kind::Create || creating[i]) ? "create" : "set";
+          out[i] = zkError(op, w.path, rc);
+        } else if (w.kind != Write::Kind::Remove) {
+          std::lock_guard lock(impl_->mu);
+          auto it = impl_->owned.find(w.path);
+          if (it != impl_->owned.end()) it->second = w.data;
+        }
+      }
+      todo.swap(next);
+    }
+    return true;
+  });
+  if (!r) {
+    for (auto &s : out) s = r.error();
+  }
+  return out;
+}
+
 void ZkClient::withdraw(const std::string &path) {
   // Listed before the attempt, so that a reconnect between a failed attempt
   // and the listing cannot miss it.

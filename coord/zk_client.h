@@ -38,6 +38,7 @@ class ZkClient : public Client {
   void unwatch(WatchId id) override;
   uint64_t onSession(std::function<void(SessionEvent)> listener) override;
   void removeSessionListener(uint64_t id) override;
+  std::vector<Status> writeAll(const std::vector<Write> &writes) override;
   void close() override;
 
   struct Impl;

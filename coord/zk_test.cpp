@@ -65,6 +65,34 @@ TEST_CASE("zk client against a real server: nodes, watches, expiry, elections", 
   auto c = ZkClient::connect(server.hosts(), 2000ms);
   REQUIRE(c->waitConnected(10s));
 
+  SECTION("a batch of writes: every kind, each with its own result, in order") {
+    REQUIRE(c->ensurePath("/b").ok());
+    REQUIRE(c->create("/b/there", "old", CreateMode::Persistent).ok());
+    std::vector<Write> writes;
+    for (int i = 0; i < 1000; ++i) writes.push_back({Write::Kind::Create, "/b/n" + std::to_string(i), std::to_string(i)});
+    writes.push_back({Write::Kind::Upsert, "/b/there", "new"});      // exists: set
+    writes.push_back({Write::Kind::Upsert, "/b/missing", "made"});   // missing: created
+    writes.push_back({Write::Kind::Create, "/b/there-too", "x"});
+    writes.push_back({Write::Kind::Set, "/b/nowhere", "x"});         // NoNode
+    writes.push_back({Write::Kind::Create, "/b/n0", "again"});      // NodeExists: n0 was made first
+    writes.push_back({Write::Kind::Remove, "/b/there-too", ""});    // after its create
+    auto results = c->writeAll(writes);
+    REQUIRE(results.size() == writes.size());
+    for (int i = 0; i < 1000; ++i) REQUIRE(results[static_cast<size_t>(i)].ok());
+    CHECK(results[1000].ok());
+    CHECK(results[1001].ok());
+    CHECK(results[1002].ok());
+    CHECK(codeOf(results[1003].error()) == Code::NoNode);
+    CHECK(codeOf(results[1004].error()) == Code::NodeExists);
+    CHECK(results[1005].ok());
+    CHECK(c->get("/b/n999")->first == "999");
+    CHECK(c->get("/b/n0")->first == "0");
+    CHECK(c->get("/b/there")->first == "new");
+    CHECK(c->get("/b/missing")->first == "made");
+    CHECK_FALSE(c->exists("/b/there-too")->has_value());
+    CHECK(c->children("/b")->size() == 1002);
+  }
+
   SECTION("nodes and errors") {
     REQUIRE(c->ensurePath("/t/a").ok());
     CHECK(c->create("/t/a/x", "1", CreateMode::Persistent).value() == "/t/a/x");
