@@ -1358,68 +1358,116 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
   if (!isLeader()) return {503, messageJson("not the scheduler leader"), {}};
   if (!zookeeperReachable()) return {503, messageJson("no ZooKeeper quorum: nothing is stored or acknowledged"), {}};
   std::string agentId = o->optValue<std::string>("agent_id", "");
-  auto list = o->getArray("updates");
+  struct Update {
+    std::string uuid, taskId, state, message;
+    std::optional<bool> healthy;
+    int64_t timestampMs = 0;
+  };
+  std::vector<Update> list;
+  try {
+    auto array = o->getArray("updates");
+    for (size_t i = 0; array && i < array->size(); ++i) {
+      auto u = array->getObject(static_cast<unsigned>(i));
+      if (!u) continue;
+      Update x;
+      x.uuid = u->optValue<std::string>("uuid", "");
+      x.taskId = u->optValue<std::string>("task_id", "");
+      x.state = u->optValue<std::string>("state", "");
+      if (x.uuid.empty() || x.taskId.empty() || x.state.rfind("TASK_", 0) != 0) continue;  // not an update: never acknowledged
+      x.message = u->optValue<std::string>("message", "");
+      if (u->has("healthy") && u->get("healthy").isBoolean()) x.healthy = u->get("healthy").extract<bool>();
+      x.timestampMs = u->optValue<Poco::Int64>("timestamp_ms", nowMs());
+      list.push_back(std::move(x));
+    }
+  } catch (const Poco::Exception &e) {
+    return {400, messageJson("Invalid updates: " + e.message()), {}};
+  }
+  // What an update does to its task's record (a health-check limit
+  // reached: the task is to be killed and replaced).
+  auto apply = [](TaskRecord &t, const Update &u) {
+    t.state = u.state;
+    t.message = u.message;
+    if (u.healthy) t.healthy = u.healthy;
+    if (u.state == "TASK_RUNNING" && t.startedAtMs == 0) t.startedAtMs = u.timestampMs;
+    if (!terminal(u.state) && t.healthy == std::optional<bool>(false) && t.message.find("in a row") != std::string::npos) {
+      t.killing = true;
+    }
+  };
+
   Array::Ptr acked = new Array;
   std::vector<std::string> strangers;
-  for (size_t i = 0; list && i < list->size(); ++i) {
-    auto u = list->getObject(static_cast<unsigned>(i));
-    if (!u) continue;
-    std::string uuid = u->optValue<std::string>("uuid", "");
-    std::string taskId = u->optValue<std::string>("task_id", "");
-    std::string state = u->optValue<std::string>("state", "");
-    if (uuid.empty() || taskId.empty() || state.rfind("TASK_", 0) != 0) continue;  // not an update: never acknowledged
-    std::unique_lock lock(mutex_);
-    auto it = tasks_.find(taskId);
-    if (it == tasks_.end()) {
+  std::unique_lock lock(mutex_);
+  // Every update's record, in order, written at once: one write per task
+  // (its last record; a task that ended is removed).
+  std::map<std::string, TaskRecord> after;
+  std::map<std::string, size_t> writeFor;
+  std::vector<coord::Write> writes;
+  std::vector<long> writeOf(list.size(), -1);
+  for (size_t i = 0; i < list.size(); ++i) {
+    const Update &u = list[i];
+    auto seen = after.find(u.taskId);
+    if (seen == after.end()) {
+      auto known = tasks_.find(u.taskId);
+      if (known == tasks_.end()) continue;  // nobody's: acknowledged below, nothing stored
+      seen = after.emplace(u.taskId, known->second).first;
+    }
+    apply(seen->second, u);
+    coord::Write w = terminal(u.state)
+                         ? coord::Write{coord::Write::Kind::Remove, std::string(kTasks) + "/" + u.taskId, ""}
+                         : coord::Write{coord::Write::Kind::Upsert, std::string(kTasks) + "/" + u.taskId,
+                                        taskRecordJson(seen->second)};
+    auto w0 = writeFor.find(u.taskId);
+    if (w0 == writeFor.end()) {
+      writeFor[u.taskId] = writes.size();
+      writes.push_back(std::move(w));
+    } else {
+      writes[w0->second] = std::move(w);
+    }
+    writeOf[i] = static_cast<long>(writeFor[u.taskId]);
+  }
+  std::vector<Status> stored = config_.zk->writeAll(writes);
+  for (size_t i = 0; i < list.size(); ++i) {
+    const Update &u = list[i];
+    if (writeOf[i] < 0) {
       // A task nobody here asked for: ended, or ended now.
-      if (!terminal(state)) strangers.push_back(taskId);
-      acked->add(uuid);
+      if (!terminal(u.state)) strangers.push_back(u.taskId);
+      acked->add(u.uuid);
       continue;
     }
+    // Not stored: this one and the rest wait (a later update never
+    // overtakes an earlier one); the agent sends them again.
+    if (!stored[static_cast<size_t>(writeOf[i])]) break;
+    auto it = tasks_.find(u.taskId);
+    if (it == tasks_.end()) continue;
     TaskRecord &t = it->second;
     const std::optional<bool> wasHealthy = t.healthy;
     const bool wasKilling = t.killing;
-    t.state = state;
-    t.message = u->optValue<std::string>("message", "");
-    if (u->has("healthy") && u->get("healthy").isBoolean()) t.healthy = u->get("healthy").extract<bool>();
-    if (state == "TASK_RUNNING" && t.startedAtMs == 0) t.startedAtMs = u->optValue<Poco::Int64>("timestamp_ms", nowMs());
-    bool stored;
-    if (terminal(state)) {
-      stored = removeTask(t.id).ok();
-      auto app = apps_.find(t.appId);
-      if (stored && app != apps_.end() && !t.killing) {
+    apply(t, u);
+    auto app = apps_.find(t.appId);
+    if (terminal(u.state)) {
+      if (app != apps_.end() && !t.killing) {
         // Healing: replaced, after a backoff that grows with each failure.
         AppState &st = app->second;
         st.failures++;
         double delay = st.app.backoffSeconds * std::pow(st.app.backoffFactor, st.failures - 1);
         delay = std::min(delay, st.app.maxLaunchDelaySeconds);
         st.delayUntilMs = nowMs() + static_cast<int64_t>(delay * 1000);
-        st.lastFailure = t.message.empty() ? state : t.message;
+        st.lastFailure = t.message.empty() ? u.state : t.message;
         st.lastFailureMs = nowMs();
       }
-      if (stored) {
-        publishStatus(t, wasHealthy, wasKilling);
-        tasks_.erase(it);
-      }
+      publishStatus(t, wasHealthy, wasKilling);
+      tasks_.erase(it);
     } else {
-      bool limit = t.healthy == std::optional<bool>(false) && t.message.find("in a row") != std::string::npos;
-      if (limit && !t.killing) {
-        // Failed its health check maxConsecutiveFailures times: replaced.
-        t.killing = true;
-        strangers.push_back(t.id);
-      }
-      stored = storeTask(t).ok();
-      if (stored) publishStatus(t, wasHealthy, wasKilling);
-      if (state == "TASK_RUNNING") {
-        auto app = apps_.find(t.appId);
-        if (app != apps_.end() && (app->second.app.healthChecks.empty() || t.healthy == std::optional<bool>(true))) {
-          app->second.failures = 0;  // it runs: the backoff starts over
-        }
+      if (t.killing && !wasKilling) strangers.push_back(t.id);  // failed its health check too often: replaced
+      publishStatus(t, wasHealthy, wasKilling);
+      if (u.state == "TASK_RUNNING" && app != apps_.end() &&
+          (app->second.app.healthChecks.empty() || t.healthy == std::optional<bool>(true))) {
+        app->second.failures = 0;  // it runs: the backoff starts over
       }
     }
-    if (!stored) break;  // the rest wait: a later update never overtakes an earlier one
-    acked->add(uuid);
+    acked->add(u.uuid);
   }
+  lock.unlock();
   if (!strangers.empty()) {
     for (const auto &a : readAgents()) {
       if (a.id != agentId) continue;
