@@ -169,6 +169,31 @@ bool validSegment(const std::string &s) {
   return count > 0 && s.back() != '.';
 }
 
+// Poco's parse errors quote the byte they stopped at ("unexpected byte
+// '\x9c' in value"): bytes that are not printable ASCII are written as \xNN,
+// so that the message, put in a JSON answer, is valid UTF-8.
+std::string printable(const std::string &message) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : message) {
+    auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f) {
+      out.push_back(c);
+    } else {
+      out += "\\x";
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 0xf]);
+    }
+  }
+  return out;
+}
+
+// An app is stored as one znode, again as a version, and in the record of
+// a deployment that replaces it; ZooKeeper takes at most 1 MiB a znode. A
+// small body can be a big app (an empty health check is 3 bytes in, 150
+// written out): the limit is on what is stored.
+constexpr size_t kMaxDefinitionBytes = 512 * 1024;
+
 const std::set<std::string> kHealthProtocols = {"HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS",
                                                 "MESOS_TCP"};
 const std::set<std::string> kOperators = {"UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS"};
@@ -221,7 +246,7 @@ Result<App> parseApp(const std::string &json, std::vector<Problem> &problems, co
     if (v.type() != typeid(Object::Ptr)) return makeError("Invalid JSON: an app definition is a JSON object", 400);
     root = v.extract<Object::Ptr>();
   } catch (const Poco::Exception &e) {
-    return makeError("Invalid JSON: " + e.message(), 400);
+    return makeError("Invalid JSON: " + printable(e.message()), 400);
   }
   App app = base != nullptr ? *base : App{};
   Fields f(root, "", problems);
@@ -403,11 +428,17 @@ Result<App> parseApp(const std::string &json, std::vector<Problem> &problems, co
       if (h.protocol == "COMMAND" && h.command.empty()) {
         problems.push_back({at + "/command", "a COMMAND health check needs command.value"});
       }
-      if (h.protocol != "COMMAND" && !h.port && h.portIndex >= static_cast<int>(app.portDefinitions.size())) {
-        problems.push_back({at + "/portIndex", "Health check port indices must address an element of the ports array "
-                                               "or container port mappings."});
-      }
       app.healthChecks.push_back(h);
+    }
+  }
+  // Checked against the ports the app ends with: a change that names only
+  // the ports must not leave the health checks it keeps pointing past them.
+  for (size_t i = 0; i < app.healthChecks.size(); ++i) {
+    const auto &h = app.healthChecks[i];
+    if (h.protocol != "COMMAND" && !h.port && h.portIndex >= static_cast<int>(app.portDefinitions.size())) {
+      problems.push_back({"/healthChecks(" + std::to_string(i) + ")/portIndex",
+                          "Health check port indices must address an element of the ports array or container port "
+                          "mappings."});
     }
   }
   if (auto cs = f.array("constraints")) {
@@ -469,6 +500,13 @@ Result<App> parseApp(const std::string &json, std::vector<Problem> &problems, co
   if (!app.cmd && !app.args) problems.push_back({"/", "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'."});
   if (app.args && app.args->empty()) problems.push_back({"/args", "must not be empty"});
   if (app.cmd && app.cmd->empty()) problems.push_back({"/cmd", "must not be empty"});
+  if (problems.empty()) {
+    size_t stored = appJson(app).size();
+    if (stored > kMaxDefinitionBytes) {
+      problems.push_back({"/", "the app definition is " + std::to_string(stored) + " bytes as stored, over the limit of " +
+                                   std::to_string(kMaxDefinitionBytes)});
+    }
+  }
   if (!problems.empty()) return makeError("Object is not valid", 422);
   return app;
 }

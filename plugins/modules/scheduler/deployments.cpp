@@ -21,6 +21,9 @@ bool within(const std::string &id, const std::string &group) {
   return id == group || (id.size() > group.size() && id.compare(0, group.size(), group) == 0 && id[group.size()] == '/');
 }
 
+// Whether app `id` is inside group `group` (an app is never its own group).
+bool inGroup(const std::string &id, const std::string &group) { return id != group && within(id, group); }
+
 std::string depJson(const std::string &deploymentId, const std::string &version) {
   return "{\"deploymentId\":\"" + deploymentId + "\",\"version\":\"" + version + "\"}";
 }
@@ -178,6 +181,25 @@ Result<std::string> Scheduler::commit(std::vector<Change> changes, const std::st
   }
   d.steps.erase(std::remove_if(d.steps.begin(), d.steps.end(), [](const auto &s) { return s.empty(); }), d.steps.end());
 
+  // A deployment that locked these apps (a change forced past it, a
+  // rollback) is over: this one takes its place, as Marathon cancels it.
+  for (auto it = deployments_.begin(); it != deployments_.end();) {
+    bool shared = std::any_of(it->second.affectedApps.begin(), it->second.affectedApps.end(), [&](const std::string &a) {
+      return std::find(d.affectedApps.begin(), d.affectedApps.end(), a) != d.affectedApps.end();
+    });
+    auto r = shared ? config_.zk->remove(std::string(kDeployments) + "/" + it->first) : Status::Ok();
+    if (!shared || (!r && coord::codeOf(r.error()) != coord::Code::NoNode)) {
+      ++it;
+      continue;
+    }
+    Object::Ptr cancelled = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    cancelled->set("id", it->first);
+    cancelled->set("plan", planView(it->second));
+    events_.publish("deployment_failed", cancelled);
+    logMessage(LOG_NOTICE, "deployment " + it->first + " cancelled by deployment " + d.id);
+    it = deployments_.erase(it);
+  }
+
   Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   o->set("version", version);
   Array::Ptr affected = new Array;
@@ -329,31 +351,40 @@ Scheduler::Reply Scheduler::deploymentDelete(const std::string &id, bool force, 
   auto it = deployments_.find(id);
   if (it == deployments_.end()) return {404, messageJson("DeploymentPlan " + id + " does not exist"), {}};
   Deployment d = it->second;
-  auto r = config_.zk->remove(std::string(kDeployments) + "/" + id);
-  if (!r && coord::codeOf(r.error()) != coord::Code::NoNode) {
-    return {503, messageJson("cannot remove the deployment: " + r.error().message), {}};
-  }
-  deployments_.erase(it);
-  Object::Ptr failed = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-  failed->set("id", id);
-  failed->set("plan", planView(d));
-  events_.publish("deployment_failed", failed);
-  logMessage(LOG_NOTICE, std::string("deployment ") + id + (force ? " stopped" : " rolled back"));
-  if (force) return {202, "", {}};
+  // What a rollback puts back, all of it read first: nothing is changed
+  // unless every app can be restored.
   std::vector<Change> changes;
-  for (const auto &[appId, def] : d.original) {
-    if (def.empty()) {
-      changes.push_back({appId, std::nullopt, false});
-      continue;
+  if (!force) {
+    for (const auto &[appId, def] : d.original) {
+      if (def.empty()) {
+        changes.push_back({appId, std::nullopt, false});
+        continue;
+      }
+      std::vector<Problem> problems;
+      auto app = parseApp(def, problems);
+      if (!app) return {409, messageJson("cannot roll back " + appId + ": its earlier definition does not parse"), {}};
+      changes.push_back({appId, *app, false});
     }
-    std::vector<Problem> problems;
-    auto app = parseApp(def, problems);
-    if (!app) continue;  // it was stored: it parses
-    changes.push_back({appId, *app, false});
+  }
+  auto end = [&]() -> Status {
+    auto r = config_.zk->remove(std::string(kDeployments) + "/" + id);
+    if (!r && coord::codeOf(r.error()) != coord::Code::NoNode) return r;
+    deployments_.erase(id);
+    Object::Ptr failed = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    failed->set("id", id);
+    failed->set("plan", planView(d));
+    events_.publish("deployment_failed", failed);
+    logMessage(LOG_NOTICE, std::string("deployment ") + id + (force ? " stopped" : " rolled back"));
+    return Status::Ok();
+  };
+  if (force) {
+    if (auto s = end(); !s) return {503, messageJson("cannot remove the deployment: " + s.error().message), {}};
+    return {202, "", {}};
   }
   const std::string version = newVersion();
   auto dep = commit(changes, version, peer, "/v2/deployments/" + id);
   if (!dep) return {503, messageJson("cannot roll back: " + dep.error().message), {}};
+  if (deployments_.count(id) != 0) (void)end();  // commit() ends it when it shares an app with the rollback
   wake_.notify_all();
   return {200, depJson(*dep, version), {}};
 }
@@ -382,7 +413,7 @@ Scheduler::Reply Scheduler::groupsGet(const std::string &id, const std::string &
     Array::Ptr apps = new Array;
     std::string version;
     for (const auto &[appId, s] : apps_) {
-      if (!within(appId, gid)) continue;
+      if (!inGroup(appId, gid)) continue;
       version = std::max(version, s.app.version);
       if (parentGroup(appId) == gid) apps->add(parse(appView(s, tasks, counts, deployments, lastFailure)));
     }
@@ -435,6 +466,10 @@ Scheduler::Reply Scheduler::groupPut(const std::string &pathId, const std::strin
           return;
         }
         if (g->has("dependencies")) {
+          if (id == "/") {
+            problems.push_back({path + "/dependencies", "the root group has no dependencies"});
+            return;
+          }
           std::ostringstream deps;
           Array::Ptr list = g->getArray("dependencies");
           Array::Ptr norm = new Array;
@@ -451,8 +486,8 @@ Scheduler::Reply Scheduler::groupPut(const std::string &pathId, const std::strin
           if (!list) problems.push_back({path + "/dependencies", "must be an array of ids"});
           norm->stringify(deps);
           explicitGroups[id] = deps.str();
-        } else if (id != "/") {
-          explicitGroups.emplace(id, "[]");
+        } else if (id != "/" && groups_.count(id) == 0) {
+          explicitGroups.emplace(id, "[]");  // made now, kept while empty; an existing group keeps its dependencies
         }
         if (g->has("apps")) {
           coveredApps.insert(id);
@@ -546,12 +581,12 @@ Scheduler::Reply Scheduler::groupPut(const std::string &pathId, const std::strin
   std::vector<Change> changes;
   for (const auto &[id, app] : targets) changes.push_back({id, app, false});
   for (const auto &[id, s] : apps_) {
-    if (!within(id, gid) || targets.count(id) != 0) continue;
+    if (!inGroup(id, gid) || targets.count(id) != 0) continue;
     bool listedGroup = coveredApps.count(parentGroup(id)) != 0;
     // In a subgroup the body leaves out of a "groups" it gives.
     bool droppedGroup = false;
     for (const auto &g : coveredGroups) {
-      if (!within(id, g) || parentGroup(id) == g) continue;
+      if (!inGroup(id, g) || parentGroup(id) == g) continue;
       std::string child = id;
       while (parentGroup(child) != g) child = parentGroup(child);
       if (explicitGroups.count(child) == 0) droppedGroup = true;
@@ -569,6 +604,9 @@ Scheduler::Reply Scheduler::groupPut(const std::string &pathId, const std::strin
     for (const auto &c : changes) ids.push_back(c.appId);
     if (auto did = lockingDeployment(ids); !did.empty()) return lockedReply(did);
   }
+  const std::string version = newVersion();
+  auto dep = commit(changes, version, peer, uri);
+  if (!dep) return {503, messageJson("cannot store the group: " + dep.error().message), {}};
   for (const auto &[g, deps] : explicitGroups) {
     Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     o->set("id", g);
@@ -577,15 +615,27 @@ Scheduler::Reply Scheduler::groupPut(const std::string &pathId, const std::strin
     auto r = config_.zk->set(path, stringify(o));
     if (!r && coord::codeOf(r.error()) == coord::Code::NoNode) {
       auto c = config_.zk->create(path, stringify(o), coord::CreateMode::Persistent);
-      if (!c) return {503, messageJson("cannot store group " + g + ": " + c.error().message), {}};
+      if (!c) return {503, messageJson("the apps are changed (deployment " + *dep + "), but group " + g + " is not stored: " + c.error().message), {}};
     } else if (!r) {
-      return {503, messageJson("cannot store group " + g + ": " + r.error().message), {}};
+      return {503, messageJson("the apps are changed (deployment " + *dep + "), but group " + g + " is not stored: " + r.error().message), {}};
     }
     groups_[g] = deps;
   }
-  const std::string version = newVersion();
-  auto dep = commit(changes, version, peer, uri);
-  if (!dep) return {503, messageJson("cannot store the group: " + dep.error().message), {}};
+  // Explicit groups under a subgroup the body's "groups" leaves out go too.
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    bool dropped = false;
+    for (const auto &g : coveredGroups) {
+      if (!inGroup(it->first, g) || explicitGroups.count(it->first) != 0) continue;
+      std::string child = it->first;
+      while (parentGroup(child) != g) child = parentGroup(child);
+      if (explicitGroups.count(child) == 0) dropped = true;
+    }
+    if (dropped && config_.zk->remove(std::string(kGroups) + "/" + appKey(it->first)).ok()) {
+      it = groups_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   Object::Ptr done = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   done->set("groupId", gid);
   done->set("version", version);
@@ -599,7 +649,7 @@ Scheduler::Reply Scheduler::groupDelete(const std::string &gid, bool force, cons
   std::lock_guard lock(mutex_);
   std::vector<Change> changes;
   for (const auto &[id, s] : apps_) {
-    if (within(id, gid)) changes.push_back({id, std::nullopt, false});
+    if (inGroup(id, gid)) changes.push_back({id, std::nullopt, false});
   }
   std::vector<std::string> groups;
   for (const auto &[g, deps] : groups_) {
@@ -613,16 +663,16 @@ Scheduler::Reply Scheduler::groupDelete(const std::string &gid, bool force, cons
     for (const auto &c : changes) ids.push_back(c.appId);
     if (auto did = lockingDeployment(ids); !did.empty()) return lockedReply(did);
   }
-  for (const auto &g : groups) {
-    auto r = config_.zk->remove(std::string(kGroups) + "/" + appKey(g));
-    if (!r && coord::codeOf(r.error()) != coord::Code::NoNode) {
-      return {503, messageJson("cannot remove group " + g + ": " + r.error().message), {}};
-    }
-    groups_.erase(g);
-  }
   const std::string version = newVersion();
   auto dep = commit(changes, version, peer, uri);
   if (!dep) return {503, messageJson("cannot remove the group: " + dep.error().message), {}};
+  for (const auto &g : groups) {
+    auto r = config_.zk->remove(std::string(kGroups) + "/" + appKey(g));
+    if (!r && coord::codeOf(r.error()) != coord::Code::NoNode) {
+      return {503, messageJson("the apps are removed (deployment " + *dep + "), but group " + g + " is not: " + r.error().message), {}};
+    }
+    groups_.erase(g);
+  }
   wake_.notify_all();
   return {200, depJson(*dep, version), {}};
 }

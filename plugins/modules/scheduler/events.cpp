@@ -7,10 +7,12 @@
 
 namespace dcos::scheduler {
 
-int EventBus::subscribe(std::set<std::string> types, Sink sink) {
+int EventBus::subscribe(std::set<std::string> types, Sink sink, const std::string &announceType,
+                        Poco::JSON::Object::Ptr announce) {
   std::lock_guard lock(mutex_);
   int id = next_++;
   subscribers_[id] = Subscriber{std::move(types), std::move(sink)};
+  if (announce) deliver(announceType, announce);
   return id;
 }
 
@@ -30,6 +32,10 @@ std::string EventBus::frame(const std::string &type, const std::string &json) {
 
 void EventBus::publish(const std::string &type, Poco::JSON::Object::Ptr event) {
   std::lock_guard lock(mutex_);
+  deliver(type, event);
+}
+
+void EventBus::deliver(const std::string &type, Poco::JSON::Object::Ptr event) {
   if (subscribers_.empty()) return;
   event->set("eventType", type);
   event->set("timestamp", isoTime(nowMs()));

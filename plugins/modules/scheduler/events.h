@@ -23,8 +23,11 @@ class EventBus {
   // Gets whole frames, "event: <type>\ndata: <json>\n\n"; false: gone.
   using Sink = std::function<bool(const std::string &frame)>;
 
-  // `types` empty: every event. Returns the subscription's id.
-  int subscribe(std::set<std::string> types, Sink sink);
+  // `types` empty: every event. Returns the subscription's id. With
+  // `announce`, that event is published to every subscriber at once, under
+  // the same lock: it is the first the new one gets (event_stream_attached).
+  int subscribe(std::set<std::string> types, Sink sink, const std::string &announceType = "",
+                Poco::JSON::Object::Ptr announce = nullptr);
   void unsubscribe(int id);
   size_t subscribers() const;
 
@@ -35,6 +38,7 @@ class EventBus {
   static std::string frame(const std::string &type, const std::string &json);
 
  private:
+  void deliver(const std::string &type, Poco::JSON::Object::Ptr event);  // mutex_ held
   struct Subscriber {
     std::set<std::string> types;
     Sink sink;

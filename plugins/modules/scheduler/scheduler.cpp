@@ -260,6 +260,7 @@ Status Scheduler::loadState() {
         d.original[id] = def.isEmpty() ? "" : def.type() == typeid(Object::Ptr) ? stringify(def.extract<Object::Ptr>()) : "";
       }
     }
+    d.stepsDone = kStepsUnknown;  // counted at the first round, without events
     deployments[n] = d;
   }
   std::map<std::string, std::string> groups;
@@ -270,14 +271,15 @@ Status Scheduler::loadState() {
     auto data = config_.zk->get(std::string(kGroups) + "/" + n);
     if (!data) continue;
     auto o = parse(data->first);
-    if (!o || !o->has("id")) continue;
+    if (!o) continue;
     std::ostringstream deps;
     if (auto d = o->getArray("dependencies")) {
       d->stringify(deps);
     } else {
       deps << "[]";
     }
-    groups[o->getValue<std::string>("id")] = deps.str();
+    std::string id = o->optValue<std::string>("id", "");
+    if (!id.empty()) groups[id] = deps.str();
   }
   std::lock_guard lock(mutex_);
   groups_ = std::move(groups);
@@ -830,6 +832,7 @@ void Scheduler::act() {
              std::all_of(d.steps[done].begin(), d.steps[done].end(), [&](const auto &a) { return appDone(a.second); })) {
         ++done;
       }
+      if (d.stepsDone == kStepsUnknown) d.stepsDone = done;  // loaded: its done steps were told before
       for (; d.stepsDone < done; ++d.stepsDone) {
         Object::Ptr e = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
         e->set("plan", planView(d));

@@ -127,6 +127,7 @@ class Scheduler {
     std::string lastFailure;      // message of the last failed task
     int64_t lastFailureMs = 0;
   };
+  static constexpr size_t kStepsUnknown = static_cast<size_t>(-1);
   struct Deployment {
     std::string id;
     std::string version;

@@ -175,7 +175,7 @@ class SchedulerModule : public dcos::sdk::Module {
     if (health_.joinable()) health_.join();
     // Event streams: subscriptions ended, relays cut, every stream closed.
     std::vector<std::shared_ptr<Stream>> streams;
-    std::vector<std::thread> relays;
+    std::vector<Relay> relays;
     {
       std::lock_guard lock(mutex_);
       streams.swap(streams_);
@@ -186,14 +186,25 @@ class SchedulerModule : public dcos::sdk::Module {
       st->cut();
       st->close();
     }
-    for (auto &t : relays) t.join();
+    for (auto &r : relays) r.thread.join();
     if (scheduler_) scheduler_->stop();
     if (zk_) zk_->close();
   }
 
  private:
   static void serve(void *self, const dcos_http_request *req, const dcos_http_response *resp) {
-    auto *me = static_cast<SchedulerModule *>(self);
+    // Nothing escapes to the host: whatever throws is a 500 that says what.
+    try {
+      static_cast<SchedulerModule *>(self)->serveRequest(req, resp);
+    } catch (const std::exception &e) {
+      std::string body = "{\"message\":" + dcos::text::quote(std::string("scheduler: ") + e.what()) + "}";
+      resp->set_status(resp->ctx, 500);
+      resp->write(resp->ctx, body.data(), body.size());
+    }
+  }
+
+  void serveRequest(const dcos_http_request *req, const dcos_http_response *resp) {
+    auto *me = this;
     std::string path = req->path;
     if (path == "/marathon" || path.rfind("/marathon/", 0) == 0) path = path.size() > 9 ? path.substr(9) : "/";
     std::string query = req->query != nullptr ? req->query : "";
@@ -221,7 +232,9 @@ class SchedulerModule : public dcos::sdk::Module {
     } else if (!leader.empty() && leader != me->address_ && !forwarded) {
       // A follower: the leader answers (once: a forwarded call is never
       // forwarded again, whatever this master thinks of who leads).
-      auto r = call(leader, method, path + (query.empty() ? "" : "?" + query), body, 30, contentType, true);
+      // The path as asked (/marathon/metrics is not the node API's /metrics).
+      auto r = call(leader, method, std::string(req->path) + (query.empty() ? "" : "?" + query), body, 30, contentType,
+                    true);
       if (r) {
         reply.status = r->status;
         reply.body = r->body;
@@ -245,11 +258,13 @@ class SchedulerModule : public dcos::sdk::Module {
   struct Stream {
     std::mutex mutex;
     dcos_http_stream *stream = nullptr;
-    int subscription = 0;
+    int subscription = 0;  // on the leader's bus
+    std::string leader;    // a relay's: whose stream it relays
+    bool cutOff = false;
     std::unique_ptr<Poco::Net::HTTPClientSession> upstream;
     bool write(const std::string &data) {
       std::lock_guard lock(mutex);
-      if (stream == nullptr) return false;
+      if (stream == nullptr || cutOff) return false;
       if (stream->write(stream->ctx, data.data(), data.size()) == 0) return true;
       stream->close(stream->ctx);
       stream = nullptr;
@@ -260,11 +275,68 @@ class SchedulerModule : public dcos::sdk::Module {
       if (stream != nullptr) stream->close(stream->ctx);
       stream = nullptr;
     }
+    bool closed() {
+      std::lock_guard lock(mutex);
+      return stream == nullptr;
+    }
+    // Ends a relay: no session is made after this, and one that reads is
+    // shut down (its read returns at once; one not yet connected ends at
+    // its next keepalive or its connect's timeout).
     void cut() {
       std::lock_guard lock(mutex);
-      if (upstream) upstream->abort();
+      cutOff = true;
+      if (!upstream) return;
+      try {
+        upstream->abort();
+      } catch (const Poco::Exception &) {
+        // not connected yet
+      }
     }
   };
+  struct Relay {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+
+  // Every few seconds: a keepalive comment on each stream this leader feeds
+  // (a client gone is noticed and dropped; a relay's read returns), the
+  // streams ended pruned, relays finished joined. Streams end when this
+  // master stops leading, and relays of a leader that is no longer one:
+  // their clients connect again, to the leader there is now.
+  void tendStreams(bool keepalive) {
+    const bool leading = scheduler_->isLeader();
+    const std::string leader = scheduler_->leaderAddress();
+    std::vector<std::shared_ptr<Stream>> ended;
+    std::vector<Relay> finished;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto it = streams_.begin(); it != streams_.end();) {
+        auto &st = *it;
+        bool subscribed = st->subscription != 0;
+        if (subscribed && !leading) st->close();
+        if (!subscribed && st->leader != leader) st->cut();
+        if (subscribed && keepalive) (void)st->write(":\n");
+        if (st->closed()) {
+          ended.push_back(st);
+          it = streams_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      for (auto it = relays_.begin(); it != relays_.end();) {
+        if (it->done->load()) {
+          finished.push_back(std::move(*it));
+          it = relays_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto &st : ended) {
+      if (st->subscription != 0) scheduler_->events().unsubscribe(st->subscription);
+    }
+    for (auto &r : finished) r.thread.join();
+  }
 
   // GET /v2/events: the leader's bus, or (on a follower) the leader's
   // stream relayed; event_type= filters, as Marathon's.
@@ -285,7 +357,15 @@ class SchedulerModule : public dcos::sdk::Module {
     for (const auto &t : q["event_type"]) types.insert(t);
     std::string leader = scheduler_->leaderAddress();
     const bool leading = scheduler_->isLeader();
-    if (!leading && (leader.empty() || leader == address_)) return fail(503, "no scheduler leader yet");
+    bool forwarded = false;
+    for (size_t i = 0; req->struct_size >= offsetof(dcos_http_request, header_count) + sizeof req->header_count &&
+                       i < req->header_count;
+         ++i) {
+      forwarded |= dcos::text::iequals(req->headers[2 * i], "X-Dcos-Forwarded");
+    }
+    // A relayed request is never relayed again (two masters that briefly
+    // disagree on the leader would relay to each other).
+    if (!leading && (leader.empty() || leader == address_ || forwarded)) return fail(503, "no scheduler leader yet");
     std::string relayTarget;
     if (!leading) {
       relayTarget = "/v2/events" + (query.empty() ? "" : "?" + query);
@@ -303,13 +383,19 @@ class SchedulerModule : public dcos::sdk::Module {
     }
     streams_.push_back(st);
     if (leading) {
-      st->subscription = scheduler_->events().subscribe(types, [st](const std::string &frame) { return st->write(frame); });
       Poco::JSON::Object::Ptr attached = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
       attached->set("remoteAddress", peer);
-      scheduler_->events().publish("event_stream_attached", attached);
+      st->subscription = scheduler_->events().subscribe(
+          types, [st](const std::string &frame) { return st->write(frame); }, "event_stream_attached", attached);
       return;
     }
-    relays_.emplace_back([this, st, leader, relayTarget] { relay(st, leader, relayTarget); });
+    st->leader = leader;
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    relays_.push_back(Relay{std::thread([this, st, leader, relayTarget, done] {
+                              relay(st, leader, relayTarget);
+                              done->store(true);
+                            }),
+                            done});
   }
 
   void relay(const std::shared_ptr<Stream> &st, const std::string &leader, const std::string &target) {
@@ -319,9 +405,16 @@ class SchedulerModule : public dcos::sdk::Module {
       if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
       {
         std::lock_guard lock(st->mutex);
+        if (st->cutOff) {
+          st->stream != nullptr ? st->stream->close(st->stream->ctx) : void();
+          st->stream = nullptr;
+          return;
+        }
         st->upstream = std::make_unique<Poco::Net::HTTPClientSession>(
             host, static_cast<Poco::UInt16>(std::stoi(leader.substr(colon + 1))));
-        st->upstream->setTimeout(Poco::Timespan(5, 0), Poco::Timespan(5, 0), Poco::Timespan(3600, 0));
+        // The leader's keepalives come every few seconds: a read that
+        // waits longer means it is gone.
+        st->upstream->setTimeout(Poco::Timespan(5, 0), Poco::Timespan(5, 0), Poco::Timespan(30, 0));
       }
       Poco::Net::HTTPRequest req("GET", target, Poco::Net::HTTPMessage::HTTP_1_1);
       req.set("Accept", "text/event-stream");
@@ -380,12 +473,13 @@ class SchedulerModule : public dcos::sdk::Module {
 
   void watchHealth() {
     std::string last;
-    for (;;) {
+    for (int tick = 1;; ++tick) {
       {
         std::unique_lock lock(mutex_);
         wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
         if (stopping_) return;
       }
+      tendStreams(tick % 5 == 0);
       std::string now;
       dcos_health h = DCOS_HEALTH_HEALTHY;
       if (!zk_->connected()) {
@@ -414,7 +508,7 @@ class SchedulerModule : public dcos::sdk::Module {
   std::unique_ptr<Scheduler> scheduler_;
   std::thread health_;
   std::vector<std::shared_ptr<Stream>> streams_;
-  std::vector<std::thread> relays_;
+  std::vector<Relay> relays_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
