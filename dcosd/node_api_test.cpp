@@ -2,6 +2,9 @@
 #include "dcosd/node_api.h"
 
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -118,3 +121,44 @@ TEST_CASE("a plugin route gets a body whole, or the request is refused with 413"
   api.stop();
 }
 
+
+// The scheduler's API is a plugin route: a Marathon client's body over the
+// limit gets the server's own 413, in JSON as every other refusal, and the
+// scheduler never sees a cut app definition.
+TEST_CASE("a 1.5 MB POST /v2/apps is refused with 413 and a JSON message", "[nodeapi]") {
+  std::atomic<int> calls{0};
+  NodeApi api([] { return NodeSnapshot{}; },
+              [&](const dcos_http_request &, const dcos_http_response &) {
+                ++calls;
+                return true;
+              });
+  REQUIRE(api.start("127.0.0.1:0").ok());
+  dcos::test::TempDir dir("dcos-api-413");
+  // A well-formed app, only too big: 1.5 MB of labels.
+  std::string app = R"({"id": "/big", "cmd": "sleep 1000", "labels": {)";
+  for (int i = 0; app.size() < 1'500'000; ++i) {
+    app += (i ? ", " : "") + std::string("\"L") + std::to_string(i) + "\": \"" + std::string(1000, 'x') + "\"";
+  }
+  app += "}}";
+  dcos::test::writeFile(dir / "app.json", app);
+  auto post = [&](bool chunked) {
+    std::vector<std::string> argv{"/usr/bin/curl", "-s", "-o", dir / "body", "-D", dir / "headers", "-w", "%{http_code}",
+                                  "-H", "Content-Type: application/json", "--data-binary", "@" + (dir / "app.json"),
+                                  "http://" + api.address() + "/v2/apps"};
+    if (chunked) argv.insert(argv.begin() + 1, {"-H", "Transfer-Encoding: chunked"});
+    return dcos::test::runCommand(argv).out;
+  };
+  for (bool chunked : {false, true}) {
+    INFO("chunked: " << chunked);
+    CHECK(post(chunked) == "413");
+    CHECK_THAT(dcos::test::readFile(dir / "headers"), Catch::Contains("Content-Type: application/json"));
+    auto body = dcos::test::readFile(dir / "body");
+    INFO(body);
+    auto parsed = Poco::JSON::Parser().parse(body);
+    REQUIRE(parsed.type() == typeid(Poco::JSON::Object::Ptr));
+    auto message = parsed.extract<Poco::JSON::Object::Ptr>()->optValue<std::string>("message", "");
+    CHECK_THAT(message, Catch::Contains("request body over 1048576 bytes"));
+  }
+  CHECK(calls == 0);
+  api.stop();
+}
