@@ -128,3 +128,14 @@ TEST_CASE("role descriptor returns the manifest it was built with", "[sdk]") {
   CHECK(std::string(d.role_manifest(instance)) == "{\"zone\":\"pri\\\"vate\"}");
   d.destroy(instance);
 }
+
+TEST_CASE("jsonQuote escapes what JSON needs and never lets a byte that is not UTF-8 through", "[sdk]") {
+  using dcos::sdk::jsonQuote;
+  CHECK(jsonQuote("a\"b\\c\n\x01") == "\"a\\\"b\\\\c\\n\\u0001\"");
+  CHECK(jsonQuote("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82") == "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82\"");
+  CHECK(jsonQuote("/\xff") == "\"/\\ufffd\"");
+  CHECK(jsonQuote("\xc3") == "\"\\ufffd\"");                  // cut short
+  CHECK(jsonQuote("\xc0\xaf") == "\"\\ufffd\\ufffd\"");       // overlong
+  CHECK(jsonQuote("\xed\xa0\x80") == "\"\\ufffd\\ufffd\\ufffd\"");  // a surrogate
+  CHECK(jsonQuote("\xf4\x90\x80\x80x") == "\"\\ufffd\\ufffd\\ufffd\\ufffdx\"");  // past U+10FFFF
+}

@@ -58,8 +58,26 @@ Status Scheduler::removeVersions(const std::string &appId) {
   return Status::Ok();
 }
 
+Scheduler::Reply Scheduler::commitFailed(const Error &e, const std::string &what) const {
+  if (e.code == 422) return {422, problemsJson({{"/", e.message}}), {}};
+  return {503, messageJson(what + ": " + e.message), {}};
+}
+
 Result<std::string> Scheduler::commit(std::vector<Change> changes, const std::string &version,
                                       const std::string &peer, const std::string &uri) {
+  // The deployment's record keeps every definition it replaces: refused
+  // before anything is written when that would not fit in a znode.
+  size_t record = 0;
+  for (const auto &c : changes) {
+    auto it = apps_.find(c.appId);
+    record += 256 + c.appId.size() + (it == apps_.end() ? 0 : appJson(it->second.app).size());
+  }
+  if (record > kMaxRecordBytes) {
+    return makeError("the deployment would keep " + std::to_string(record / 1024) +
+                         " KiB of earlier definitions, more than a ZooKeeper node holds (" +
+                         std::to_string(kMaxRecordBytes / 1024) + " KiB): change fewer apps at once",
+                     422);
+  }
   Deployment d;
   d.id = newUuid();
   d.version = version;
@@ -383,7 +401,7 @@ Scheduler::Reply Scheduler::deploymentDelete(const std::string &id, bool force, 
   }
   const std::string version = newVersion();
   auto dep = commit(changes, version, peer, "/v2/deployments/" + id);
-  if (!dep) return {503, messageJson("cannot roll back: " + dep.error().message), {}};
+  if (!dep) return commitFailed(dep.error(), "cannot roll back");
   if (deployments_.count(id) != 0) (void)end();  // commit() ends it when it shares an app with the rollback
   wake_.notify_all();
   return {200, depJson(*dep, version), {}};
@@ -595,7 +613,13 @@ Scheduler::Reply Scheduler::groupPut(const std::string &pathId, const std::strin
       changes.push_back({id, std::nullopt, false});
     } else if (scaleBy) {
       App scaled = s.app;
-      scaled.instances = static_cast<int>(std::ceil(scaled.instances * *scaleBy - 1e-9));
+      double instances = std::ceil(scaled.instances * *scaleBy - 1e-9);
+      if (instances > kMaxInstances) {
+        return {422, problemsJson({{"/scaleBy", "would give " + id + " " + std::to_string(static_cast<long long>(instances)) +
+                                                    " instances, more than " + std::to_string(kMaxInstances)}}),
+                {}};
+      }
+      scaled.instances = static_cast<int>(instances);
       changes.push_back({id, scaled, false});
     }
   }
@@ -606,7 +630,7 @@ Scheduler::Reply Scheduler::groupPut(const std::string &pathId, const std::strin
   }
   const std::string version = newVersion();
   auto dep = commit(changes, version, peer, uri);
-  if (!dep) return {503, messageJson("cannot store the group: " + dep.error().message), {}};
+  if (!dep) return commitFailed(dep.error(), "cannot store the group");
   for (const auto &[g, deps] : explicitGroups) {
     Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     o->set("id", g);
@@ -665,7 +689,7 @@ Scheduler::Reply Scheduler::groupDelete(const std::string &gid, bool force, cons
   }
   const std::string version = newVersion();
   auto dep = commit(changes, version, peer, uri);
-  if (!dep) return {503, messageJson("cannot remove the group: " + dep.error().message), {}};
+  if (!dep) return commitFailed(dep.error(), "cannot remove the group");
   for (const auto &g : groups) {
     auto r = config_.zk->remove(std::string(kGroups) + "/" + appKey(g));
     if (!r && coord::codeOf(r.error()) != coord::Code::NoNode) {

@@ -34,6 +34,8 @@ constexpr int64_t kLaunchTimeoutMs = 300'000;  // Marathon's task_launch_timeout
 constexpr const char *kVersions = "/dcos/scheduler/versions";
 constexpr const char *kGroups = "/dcos/scheduler/groups";
 constexpr size_t kMaxVersions = 50;  // Marathon's zk_max_versions
+constexpr size_t kMaxRecordBytes = 768 * 1024;  // a deployment's record, well within a znode's 1 MiB
+constexpr int kMaxInstances = 100000;  // as parseApp allows
 
 inline std::string stringify(const Object::Ptr &o) {
   std::ostringstream out;

@@ -135,6 +135,11 @@ void Scheduler::stop() {
   }
   wake_.notify_all();
   if (loop_.joinable()) loop_.join();
+  {
+    std::lock_guard lock(agents_->mutex);
+    for (const auto &[n, id] : agents_->watches) config_.zk->unwatch(id);
+    agents_->watches.clear();
+  }
   if (election_) {
     election_->stop();
     election_.reset();
@@ -415,6 +420,8 @@ void Scheduler::reconcileOnce() {
   act();
 }
 
+// The agents' records: their names listed each time (one read), each
+// record read again only when it is new or its watch says it changed.
 std::vector<AgentInfo> Scheduler::readAgents() {
   std::vector<AgentInfo> out;
   auto names = config_.zk->children("/dcos/agents");
@@ -422,12 +429,48 @@ std::vector<AgentInfo> Scheduler::readAgents() {
     agentsReadFailed_ = true;
     return out;
   }
-  agentsReadFailed_ = false;
-  for (const auto &n : *names) {
-    auto data = config_.zk->get("/dcos/agents/" + n);
-    if (!data) continue;
-    if (auto a = parseAgent(data->first)) out.push_back(*a);
+  auto cache = agents_;
+  std::lock_guard lock(cache->mutex);
+  std::set<std::string> listed(names->begin(), names->end());
+  for (auto it = cache->records.begin(); it != cache->records.end();) {
+    if (listed.count(it->first) != 0) {
+      ++it;
+      continue;
+    }
+    config_.zk->unwatch(cache->watches[it->first]);
+    cache->watches.erase(it->first);
+    it = cache->records.erase(it);
   }
+  for (const auto &n : listed) {
+    if (cache->records.count(n) != 0 && cache->stale.count(n) == 0) continue;
+    if (cache->watches.count(n) == 0) {
+      // Fires once soon (marking it stale again: one more read) and after
+      // every change of the record.
+      cache->watches[n] = config_.zk->watchData("/dcos/agents/" + n, [cache, n] {
+        std::lock_guard l(cache->mutex);
+        cache->stale.insert(n);
+      });
+    }
+    cache->stale.erase(n);
+    auto data = config_.zk->get("/dcos/agents/" + n);
+    if (!data) {
+      if (coord::codeOf(data.error()) != coord::Code::NoNode) {
+        cache->stale.insert(n);
+        agentsReadFailed_ = true;
+        return {};
+      }
+      cache->records.erase(n);
+      continue;
+    }
+    auto a = parseAgent(data->first);
+    if (a) {
+      cache->records[n] = *a;
+    } else {
+      cache->records.erase(n);
+    }
+  }
+  agentsReadFailed_ = false;
+  for (const auto &[n, a] : cache->records) out.push_back(a);
   return out;
 }
 
@@ -869,40 +912,77 @@ void Scheduler::act() {
   // task the old one launched.
   // Changes to known tasks only: a task whose end was stored meanwhile is
   // not brought back.
-  for (const auto &t : toStore) (void)config_.zk->set(std::string(kTasks) + "/" + t.id, taskRecordJson(t));
-  for (auto &l : launches) {
-    if (auto s = storeTask(l.task); !s) {
+  std::vector<coord::Write> writes;
+  writes.reserve(toStore.size() + launches.size());
+  for (const auto &t : toStore) writes.push_back({coord::Write::Kind::Set, std::string(kTasks) + "/" + t.id, taskRecordJson(t)});
+  for (const auto &l : launches) {
+    writes.push_back({coord::Write::Kind::Create, std::string(kTasks) + "/" + l.task.id, taskRecordJson(l.task)});
+  }
+  std::vector<Status> stored = config_.zk->writeAll(writes);  // one round trip for all of them
+  std::map<const AgentInfo *, std::vector<std::function<void()>>> jobs;
+  std::mutex failedMutex;
+  std::vector<std::pair<const Launch *, std::string>> failed;
+  for (size_t i = 0; i < launches.size(); ++i) {
+    const Launch &l = launches[i];
+    if (!stored[toStore.size() + i]) {
       std::lock_guard lock(mutex_);
-      tasks_.erase(l.task.id);
+      tasks_.erase(l.task.id);  // not stored: never launched
       continue;
     }
-    auto r = config_.agents->launch(*l.agent, l.json);
-    if (!r || *r != 201) {
-      std::string why = r ? "the agent answered " + std::to_string(*r) : r.error().message;
-      logMessage(LOG_WARNING, "launching " + l.task.id + " on " + l.agent->id + ": " + why);
-      std::lock_guard lock(mutex_);
-      auto it = tasks_.find(l.task.id);
-      // Left in ZooKeeper if its removal fails: the launch timeout ends it.
-      if (it != tasks_.end() && removeTask(it->first)) tasks_.erase(it);
-      // Not again at once: the app's backoff grows as with a failed task.
-      auto app = apps_.find(l.task.appId);
-      if (app != apps_.end()) {
-        AppState &st = app->second;
-        st.failures++;
-        double delay = std::min(st.app.backoffSeconds * std::pow(st.app.backoffFactor, st.failures - 1),
-                                st.app.maxLaunchDelaySeconds);
-        st.delayUntilMs = nowMs() + static_cast<int64_t>(delay * 1000);
-        st.lastFailure = "launch on " + l.agent->id + " failed: " + why;
-        st.lastFailureMs = nowMs();
+    jobs[l.agent].push_back([this, &l, &failedMutex, &failed] {
+      auto r = config_.agents->launch(*l.agent, l.json);
+      if (!r || *r != 201) {
+        std::lock_guard lock(failedMutex);
+        failed.emplace_back(&l, r ? "the agent answered " + std::to_string(*r) : r.error().message);
       }
-    }
+    });
   }
   for (const auto &k : kills) {
     if (k.agent == nullptr) continue;
-    if (auto s = config_.agents->kill(*k.agent, k.taskId); !s) {
-      logMessage(LOG_WARNING, "killing " + k.taskId + ": " + s.error().message);
+    jobs[k.agent].push_back([this, k] {
+      if (auto s = config_.agents->kill(*k.agent, k.taskId); !s) {
+        logMessage(LOG_WARNING, "killing " + k.taskId + ": " + s.error().message);
+      }
+    });
+  }
+  runPerAgent(jobs);
+  for (const auto &[l, why] : failed) {
+    logMessage(LOG_WARNING, "launching " + l->task.id + " on " + l->agent->id + ": " + why);
+    std::lock_guard lock(mutex_);
+    auto it = tasks_.find(l->task.id);
+    // Left in ZooKeeper if its removal fails: the launch timeout ends it.
+    if (it != tasks_.end() && removeTask(it->first)) tasks_.erase(it);
+    // Not again at once: the app's backoff grows as with a failed task.
+    auto app = apps_.find(l->task.appId);
+    if (app != apps_.end()) {
+      AppState &st = app->second;
+      st.failures++;
+      double delay = std::min(st.app.backoffSeconds * std::pow(st.app.backoffFactor, st.failures - 1),
+                              st.app.maxLaunchDelaySeconds);
+      st.delayUntilMs = nowMs() + static_cast<int64_t>(delay * 1000);
+      st.lastFailure = "launch on " + l->agent->id + " failed: " + why;
+      st.lastFailureMs = nowMs();
     }
   }
+}
+
+// Each agent's calls in their order, agents side by side (a slow agent
+// holds back no other's).
+void Scheduler::runPerAgent(const std::map<const AgentInfo *, std::vector<std::function<void()>>> &jobs) {
+  if (jobs.empty()) return;
+  constexpr size_t kWorkers = 16;
+  std::vector<const std::vector<std::function<void()>> *> lists;
+  for (const auto &[agent, list] : jobs) lists.push_back(&list);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < lists.size();) {
+      for (const auto &f : *lists[i]) f();
+    }
+  };
+  std::vector<std::thread> workers;
+  for (size_t w = 1; w < std::min(kWorkers, lists.size()); ++w) workers.emplace_back(work);
+  work();
+  for (auto &t : workers) t.join();
 }
 
 Status Scheduler::storeApp(const App &app, bool create) {
@@ -992,17 +1072,24 @@ std::string Scheduler::taskView(const TaskRecord &t) const {
 }
 
 std::string Scheduler::appView(const AppState &s, bool embedTasks, bool counts, bool deployments,
-                               bool lastFailure) const {
+                               bool lastFailure, const std::vector<const TaskRecord *> *appTasks) const {
   auto o = parse(appJson(s.app));
   int staged = 0, running = 0, healthy = 0, unhealthy = 0;
-  Array::Ptr tasks = new Array;
-  for (const auto &[id, t] : tasks_) {
-    if (t.appId != s.app.id || terminal(t.state)) continue;
+  // The tasks as text, spliced in at the end: one parse per app, not one
+  // per task.
+  std::string tasks;
+  auto count = [&](const TaskRecord &t) {
+    if (t.appId != s.app.id || terminal(t.state)) return;
     staged += t.state == "TASK_STAGING" || t.state == "TASK_STARTING";
     running += t.state == "TASK_RUNNING";
     healthy += t.healthy == std::optional<bool>(true);
     unhealthy += t.healthy == std::optional<bool>(false);
-    if (embedTasks) tasks->add(Poco::JSON::Parser().parse(taskView(t)));
+    if (embedTasks) tasks += (tasks.empty() ? "" : ",") + taskView(t);
+  };
+  if (appTasks != nullptr) {
+    for (const auto *t : *appTasks) count(*t);
+  } else {
+    for (const auto &[id, t] : tasks_) count(t);
   }
   if (counts) {
     o->set("tasksStaged", staged);
@@ -1020,7 +1107,6 @@ std::string Scheduler::appView(const AppState &s, bool embedTasks, bool counts, 
     }
     o->set("deployments", ds);
   }
-  if (embedTasks) o->set("tasks", tasks);
   if (lastFailure && !s.lastFailure.empty()) {
     Object::Ptr f = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     f->set("appId", s.app.id);
@@ -1029,7 +1115,9 @@ std::string Scheduler::appView(const AppState &s, bool embedTasks, bool counts, 
     f->set("version", s.app.version);
     o->set("lastTaskFailure", f);
   }
-  return stringify(o);
+  std::string out = stringify(o);
+  if (embedTasks) out.insert(out.size() - 1, ",\"tasks\":[" + tasks + "]");
+  return out;
 }
 
 Scheduler::Reply Scheduler::appsGet(const std::string &query) {
@@ -1043,6 +1131,9 @@ Scheduler::Reply Scheduler::appsGet(const std::string &query) {
   std::string idFilter = q.count("id") ? q["id"].back() : "";
   std::string labelFilter = q.count("label") ? q["label"].back() : "";
   std::lock_guard lock(mutex_);
+  std::map<std::string, std::vector<const TaskRecord *>> byApp;  // one pass over the tasks, not one per app
+  for (const auto &[tid, t] : tasks_) byApp[t.appId].push_back(&t);
+  static const std::vector<const TaskRecord *> none;
   std::string out = "{\"apps\":[";
   bool first = true;
   for (const auto &[id, s] : apps_) {
@@ -1054,7 +1145,8 @@ Scheduler::Reply Scheduler::appsGet(const std::string &query) {
       if (l == s.app.labels.end()) continue;
       if (eq != std::string::npos && l->second != labelFilter.substr(eq + 2)) continue;
     }
-    std::string view = appView(s, tasks, true, true, lastFailure);
+    auto mine = byApp.find(id);
+    std::string view = appView(s, tasks, true, true, lastFailure, mine == byApp.end() ? &none : &mine->second);
     if (readiness) view.insert(view.size() - 1, ",\"readinessCheckResults\":[]");  // no readiness checks here
     out += (first ? "" : ",") + view;
     first = false;
@@ -1079,7 +1171,7 @@ Scheduler::Reply Scheduler::appsPost(const std::string &body, const std::string 
     if (coord::codeOf(dep.error()) == coord::Code::NodeExists) {
       return {409, messageJson("An app with id [" + app->id + "] already exists."), {}};
     }
-    return {503, messageJson("cannot store the app: " + dep.error().message), {}};
+    return commitFailed(dep.error(), "cannot store the app");
   }
   wake_.notify_all();
   return {201, appView(apps_[app->id], true, true, true, false), {{"Location", "/v2/apps" + app->id}}};
@@ -1143,7 +1235,7 @@ Scheduler::Reply Scheduler::appPut(const std::string &id, const std::string &bod
   }
   const std::string version = newVersion();
   auto dep = commit({{id, *app, false}}, version, peer, uri);
-  if (!dep) return {503, messageJson("cannot store the app: " + dep.error().message), {}};
+  if (!dep) return commitFailed(dep.error(), "cannot store the app");
   wake_.notify_all();
   return {creating ? 201 : 200, "{\"deploymentId\":\"" + *dep + "\",\"version\":\"" + version + "\"}", {}};
 }
@@ -1158,7 +1250,7 @@ Scheduler::Reply Scheduler::appDelete(const std::string &id, bool force, const s
   }
   const std::string version = newVersion();
   auto dep = commit({{id, std::nullopt, false}}, version, peer, uri);
-  if (!dep) return {503, messageJson("cannot remove the app: " + dep.error().message), {}};
+  if (!dep) return commitFailed(dep.error(), "cannot remove the app");
   wake_.notify_all();  // its tasks are killed as tasks nobody asks for
   return {200, "{\"deploymentId\":\"" + *dep + "\",\"version\":\"" + version + "\"}", {}};
 }
@@ -1173,7 +1265,7 @@ Scheduler::Reply Scheduler::appRestart(const std::string &id, bool force, const 
   }
   const std::string version = newVersion();
   auto dep = commit({{id, it->second.app, true}}, version, peer, uri);
-  if (!dep) return {503, messageJson("cannot store the app: " + dep.error().message), {}};
+  if (!dep) return commitFailed(dep.error(), "cannot store the app");
   wake_.notify_all();
   return {200, "{\"deploymentId\":\"" + *dep + "\",\"version\":\"" + version + "\"}", {}};
 }
@@ -1222,7 +1314,7 @@ Scheduler::Reply Scheduler::tasksKill(const std::vector<std::pair<std::string, s
     }
     const std::string version = newVersion();
     auto dep = commit(changes, version, "", "/v2/tasks/delete");
-    if (!dep) return {503, messageJson("cannot store the app: " + dep.error().message), {}};
+    if (!dep) return commitFailed(dep.error(), "cannot store the app");
     body = "{\"deploymentId\":\"" + *dep + "\",\"version\":\"" + version + "\"}";
   }
   std::string list = "{\"tasks\":[";

@@ -153,6 +153,7 @@ class Scheduler {
   void loop();
   void act();  // one round, with mutex_ held around the state and not around calls to agents
   std::vector<AgentInfo> readAgents();
+  void runPerAgent(const std::map<const AgentInfo *, std::vector<std::function<void()>>> &jobs);
 
   Reply appsGet(const std::string &query);
   Reply appsPost(const std::string &body, const std::string &peer);
@@ -166,13 +167,18 @@ class Scheduler {
   Reply tasksGet(const std::string &query);
   Reply updates(const std::string &body);
 
-  std::string appView(const AppState &s, bool embedTasks, bool counts, bool deployments, bool lastFailure) const;
+  // `appTasks`: the app's tasks, when the caller has them at hand (else
+  // every task is looked at).
+  std::string appView(const AppState &s, bool embedTasks, bool counts, bool deployments, bool lastFailure,
+                      const std::vector<const TaskRecord *> *appTasks = nullptr) const;
   std::string taskView(const TaskRecord &t) const;
   // Stores each change (apps, their versions, service ports) and makes one
   // deployment of them all. mutex_ held. The deployment's id, or an error
   // (nothing after the failed store is changed).
   Result<std::string> commit(std::vector<Change> changes, const std::string &version, const std::string &peer,
                              const std::string &uri);
+  // A failed commit's answer: 422 for a change too big to record, else 503.
+  Reply commitFailed(const Error &e, const std::string &what) const;
   // The deployment that locks one of `appIds`, if any ("" when none).
   std::string lockingDeployment(const std::vector<std::string> &appIds) const;
   Reply lockedReply(const std::string &deploymentId) const;
@@ -216,7 +222,17 @@ class Scheduler {
   std::map<std::string, int64_t> agentLostAtMs_;  // agents gone from /dcos/agents, since
   std::map<std::string, std::string> queueReasons_;  // per app: why nothing was placed
   std::set<std::string> unloadableApps_;
-  bool agentsReadFailed_ = false;  // ids of apps in ZooKeeper that did not parse: their tasks are left alone
+  std::atomic<bool> agentsReadFailed_{false};
+  // The agents' records as last read, and which changed since (their
+  // watches run on the client's thread, and may outlive the scheduler by a
+  // moment: they hold this, not the scheduler).
+  struct AgentsCache {
+    std::mutex mutex;
+    std::map<std::string, AgentInfo> records;
+    std::set<std::string> stale;
+    std::map<std::string, coord::WatchId> watches;
+  };
+  std::shared_ptr<AgentsCache> agents_ = std::make_shared<AgentsCache>();  // ids of apps in ZooKeeper that did not parse: their tasks are left alone
   void announce();
   // A new leader's look at every agent: tasks it does not know are killed,
   // and its tasks an agent does not know are gone.

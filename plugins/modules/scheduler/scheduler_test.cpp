@@ -580,3 +580,41 @@ TEST_CASE("scheduler: an unreachable task is expunged after expungeAfterSeconds,
   CHECK(r.status == 200);
   CHECK(std::find(h.agents.killed.begin(), h.agents.killed.end(), first) != h.agents.killed.end());
 }
+
+TEST_CASE("scheduler: changes too big to record, scalings past the limit and odd bytes are refused cleanly",
+          "[scheduler]") {
+  Harness h;
+  // Three apps with big definitions: a deployment changing all of them
+  // would record more than a znode holds; refused before anything is written.
+  std::string checks;
+  for (int i = 0; i < 2500; ++i) checks += std::string(i ? "," : "") + R"({"protocol": "TCP", "portIndex": 0})";
+  std::string group = R"({"id": "/big", "apps": [)";
+  for (int a = 0; a < 3; ++a) {
+    group += std::string(a ? "," : "") + R"({"id": "a)" + std::to_string(a) +
+             R"(", "cmd": "x", "cpus": 0.01, "mem": 1, "healthChecks": [)" + checks + "]}";
+  }
+  group += "]}";
+  REQUIRE(h.s->handle("POST", "/v2/groups", "", group).status == 201);
+  std::string before = h.s->handle("GET", "/v2/apps/big/a0", "", "").body;
+  std::string forced = group;
+  forced.replace(forced.find(R"("cmd": "x")"), 10, R"("cmd": "y")");
+  forced.replace(forced.find(R"("id": "/big", )"), 14, "");
+  auto r = h.s->handle("PUT", "/v2/groups/big", "force=true", forced);
+  INFO(r.body.substr(0, 300));
+  CHECK(r.status == 422);
+  CHECK(json(r.body)->getArray("details")->getObject(0)->getArray("errors")->getElement<std::string>(0).find("KiB") !=
+        std::string::npos);
+  CHECK(h.s->handle("GET", "/v2/apps/big/a0", "", "").body == before);
+
+  // scaleBy past the instances a definition may have: 422, nothing scaled.
+  REQUIRE(h.s->handle("PUT", "/v2/apps/many", "", R"({"cmd": "x", "instances": 100000, "cpus": 0, "mem": 0})").status ==
+          201);
+  auto scaled = h.s->handle("PUT", "/v2/groups/", "force=true", R"({"scaleBy": 2})");
+  CHECK(scaled.status == 422);
+  CHECK(json(h.s->handle("GET", "/v2/apps/many", "", "").body)->getObject("app")->getValue<int>("instances") == 100000);
+
+  // A path that is not UTF-8 is echoed as valid JSON.
+  auto odd = h.s->handle("DELETE", "/v2/apps/\xff", "", "");
+  CHECK(odd.status == 404);
+  CHECK(json(odd.body)->getValue<std::string>("message").find("\xef\xbf\xbd") != std::string::npos);
+}
