@@ -137,6 +137,10 @@ class Client {
   // trip where one write after another costs one each. This default makes
   // them one after another.
   virtual std::vector<Status> writeAll(const std::vector<Write> &writes);
+  // Many reads at once: each node's data, or why not (in the same order).
+  // As with writeAll, ZooKeeper's client sends them all before waiting; the
+  // default reads them one by one.
+  virtual std::vector<Result<std::string>> readAll(const std::vector<std::string> &paths);
 };
 
 }  // namespace dcos::coord

@@ -299,4 +299,18 @@ std::vector<Status> Client::writeAll(const std::vector<Write> &writes) {
   return out;
 }
 
+std::vector<Result<std::string>> Client::readAll(const std::vector<std::string> &paths) {
+  std::vector<Result<std::string>> out;
+  out.reserve(paths.size());
+  for (const auto &p : paths) {
+    auto r = get(p);
+    if (r) {
+      out.emplace_back(std::move(r->first));
+    } else {
+      out.emplace_back(r.error());
+    }
+  }
+  return out;
+}
+
 }  // namespace dcos::coord

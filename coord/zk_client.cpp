@@ -717,6 +717,74 @@ std::vector<Status> ZkClient::writeAll(const std::vector<Write> &writes) {
   return out;
 }
 
+namespace {
+
+struct ReadBatch {
+  std::mutex mu;
+  std::condition_variable done;
+  size_t pending = 0;
+  std::vector<int> rc;
+  std::vector<std::string> data;
+};
+
+struct ReadSlot {
+  ReadBatch *batch;
+  size_t index;
+};
+
+}  // namespace
+
+std::vector<Result<std::string>> ZkClient::readAll(const std::vector<std::string> &paths) {
+  std::vector<Result<std::string>> out;
+  out.reserve(paths.size());
+  constexpr size_t kInFlight = 2000;  // bounds what waits in the client's queues at once
+  for (size_t start = 0; start < paths.size(); start += kInFlight) {
+    const size_t n = std::min(kInFlight, paths.size() - start);
+    ReadBatch b;
+    b.rc.assign(n, ZOK);
+    b.data.resize(n);
+    std::vector<ReadSlot> slots(n);
+    auto r = impl_->call([&](zhandle_t *zh) -> Result<bool> {
+      {
+        std::lock_guard lock(b.mu);
+        b.pending = n;
+      }
+      for (size_t i = 0; i < n; ++i) {
+        slots[i] = ReadSlot{&b, i};
+        int rc = zoo_aget(
+            zh, paths[start + i].c_str(), 0,
+            [](int code, const char *value, int len, const ::Stat *, const void *data) {
+              const auto *slot = static_cast<const ReadSlot *>(data);
+              ReadBatch *rb = slot->batch;
+              std::lock_guard lock(rb->mu);
+              rb->rc[slot->index] = code;
+              if (code == ZOK && value != nullptr && len > 0) rb->data[slot->index].assign(value, static_cast<size_t>(len));
+              if (--rb->pending == 0) rb->done.notify_all();
+            },
+            &slots[i]);
+        if (rc != ZOK) {
+          std::lock_guard lock(b.mu);
+          b.rc[i] = rc;
+          --b.pending;
+        }
+      }
+      std::unique_lock lock(b.mu);
+      b.done.wait(lock, [&] { return b.pending == 0; });
+      return true;
+    });
+    for (size_t i = 0; i < n; ++i) {
+      if (!r) {
+        out.emplace_back(r.error());
+      } else if (b.rc[i] != ZOK) {
+        out.emplace_back(zkError("get", paths[start + i], b.rc[i]));
+      } else {
+        out.emplace_back(std::move(b.data[i]));
+      }
+    }
+  }
+  return out;
+}
+
 void ZkClient::withdraw(const std::string &path) {
   // Listed before the attempt, so that a reconnect between a failed attempt
   // and the listing cannot miss it.

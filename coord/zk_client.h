@@ -39,6 +39,7 @@ class ZkClient : public Client {
   uint64_t onSession(std::function<void(SessionEvent)> listener) override;
   void removeSessionListener(uint64_t id) override;
   std::vector<Status> writeAll(const std::vector<Write> &writes) override;
+  std::vector<Result<std::string>> readAll(const std::vector<std::string> &paths) override;
   void close() override;
 
   struct Impl;

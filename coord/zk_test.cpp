@@ -91,6 +91,13 @@ TEST_CASE("zk client against a real server: nodes, watches, expiry, elections", 
     CHECK(c->get("/b/missing")->first == "made");
     CHECK_FALSE(c->exists("/b/there-too")->has_value());
     CHECK(c->children("/b")->size() == 1002);
+    std::vector<std::string> paths;
+    for (int i = 0; i < 3000; ++i) paths.push_back("/b/n" + std::to_string(i % 1000));
+    paths.push_back("/b/nowhere");
+    auto read = c->readAll(paths);
+    REQUIRE(read.size() == paths.size());
+    for (int i = 0; i < 3000; ++i) REQUIRE(read[static_cast<size_t>(i)].value() == std::to_string(i % 1000));
+    CHECK(codeOf(read.back().error()) == Code::NoNode);
   }
 
   SECTION("nodes and errors") {

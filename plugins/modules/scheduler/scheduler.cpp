@@ -185,16 +185,29 @@ Status Scheduler::loadState() {
   std::map<std::string, Deployment> deployments;
   std::set<int> servicePorts;
   std::set<std::string> unloadable;
-  auto appNames = config_.zk->children(kApps);
-  if (!appNames) return appNames.error();
-  for (const auto &n : *appNames) {
-    auto data = config_.zk->get(std::string(kApps) + "/" + n);
-    if (!data) {
-      if (coord::codeOf(data.error()) == coord::Code::NoNode) continue;
-      return data.error();
+  // Every node of a kind read at once (a new leader's wait is the
+  // session timeout and this, not one round trip per task).
+  auto readKind = [&](const char *dir) -> Result<std::vector<std::pair<std::string, std::string>>> {
+    auto names = config_.zk->children(dir);
+    if (!names) return names.error();
+    std::vector<std::string> paths;
+    for (const auto &n : *names) paths.push_back(std::string(dir) + "/" + n);
+    auto read = config_.zk->readAll(paths);
+    std::vector<std::pair<std::string, std::string>> out;
+    for (size_t i = 0; i < read.size(); ++i) {
+      if (read[i]) {
+        out.emplace_back((*names)[i], std::move(*read[i]));
+      } else if (coord::codeOf(read[i].error()) != coord::Code::NoNode) {
+        return read[i].error();
+      }
     }
+    return out;
+  };
+  auto appNodes = readKind(kApps);
+  if (!appNodes) return appNodes.error();
+  for (const auto &[n, appData] : *appNodes) {
     std::vector<Problem> problems;
-    auto app = parseApp(data->first, problems);
+    auto app = parseApp(appData, problems);
     if (!app) {
       // Its tasks are left alone: never killed as nobody's.
       std::string id = "/" + n;
@@ -205,7 +218,7 @@ Status Scheduler::loadState() {
                               "): left as it is, its tasks too");
       continue;
     }
-    auto o = parse(data->first);
+    auto o = parse(appData);
     if (o) {
       app->version = o->optValue<std::string>("version", "");
       if (auto vi = o->getObject("versionInfo")) {
@@ -218,22 +231,15 @@ Status Scheduler::loadState() {
     s.app = *app;
     apps[app->id] = s;
   }
-  auto taskNames = config_.zk->children(kTasks);
-  if (!taskNames) return taskNames.error();
-  for (const auto &n : *taskNames) {
-    auto data = config_.zk->get(std::string(kTasks) + "/" + n);
-    if (!data) {
-      if (coord::codeOf(data.error()) == coord::Code::NoNode) continue;
-      return data.error();
-    }
-    if (auto t = parseTaskRecord(data->first)) tasks[t->id] = *t;
+  auto taskNodes = readKind(kTasks);
+  if (!taskNodes) return taskNodes.error();
+  for (const auto &[n, taskData] : *taskNodes) {
+    if (auto t = parseTaskRecord(taskData)) tasks[t->id] = *t;
   }
-  auto depNames = config_.zk->children(kDeployments);
-  if (!depNames) return depNames.error();
-  for (const auto &n : *depNames) {
-    auto data = config_.zk->get(std::string(kDeployments) + "/" + n);
-    if (!data) continue;
-    auto o = parse(data->first);
+  auto depNodes = readKind(kDeployments);
+  if (!depNodes) return depNodes.error();
+  for (const auto &[n, depData] : *depNodes) {
+    auto o = parse(depData);
     if (!o) continue;
     Deployment d;
     d.id = n;
@@ -360,8 +366,22 @@ void Scheduler::reconcileAgents() {
   std::vector<AgentInfo> agents = readAgents();
   if (agentsReadFailed_) return;
   size_t strangers = 0, gone = 0;
+  // Every agent asked at once; their answers then gone through in turn.
+  std::map<std::string, Result<std::map<std::string, std::string>>> answers;
+  {
+    std::mutex answersMutex;
+    std::map<const AgentInfo *, std::vector<std::function<void()>>> jobs;
+    for (const auto &a : agents) {
+      jobs[&a].push_back([this, &a, &answers, &answersMutex] {
+        auto r = config_.agents->reconcile(a);
+        std::lock_guard lock(answersMutex);
+        answers.emplace(a.id, std::move(r));
+      });
+    }
+    runPerAgent(jobs);
+  }
   for (const auto &a : agents) {
-    auto known = config_.agents->reconcile(a);
+    auto &known = answers.at(a.id);
     if (!known) {
       logMessage(LOG_WARNING, "reconciling with agent " + a.id + ": " + known.error().message);
       continue;  // its updates will tell; its tasks stay as stored
