@@ -295,7 +295,11 @@ Result<App> parseApp(const std::string &json, std::vector<Problem> &problems, co
     app.dependencies.clear();
     for (size_t i = 0; i < d->size(); ++i) {
       std::string why;
-      std::string norm = normalizeId((*d)[i], &why);
+      // Relative ids ("db", "../db") are read from the app's group, as
+      // Marathon reads them.
+      const std::string &raw = (*d)[i];
+      std::string group = app.id.empty() ? "/" : parentGroup(app.id);
+      std::string norm = normalizeId(raw.empty() || raw[0] == '/' ? raw : (group == "/" ? "" : group) + "/" + raw, &why);
       if (norm.empty()) {
         problems.push_back({"/dependencies(" + std::to_string(i) + ")", why});
       } else {

@@ -618,3 +618,18 @@ TEST_CASE("scheduler: changes too big to record, scalings past the limit and odd
   CHECK(odd.status == 404);
   CHECK(json(odd.body)->getValue<std::string>("message").find("\xef\xbf\xbd") != std::string::npos);
 }
+
+TEST_CASE("scheduler: dependencies written relative to the app are read from its group", "[scheduler]") {
+  Harness h;
+  auto made = h.s->handle("POST", "/v2/groups", "", R"({"id": "/shop", "apps": [
+      {"id": "db", "cmd": "x", "cpus": 0.1, "mem": 16},
+      {"id": "web", "cmd": "x", "cpus": 0.1, "mem": 16, "dependencies": ["db"]},
+      {"id": "cron", "cmd": "x", "cpus": 0.1, "mem": 16, "dependencies": ["../shop/web"]}]})");
+  REQUIRE(made.status == 201);
+  auto web = json(h.s->handle("GET", "/v2/apps/shop/web", "", "").body)->getObject("app");
+  CHECK(web->getArray("dependencies")->getElement<std::string>(0) == "/shop/db");
+  auto cron = json(h.s->handle("GET", "/v2/apps/shop/cron", "", "").body)->getObject("app");
+  CHECK(cron->getArray("dependencies")->getElement<std::string>(0) == "/shop/web");
+  auto d = json("{\"d\":" + h.s->handle("GET", "/v2/deployments", "", "").body + "}")->getArray("d")->getObject(0);
+  CHECK(d->getValue<int>("totalSteps") == 3);  // db, then web, then cron
+}
