@@ -575,6 +575,7 @@ void Scheduler::act() {
           t.state = "TASK_UNREACHABLE";
           t.message = "its agent " + t.agentId + " is gone";
           toStore.push_back(t);
+          publishStatus(t, t.healthy, t.killing);
         }
         // Unreachable for expungeAfterSeconds (when set): forgotten; if its
         // agent comes back, it is a task nobody asked for and is killed.
@@ -590,7 +591,9 @@ void Scheduler::act() {
         // surplus is killed below.
         t.state = t.stateBeforeUnreachable.empty() ? "TASK_STAGING" : t.stateBeforeUnreachable;
         t.stateBeforeUnreachable.clear();
+        t.message = "its agent " + t.agentId + " is back";
         toStore.push_back(t);
+        publishStatus(t, t.healthy, t.killing);
       }
       // A launch the agent never reported on (its leader died between the
       // store and the launch, or the agent lost it): gone after Marathon's
@@ -971,7 +974,13 @@ void Scheduler::act() {
     std::lock_guard lock(mutex_);
     auto it = tasks_.find(l->task.id);
     // Left in ZooKeeper if its removal fails: the launch timeout ends it.
-    if (it != tasks_.end() && removeTask(it->first)) tasks_.erase(it);
+    if (it != tasks_.end() && removeTask(it->first)) {
+      TaskRecord refused = it->second;
+      refused.state = "TASK_FAILED";
+      refused.message = "launch on " + l->agent->id + " failed: " + why;
+      publishStatus(refused, refused.healthy, refused.killing);
+      tasks_.erase(it);
+    }
     // Not again at once: the app's backoff grows as with a failed task.
     auto app = apps_.find(l->task.appId);
     if (app != apps_.end()) {

@@ -562,6 +562,11 @@ TEST_CASE("scheduler: an unreachable task is expunged after expungeAfterSeconds,
   h.report("TASK_RUNNING");
   std::string first = json(h.s->handle("GET", "/v2/apps/web/tasks", "", "").body)
                           ->getArray("tasks")->getObject(0)->getValue<std::string>("id");
+  std::vector<std::string> states;
+  h.s->events().subscribe({"status_update_event"}, [&](const std::string &f) {
+    states.push_back(json(f.substr(f.find("data: ") + 6))->getValue<std::string>("taskStatus"));
+    return true;
+  });
   REQUIRE(h.zk.remove("/dcos/agents/a1").ok());  // the agent goes away
   addAgent(h.zk, "a2", "10.0.0.66", "*", 8, 8192);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -574,6 +579,7 @@ TEST_CASE("scheduler: an unreachable task is expunged after expungeAfterSeconds,
   }
   REQUIRE(expunged);
   CHECK_FALSE(h.zk.exists("/dcos/scheduler/tasks/" + first)->has_value());
+  CHECK(std::find(states.begin(), states.end(), "TASK_UNREACHABLE") != states.end());  // told, as any change
   // Its agent back, reporting it: a task nobody asked for, killed.
   addAgent(h.zk, "a1", "10.0.0.65", "*", 8, 8192);
   auto r = h.s->handle("POST", "/scheduler/v1/updates", "", update(first, "TASK_RUNNING", "late"));
