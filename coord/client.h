@@ -134,8 +134,12 @@ class Client {
   // atomic. A path may appear once per batch. Nodes made are persistent.
   // ZooKeeper applies one session's requests in order and commits what
   // arrives together in one disk sync, so a batch costs about one round
-  // trip where one write after another costs one each. This default makes
-  // them one after another.
+  // trip where one write after another costs one each. Two exceptions to
+  // the order: an Upsert that finds no node creates it after the rest of
+  // the batch, and after a lost connection the writes that failed need not
+  // be a tail of the batch (later ones may have gone through). A Remove of
+  // a node that is not there fails with NoNode. This default makes them
+  // one after another.
   virtual std::vector<Status> writeAll(const std::vector<Write> &writes);
   // Many reads at once: each node's data, or why not (in the same order).
   // As with writeAll, ZooKeeper's client sends them all before waiting; the

@@ -363,8 +363,9 @@ void Scheduler::announce() {
 }
 
 void Scheduler::reconcileAgents() {
-  std::vector<AgentInfo> agents = readAgents();
-  if (agentsReadFailed_) return;
+  bool unread = false;
+  std::vector<AgentInfo> agents = readAgents(&unread);
+  if (unread) return;
   size_t strangers = 0, gone = 0;
   // Every agent asked at once; their answers then gone through in turn.
   std::map<std::string, Result<std::map<std::string, std::string>>> answers;
@@ -442,24 +443,26 @@ void Scheduler::reconcileOnce() {
 
 // The agents' records: their names listed each time (one read), each
 // record read again only when it is new or its watch says it changed.
-std::vector<AgentInfo> Scheduler::readAgents() {
+std::vector<AgentInfo> Scheduler::readAgents(bool *failed) {
   std::vector<AgentInfo> out;
+  if (failed != nullptr) *failed = false;
   auto names = config_.zk->children("/dcos/agents");
   if (!names) {
-    agentsReadFailed_ = true;
+    if (failed != nullptr) *failed = true;
     return out;
   }
   auto cache = agents_;
   std::lock_guard lock(cache->mutex);
   std::set<std::string> listed(names->begin(), names->end());
-  for (auto it = cache->records.begin(); it != cache->records.end();) {
+  for (auto it = cache->watches.begin(); it != cache->watches.end();) {
     if (listed.count(it->first) != 0) {
       ++it;
       continue;
     }
-    config_.zk->unwatch(cache->watches[it->first]);
-    cache->watches.erase(it->first);
-    it = cache->records.erase(it);
+    config_.zk->unwatch(it->second);
+    cache->records.erase(it->first);
+    cache->stale.erase(it->first);
+    it = cache->watches.erase(it);
   }
   for (const auto &n : listed) {
     if (cache->records.count(n) != 0 && cache->stale.count(n) == 0) continue;
@@ -476,7 +479,7 @@ std::vector<AgentInfo> Scheduler::readAgents() {
     if (!data) {
       if (coord::codeOf(data.error()) != coord::Code::NoNode) {
         cache->stale.insert(n);
-        agentsReadFailed_ = true;
+        if (failed != nullptr) *failed = true;
         return {};
       }
       cache->records.erase(n);
@@ -489,7 +492,6 @@ std::vector<AgentInfo> Scheduler::readAgents() {
       cache->records.erase(n);
     }
   }
-  agentsReadFailed_ = false;
   for (const auto &[n, a] : cache->records) out.push_back(a);
   return out;
 }
@@ -529,10 +531,11 @@ bool Scheduler::zookeeperReachable() const { return config_.zk->connected(); }
 void Scheduler::act() {
   // Without ZooKeeper nothing can be stored first: nothing is done.
   if (!zookeeperReachable()) return;
-  std::vector<AgentInfo> agents = readAgents();
+  bool unread = false;
+  std::vector<AgentInfo> agents = readAgents(&unread);
   // Without the agents' records nothing is known of where tasks are: no
   // change this round (every task would look unreachable).
-  if (agentsReadFailed_) return;
+  if (unread) return;
   std::map<std::string, const AgentInfo *> byId;
   for (const auto &a : agents) byId[a.id] = &a;
   // Never byId[...]: that would make a missing agent present.
@@ -935,6 +938,14 @@ void Scheduler::act() {
   // task the old one launched.
   // Changes to known tasks only: a task whose end was stored meanwhile is
   // not brought back.
+  // One write per task (a task changed twice this round: its last record).
+  std::map<std::string, size_t> lastOf;
+  for (size_t i = 0; i < toStore.size(); ++i) lastOf[toStore[i].id] = i;
+  std::vector<TaskRecord> changed;
+  for (size_t i = 0; i < toStore.size(); ++i) {
+    if (lastOf[toStore[i].id] == i) changed.push_back(toStore[i]);
+  }
+  toStore.swap(changed);
   std::vector<coord::Write> writes;
   writes.reserve(toStore.size() + launches.size());
   for (const auto &t : toStore) writes.push_back({coord::Write::Kind::Set, std::string(kTasks) + "/" + t.id, taskRecordJson(t)});
@@ -1526,7 +1537,8 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
   std::map<std::string, TaskRecord> after;
   std::map<std::string, size_t> writeFor;
   std::vector<coord::Write> writes;
-  std::vector<long> writeOf(list.size(), -1);
+  constexpr long kNobodys = -1, kEndedBefore = -2;
+  std::vector<long> writeOf(list.size(), kNobodys);
   for (size_t i = 0; i < list.size(); ++i) {
     const Update &u = list[i];
     auto seen = after.find(u.taskId);
@@ -1534,6 +1546,10 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
       auto known = tasks_.find(u.taskId);
       if (known == tasks_.end()) continue;  // nobody's: acknowledged below, nothing stored
       seen = after.emplace(u.taskId, known->second).first;
+    } else if (terminal(seen->second.state)) {
+      // After its end in this same batch (a resend): nothing to store.
+      writeOf[i] = kEndedBefore;
+      continue;
     }
     apply(seen->second, u);
     coord::Write w = terminal(u.state)
@@ -1550,19 +1566,28 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
     writeOf[i] = static_cast<long>(writeFor[u.taskId]);
   }
   std::vector<Status> stored = config_.zk->writeAll(writes);
+  // A removal of a record already gone is done (a resend after a lost reply).
+  auto isStored = [&](size_t w) {
+    return stored[w].ok() ||
+           (writes[w].kind == coord::Write::Kind::Remove && coord::codeOf(stored[w].error()) == coord::Code::NoNode);
+  };
   for (size_t i = 0; i < list.size(); ++i) {
     const Update &u = list[i];
-    if (writeOf[i] < 0) {
-      // A task nobody here asked for: ended, or ended now.
-      if (!terminal(u.state)) strangers.push_back(u.taskId);
+    if (writeOf[i] == kNobodys || writeOf[i] == kEndedBefore) {
+      // A task nobody here asked for (ended, or ended now), or a resend
+      // after its end: acknowledged, nothing to do.
+      if (writeOf[i] == kNobodys && !terminal(u.state)) strangers.push_back(u.taskId);
       acked->add(u.uuid);
       continue;
     }
     // Not stored: this one and the rest wait (a later update never
     // overtakes an earlier one); the agent sends them again.
-    if (!stored[static_cast<size_t>(writeOf[i])]) break;
+    if (!isStored(static_cast<size_t>(writeOf[i]))) break;
     auto it = tasks_.find(u.taskId);
-    if (it == tasks_.end()) continue;
+    if (it == tasks_.end()) {
+      acked->add(u.uuid);
+      continue;
+    }
     TaskRecord &t = it->second;
     const std::optional<bool> wasHealthy = t.healthy;
     const bool wasKilling = t.killing;

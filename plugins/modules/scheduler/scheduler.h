@@ -152,7 +152,9 @@ class Scheduler {
   Status loadState();
   void loop();
   void act();  // one round, with mutex_ held around the state and not around calls to agents
-  std::vector<AgentInfo> readAgents();
+  // Every registered agent; `failed`, when given, says the records could
+  // not be read (the list is then empty, not "no agents").
+  std::vector<AgentInfo> readAgents(bool *failed = nullptr);
   void runPerAgent(const std::map<const AgentInfo *, std::vector<std::function<void()>>> &jobs);
 
   Reply appsGet(const std::string &query);
@@ -221,8 +223,7 @@ class Scheduler {
   std::unique_ptr<coord::LeaderElection> election_;
   std::map<std::string, int64_t> agentLostAtMs_;  // agents gone from /dcos/agents, since
   std::map<std::string, std::string> queueReasons_;  // per app: why nothing was placed
-  std::set<std::string> unloadableApps_;
-  std::atomic<bool> agentsReadFailed_{false};
+  std::set<std::string> unloadableApps_;  // ids of apps in ZooKeeper that did not parse: their tasks are left alone
   // The agents' records as last read, and which changed since (their
   // watches run on the client's thread, and may outlive the scheduler by a
   // moment: they hold this, not the scheduler).
@@ -232,7 +233,7 @@ class Scheduler {
     std::set<std::string> stale;
     std::map<std::string, coord::WatchId> watches;
   };
-  std::shared_ptr<AgentsCache> agents_ = std::make_shared<AgentsCache>();  // ids of apps in ZooKeeper that did not parse: their tasks are left alone
+  std::shared_ptr<AgentsCache> agents_ = std::make_shared<AgentsCache>();
   void announce();
   // A new leader's look at every agent: tasks it does not know are killed,
   // and its tasks an agent does not know are gone.

@@ -639,3 +639,30 @@ TEST_CASE("scheduler: dependencies written relative to the app are read from its
   auto d = json("{\"d\":" + h.s->handle("GET", "/v2/deployments", "", "").body + "}")->getArray("d")->getObject(0);
   CHECK(d->getValue<int>("totalSteps") == 3);  // db, then web, then cron
 }
+
+TEST_CASE("scheduler: an end already stored, or a resend after an end, is acknowledged and changes nothing",
+          "[scheduler]") {
+  Harness h;
+  REQUIRE(h.s->handle("POST", "/v2/apps", "", R"({"id": "/web", "cmd": "x", "instances": 2, "cpus": 0.1, "mem": 16})")
+              .status == 201);
+  h.s->reconcileOnce();
+  h.report("TASK_RUNNING");
+  auto tasks = json(h.s->handle("GET", "/v2/apps/web/tasks", "", "").body)->getArray("tasks");
+  REQUIRE(tasks->size() == 2);
+  std::string a = tasks->getObject(0)->getValue<std::string>("id");
+  std::string b = tasks->getObject(1)->getValue<std::string>("id");
+  // An end, then a stale RUNNING resent behind it, in one batch.
+  auto r = h.s->handle("POST", "/scheduler/v1/updates", "",
+                       R"({"agent_id": "a1", "updates": [
+                           {"uuid": "e1", "task_id": ")" + a + R"(", "state": "TASK_FAILED", "message": "boom"},
+                           {"uuid": "e2", "task_id": ")" + a + R"(", "state": "TASK_RUNNING", "message": ""}]})");
+  REQUIRE(r.status == 200);
+  CHECK(json(r.body)->getArray("acknowledged")->size() == 2);
+  CHECK_FALSE(h.zk.exists("/dcos/scheduler/tasks/" + a)->has_value());  // not brought back
+  // The record of an end already gone from ZooKeeper (a reply lost): done.
+  REQUIRE(h.zk.remove("/dcos/scheduler/tasks/" + b).ok());
+  r = h.s->handle("POST", "/scheduler/v1/updates", "", update(b, "TASK_FINISHED", "e3"));
+  REQUIRE(r.status == 200);
+  CHECK(json(r.body)->getArray("acknowledged")->size() == 1);
+  CHECK(json(h.s->handle("GET", "/v2/apps/web/tasks", "", "").body)->getArray("tasks")->size() == 0);
+}
