@@ -224,16 +224,7 @@ Result<std::string> Scheduler::commit(std::vector<Change> changes, const std::st
   for (const auto &a : d.affectedApps) affected->add(a);
   o->set("affectedApps", affected);
   Array::Ptr steps = new Array;
-  for (const auto &step : d.steps) {
-    Array::Ptr acts = new Array;
-    for (const auto &[action, app] : step) {
-      Object::Ptr a = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      a->set("action", action);
-      a->set("app", app);
-      acts->add(a);
-    }
-    steps->add(acts);
-  }
+  for (const auto &step : d.steps) steps->add(actionsJson(step));  // stored as arrays of actions
   o->set("steps", steps);
   Object::Ptr original = new Object;
   for (const auto &[id, def] : d.original) original->set(id, def.empty() ? Var() : Var(parse(def)));
@@ -244,14 +235,7 @@ Result<std::string> Scheduler::commit(std::vector<Change> changes, const std::st
   Object::Ptr info = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   info->set("plan", planView(d));
   Object::Ptr current = new Object;
-  Array::Ptr currentActions = new Array;
-  for (const auto &[action, app] : d.steps.empty() ? std::vector<std::pair<std::string, std::string>>{} : d.steps.front()) {
-    Object::Ptr a = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    a->set("action", action);
-    a->set("app", app);
-    currentActions->add(a);
-  }
-  current->set("actions", currentActions);
+  current->set("actions", d.steps.empty() ? Array::Ptr(new Array) : actionsJson(d.steps.front()));
   info->set("currentStep", current);
   events_.publish("deployment_info", info);
   if (!failed) {
@@ -264,20 +248,7 @@ Poco::JSON::Object::Ptr Scheduler::planView(const Deployment &d) const {
   Object::Ptr plan = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   plan->set("id", d.id);
   plan->set("version", d.version);
-  Array::Ptr steps = new Array;
-  for (const auto &step : d.steps) {
-    Object::Ptr s = new Object;
-    Array::Ptr acts = new Array;
-    for (const auto &[action, app] : step) {
-      Object::Ptr a = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      a->set("action", action);
-      a->set("app", app);
-      acts->add(a);
-    }
-    s->set("actions", acts);
-    steps->add(s);
-  }
-  plan->set("steps", steps);
+  plan->set("steps", stepsJson(d.steps));
   // The root group before and after, as far as this deployment goes: the
   // definitions of the apps it changes.
   auto state = [&](bool before) {
@@ -329,32 +300,9 @@ Scheduler::Reply Scheduler::deploymentsGet() const {
     for (const auto &a : d.affectedApps) affected->add(a);
     o->set("affectedApps", affected);
     o->set("affectedPods", Array::Ptr(new Array));
-    Array::Ptr steps = new Array;
-    for (const auto &step : d.steps) {
-      Object::Ptr s = new Object;
-      Array::Ptr acts = new Array;
-      for (const auto &[action, app] : step) {
-        Object::Ptr a = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-        a->set("action", action);
-        a->set("app", app);
-        acts->add(a);
-      }
-      s->set("actions", acts);
-      steps->add(s);
-    }
-    o->set("steps", steps);
+    o->set("steps", stepsJson(d.steps));
     size_t current = std::min(d.stepsDone, d.steps.empty() ? 0 : d.steps.size() - 1);
-    Array::Ptr currentActions = new Array;
-    if (!d.steps.empty()) {
-      for (const auto &[action, app] : d.steps[current]) {
-        Object::Ptr a = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-        a->set("action", action);
-        a->set("app", app);
-        a->set("readinessCheckResults", Array::Ptr(new Array));
-        currentActions->add(a);
-      }
-    }
-    o->set("currentActions", currentActions);
+    o->set("currentActions", d.steps.empty() ? Array::Ptr(new Array) : actionsJson(d.steps[current], true));
     o->set("currentStep", static_cast<int>(current + 1));
     o->set("totalSteps", static_cast<int>(d.steps.size()));
     out->add(o);

@@ -88,6 +88,31 @@ inline bool flag(const std::map<std::string, std::vector<std::string>> &q, const
   return v == "true" || v == "True" || v == "1" || v.empty();
 }
 
+// A deployment step's actions as Marathon writes them: [{"action", "app"}]
+// (with readinessCheckResults where /v2/deployments shows them).
+inline Array::Ptr actionsJson(const std::vector<std::pair<std::string, std::string>> &step, bool readiness = false) {
+  Array::Ptr acts = new Array;
+  for (const auto &[action, app] : step) {
+    Object::Ptr a = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    a->set("action", action);
+    a->set("app", app);
+    if (readiness) a->set("readinessCheckResults", Array::Ptr(new Array));
+    acts->add(a);
+  }
+  return acts;
+}
+
+// A plan's steps: [{"actions": [...]}].
+inline Array::Ptr stepsJson(const std::vector<std::vector<std::pair<std::string, std::string>>> &steps) {
+  Array::Ptr out = new Array;
+  for (const auto &step : steps) {
+    Object::Ptr s = new Object;
+    s->set("actions", actionsJson(step));
+    out->add(s);
+  }
+  return out;
+}
+
 inline std::string problemsJson(const std::vector<Problem> &problems) {
   Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   o->set("message", std::string("Object is not valid"));

@@ -906,14 +906,7 @@ void Scheduler::act() {
         Object::Ptr e = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
         e->set("plan", planView(d));
         Object::Ptr step = new Object;
-        Array::Ptr acts = new Array;
-        for (const auto &[action, app] : d.steps[d.stepsDone]) {
-          Object::Ptr x = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-          x->set("action", action);
-          x->set("app", app);
-          acts->add(x);
-        }
-        step->set("actions", acts);
+        step->set("actions", actionsJson(d.steps[d.stepsDone]));
         e->set("currentStep", step);
         events_.publish("deployment_step_success", e);
       }
