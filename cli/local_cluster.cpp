@@ -654,14 +654,19 @@ Status clusterDown(const std::string &stateDir, const std::string &name) {
     stopped = static_cast<int>(pids.size());
     if (!killed.empty()) std::printf("%zu dcosd did not stop within 25 s and were killed\n", killed.size());
   }
-  // Whatever else still runs in the namespaces (a server a killed dcosd left).
-  for (const auto &ns : namespaces) {
-    auto pids = run({"ip", "netns", "pids", ns});
-    if (!pids) continue;
+  // Whatever else still runs in the namespaces (a server a killed dcosd
+  // left, tasks and their supervisors), looked at again until none is left:
+  // a supervisor may start a process while the first ones stop.
+  for (int pass = 0; pass < 3; ++pass) {
     std::vector<pid_t> left;
-    std::istringstream in(*pids);
-    pid_t p;
-    while (in >> p) left.push_back(p);
+    for (const auto &ns : namespaces) {
+      auto pids = run({"ip", "netns", "pids", ns});
+      if (!pids) continue;
+      std::istringstream in(*pids);
+      pid_t p;
+      while (in >> p) left.push_back(p);
+    }
+    if (left.empty()) break;
     stopProcesses(left, 5s);
   }
   std::vector<std::string> problems;
@@ -674,6 +679,11 @@ Status clusterDown(const std::string &stateDir, const std::string &name) {
   }
   std::error_code ec;
   fs::remove_all(stateDir + "/" + name, ec);
+  if (ec) {
+    // A file made while the walk went (a last log line): once more.
+    ec.clear();
+    fs::remove_all(stateDir + "/" + name, ec);
+  }
   if (ec) problems.push_back("cannot remove " + stateDir + "/" + name + ": " + ec.message());
   if (!problems.empty()) return makeError("cluster " + text::quote(name) + " is partly down:\n  " + text::join(problems, "\n  "));
   std::printf("cluster \"%s\" is down: %d dcosd stopped, %zu namespaces and the host link %s removed\n", name.c_str(),

@@ -245,6 +245,19 @@ std::vector<pid_t> stopProcesses(const std::vector<pid_t> &pids, std::chrono::mi
       pidfdSignal(t.fd, SIGKILL);
       left.push_back(t.pid);
     }
+  }
+  // Killed is not yet gone: a loaded machine takes a while to tear down a
+  // process of many threads, which still holds its files and mounts meanwhile.
+  auto killDeadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (auto &t : targets) {
+    while (!t.gone) {
+      pollfd p{t.fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0 || std::chrono::steady_clock::now() >= killDeadline) {
+        int status;
+        ::waitpid(t.pid, &status, WNOHANG);
+        t.gone = true;
+      }
+    }
     ::close(t.fd);
   }
   return left;

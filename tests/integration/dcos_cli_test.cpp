@@ -374,6 +374,7 @@ TEST_CASE("dcos marathon and dcos task against a local cluster", "[cluster]") {
   CHECK_THAT(removed.err, Catch::Contains("App '/cli/web' does not exist"));
 
   auto down = runDcos({"cluster", "down", "--name", kName, "--state-dir", c.state.path()}, 60s);
+  INFO(down.out << down.err);
   CHECK(down.status == 0);
 }
 
