@@ -61,6 +61,14 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+std::string asciiLower(std::string_view s) {
+  std::string out(s);
+  for (auto &c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 bool startsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 bool endsWith(std::string_view s, std::string_view suffix) {

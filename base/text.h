@@ -26,6 +26,9 @@ bool endsWith(std::string_view s, std::string_view suffix);
 // ASCII case-insensitive equality (header names, HTTP tokens).
 bool iequals(std::string_view a, std::string_view b);
 
+// ASCII letters lower-cased, every other byte as it is.
+std::string asciiLower(std::string_view s);
+
 // A URL query ("a=1&b=x%20y&a=2"), percent- and plus-decoded: each key's
 // values in order (a key given twice, as `embed` is, has two).
 std::map<std::string, std::vector<std::string>> parseQuery(std::string_view query);

@@ -181,10 +181,19 @@ Status writeConfigs(const LocalCluster &c) {
 
 Status startNode(LocalCluster &c, LocalNode &n, const UpOptions &o) {
   std::string dir = c.nodeDir(n);
+  // The node and its tasks resolve through the masters' DNS, as a node of
+  // an image does (resolved, its DNS the masters).
+  std::string resolv = "# written by dcos cluster up: the masters' DNS\n";
+  int listed = 0;
+  for (const auto &m : c.nodes) {
+    if (m.role == "master" && listed++ < 3) resolv += "nameserver " + m.address + "\n";
+  }
+  resolv += "options timeout:2 attempts:2\n";
+  if (auto s = writeFile(dir + "/etc/resolv.conf", resolv); !s) return s.error().wrap(n.hostname);
   auto pid = spawnInNetns(n.netns,
                           {o.dcosd, "--config-dir", dir + "/etc", "--state-dir", dir + "/state", "--plugin-dir",
                            o.pluginDir},
-                          dir + "/dcosd.log");
+                          dir + "/dcosd.log", dir + "/etc/resolv.conf");
   if (!pid) return pid.error().wrap(n.hostname);
   n.pid = *pid;
   return writeFile(c.dir + "/state.json", c.stateJson());
@@ -305,7 +314,7 @@ std::string LocalCluster::clusterJson() const {
   zones->set("public", networks(base + "128/26"));
   o->set("zones", zones);
   o->set("operators", networks(base + "192/26"));
-  o->set("resolvers", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
+  o->set("resolvers", array(resolvers));
   return stringify(o);
 }
 
@@ -344,6 +353,7 @@ std::string LocalCluster::stateJson() const {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   o->set("name", name);
   o->set("network", network);
+  o->set("resolvers", array(resolvers));
   o->set("host_address", hostAddress);
   o->set("bridge_netns", bridgeNetns);
   o->set("host_link", hostLink);
@@ -381,6 +391,13 @@ Result<LocalCluster> planCluster(const UpOptions &o) {
   LocalCluster c;
   c.name = name;
   c.network = o.network;
+  for (const auto &r : o.resolvers) {
+    unsigned char buf[16];
+    if (::inet_pton(AF_INET, r.c_str(), buf) != 1 && ::inet_pton(AF_INET6, r.c_str(), buf) != 1) {
+      return makeError("--resolvers: not an IP address: " + text::quote(r));
+    }
+  }
+  c.resolvers = o.resolvers;
   c.hostAddress = *base + "254";
   c.bridgeNetns = "dcos-" + name + "-net";
   c.hostLink = "dcos-" + name;
@@ -412,6 +429,9 @@ Result<LocalCluster> loadCluster(const std::string &stateDir, const std::string 
     LocalCluster c;
     c.name = o->getValue<std::string>("name");
     c.network = o->getValue<std::string>("network");
+    if (auto rs = o->getArray("resolvers")) {
+      for (size_t i = 0; i < rs->size(); ++i) c.resolvers.push_back(rs->getElement<std::string>(static_cast<unsigned>(i)));
+    }
     c.hostAddress = o->getValue<std::string>("host_address");
     c.bridgeNetns = o->getValue<std::string>("bridge_netns");
     c.hostLink = o->getValue<std::string>("host_link");

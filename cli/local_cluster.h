@@ -37,6 +37,7 @@ struct LocalNode {
 struct LocalCluster {
   std::string name;
   std::string network;  // a.b.c.0/24
+  std::vector<std::string> resolvers;  // cluster.json's: the masters' DNS forwards to them
   std::string hostAddress;
   std::string bridgeNetns;
   std::string hostLink;
@@ -59,6 +60,7 @@ struct UpOptions {
   int publicAgents = 1;
   bool sizeGiven = false;  // any of the counts given on the command line
   std::string network = "172.31.254.0/24";
+  std::vector<std::string> resolvers;  // --resolvers
   std::string stateDir = "/var/lib/dcos-local";
   std::string dcosd;      // path of the dcosd binary
   std::string pluginDir;  // where its plugins are

@@ -78,6 +78,9 @@ Options:
                            link (default 172.31.254.0/24): masters .11 on,
                            private agents .65 on, public agents .129 on, the
                            host .254
+      --resolvers IP[,IP]  upstream DNS servers, where the masters' DNS
+                           forwards names outside the cluster's domain
+                           (default none: it refuses them)
       --state-dir DIR      where clusters keep their state (default
                            /var/lib/dcos-local; the cluster's is DIR/NAME)
       --dcosd PATH         the dcosd binary (default: the one beside this
@@ -128,7 +131,7 @@ std::pair<std::string, std::string> defaultDaemon() {
 int clusterUpCommand(int argc, char **argv) {
   Args a = parseArgs(argc, argv, 3,
                  {"masters", "private-agents", "public-agents", "name", "network", "state-dir", "dcosd", "plugin-dir",
-                  "timeout"},
+                  "timeout", "resolvers"},
                  {"help"});
   if (has(a, "help")) return std::printf("%s", kUpHelp), kOk;
   if (!a.error.empty()) return usage(a.error, "dcos cluster up");
@@ -147,6 +150,17 @@ int clusterUpCommand(int argc, char **argv) {
   o.sizeGiven = a.options.count("masters") + a.options.count("private-agents") + a.options.count("public-agents") > 0;
   o.name = option(a, "name", "local");
   o.network = option(a, "network", o.network);
+  if (a.options.count("resolvers") != 0) {
+    std::string list = option(a, "resolvers", "");
+    size_t start = 0;
+    while (start <= list.size()) {
+      size_t comma = list.find(',', start);
+      std::string one = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!one.empty()) o.resolvers.push_back(one);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
   o.stateDir = option(a, "state-dir", o.stateDir);
   auto [dcosd, plugins] = defaultDaemon();
   o.dcosd = option(a, "dcosd", dcosd);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -121,7 +122,7 @@ Status runLogged(const std::vector<std::string> &argv, const std::string &logFil
 }
 
 Result<pid_t> spawnInNetns(const std::string &netns, const std::vector<std::string> &argv,
-                           const std::string &logFile) {
+                           const std::string &logFile, const std::string &resolvConf) {
   std::string nsPath = "/run/netns/" + netns;
   int nsFd = ::open(nsPath.c_str(), O_RDONLY | O_CLOEXEC);
   if (nsFd < 0) return makeError("cannot open " + nsPath + ": " + std::strerror(errno), errno);
@@ -148,6 +149,14 @@ Result<pid_t> spawnInNetns(const std::string &netns, const std::vector<std::stri
       ::_exit(127);
     };
     if (::setns(nsFd, CLONE_NEWNET) != 0) fail("setns");
+    if (!resolvConf.empty()) {
+      // Mounts made here stay here; the host's still reach us (slave).
+      if (::unshare(CLONE_NEWNS) != 0) fail("unshare(CLONE_NEWNS)");
+      if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) fail("mount --make-rslave /");
+      if (::mount(resolvConf.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0) {
+        fail("bind-mounting the node's resolv.conf on /etc/resolv.conf");
+      }
+    }
     ::setsid();
     int null = ::open("/dev/null", O_RDONLY);
     if (null >= 0) ::dup2(null, STDIN_FILENO);

@@ -24,9 +24,12 @@ Status runLogged(const std::vector<std::string> &argv, const std::string &logFil
 
 // Starts argv detached (own session, stdin /dev/null, stdout and stderr
 // appended to `logFile`) inside the network namespace /run/netns/<netns>.
+// With `resolvConf`, in a mount namespace of its own where that file is
+// /etc/resolv.conf (as `ip netns exec` does with /etc/netns/<name>/), so
+// the daemon and everything it starts resolve through the servers it names.
 // Returns the daemon's pid.
 Result<pid_t> spawnInNetns(const std::string &netns, const std::vector<std::string> &argv,
-                           const std::string &logFile);
+                           const std::string &logFile, const std::string &resolvConf = "");
 
 // True when `pid` runs and its command line contains `needle`.
 bool processRuns(pid_t pid, const std::string &needle);

@@ -127,6 +127,10 @@ Poco::JSON::Object::Ptr clusterObject(const ClusterConfig &c) {
   agents->set("allow_root_tasks", c.allowRootTasks);
   o->set("agents", agents);
   o->set("resolvers", toArray(c.resolvers));
+  Poco::JSON::Object::Ptr dns = new Poco::JSON::Object;
+  dns->set("domain", c.dnsDomain);
+  dns->set("ttl", c.dnsTtl);
+  o->set("dns", dns);
   Poco::JSON::Object::Ptr zk = new Poco::JSON::Object;
   zk->set("client_port", c.zookeeper.clientPort);
   zk->set("peer_port", c.zookeeper.peerPort);
@@ -220,6 +224,21 @@ bool isName(const std::string &s) {
   return true;
 }
 
+// Labels of 1 to 63 letters, digits and dashes (not at either end), at most
+// 200 bytes in all: room for the names built under it.
+bool isDnsDomain(const std::string &s) {
+  if (s.empty() || s.size() > 200) return false;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t dot = s.find('.', start);
+    std::string l = text::asciiLower(s.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (!isName(l)) return false;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return true;
+}
+
 Result<PortRange> parsePortRange(const std::string &s) {
   auto number = [](std::string_view part, unsigned &out) {
     auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), out);
@@ -294,6 +313,17 @@ Result<ClusterConfig> parseCluster(const std::string &text, const std::string &f
     agents->done();
   }
   c.resolvers = stringList(root, "resolvers", Need::Optional, checkIp);
+  if (auto dns = root.object("dns", Need::Optional)) {
+    if (auto domain = dns->string("domain", Need::Optional)) {
+      if (!isDnsDomain(*domain)) {
+        dns->fail("domain", "not a DNS domain (labels of letters, digits and dashes, dot-separated): " +
+                                text::quote(*domain));
+      }
+      c.dnsDomain = text::asciiLower(*domain);
+    }
+    c.dnsTtl = static_cast<int>(dns->integer("ttl", Need::Optional, 0, 86400).value_or(60));
+    dns->done();
+  }
   if (auto zk = root.object("zookeeper", Need::Optional)) {
     auto port = [&](const char *key, uint16_t fallback) {
       return static_cast<uint16_t>(zk->integer(key, Need::Optional, 1, 65535).value_or(fallback));

@@ -42,6 +42,8 @@ struct ClusterConfig {
   std::vector<PortRange> publicUdpPorts;
   std::vector<PortRange> agentPorts{{31000, 32000}};  // port resources offered by agents
   std::vector<std::string> resolvers;                 // upstream DNS servers
+  std::string dnsDomain = "mesos";                    // dns.domain: the zone the masters answer for
+  int dnsTtl = 60;                                    // dns.ttl: of every record in it, seconds
   bool allowRootTasks = false;  // agents.allow_root_tasks: may a task run as root
   ZooKeeperConfig zookeeper;
   // "m1:2181,m2:2181,...": where every node finds the ensemble.

@@ -22,6 +22,8 @@ packages=(
   ipxe-qemu
   # firewall tests: nft to read rulesets back, ip for network namespaces
   nftables iproute2
+  # DNS tests and benchmark: dig, dnsperf, and NSD as the peer to beat
+  bind9-dnsutils dnsperf nsd
   # fuzzing (tests/fuzz): clang 16 with libFuzzer and the sanitizers' runtimes
   # (clang 14 refuses C++20's lambdas that capture structured bindings)
   clang-16 libclang-rt-16-dev

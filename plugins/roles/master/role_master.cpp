@@ -21,7 +21,8 @@ class Master : public dcos::sdk::Role {
       "attributes": {},
       "modules": [
         {"name": "zookeeper", "await_healthy": true},
-        {"name": "scheduler"}
+        {"name": "scheduler"},
+        {"name": "dns"}
       ],
       "image": {
         "packages": ["libzookeeper-java", "default-jre-headless"],
