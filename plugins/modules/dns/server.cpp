@@ -455,7 +455,32 @@ std::string Server::forward(const std::string &packet, bool tcpClient) {
       }
       ::close(fd);
     }
-    if (!answer.empty()) return withId(answer, clientId);
+    if (!answer.empty()) {
+      // An answer fetched over TCP may not fit the UDP client: TC, and the
+      // client asks again over TCP.
+      if (!tcpClient) {
+        Parsed p = parseQuery(reinterpret_cast<const uint8_t *>(packet.data()), packet.size());
+        size_t limit = p.status == Parsed::Status::Ok ? p.query.udpSize : 512;
+        if (answer.size() > limit) {
+          Response r;
+          r.id = clientId;
+          r.opcode = p.query.opcode;
+          r.rd = p.query.rd;
+          r.ra = true;
+          r.edns = p.query.edns;
+          if (p.status == Parsed::Status::Ok) r.question = p.query.question;
+          // One record too many for the limit: encode sets TC and drops them.
+          Record filler{r.question ? r.question->name : "", type::kTXT, 0,
+                        std::vector<std::string>(static_cast<size_t>(limit / 255 + 2), std::string(255, 'x'))};
+          r.answer.push_back(filler);
+          truncated_.fetch_add(1, std::memory_order_relaxed);
+          return encode(r, limit);
+        }
+      }
+      std::string out = withId(answer, clientId);
+      if (out.size() > 3) out[3] = static_cast<char>(out[3] | 0x80);  // RA: this server recursed for the client
+      return out;
+    }
   }
   servFail_.fetch_add(1, std::memory_order_relaxed);
   Parsed p = parseQuery(reinterpret_cast<const uint8_t *>(packet.data()), packet.size());
