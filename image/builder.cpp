@@ -314,11 +314,15 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
   };
   std::string rootUuid = uuid();
   std::string espUuid = uuid();
-  // The cluster's upstream resolvers are the node's DNS servers; no
-  // multicast name lookups in a datacenter (LLMNR would hold up every
-  // lookup of a single-label name that DNS cannot answer).
+  // The masters' DNS is the node's first: it answers the cluster's domain
+  // (which resolved routes to it, ~domain) and forwards the rest to the
+  // cluster's resolvers, which follow as the fallback while no master
+  // answers. No multicast name lookups in a datacenter (LLMNR would hold
+  // up every lookup of a single-label name that DNS cannot answer).
   std::string resolved = "[Resolve]\nLLMNR=no\nMulticastDNS=no\n";
-  if (!cluster->resolvers.empty()) resolved += "DNS=" + text::join(cluster->resolvers, " ") + "\n";
+  std::vector<std::string> servers = cluster->masters;
+  servers.insert(servers.end(), cluster->resolvers.begin(), cluster->resolvers.end());
+  resolved += "DNS=" + text::join(servers, " ") + "\nDomains=~" + cluster->dnsDomain + "\n";
   std::vector<std::pair<std::string, std::string>> files = {
       {"/etc/dcos/cluster.json", config::clusterToJson(*cluster) + "\n"},
       {"/etc/dcos/image-role", o.role + "\n"},

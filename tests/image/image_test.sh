@@ -146,7 +146,10 @@ grep -Eq '^hosts:.*files.*myhostname' <<<"$nss" || fail "nsswitch.conf: no myhos
 link=$(in_image "stat /etc/resolv.conf")
 [[ $link == *'"../run/systemd/resolve/stub-resolv.conf"'* ]] ||
   fail "/etc/resolv.conf is not resolved's stub (the build machine's leaked?): $(in_image "cat /etc/resolv.conf")"
-echo "ok: the image resolves its own name and localhost without DNS; resolv.conf is resolved's stub"
+resolved=$(in_image "cat /etc/systemd/resolved.conf.d/dcos.conf")
+grep -q '^DNS=172.31.240.11' <<<"$resolved" && grep -q '^Domains=~mesos' <<<"$resolved" ||
+  fail "resolved does not ask the masters for mesos.: $resolved"
+echo "ok: the image resolves its own name and localhost without DNS; resolv.conf is resolved's stub, the masters its DNS"
 grep -q '"libzookeeper-java"' "$out/dcos-master.json" || fail "the master image lacks its role's packages"
 grep -q '"libzookeeper-java"' "$out/dcos-agent-private.json" && fail "the agent image has the master's packages"
 
@@ -183,6 +186,10 @@ grep -qE "systemd\[1\]: Started dcosd.service" "$harness_dir/master.serial" || f
 echo "ok: master: dcosd.service ready, healthy, firewall applied, ZooKeeper as dcos-zookeeper.service"
 registered() { grep -q '"address":"172.31.240.65"' <<<"$(api "$master_api" /v1/cluster/nodes)"; }
 wait_until 60 "the agent in the master's /v1/cluster/nodes" registered
+# The master's DNS module follows the agent's record (its HTTP API, as
+# Mesos-DNS's; the guest's port 53 is not forwarded to this host).
+slave_known() { grep -q '"ip":"172.31.240.65"' <<<"$(api "$master_api" /v1/hosts/slave.mesos)"; }
+wait_until 30 "slave.mesos in the master's DNS" slave_known
 wait_healthy "$agent_api" 60 agent
 echo "ok: the agent registered with the master's ZooKeeper over the qemu socket network"
 # A task through the booted agent's API: the systemd executor runs it as

@@ -12,7 +12,7 @@
 // HTTP, Mesos-DNS's API, also under /mesos_dns where the admin router will
 // publish it: /v1/version, /v1/config, /v1/hosts/{host}, /v1/services/{service}.
 // Config (the role's, node.json's modules.dns over it): "port" (53),
-// "listen" (["0.0.0.0", "::"]), "resolvers" (cluster.json's by default;
+// "listen" (the node's address, 127.0.0.1 and ::1), "resolvers" (cluster.json's by default;
 // "ip", "ip:port" or "[ipv6]:port"), "forward_timeout_ms" (2000).
 #include <syslog.h>
 
@@ -210,6 +210,10 @@ class DnsModule : public dcos::sdk::Module {
     int port = config->optValue<int>("port", 53);
     if (port < 1 || port > 65535) throw dcos::sdk::Error("dns config: /port: expected 1 to 65535");
     server_.port = static_cast<uint16_t>(port);
+    // The node's own address and loopback, not the wildcard: resolved's
+    // stub holds 127.0.0.53:53 on the images.
+    server_.listen = {zone_.self, "127.0.0.1", "::1"};
+    if (zone_.self.empty()) server_.listen = {"0.0.0.0", "::"};
     if (auto listen = config->getArray("listen")) {
       server_.listen.clear();
       for (size_t i = 0; i < listen->size(); ++i) server_.listen.push_back(listen->getElement<std::string>(static_cast<unsigned>(i)));

@@ -202,6 +202,33 @@ Answer Zone::lookup(const Question &q) const {
   return out;
 }
 
+std::string Zone::zoneFile() const {
+  std::string out;
+  const std::string ttl = std::to_string(config_.ttl);
+  Soa s = std::get<Soa>(soa(config_.domain).data);
+  out += config_.domain + ". " + ttl + " IN SOA " + s.mname + ". " + s.rname + ". " + std::to_string(s.serial) + " " +
+         std::to_string(s.refresh) + " " + std::to_string(s.retry) + " " + std::to_string(s.expire) + " " +
+         std::to_string(s.minimum) + "\n";
+  out += config_.domain + ". " + ttl + " IN NS ns1." + config_.domain + ".\n";
+  char buf[INET6_ADDRSTRLEN];
+  std::vector<std::string> names;
+  names.reserve(nodes_.size());
+  for (const auto &[name, node] : nodes_) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  for (const auto &name : names) {
+    const Node &n = nodes_.at(name);
+    for (const auto &ip : n.a) out += name + ". " + ttl + " IN A " + ::inet_ntop(AF_INET, ip.data(), buf, sizeof buf) + "\n";
+    for (const auto &ip : n.aaaa) {
+      out += name + ". " + ttl + " IN AAAA " + ::inet_ntop(AF_INET6, ip.data(), buf, sizeof buf) + "\n";
+    }
+    for (const auto &r : n.srv) {
+      out += name + ". " + ttl + " IN SRV " + std::to_string(r.priority) + " " + std::to_string(r.weight) + " " +
+             std::to_string(r.port) + " " + r.target + ".\n";
+    }
+  }
+  return out;
+}
+
 std::vector<Zone::Host> Zone::hosts(const std::string &name) const {
   std::vector<Host> out;
   std::string key = lower(stripDot(name));

@@ -94,6 +94,10 @@ class Zone {
   std::vector<Host> hosts(const std::string &name) const;
   std::vector<Service> services(const std::string &name) const;
 
+  // Every record in master-file form (RFC 1035 section 5), the SOA first:
+  // what another server (NSD, in the benchmark) loads to serve the same.
+  std::string zoneFile() const;
+
   uint32_t serial() const { return serial_; }
   size_t names() const { return nodes_.size(); }
   const ZoneConfig &config() const { return config_; }
