@@ -101,8 +101,7 @@ size_t readName(const uint8_t *data, size_t size, size_t &pos, char *text, size_
 struct Labels {
   std::string_view text;
   size_t count = 0;
-  std::array<uint8_t, kMaxLabels> start{};  // where label i begins in `text`
-  std::array<uint32_t, kMaxLabels> hash{};  // of the suffix from label i, case folded
+  std::array<uint8_t, kMaxLabels> start;  // where label i begins in `text` (not zeroed: hot)
 
   bool split(std::string_view name) {
     if (!name.empty() && name.back() == '.') {
@@ -116,28 +115,16 @@ struct Labels {
     if (name.size() > kMaxNameText) {
       return false;
     }
+    // One pass, no memchr: labels are short.
     size_t begin = 0;
-    for (;;) {
-      size_t dot = name.find('.', begin);
-      size_t end = dot == std::string_view::npos ? name.size() : dot;
-      if (end == begin || end - begin > kMaxLabel) {
-        return false;
+    for (size_t k = 0; k <= name.size(); ++k) {
+      if (k == name.size() || name[k] == '.') {
+        if (k == begin || k - begin > kMaxLabel) {
+          return false;
+        }
+        start[count++] = static_cast<uint8_t>(begin);
+        begin = k + 1;
       }
-      start[count++] = static_cast<uint8_t>(begin);
-      if (dot == std::string_view::npos) {
-        break;
-      }
-      begin = dot + 1;
-    }
-    // FNV-1a over the folded suffix, from the root up: each byte once.
-    uint32_t h = 2166136261u;
-    for (size_t i = count; i-- > 0;) {
-      size_t end = i + 1 < count ? start[i + 1] - 1 : text.size();
-      h = (h ^ static_cast<uint8_t>(end - start[i])) * 16777619u;
-      for (size_t k = start[i]; k < end; ++k) {
-        h = (h ^ static_cast<uint8_t>(fold(text[k]))) * 16777619u;
-      }
-      hash[i] = h;
     }
     return true;
   }
@@ -150,32 +137,42 @@ struct Labels {
 // only to names written before it, so its pointers always point backwards.
 class Encoder {
  public:
-  explicit Encoder(std::string &out) : out_(out) {}
+  // Writes into `out`, which grows as needed; `expected` is what the
+  // message will likely take (sized once, so most writes are plain stores).
+  // finish() cuts `out` to what was written.
+  Encoder(std::string &out, size_t expected) : out_(out) { out_.resize(expected); }
 
-  size_t size() const { return out_.size(); }
-  void put8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  size_t size() const { return pos_; }
+  void finish() { out_.resize(pos_); }
+
+  void put8(uint8_t v) { *room(1) = static_cast<char>(v); }
   void put16(uint16_t v) {
-    char b[2] = {static_cast<char>(v >> 8), static_cast<char>(v)};
-    out_.append(b, 2);
+    char *p = room(2);
+    p[0] = static_cast<char>(v >> 8);
+    p[1] = static_cast<char>(v);
   }
   void put32(uint32_t v) {
-    char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-                 static_cast<char>(v)};
-    out_.append(b, 4);
+    char *p = room(4);
+    p[0] = static_cast<char>(v >> 24);
+    p[1] = static_cast<char>(v >> 16);
+    p[2] = static_cast<char>(v >> 8);
+    p[3] = static_cast<char>(v);
   }
+  void put(const void *data, size_t n) { std::memcpy(room(n), data, n); }
   void set16(size_t at, uint16_t v) {
     out_[at] = static_cast<char>(v >> 8);
     out_[at + 1] = static_cast<char>(v);
   }
+  void setFlag2(uint8_t flag) { out_[2] = static_cast<char>(out_[2] | flag); }
 
   // A mark to go back to: the bytes and the compression entries written
   // after it are forgotten.
   struct Mark {
     size_t size, entries;
   };
-  Mark mark() const { return {out_.size(), entries_}; }
+  Mark mark() const { return {pos_, entries_}; }
   void rewind(Mark m) {
-    out_.resize(m.size);
+    pos_ = m.size;
     entries_ = m.entries;
   }
 
@@ -193,8 +190,7 @@ class Encoder {
       for (size_t i = 0; i < l.count && written == l.count; ++i) {
         for (size_t e = 0; e < entries_; ++e) {
           const Entry &entry = table_[e];
-          if (entry.hash == l.hash[i] && entry.textLength == l.text.size() - l.start[i] &&
-              matches(entry.offset, l.suffix(i))) {
+          if (entry.textLength == l.text.size() - l.start[i] && matches(entry.offset, l.suffix(i))) {
             written = i;
             target = entry.offset;
             break;
@@ -202,21 +198,28 @@ class Encoder {
         }
       }
     }
+    // At most the name's text and 2 bytes: a length for the first label
+    // (the dots become the others), the root or a pointer's second byte.
+    size_t begin = pos_;
+    char *base = room(l.text.size() + 2);
+    char *w = base;
     for (size_t i = 0; i < written; ++i) {
-      size_t at = out_.size();
+      size_t at = begin + static_cast<size_t>(w - base);
       if (at <= kMaxPointerTarget && entries_ < kCompressionEntries) {
-        table_[entries_++] = {l.hash[i], static_cast<uint16_t>(at),
-                              static_cast<uint8_t>(l.text.size() - l.start[i])};
+        table_[entries_++] = {static_cast<uint16_t>(at), static_cast<uint8_t>(l.text.size() - l.start[i])};
       }
       size_t len = l.labelLength(i);
-      put8(static_cast<uint8_t>(len));
-      out_.append(l.text.data() + l.start[i], len);
+      *w++ = static_cast<char>(len);
+      std::memcpy(w, l.text.data() + l.start[i], len);
+      w += len;
     }
     if (written < l.count) {
-      put16(static_cast<uint16_t>(0xc000 | target));
+      *w++ = static_cast<char>(0xc0 | target >> 8);
+      *w++ = static_cast<char>(target);
     } else {
-      put8(0);
+      *w++ = 0;
     }
+    pos_ = begin + static_cast<size_t>(w - base);
     return true;
   }
 
@@ -231,13 +234,13 @@ class Encoder {
     put16(r.type);
     put16(kClassIN);
     put32(r.ttl);
-    size_t rdlength = out_.size();
+    size_t rdlength = pos_;
     put16(0);
     if (!rdata(r)) {
       rewind(start);
       return false;
     }
-    size_t length = out_.size() - rdlength - 2;
+    size_t length = pos_ - rdlength - 2;
     if (length > 0xffff) {
       rewind(start);
       return false;
@@ -255,10 +258,12 @@ class Encoder {
   }
 
  private:
+  // A name (or a name's suffix) written at `offset`. Its length as text
+  // is a cheap filter: only names of the same length are compared, against
+  // the bytes already written.
   struct Entry {
-    uint32_t hash;
     uint16_t offset;
-    uint8_t textLength;  // of the suffix as text, dots included
+    uint8_t textLength;  // dots included
   };
 
   // Whether the name written at `offset` (ours, so well formed) is
@@ -292,13 +297,13 @@ class Encoder {
     switch (r.type) {
       case type::kA:
         if (const auto *a = std::get_if<Ipv4>(&r.data)) {
-          out_.append(reinterpret_cast<const char *>(a->data()), a->size());
+          put(a->data(), a->size());
           return true;
         }
         return false;
       case type::kAAAA:
         if (const auto *a = std::get_if<Ipv6>(&r.data)) {
-          out_.append(reinterpret_cast<const char *>(a->data()), a->size());
+          put(a->data(), a->size());
           return true;
         }
         return false;
@@ -341,7 +346,7 @@ class Encoder {
               return false;
             }
             put8(static_cast<uint8_t>(s.size()));
-            out_.append(s);
+            put(s.data(), s.size());
           }
           return true;
         }
@@ -351,12 +356,24 @@ class Encoder {
     }
   }
 
+  // `n` bytes at the end, the buffer grown (doubled) when they are not there.
+  char *room(size_t n) {
+    if (out_.size() - pos_ < n) {
+      out_.resize(std::max(out_.size() * 2, pos_ + n));
+    }
+    char *p = out_.data() + pos_;
+    pos_ += n;
+    return p;
+  }
+
   std::string &out_;
+  size_t pos_ = 0;
   std::array<Entry, kCompressionEntries> table_;
   size_t entries_ = 0;
 };
 
-// An upper bound of a record's size without compression, for reserve().
+// An upper bound of a record's size without compression: what the buffer
+// starts with.
 size_t recordBound(const Record &r) {
   size_t n = r.name.size() + 2 + 10;
   std::visit(
@@ -413,9 +430,9 @@ uint16_t question(Encoder &e, const Question &q) {
   return 1;
 }
 
-void counts(Encoder &e, bool tc, uint16_t qd, uint16_t an, uint16_t ns, uint16_t ar, std::string &out) {
+void counts(Encoder &e, bool tc, uint16_t qd, uint16_t an, uint16_t ns, uint16_t ar) {
   if (tc) {
-    out[2] = static_cast<char>(out[2] | kTc);
+    e.setFlag2(kTc);
   }
   e.set16(4, qd);
   e.set16(6, an);
@@ -499,8 +516,7 @@ Parsed parseQuery(const uint8_t *data, size_t size) {
 std::string encode(const Response &r, size_t limit) {
   limit = std::clamp(limit, kMinLimit, kMaxMessage);
   std::string out;
-  out.reserve(messageBound(r, limit));
-  Encoder e(out);
+  Encoder e(out, messageBound(r, limit));
   uint16_t rcode = r.extendedRcode != 0 ? r.extendedRcode : static_cast<uint16_t>(r.rcode);
   header(e, r.id, r.opcode, r.aa, r.rd, r.ra, r.cd, rcode);
   uint16_t qd = r.question ? question(e, *r.question) : 0;
@@ -549,21 +565,22 @@ std::string encode(const Response &r, size_t limit) {
     e.opt(r.ednsSize, static_cast<uint8_t>(rcode >> 4));
     ++ar;
   }
-  counts(e, tc, qd, an, ns, ar, out);
+  counts(e, tc, qd, an, ns, ar);
+  e.finish();
   return out;
 }
 
 std::string encodeError(uint16_t id, uint8_t opcode, bool rd, Rcode rcode, const std::optional<Question> &q,
                         bool edns) {
   std::string out;
-  out.reserve(kHeaderSize + (q ? q->name.size() + 2 + 4 : 0) + kOptSize);
-  Encoder e(out);
+  Encoder e(out, kHeaderSize + (q ? q->name.size() + 2 + 4 : 0) + kOptSize);
   header(e, id, opcode, false, rd, false, false, static_cast<uint16_t>(rcode));
   uint16_t qd = q ? question(e, *q) : 0;
   if (edns) {
     e.opt(kEdnsSize, 0);
   }
-  counts(e, false, qd, 0, 0, edns ? 1 : 0, out);
+  counts(e, false, qd, 0, 0, edns ? 1 : 0);
+  e.finish();
   return out;
 }
 
