@@ -17,7 +17,8 @@ agent), asked with dig from inside the cluster:
 - the HTTP API (/v1/hosts, /v1/services, /v1/version, /v1/config, under
   /mesos_dns too);
 - a task reaches another app by http://<app>.marathon.mesos:<port>;
-- the operators' host does not reach a master's port 53.
+- the operators' host does not reach a master's port 53;
+- IPv6: a master answers on ::1.
 
 Its own cluster (name dns, 172.31.241.0/24), taken down at the end. Needs
 root; exits 77 (skipped) without it.
@@ -248,6 +249,10 @@ def main():
     check(len(section(big, "ANSWER")) == 1 and "hhhh" in big, "the large upstream answer over TCP:\n" + big)
     big_edns = dig("big.example.test", "TXT", MASTERS[0], "+bufsize=4096", "+ignore")
     check("hhhh" in big_edns, "the large upstream answer over UDP with EDNS0:\n" + big_edns)
+
+    # IPv6: the master's own ::1 listener (the cluster's network is IPv4).
+    v6 = dig("leader.mesos", "A", "::1", "+short", netns="dcos-dns-m1").split()
+    check(v6 == [leader_ip], "leader.mesos over IPv6: %s" % v6)
 
     # Every master answers the same.
     for m in MASTERS[1:]:
