@@ -19,7 +19,8 @@ const char *kCluster = R"({
   "operators": {"networks": ["192.168.0.0/16"], "ssh": true},
   "public_ports": {"tcp": [80, "443", "10000-10100"], "udp": ["5353"]},
   "agent_ports": ["31000-32000"],
-  "resolvers": ["127.0.0.53", "::1"]
+  "resolvers": ["127.0.0.53", "::1"],
+  "dns": {"domain": "DCOS.Example", "ttl": 5}
 })";
 
 const char *kNode = R"({"role": "master", "address": "10.0.0.1", "hostname": "m1",
@@ -50,6 +51,8 @@ TEST_CASE("a full cluster.json parses with every field", "[config]") {
   CHECK(c->publicTcpPorts == std::vector<config::PortRange>{{80, 80}, {443, 443}, {10000, 10100}});
   CHECK(c->publicUdpPorts == std::vector<config::PortRange>{{5353, 5353}});
   CHECK(c->resolvers.size() == 2);
+  CHECK(c->dnsDomain == "dcos.example");
+  CHECK(c->dnsTtl == 5);
 }
 
 TEST_CASE("cluster.json defaults", "[config]") {
@@ -59,6 +62,20 @@ TEST_CASE("cluster.json defaults", "[config]") {
   CHECK(c->agentPorts == std::vector<config::PortRange>{{31000, 32000}});
   CHECK(c->resolvers.empty());
   CHECK_FALSE(c->operatorSsh);
+  CHECK(c->dnsDomain == "mesos");
+  CHECK(c->dnsTtl == 60);
+}
+
+TEST_CASE("cluster.json's dns: a domain of DNS labels, a TTL in range", "[config]") {
+  auto base = std::string(R"({"cluster_name": "x", "masters": ["127.0.0.1"], "dns": )");
+  CHECK_THAT(clusterError(base + R"({"domain": "bad_domain"}})"), Catch::Contains("cluster.json: /dns/domain: not a DNS domain"));
+  CHECK_THAT(clusterError(base + R"({"domain": "a..b"}})"), Catch::Contains("/dns/domain: not a DNS domain"));
+  CHECK_THAT(clusterError(base + R"({"domain": "-a.b"}})"), Catch::Contains("/dns/domain: not a DNS domain"));
+  CHECK_THAT(clusterError(base + R"({"ttl": -1}})"), Catch::Contains("/dns/ttl: "));
+  CHECK_THAT(clusterError(base + R"({"tll": 5}})"), Catch::Contains("/dns/tll: unknown key"));
+  auto c = config::parseCluster(base + R"({"domain": "cluster.internal"}})");
+  REQUIRE(c.ok());
+  CHECK(c->dnsDomain == "cluster.internal");
 }
 
 TEST_CASE("bad cluster.json names the path and what was expected", "[config]") {
