@@ -26,6 +26,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -429,23 +430,35 @@ class DnsModule : public dcos::sdk::Module {
       }
       if (!app.id.empty()) s.apps[app.id] = app;
     }
-    for (const auto &[key, json] : tasks_->records()) {
-      auto o = tryParse(json);
-      if (!o) continue;
-      ClusterState::Task t;
-      try {
-        t.id = o->optValue<std::string>("id", key);
-        t.appId = o->optValue<std::string>("appId", "");
-        t.agentId = o->optValue<std::string>("agentId", "");
-        t.state = o->optValue<std::string>("state", "");
-        if (auto ports = o->getArray("ports")) {
-          for (size_t i = 0; i < ports->size(); ++i) t.ports.push_back(ports->getElement<int>(static_cast<unsigned>(i)));
-        }
-      } catch (const Poco::Exception &) {
+    // Tasks: parsed once per version of their record (10,000 records
+    // parsed on every rebuild would cost a rebuild 100 ms and more).
+    std::map<std::string, std::pair<std::string, std::optional<ClusterState::Task>>> parsed;
+    for (auto &[key, json] : tasks_->records()) {
+      auto cached = taskCache_.find(key);
+      if (cached != taskCache_.end() && cached->second.first == json) {
+        if (cached->second.second) s.tasks.push_back(*cached->second.second);
+        parsed.emplace(key, std::move(cached->second));
         continue;
       }
-      s.tasks.push_back(std::move(t));
+      std::optional<ClusterState::Task> task;
+      if (auto o = tryParse(json)) {
+        ClusterState::Task t;
+        try {
+          t.id = o->optValue<std::string>("id", key);
+          t.appId = o->optValue<std::string>("appId", "");
+          t.agentId = o->optValue<std::string>("agentId", "");
+          t.state = o->optValue<std::string>("state", "");
+          if (auto ports = o->getArray("ports")) {
+            for (size_t i = 0; i < ports->size(); ++i) t.ports.push_back(ports->getElement<int>(static_cast<unsigned>(i)));
+          }
+          task = std::move(t);
+        } catch (const Poco::Exception &) {
+        }
+      }
+      if (task) s.tasks.push_back(*task);
+      parsed.emplace(key, std::make_pair(std::move(json), std::move(task)));
     }
+    taskCache_.swap(parsed);
     return s;
   }
 
@@ -558,6 +571,8 @@ class DnsModule : public dcos::sdk::Module {
   std::unique_ptr<Collection> tasks_, apps_, agents_;
   dcos::coord::WatchId leaderWatch_{};
   std::string leader_;  // the builder thread's
+  // The builder thread's: each task record as last read, and what it parsed to.
+  std::map<std::string, std::pair<std::string, std::optional<ClusterState::Task>>> taskCache_;
   std::thread builder_;
   std::mutex mutex_;
   std::condition_variable wake_;
