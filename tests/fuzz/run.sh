@@ -1,6 +1,6 @@
 #!/bin/bash
 # Builds the libFuzzer targets in a clang build of their own and runs each
-# for SECONDS (default 60), both at once, from a copy of the seed corpus in
+# for SECONDS (default 60), all at once, from a copy of the seed corpus in
 # a scratch dir (the source tree is never written). Fails on any crash,
 # leak, sanitizer report, timeout or failed check; prints each target's
 # figures (runs, execs/s, coverage, corpus size) and, on a failure, where
@@ -16,7 +16,7 @@ seconds=${1:-60}
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 build=${2:-$src/build-fuzz}
-targets=(app_fuzz scheduler_fuzz)
+targets=(app_fuzz scheduler_fuzz dns_fuzz)
 
 # clang 16: the scheduler's code captures structured bindings in lambdas
 # (C++20), which clang 14 refuses.
@@ -53,10 +53,15 @@ for t in "${targets[@]}"; do
   cp "$here/corpus/$t/"* "$work/$t/corpus/"
   seeds=$(ls "$work/$t/corpus" | wc -l)
   echo "$seeds" >"$work/$t/seeds"
-  # Inputs up to 64 KiB (the deep-nesting seeds are 20 KiB); a request
-  # taking over 10 s is a finding too.
+  # Marathon's keys for the targets that read JSON; a DNS packet has none.
+  dict=()
+  case $t in
+    app_fuzz | scheduler_fuzz) dict=(-dict="$here/marathon.dict") ;;
+  esac
+  # Inputs up to 64 KiB (the deep-nesting seeds are 20 KiB; a DNS message
+  # over TCP is up to 65535 bytes); a request taking over 10 s is a finding too.
   (cd "$work/$t" && exec "$build/tests/fuzz/$t" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
-     -rss_limit_mb=2048 -dict="$here/marathon.dict" -artifact_prefix="$work/$t/artifacts/" -print_final_stats=1 \
+     -rss_limit_mb=2048 ${dict[@]+"${dict[@]}"} -artifact_prefix="$work/$t/artifacts/" -print_final_stats=1 \
      corpus >"$work/$t/log" 2>&1) &
   pids+=($!)
 done
