@@ -111,8 +111,9 @@ class Collection {
   }
 
   // Reads what is stale; false when ZooKeeper did not answer (the records
-  // kept are the last ones read).
-  bool refresh() {
+  // kept are the last ones read). `changed` is set when a record came, went
+  // or changed.
+  bool refresh(bool &changed) {
     bool listStale;
     {
       std::lock_guard l(mutex_);
@@ -137,7 +138,7 @@ class Collection {
           continue;
         }
         zk_->unwatch(it->second);
-        records_.erase(it->first);
+        if (records_.erase(it->first) != 0) changed = true;
         stale_.erase(it->first);
         it = watches_.erase(it);
       }
@@ -169,9 +170,13 @@ class Collection {
     for (size_t i = 0; i < toRead.size(); ++i) {
       if (watches_.count(toRead[i]) == 0) continue;
       if (got[i]) {
-        records_[toRead[i]] = *got[i];
+        auto &r = records_[toRead[i]];
+        if (r != *got[i]) {
+          r = std::move(*got[i]);
+          changed = true;
+        }
       } else if (dcos::coord::codeOf(got[i].error()) == dcos::coord::Code::NoNode) {
-        records_.erase(toRead[i]);
+        if (records_.erase(toRead[i]) != 0) changed = true;
       } else {
         stale_.insert(toRead[i]);
         ok = false;
@@ -244,7 +249,7 @@ class DnsModule : public dcos::sdk::Module {
     dns_ = std::make_unique<Server>(server_);
     // An empty zone (the SOA, the masters) from the start: the names of
     // the zone are answered, never forwarded, before ZooKeeper is read.
-    dns_->setZone(Zone::build(zone_, baseState(), 1));
+    dns_->setZone(Zone::build(zone_, baseState(), 1, false));
     auto started = dns_->start();
     if (!started && server_.listen.size() > 1) {
       // No IPv6 in this network namespace: IPv4 alone, said so.
@@ -259,7 +264,7 @@ class DnsModule : public dcos::sdk::Module {
           if (l.find(':') == std::string::npos) v4.listen.push_back(l);
         }
         dns_ = std::make_unique<Server>(v4);
-        dns_->setZone(Zone::build(zone_, baseState(), 1));
+        dns_->setZone(Zone::build(zone_, baseState(), 1, false));
         started = dns_->start();
       }
     }
@@ -282,20 +287,28 @@ class DnsModule : public dcos::sdk::Module {
       }
       changed();
     });
+    // Routes before watches and threads: a refused route fails the start
+    // with nothing running.
+    for (const char *prefix : {"/v1/version", "/v1/config", "/v1/hosts", "/v1/services", "/mesos_dns"}) {
+      host_.httpRoute(prefix, &DnsModule::serve, this);
+    }
     tasks_->watch();
     apps_->watch();
     agents_->watch();
     builder_ = std::thread([this] { build(); });
-    for (const char *prefix : {"/v1/version", "/v1/config", "/v1/hosts", "/v1/services", "/mesos_dns"}) {
-      host_.httpRoute(prefix, &DnsModule::serve, this);
-    }
     host_.info("dns for " + zone_.domain + ". on port " + std::to_string(server_.port) +
                (server_.resolvers.empty() ? ", forwarding nothing" : ", forwarding to " + dcos::text::join(server_.resolvers, ", ")));
   }
 
+  // A failed start is not followed by stop(): the threads and watches it
+  // made go here, before the members they use.
+  ~DnsModule() override { stop(); }
+
   void stop() override {
     {
       std::lock_guard l(mutex_);
+      if (stopped_) return;
+      stopped_ = true;
       stopping_ = true;
     }
     wake_.notify_all();
@@ -334,9 +347,10 @@ class DnsModule : public dcos::sdk::Module {
         }
         dirty_ = false;
       }
-      bool ok = agents_->refresh();
-      ok = apps_->refresh() && ok;
-      ok = tasks_->refresh() && ok;
+      bool changed = false;
+      bool ok = agents_->refresh(changed);
+      ok = apps_->refresh(changed) && ok;
+      ok = tasks_->refresh(changed) && ok;
       bool leaderStale;
       {
         std::lock_guard l(mutex_);
@@ -345,12 +359,15 @@ class DnsModule : public dcos::sdk::Module {
       }
       if (leaderStale) {
         auto r = zk_->get("/dcos/scheduler/leader");
+        std::string before = leader_;
         if (r) {
           auto o = tryParse(r->first);
           leader_ = o ? o->optValue<std::string>("address", "") : "";
         } else if (dcos::coord::codeOf(r.error()) == dcos::coord::Code::NoNode) {
           leader_.clear();
-        } else {
+        }
+        changed = changed || leader_ != before;
+        if (!r && dcos::coord::codeOf(r.error()) != dcos::coord::Code::NoNode) {
           std::lock_guard l(mutex_);
           leaderStale_ = true;
           ok = false;
@@ -361,8 +378,11 @@ class DnsModule : public dcos::sdk::Module {
         std::lock_guard l(mutex_);
         dirty_ = true;
       }
-      dns_->setZone(Zone::build(zone_, state(), ++serial));
+      // Rebuilt when something changed, and once the first whole read is
+      // in (the zone is complete from then on: NXDOMAIN means no such name).
+      const bool first = ok && !everBuilt;
       everBuilt = everBuilt || ok;
+      if (changed || first) dns_->setZone(Zone::build(zone_, state(), ++serial, everBuilt));
       reportHealth(lastHealth, everBuilt);
       // Coalescing: the changes of the next 20 ms make one rebuild.
       std::unique_lock l(mutex_);
@@ -515,7 +535,7 @@ class DnsModule : public dcos::sdk::Module {
       o->set("SOARefresh", 60);
       o->set("SOARetry", 600);
       o->set("SOAExpire", 86400);
-      o->set("SOAMinttl", static_cast<int>(zone_.ttl));
+      o->set("SOAMinttl", static_cast<int>(zone_.negativeTtl));
       o->set("IPSources", Array::Ptr(new Array));
       return reply(200, stringify(o));
     }
@@ -579,6 +599,7 @@ class DnsModule : public dcos::sdk::Module {
   bool dirty_ = true;
   bool leaderStale_ = true;
   bool stopping_ = false;
+  bool stopped_ = false;
 };
 
 }  // namespace

@@ -19,7 +19,8 @@ namespace {
 
 constexpr size_t kTcpLimit = 65535;
 constexpr int kMaxTcpConnections = 256;
-constexpr int kTcpIdleMs = 10'000;
+constexpr int kTcpIdleMs = 10'000;     // between messages
+constexpr int kTcpMessageMs = 5'000;   // for a message once its length came
 
 struct Address {
   sockaddr_storage ss{};
@@ -80,12 +81,17 @@ Result<int> bindSocket(const Address &a, int type) {
   return fd;
 }
 
-bool readFull(int fd, void *buf, size_t n, int timeoutMs) {
+// Reads n bytes by `deadline` (the whole message, not each piece: a client
+// dribbling a byte at a time is cut off all the same).
+bool readFull(int fd, void *buf, size_t n, std::chrono::steady_clock::time_point deadline) {
   auto *p = static_cast<uint8_t *>(buf);
   size_t got = 0;
   while (got < n) {
+    int left = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    if (left <= 0) return false;
     pollfd pfd{fd, POLLIN, 0};
-    int r = ::poll(&pfd, 1, timeoutMs);
+    int r = ::poll(&pfd, 1, left);
     if (r <= 0) return false;
     ssize_t k = ::recv(fd, p + got, n - got, 0);
     if (k <= 0) {
@@ -96,6 +102,8 @@ bool readFull(int fd, void *buf, size_t n, int timeoutMs) {
   }
   return true;
 }
+
+std::chrono::steady_clock::time_point after(int ms) { return std::chrono::steady_clock::now() + std::chrono::milliseconds(ms); }
 
 bool writeFull(int fd, const void *buf, size_t n) {
   const auto *p = static_cast<const uint8_t *>(buf);
@@ -179,7 +187,7 @@ Reply respond(const Zone *zone, const uint8_t *packet, size_t size, bool tcp, bo
     out.bytes = encode(r, tcp ? kTcpLimit : q.udpSize);
     return out;
   }
-  if (q.question.type == type::kAXFR) {
+  if (q.question.type == type::kAXFR || q.question.type == 251 /* IXFR */) {
     r.rcode = Rcode::NotImp;
     out.rcode = r.rcode;
     out.bytes = encode(r, tcp ? kTcpLimit : q.udpSize);
@@ -299,7 +307,8 @@ void Server::udpLoop(int fd) {
                  [fd, peer, plen](const std::string &answer) {
                    (void)::sendto(fd, answer.data(), answer.size(), MSG_DONTWAIT,
                                   reinterpret_cast<const sockaddr *>(&peer), plen);
-                 }});
+                 },
+                 {}});
         continue;
       }
       if (r.rcode == Rcode::FormErr) formErr_.fetch_add(1, std::memory_order_relaxed);
@@ -317,8 +326,10 @@ void Server::udpLoop(int fd) {
     int sent = 0;
     while (sent < out) {
       int k = ::sendmmsg(fd, outMsgs.data() + sent, static_cast<unsigned>(out - sent), MSG_DONTWAIT);
-      if (k <= 0) break;  // a full socket buffer: those answers are lost, as UDP allows
-      sent += k;
+      if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;  // a full buffer: lost, as UDP allows
+      // One peer that cannot be sent to (unreachable, refused by a rule)
+      // costs its own answer only.
+      sent += k > 0 ? k : 1;
     }
   }
 }
@@ -330,24 +341,40 @@ void Server::tcpAccept(int fd) {
     if (pfd[1].revents != 0) return;
     if ((pfd[0].revents & POLLIN) == 0) continue;
     int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) continue;
+    if (c < 0) {
+      // Out of descriptors: the pending connection stays readable and poll
+      // would spin; a pause lets others close.
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        pollfd stop{stopFd_, POLLIN, 0};
+        (void)::poll(&stop, 1, 100);
+      }
+      continue;
+    }
+    // A client that does not read its answers holds a thread 5 s at most.
+    timeval sendTimeout{5, 0};
+    (void)::setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, sizeof sendTimeout);
     std::lock_guard lock(mutex_);
     if (stopping_ || static_cast<int>(connections_.size()) >= kMaxTcpConnections) {
       ::close(c);
       continue;
     }
     connections_.push_back(c);
-    connectionThreads_.emplace_back([this, c] { tcpConnection(c); });
+    try {
+      connectionThreads_.emplace_back([this, c] { tcpConnection(c); });
+    } catch (const std::system_error &) {
+      connections_.pop_back();
+      ::close(c);
+    }
   }
 }
 
 void Server::tcpConnection(int fd) {
   for (;;) {
     uint8_t len[2];
-    if (!readFull(fd, len, 2, kTcpIdleMs)) break;
+    if (!readFull(fd, len, 2, after(kTcpIdleMs))) break;
     size_t n = (static_cast<size_t>(len[0]) << 8) | len[1];
     std::string msg(n, '\0');
-    if (n > 0 && !readFull(fd, msg.data(), n, kTcpIdleMs)) break;
+    if (n > 0 && !readFull(fd, msg.data(), n, after(kTcpMessageMs))) break;
     queries_.fetch_add(1, std::memory_order_relaxed);
     auto zone = zone_.load();
     Reply r = respond(zone.get(), reinterpret_cast<const uint8_t *>(msg.data()), n, true, !config_.resolvers.empty());
@@ -370,6 +397,7 @@ void Server::tcpConnection(int fd) {
 }
 
 void Server::enqueue(Forward f) {
+  f.queuedAt = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mutex_);
     if (queue_.size() >= 1024) return;  // upstreams far behind: dropped, the client retries
@@ -388,105 +416,145 @@ void Server::forwardLoop() {
       f = std::move(queue_.front());
       queue_.pop_front();
     }
+    // Waited longer than a client waits (its resolver has asked again, or
+    // given up): not sent on, so a backlog does not feed itself.
+    if (std::chrono::steady_clock::now() - f.queuedAt > config_.forwardTimeout) continue;
     f.reply(forward(f.packet, false));
   }
 }
 
-// The upstreams in order, each once: its answer with the client's id, or
-// SERVFAIL when none answered.
-std::string Server::forward(const std::string &packet, bool tcpClient) {
-  forwarded_.fetch_add(1, std::memory_order_relaxed);
-  const uint16_t clientId = messageId(packet);
-  const int timeoutMs = static_cast<int>(config_.forwardTimeout.count());
-  for (const auto &upstream : config_.resolvers) {
-    auto a = parseAddress(upstream, 53);
-    if (!a) continue;
-    const uint16_t id = randomId();
-    const std::string query = withId(packet, id);
-    std::string answer;
-    bool viaTcp = tcpClient;
-    if (!viaTcp) {
-      int fd = ::socket(a->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-      if (fd < 0) continue;
-      if (::connect(fd, reinterpret_cast<const sockaddr *>(&a->ss), a->len) == 0 &&
-          ::send(fd, query.data(), query.size(), 0) == static_cast<ssize_t>(query.size())) {
-        auto deadline = std::chrono::steady_clock::now() + config_.forwardTimeout;
-        for (;;) {
-          int left = static_cast<int>(
-              std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
-          if (left <= 0) break;
-          pollfd pfd{fd, POLLIN, 0};
-          if (::poll(&pfd, 1, left) <= 0) break;
-          char buf[4096];
-          ssize_t k = ::recv(fd, buf, sizeof buf, 0);
-          if (k < 0) break;  // refused: the next upstream
-          std::string got(buf, static_cast<size_t>(k));
-          if (messageId(got) != id) continue;  // not ours (late, or spoofed)
-          answer = std::move(got);
+namespace {
+
+// One exchange with one upstream within `deadline`: UDP, then TCP when the
+// UDP answer is truncated (or at once for a TCP client). Empty when it did
+// not answer.
+std::string exchange(const Address &a, const std::string &query, uint16_t id, bool tcpFirst,
+                     std::chrono::steady_clock::time_point deadline) {
+  auto left = [&] {
+    return static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+  };
+  std::string answer;
+  bool viaTcp = tcpFirst;
+  if (!viaTcp) {
+    int fd = ::socket(a.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return {};
+    if (::connect(fd, reinterpret_cast<const sockaddr *>(&a.ss), a.len) == 0 &&
+        ::send(fd, query.data(), query.size(), 0) == static_cast<ssize_t>(query.size())) {
+      std::string buf(65535, '\0');
+      while (left() > 0) {
+        pollfd pfd{fd, POLLIN, 0};
+        if (::poll(&pfd, 1, left()) <= 0) break;
+        ssize_t k = ::recv(fd, buf.data(), buf.size(), MSG_TRUNC);
+        if (k < 0) break;  // refused: the next upstream
+        if (static_cast<size_t>(k) > buf.size()) {
+          viaTcp = true;  // larger than a datagram can be: cut, ask over TCP
           break;
         }
-      }
-      ::close(fd);
-      if (!answer.empty() && truncated(answer)) {
-        answer.clear();
-        viaTcp = true;  // the whole answer, from the same upstream
+        std::string got(buf.data(), static_cast<size_t>(k));
+        if (got.size() < 12 || messageId(got) != id || (static_cast<uint8_t>(got[2]) & 0x80) == 0) continue;
+        answer = std::move(got);
+        break;
       }
     }
-    if (viaTcp) {
-      int fd = ::socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-      if (fd < 0) continue;
-      int rc = ::connect(fd, reinterpret_cast<const sockaddr *>(&a->ss), a->len);
+    ::close(fd);
+    if (!answer.empty() && truncated(answer)) viaTcp = true;  // the whole answer, from the same upstream
+  }
+  if (viaTcp && left() > 0) {
+    std::string whole;
+    int fd = ::socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0) {
+      int rc = ::connect(fd, reinterpret_cast<const sockaddr *>(&a.ss), a.len);
       bool up = rc == 0;
       if (!up && errno == EINPROGRESS) {
         pollfd pfd{fd, POLLOUT, 0};
         int err = 0;
         socklen_t elen = sizeof err;
-        up = ::poll(&pfd, 1, timeoutMs) == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0;
+        up = ::poll(&pfd, 1, std::max(left(), 0)) == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 &&
+             err == 0;
       }
       if (up) {
         int flags = ::fcntl(fd, F_GETFL);
         (void)::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+        timeval t{std::max(left(), 1) / 1000, (std::max(left(), 1) % 1000) * 1000};
+        (void)::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &t, sizeof t);
         uint8_t len[2];
-        if (writeMessage(fd, query) && readFull(fd, len, 2, timeoutMs)) {
+        if (writeMessage(fd, query) && readFull(fd, len, 2, deadline)) {
           size_t n = (static_cast<size_t>(len[0]) << 8) | len[1];
           std::string got(n, '\0');
-          if (readFull(fd, got.data(), n, timeoutMs) && messageId(got) == id) answer = std::move(got);
+          if (readFull(fd, got.data(), n, deadline) && got.size() >= 12 && messageId(got) == id) whole = std::move(got);
         }
       }
       ::close(fd);
     }
-    if (!answer.empty()) {
-      // An answer fetched over TCP may not fit the UDP client: TC, and the
-      // client asks again over TCP.
-      if (!tcpClient) {
-        Parsed p = parseQuery(reinterpret_cast<const uint8_t *>(packet.data()), packet.size());
-        size_t limit = p.status == Parsed::Status::Ok ? p.query.udpSize : 512;
-        if (answer.size() > limit) {
-          Response r;
-          r.id = clientId;
-          r.opcode = p.query.opcode;
-          r.rd = p.query.rd;
-          r.ra = true;
-          r.edns = p.query.edns;
-          if (p.status == Parsed::Status::Ok) r.question = p.query.question;
-          // One record too many for the limit: encode sets TC and drops them.
-          Record filler{r.question ? r.question->name : "", type::kTXT, 0,
-                        std::vector<std::string>(static_cast<size_t>(limit / 255 + 2), std::string(255, 'x'))};
-          r.answer.push_back(filler);
-          truncated_.fetch_add(1, std::memory_order_relaxed);
-          return encode(r, limit);
-        }
-      }
-      std::string out = withId(answer, clientId);
-      if (out.size() > 3) out[3] = static_cast<char>(out[3] | 0x80);  // RA: this server recursed for the client
-      return out;
+    // Without the whole answer, the truncated one: the client asks again.
+    if (!whole.empty()) answer = std::move(whole);
+  }
+  return answer;
+}
+
+}  // namespace
+
+// The upstreams in order (those that failed in the last 30 s after the
+// others), each within the timeout: its answer with the client's id, or
+// SERVFAIL when none answered.
+std::string Server::forward(const std::string &packet, bool tcpClient) {
+  forwarded_.fetch_add(1, std::memory_order_relaxed);
+  const uint16_t clientId = messageId(packet);
+  std::vector<size_t> order;
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    if (failedUntil_.size() != config_.resolvers.size()) failedUntil_.assign(config_.resolvers.size(), {});
+    for (size_t i = 0; i < config_.resolvers.size(); ++i) {
+      if (failedUntil_[i] <= now) order.push_back(i);
+    }
+    for (size_t i = 0; i < config_.resolvers.size(); ++i) {
+      if (failedUntil_[i] > now) order.push_back(i);
     }
   }
-  servFail_.fetch_add(1, std::memory_order_relaxed);
   Parsed p = parseQuery(reinterpret_cast<const uint8_t *>(packet.data()), packet.size());
+  for (size_t i : order) {
+    auto a = parseAddress(config_.resolvers[i], 53);
+    if (!a) continue;
+    const uint16_t id = randomId();
+    std::string answer = exchange(*a, withId(packet, id), id, tcpClient, std::chrono::steady_clock::now() + config_.forwardTimeout);
+    {
+      std::lock_guard lock(mutex_);
+      failedUntil_[i] = answer.empty() ? std::chrono::steady_clock::now() + std::chrono::seconds(30)
+                                       : std::chrono::steady_clock::time_point{};
+    }
+    if (answer.empty()) continue;
+    // An answer fetched over TCP may not fit the UDP client: TC, and the
+    // client asks again over TCP.
+    if (!tcpClient) {
+      size_t limit = p.status == Parsed::Status::Ok ? p.query.udpSize : 512;
+      if (answer.size() > limit) {
+        Response r;
+        r.id = clientId;
+        r.opcode = p.query.opcode;
+        r.rd = p.query.rd;
+        r.ra = true;
+        r.edns = p.query.edns;
+        if (p.status == Parsed::Status::Ok) r.question = p.query.question;
+        // One record too many for the limit: encode sets TC and drops it.
+        Record filler{r.question ? r.question->name : "", type::kTXT, 0,
+                      std::vector<std::string>(std::min<size_t>(limit / 255 + 2, 250), std::string(255, 'x'))};
+        r.answer.push_back(filler);
+        truncated_.fetch_add(1, std::memory_order_relaxed);
+        return encode(r, limit);
+      }
+    }
+    std::string out = withId(answer, clientId);
+    out[3] = static_cast<char>(out[3] | 0x80);  // RA: this server recursed for the client
+    return out;
+  }
+  servFail_.fetch_add(1, std::memory_order_relaxed);
   std::optional<Question> q;
   if (p.status == Parsed::Status::Ok) q = p.query.question;
-  return encodeError(clientId, p.query.opcode, p.query.rd, Rcode::ServFail, q, p.query.edns);
+  std::string out = encodeError(clientId, p.query.opcode, p.query.rd, Rcode::ServFail, q, p.query.edns);
+  if (out.size() > 3) out[3] = static_cast<char>(out[3] | 0x80);
+  return out;
 }
 
 }  // namespace dcos::dns

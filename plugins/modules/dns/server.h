@@ -38,7 +38,7 @@ struct ServerConfig {
   // Upstreams: "ip" (port 53), "ip:port" or "[ipv6]:port".
   std::vector<std::string> resolvers;
   std::chrono::milliseconds forwardTimeout{2000};
-  int forwarders = 4;
+  int forwarders = 16;  // queries forwarded at once (each blocks its thread)
   std::function<void(int level, const std::string &message)> log;
 };
 
@@ -76,6 +76,7 @@ class Server {
   struct Forward {
     std::string packet;
     std::function<void(const std::string &)> reply;
+    std::chrono::steady_clock::time_point queuedAt;
   };
   void udpLoop(int fd);
   void tcpAccept(int fd);
@@ -95,6 +96,7 @@ class Server {
   std::vector<int> connections_;
   std::vector<std::thread> connectionThreads_;
   bool stopping_ = false;
+  std::vector<std::chrono::steady_clock::time_point> failedUntil_;  // per resolver
   std::atomic<uint64_t> queries_{0}, forwarded_{0}, truncated_{0}, formErr_{0}, refused_{0}, servFail_{0};
 };
 

@@ -25,12 +25,14 @@ std::string stripDot(std::string name) {
 }  // namespace
 
 void Zone::addA(const std::string &name, const std::string &address) {
-  Node &n = nodes_[name];
+  // An address that is not an IP (a host name in a record) makes no name.
   Ipv4 v4;
   Ipv6 v6;
   if (::inet_pton(AF_INET, address.c_str(), v4.data()) == 1) {
+    Node &n = nodes_[name];
     if (std::find(n.a.begin(), n.a.end(), v4) == n.a.end()) n.a.push_back(v4);
   } else if (::inet_pton(AF_INET6, address.c_str(), v6.data()) == 1) {
+    Node &n = nodes_[name];
     if (std::find(n.aaaa.begin(), n.aaaa.end(), v6) == n.aaaa.end()) n.aaaa.push_back(v6);
   }
 }
@@ -49,10 +51,12 @@ void Zone::addSrv(const std::string &name, const std::string &target, int port) 
   n.srv.push_back(std::move(s));
 }
 
-std::shared_ptr<const Zone> Zone::build(const ZoneConfig &config, const ClusterState &state, uint32_t serial) {
+std::shared_ptr<const Zone> Zone::build(const ZoneConfig &config, const ClusterState &state, uint32_t serial,
+                                       bool complete) {
   auto z = std::make_shared<Zone>();
   z->config_ = config;
   z->serial_ = serial;
+  z->complete_ = complete;
   const std::string d = lower(config.domain);
   const std::string f = lower(config.framework);
   z->apex_ = d;
@@ -147,7 +151,7 @@ Record Zone::soa(const std::string &owner) const {
   s.refresh = 60;
   s.retry = 600;
   s.expire = 86400;
-  s.minimum = config_.ttl;
+  s.minimum = config_.negativeTtl;
   return Record{owner, type::kSOA, config_.ttl, s};
 }
 
@@ -170,6 +174,10 @@ Answer Zone::lookup(const Question &q) const {
       q.name.size() >= apex_.size() ? q.name.substr(q.name.size() - apex_.size()) : config_.domain;
   auto it = nodes_.find(key);
   if (it == nodes_.end()) {
+    if (!complete_ && branches_.count(key) == 0) {
+      out.rcode = Rcode::ServFail;
+      return out;
+    }
     out.rcode = branches_.count(key) != 0 ? Rcode::NoError : Rcode::NXDomain;
     out.authority.push_back(soa(apexName));
     return out;

@@ -59,6 +59,10 @@ struct ZoneConfig {
   std::string domain = "mesos";
   std::string framework = "marathon";
   uint32_t ttl = 60;
+  // How long a resolver may remember that a name does not exist (the SOA's
+  // minimum, RFC 2308): short, so that a name asked for before its task
+  // runs answers soon after it does (Mesos-DNS uses the TTL, 60 s).
+  uint32_t negativeTtl = 1;
   std::string self;  // this master's address: ns1.D
 };
 
@@ -70,7 +74,12 @@ struct Answer {
 
 class Zone {
  public:
-  static std::shared_ptr<const Zone> build(const ZoneConfig &config, const ClusterState &state, uint32_t serial);
+  // `complete`: built from a whole read of the cluster's state. A zone that
+  // is not (a master just started, ZooKeeper not read yet) answers SERVFAIL
+  // for the names it lacks rather than NXDOMAIN, which resolvers would
+  // remember, so clients ask another master.
+  static std::shared_ptr<const Zone> build(const ZoneConfig &config, const ClusterState &state, uint32_t serial,
+                                           bool complete = true);
 
   // Whether `lowerName` (lower-cased, no trailing dot) is the domain or under it.
   bool inZone(const std::string &lowerName) const;
@@ -115,6 +124,7 @@ class Zone {
 
   ZoneConfig config_;
   uint32_t serial_ = 0;
+  bool complete_ = true;
   std::string apex_;  // the domain, lower-cased
   std::unordered_map<std::string, Node> nodes_;
   // Names with no records that have names below them (_tcp.marathon.mesos):

@@ -198,3 +198,27 @@ TEST_CASE("respond: queries in, packets out") {
     CHECK(d.kind == Reply::Kind::Drop);
   }
 }
+
+TEST_CASE("zone: before the first whole read, SERVFAIL for what it lacks, never NXDOMAIN") {
+  ZoneConfig c;
+  ClusterState s;
+  s.masters = {"10.0.0.11"};
+  auto z = Zone::build(c, s, 1, false);
+  CHECK(z->lookup(q("web-prod.marathon.mesos", type::kA)).rcode == Rcode::ServFail);
+  CHECK(ips(z->lookup(q("master.mesos", type::kA))) == std::set<std::string>{"10.0.0.11"});
+  CHECK(z->lookup(q("mesos", type::kSOA)).answer.size() == 1);
+  auto complete = Zone::build(c, s, 2, true);
+  auto nx = complete->lookup(q("web-prod.marathon.mesos", type::kA));
+  CHECK(nx.rcode == Rcode::NXDomain);
+  // Negative answers are remembered 1 s, not the TTL.
+  REQUIRE(nx.authority.size() == 1);
+  CHECK(std::get<Soa>(nx.authority[0].data).minimum == 1);
+}
+
+TEST_CASE("zone: an address that is not an IP makes no name") {
+  ZoneConfig c;
+  ClusterState s;
+  s.masters = {"m1.example"};
+  auto z = Zone::build(c, s, 1);
+  CHECK(z->lookup(q("master0.mesos", type::kA)).rcode == Rcode::NXDomain);
+}
