@@ -250,25 +250,15 @@ class DnsModule : public dcos::sdk::Module {
     // An empty zone (the SOA, the masters) from the start: the names of
     // the zone are answered, never forwarded, before ZooKeeper is read.
     dns_->setZone(Zone::build(zone_, baseState(), 1, false));
+    // Without a listener the master still runs (its ZooKeeper and scheduler
+    // matter more than its names), and its health says why.
     auto started = dns_->start();
-    if (!started && server_.listen.size() > 1) {
-      // No IPv6 in this network namespace: IPv4 alone, said so.
-      bool v6 = false;
-      for (const auto &l : server_.listen) v6 = v6 || l.find(':') != std::string::npos;
-      if (v6) {
-        host_.warning("dns: " + started.error().message + ": listening on IPv4 only");
-        dns_->stop();
-        ServerConfig v4 = server_;
-        v4.listen.clear();
-        for (const auto &l : server_.listen) {
-          if (l.find(':') == std::string::npos) v4.listen.push_back(l);
-        }
-        dns_ = std::make_unique<Server>(v4);
-        dns_->setZone(Zone::build(zone_, baseState(), 1, false));
-        started = dns_->start();
-      }
+    if (!started) {
+      listenProblem_ = "not serving DNS: " + started.error().message;
+      host_.error("dns: " + listenProblem_);
+    } else if (!dns_->problems().empty()) {
+      host_.warning("dns: not listening on " + dcos::text::join(dns_->problems(), "; "));
     }
-    if (!started) throw dcos::sdk::Error("dns: " + started.error().message);
     zk_ = dcos::coord::ZkClient::connect(connect_, std::chrono::milliseconds(sessionMs_));
     auto changed = [this] {
       {
@@ -296,7 +286,7 @@ class DnsModule : public dcos::sdk::Module {
     apps_->watch();
     agents_->watch();
     builder_ = std::thread([this] { build(); });
-    host_.info("dns for " + zone_.domain + ". on port " + std::to_string(server_.port) +
+    host_.info("dns for " + zone_.domain + ". on " + dcos::text::join(dns_->listening(), ", ") +
                (server_.resolvers.empty() ? ", forwarding nothing" : ", forwarding to " + dcos::text::join(server_.resolvers, ", ")));
   }
 
@@ -394,7 +384,10 @@ class DnsModule : public dcos::sdk::Module {
   void reportHealth(std::string &last, bool built) {
     std::string now;
     dcos_health h = DCOS_HEALTH_HEALTHY;
-    if (!zk_->connected()) {
+    if (!listenProblem_.empty()) {
+      h = DCOS_HEALTH_UNHEALTHY;
+      now = listenProblem_;
+    } else if (!zk_->connected()) {
       h = DCOS_HEALTH_DEGRADED;
       now = "no ZooKeeper session: answering from the last state read";
     } else if (!built) {
@@ -600,6 +593,7 @@ class DnsModule : public dcos::sdk::Module {
   bool leaderStale_ = true;
   bool stopping_ = false;
   bool stopped_ = false;
+  std::string listenProblem_;  // set in start(), read after
 };
 
 }  // namespace

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <random>
 
+#include "base/text.h"
+
 namespace dcos::dns {
 
 namespace {
@@ -67,6 +69,9 @@ Result<int> bindSocket(const Address &a, int type) {
   if (fd < 0) return makeError(std::string("socket: ") + std::strerror(errno), errno);
   int one = 1;
   (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // Several masters in one network namespace (tests, a node running two
+  // clusters' masters) share the port; only processes of the same user can.
+  (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (a.ss.ss_family == AF_INET6) (void)::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (::bind(fd, reinterpret_cast<const sockaddr *>(&a.ss), a.len) != 0) {
     int e = errno;
@@ -227,17 +232,32 @@ Server::Counters Server::counters() const {
 Status Server::start() {
   stopFd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stopFd_ < 0) return makeError(std::string("eventfd: ") + std::strerror(errno), errno);
+  // Each address on its own: one that cannot be had (not on this host, or
+  // taken by another server in the same network namespace) costs only
+  // itself, and is said in problems().
   for (const auto &l : config_.listen) {
-    auto a = parseAddress(l, config_.port);
-    if (!a) return makeError("not an address to listen on: " + l);
     std::string where = (l.find(':') != std::string::npos ? "[" + l + "]" : l) + ":" + std::to_string(config_.port);
+    auto a = parseAddress(l, config_.port);
+    if (!a) {
+      problems_.push_back("not an address to listen on: " + l);
+      continue;
+    }
     auto u = bindSocket(*a, SOCK_DGRAM);
-    if (!u) return u.error().wrap("udp " + where);
-    udp_.push_back(*u);
+    if (!u) {
+      problems_.push_back("udp " + where + ": " + u.error().message);
+      continue;
+    }
     auto t = bindSocket(*a, SOCK_STREAM);
-    if (!t) return t.error().wrap("tcp " + where);
+    if (!t) {
+      ::close(*u);
+      problems_.push_back("tcp " + where + ": " + t.error().message);
+      continue;
+    }
+    udp_.push_back(*u);
     tcp_.push_back(*t);
+    listening_.push_back(where);
   }
+  if (listening_.empty()) return makeError(text::join(problems_, "; "));
   for (int fd : udp_) threads_.emplace_back([this, fd] { udpLoop(fd); });
   for (int fd : tcp_) threads_.emplace_back([this, fd] { tcpAccept(fd); });
   for (int i = 0; i < config_.forwarders; ++i) threads_.emplace_back([this] { forwardLoop(); });

@@ -60,8 +60,12 @@ class Server {
   Server(const Server &) = delete;
   Server &operator=(const Server &) = delete;
 
-  // Binds every listener (an error names the address) and starts serving.
+  // Binds the listeners and starts serving on those it could bind (an
+  // error, naming each address and why, when none).
   Status start();
+  // After start: "addr:port" of each listener, and why the others failed.
+  const std::vector<std::string> &listening() const { return listening_; }
+  const std::vector<std::string> &problems() const { return problems_; }
   void stop();
 
   void setZone(std::shared_ptr<const Zone> zone);
@@ -88,6 +92,7 @@ class Server {
   ServerConfig config_;
   std::atomic<std::shared_ptr<const Zone>> zone_;
   std::vector<int> udp_, tcp_;
+  std::vector<std::string> listening_, problems_;
   int stopFd_ = -1;
   std::vector<std::thread> threads_;
   std::mutex mutex_;
