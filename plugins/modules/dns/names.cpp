@@ -12,7 +12,10 @@ namespace {
 
 constexpr size_t kMaxLabel = 63;
 constexpr size_t kMaxName = 253;  // text form, no trailing dot: 255 bytes on the wire
-constexpr size_t kMaxPortLabel = 15;
+// Port names are cut as Mesos-DNS cuts any label (63); L's budget leaves
+// room for port names of up to 15 bytes (IANA's service names), and a
+// longer one whose SRV name would not fit makes no record (zone.cpp).
+constexpr size_t kPortLabelBudget = 15;
 constexpr size_t kHashLength = 5;
 constexpr const char kZbase32[] = "ybndrfg8ejkmcpqxot1uwisza345h769";
 
@@ -42,7 +45,7 @@ size_t trailingDashes(const std::string &s) {
 
 // The longest name built from L: _<port>._L._tcp.<framework>.slave.<domain>
 // is L + framework + domain + 17 bytes besides the port label.
-constexpr size_t kAroundLabel = kMaxPortLabel + 17;
+constexpr size_t kAroundLabel = kPortLabelBudget + 17;
 // C.<framework>.slave.<domain> is C + framework + domain + 8 bytes.
 constexpr size_t kAroundCanonical = 8;
 
@@ -171,6 +174,6 @@ TaskLabels taskLabels(const std::string &appId, const std::string &taskId, const
   return out;
 }
 
-std::string portLabel(const std::string &portName) { return label(portName, kMaxPortLabel); }
+std::string portLabel(const std::string &portName) { return label(portName, kMaxLabel); }
 
 }  // namespace dcos::dns

@@ -51,7 +51,8 @@ std::string agentTail(const std::string &agentId);
 // they share L0. L fits when:
 //   "_" + L is at most 63 bytes (L at most 62), and
 //   the longest name we budget for, _<port>._L._tcp.<framework>.slave.<domain>
-//   with a port label of 15 bytes (portLabel's limit), is at most 253 bytes.
+//   with a port label of up to 15 bytes (IANA's service names), is at most
+//   253 bytes.
 // C: tail is label(agentTail(agentId)); head is L0 when C fits, else L0 cut
 // with label's rules so that C is at most 63 bytes and
 // C.<framework>.slave.<domain> at most 253. The tail is cut first only when
@@ -70,9 +71,10 @@ TaskLabels taskLabels(const std::string &appId, const std::string &taskId, const
                       const std::string &framework, const std::string &domain);
 
 // A port name's label for `_<port>._L._tcp.<framework>.<domain>`:
-// label(portName, 15). Mesos-DNS cuts a port name at 63 (labels.RFC1123);
-// we keep IANA's 15 (RFC 6335) so that the name budget above holds. ""
-// when nothing is left: the port gets no named record (as in Mesos-DNS).
+// label(portName), cut at 63 as Mesos-DNS cuts it (labels.RFC1123). A port
+// name longer than the budget's 15 whose SRV name would pass 253 bytes gets
+// no named record (zone.cpp); "" when nothing is left: no named record
+// either (as in Mesos-DNS).
 std::string portLabel(const std::string &portName);
 
 }  // namespace dcos::dns

@@ -200,11 +200,12 @@ TEST_CASE("agentTail: after the last '-', lower-cased") {
   CHECK(agentTail("x-Agent_1.B") == "agent_1.b");  // not sanitized: taskLabels labels it
 }
 
-TEST_CASE("portLabel: label cut at 15") {
+TEST_CASE("portLabel: a label as Mesos-DNS makes it, cut at 63") {
   CHECK(portLabel("http") == "http");
   CHECK(portLabel("HTTP_Admin") == "http-admin");
-  CHECK(portLabel("prometheus-metrics") == "prometheus-metr");
-  CHECK(portLabel("metrics--------x") == "metricsx");
+  CHECK(portLabel("prometheus-metrics") == "prometheus-metrics");
+  CHECK(portLabel(std::string(70, 'p')) == std::string(63, 'p'));
+  CHECK(portLabel("metrics--------x") == "metrics--------x");  // dashes inside a label stay
   CHECK(portLabel("") == "");
   CHECK(portLabel("--") == "");
 }
@@ -290,7 +291,7 @@ TEST_CASE("taskLabels: shortened to fit") {
 }
 
 TEST_CASE("taskLabels: every name fits, over lengths of app ids, agent tails and domains") {
-  const std::string port = portLabel("a-port-name-longer-than-fifteen");
+  const std::string port = portLabel("a-port-name-longer-than-fifteen").substr(0, 15);  // the budget's port name
   REQUIRE(port.size() == 15);
   std::vector<std::string> domains = {"mesos", "dcos.example.com"};
   for (size_t n : {100, 150, 200, 211}) {

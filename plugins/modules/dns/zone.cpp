@@ -89,7 +89,8 @@ std::shared_ptr<const Zone> Zone::build(const ZoneConfig &config, const ClusterS
         z->addSrv("_" + l + p + fd, c + "." + fd, port);
         if (def != nullptr && !def->name.empty()) {
           std::string pl = portLabel(def->name);
-          if (!pl.empty()) z->addSrv("_" + pl + "._" + l + p + fd, c + "." + fd, port);
+          std::string named = "_" + pl + "._" + l + p + fd;
+          if (!pl.empty() && named.size() <= 253) z->addSrv(named, c + "." + fd, port);
         }
       }
       // Every host port, under both protocols: an agent's ports are not
