@@ -260,7 +260,7 @@ def wait_quiet(limit=0.25, within=5):
     deadline = time.monotonic() + within
     while True:
         b0, t0 = core_busy(), time.monotonic()
-        time.sleep(0.5)
+        time.sleep(0.5)  # the sampling interval of the measure, not a wait for a condition
         share = (core_busy() - b0) / TICK / (time.monotonic() - t0)
         if share < limit or time.monotonic() > deadline:
             return share
@@ -318,8 +318,10 @@ def start_nsd(procs, work):
             fail("nsd exited: see %s/nsd.log and nsd.stderr" % d)
         return ask(port, "leader.mesos") == (0, 1)
     wait_for("NSD answering", up, within=60)
-    time.sleep(0.5)  # its server child is forked by now
-    s.pids = descendants(p.pid)
+    # NSD forks its transfer daemon and its server child (server-count 1);
+    # its CPU is counted over all three.
+    s.pids = wait_for("NSD's server processes", lambda: (lambda d: d if len(d) >= 3 else None)(descendants(p.pid)),
+                      within=10)
     return s
 
 
