@@ -1,6 +1,8 @@
 #include "plugins/modules/dns/zone.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <set>
@@ -221,4 +223,76 @@ TEST_CASE("zone: an address that is not an IP makes no name") {
   s.masters = {"m1.example"};
   auto z = Zone::build(c, s, 1);
   CHECK(z->lookup(q("master0.mesos", type::kA)).rcode == Rcode::NXDomain);
+}
+
+namespace {
+
+// A query for `name` A, as a client sends it.
+std::string queryPacket(const std::string &name, uint16_t id) {
+  Response q;
+  q.id = id;
+  q.rd = true;
+  q.question = Question{name, type::kA, kClassIN};
+  std::string p = encode(q, 512);
+  p[2] = static_cast<char>(p[2] & 0x7f);  // a query: QR clear
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("server on loopback: answers, a dead upstream is SERVFAIL, TCP garbage costs its own connection") {
+  ServerConfig config;
+  config.listen = {"127.0.0.1"};
+  config.port = 0;
+  // Find a free port: bind 0 would do, but the server binds what it is given.
+  int probe = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(probe, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(probe, reinterpret_cast<sockaddr *>(&a), &len);
+  ::close(probe);
+  config.port = ntohs(a.sin_port);
+  config.resolvers = {"127.0.0.1:1"};  // nothing listens there: refused at once
+  config.forwardTimeout = std::chrono::milliseconds(500);
+  Server server(config);
+  server.setZone(Zone::build(ZoneConfig{}, sample(), 1));
+  REQUIRE(server.start());
+
+  auto ask = [&](const std::string &packet) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    timeval t{3, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t, sizeof t);
+    ::sendto(fd, packet.data(), packet.size(), 0, reinterpret_cast<sockaddr *>(&a), sizeof a);
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ::close(fd);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  };
+  auto rcodeOf = [](const std::string &m) { return static_cast<int>(static_cast<uint8_t>(m[3]) & 0x0f); };
+
+  // A TCP client that sends a length and then nothing, and one that sends garbage.
+  int idle = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(::connect(idle, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
+  (void)!::write(idle, "\x01", 1);
+  int junk = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(::connect(junk, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
+  (void)!::write(junk, "\x00\x03\xff\xff\xff", 5);
+
+  auto answer = ask(queryPacket("web-prod.marathon.mesos", 7));
+  REQUIRE(answer.size() > 12);
+  CHECK(messageId(answer) == 7);
+  CHECK(rcodeOf(answer) == 0);
+  auto failed = ask(queryPacket("example.com", 8));
+  REQUIRE(failed.size() >= 12);
+  CHECK(messageId(failed) == 8);
+  CHECK(rcodeOf(failed) == static_cast<int>(Rcode::ServFail));
+  CHECK((static_cast<uint8_t>(failed[3]) & 0x80) != 0);  // RA
+  CHECK(server.counters().servFail == 1);
+  // The garbage connection got a FORMERR or was closed; either way, UDP answers still.
+  CHECK(ask(queryPacket("leader.mesos", 9)).size() > 12);
+  ::close(idle);
+  ::close(junk);
+  server.stop();
 }
