@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <memory>
 #include <set>
 
 #include "plugins/modules/dns/names.h"
@@ -243,22 +244,34 @@ std::string queryPacket(const std::string &name, uint16_t id) {
 TEST_CASE("server on loopback: answers, a dead upstream is SERVFAIL, TCP garbage costs its own connection") {
   ServerConfig config;
   config.listen = {"127.0.0.1"};
-  config.port = 0;
-  // Find a free port: bind 0 would do, but the server binds what it is given.
-  int probe = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(probe, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(probe, reinterpret_cast<sockaddr *>(&a), &len);
-  ::close(probe);
-  config.port = ntohs(a.sin_port);
   config.resolvers = {"127.0.0.1:1"};  // nothing listens there: refused at once
   config.forwardTimeout = std::chrono::milliseconds(500);
-  Server server(config);
-  server.setZone(Zone::build(ZoneConfig{}, sample(), 1));
-  REQUIRE(server.start());
+  // The server binds the port it is given, UDP and TCP. A port the kernel
+  // just gave out for UDP may still be taken for TCP by another test's
+  // connection, so a few ports are tried, each failure said.
+  sockaddr_in a{};
+  std::unique_ptr<Server> owned;
+  for (int attempt = 0; attempt < 20 && !owned; ++attempt) {
+    int probe = ::socket(AF_INET, SOCK_DGRAM, 0);
+    a = sockaddr_in{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(probe, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(probe, reinterpret_cast<sockaddr *>(&a), &len);
+    ::close(probe);
+    config.port = ntohs(a.sin_port);
+    auto candidate = std::make_unique<Server>(config);
+    candidate->setZone(Zone::build(ZoneConfig{}, sample(), 1));
+    auto started = candidate->start();
+    if (started) {
+      owned = std::move(candidate);
+    } else {
+      WARN("port " << config.port << ": " << started.error().message);
+    }
+  }
+  REQUIRE(owned);
+  Server &server = *owned;
 
   auto ask = [&](const std::string &packet) {
     int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
