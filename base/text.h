@@ -29,6 +29,11 @@ bool iequals(std::string_view a, std::string_view b);
 // ASCII letters lower-cased, every other byte as it is.
 std::string asciiLower(std::string_view s);
 
+// Spaces and tabs (and CR, LF) off both ends.
+std::string trim(std::string_view s);
+// The pieces between separators ("a,,b" -> "a", "", "b"; "" -> one "").
+std::vector<std::string> split(std::string_view s, char separator);
+
 // A URL query ("a=1&b=x%20y&a=2"), percent- and plus-decoded: each key's
 // values in order (a key given twice, as `embed` is, has two).
 std::map<std::string, std::vector<std::string>> parseQuery(std::string_view query);

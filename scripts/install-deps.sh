@@ -24,6 +24,8 @@ packages=(
   nftables iproute2
   # DNS tests and benchmark: dig, dnsperf, and NSD as the peer to beat
   bind9-dnsutils dnsperf nsd
+  # the routers' data plane
+  haproxy
   # fuzzing (tests/fuzz): clang 16 with libFuzzer and the sanitizers' runtimes
   # (clang 14 refuses C++20's lambdas that capture structured bindings)
   clang-16 libclang-rt-16-dev

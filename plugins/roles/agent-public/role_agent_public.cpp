@@ -13,8 +13,8 @@ class AgentPublic : public dcos::sdk::Role {
       "zone": "public",
       "resource_role": "slave_public",
       "attributes": {"public_ip": "true"},
-      "modules": [{"name": "agent"}],
-      "image": {"packages": [], "units": ["dcosd.service"]}
+      "modules": [{"name": "agent"}, {"name": "router", "config": {"mode": "edge"}}],
+      "image": {"packages": ["haproxy"], "units": ["dcosd.service"]}
     })";
   }
 };

@@ -1,0 +1,473 @@
+#include "plugins/modules/router/haproxy.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <sstream>
+
+#include "base/text.h"
+
+namespace dcos::router {
+
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+Result<std::string> runtimeCommand(const std::string &socketPath, const std::string &command,
+                                   std::chrono::milliseconds timeout) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return makeError(std::string("socket: ") + std::strerror(errno), errno);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (socketPath.size() >= sizeof a.sun_path) {
+    ::close(fd);
+    return makeError("socket path too long: " + socketPath);
+  }
+  std::memcpy(a.sun_path, socketPath.c_str(), socketPath.size() + 1);
+  if (::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
+    int e = errno;
+    ::close(fd);
+    return makeError("connecting to " + socketPath + ": " + std::strerror(e), e);
+  }
+  std::string line = command + "\n";
+  size_t sent = 0;
+  while (sent < line.size()) {
+    ssize_t n = ::send(fd, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      return makeError("writing to " + socketPath + ": " + std::strerror(e), e);
+    }
+    sent += static_cast<size_t>(n);
+  }
+  // Non-interactive mode: HAProxy closes after its reply.
+  std::string reply;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[16384];
+  for (;;) {
+    int left = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    if (left <= 0) {
+      ::close(fd);
+      return makeError("no reply from " + socketPath + " to \"" + command.substr(0, 60) + "\" in time");
+    }
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, left);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) continue;
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return reply;
+}
+
+namespace {
+
+const char *modeName(Mode m) { return m == Mode::Http ? "http" : "tcp"; }
+
+// Replies of HAProxy's runtime commands that mean it did not do it.
+bool refused(const std::string &reply) {
+  std::string r = text::asciiLower(reply);
+  for (const char *bad : {"unknown", "error", "no such", "not found", "invalid", "require", "failed", "can't", "cannot"}) {
+    if (r.find(bad) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string Layout::toJson() const {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  Array::Ptr bs = new Array;
+  for (const auto &b : backends) {
+    Object::Ptr x = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    x->set("name", b.name);
+    x->set("key", b.key);
+    x->set("mode", modeName(b.mode));
+    x->set("balance", b.balance);
+    x->set("sticky", b.sticky);
+    x->set("redirectToHttps", b.redirectToHttps);
+    x->set("capacity", b.capacity);
+    bs->add(x);
+  }
+  Array::Ptr ls = new Array;
+  for (const auto &l : listeners) {
+    Object::Ptr x = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    x->set("port", l.port);
+    x->set("mode", modeName(l.mode));
+    x->set("backend", l.backend);
+    x->set("path", l.path);
+    ls->add(x);
+  }
+  o->set("backends", bs);
+  o->set("listeners", ls);
+  std::ostringstream out;
+  o->stringify(out);
+  return out.str();
+}
+
+std::optional<Layout> Layout::fromJson(const std::string &json) {
+  try {
+    auto v = Poco::JSON::Parser().parse(json);
+    auto o = v.extract<Object::Ptr>();
+    Layout l;
+    auto bs = o->getArray("backends");
+    for (size_t i = 0; bs && i < bs->size(); ++i) {
+      auto x = bs->getObject(static_cast<unsigned>(i));
+      BackendDef b;
+      b.name = x->getValue<std::string>("name");
+      b.key = x->optValue<std::string>("key", "");
+      b.mode = x->optValue<std::string>("mode", "http") == "tcp" ? Mode::Tcp : Mode::Http;
+      b.balance = x->optValue<std::string>("balance", "roundrobin");
+      b.sticky = x->optValue<bool>("sticky", false);
+      b.redirectToHttps = x->optValue<bool>("redirectToHttps", false);
+      b.capacity = std::clamp(x->optValue<int>("capacity", 16), 1, 4096);
+      l.backends.push_back(b);
+    }
+    auto ls = o->getArray("listeners");
+    for (size_t i = 0; ls && i < ls->size(); ++i) {
+      auto x = ls->getObject(static_cast<unsigned>(i));
+      Listener li;
+      li.port = x->getValue<int>("port");
+      li.mode = x->optValue<std::string>("mode", "tcp") == "http" ? Mode::Http : Mode::Tcp;
+      li.backend = x->getValue<std::string>("backend");
+      li.path = x->optValue<std::string>("path", "");
+      l.listeners.push_back(li);
+    }
+    return l;
+  } catch (const std::exception &) {
+    return std::nullopt;
+  }
+}
+
+std::string renderConfig(const Files &files, const EdgeSettings &settings, const Layout &layout) {
+  std::ostringstream c;
+  const std::string bind = settings.bind.empty() ? "" : (settings.bind.find(':') != std::string::npos ? "[" + settings.bind + "]" : settings.bind);
+  c << "# Written by dcosd's router module; changed at run time through " << files.admin() << ".\n"
+    << "# Edits are lost at its next write.\n"
+    << "global\n"
+    << "  stats socket " << files.admin() << " mode 600 level admin expose-fd listeners\n"
+    << "  server-state-file " << files.serverState() << "\n"
+    << "  hard-stop-after 60s\n"
+    << "  log stderr format short local0 notice\n"
+    << "\n"
+    << "defaults\n"
+    << "  log global\n"
+    << "  load-server-state-from-file global\n"
+    << "  timeout connect 5s\n"
+    << "  timeout client " << settings.clientTimeout.count() << "s\n"
+    << "  timeout server " << settings.serverTimeout.count() << "s\n"
+    << "  timeout http-request 10s\n"
+    << "  timeout http-keep-alive 10s\n"
+    << "  timeout queue 5s\n"
+    // A connection refused by a task that is going (or gone a moment
+    // before the router heard) is tried again on another server.
+    << "  retries 3\n"
+    << "  option redispatch 1\n"
+    << "\n"
+    << "frontend http\n"
+    << "  mode http\n"
+    << "  bind " << bind << ":" << settings.httpPort << "\n"
+    << "  option http-buffer-request\n"
+    << "  http-request set-var(txn.host) req.hdr(host),lower,word(1,:)\n"
+    << "  http-request set-var(txn.path_in) path\n"
+    << "  http-request set-var(txn.hostpath) var(txn.host),concat(,txn.path_in,)\n"
+    << "  use_backend %[var(txn.hostpath),map_beg(" << files.pathsMap() << ")] if { var(txn.hostpath),map_beg("
+    << files.pathsMap() << ") -m found }\n"
+    << "  use_backend %[var(txn.host),map(" << files.hostsMap() << ")] if { var(txn.host),map(" << files.hostsMap()
+    << ") -m found }\n"
+    << "  default_backend no_such_app\n"
+    << "\n"
+    << "backend no_such_app\n"
+    << "  mode http\n"
+    << "  http-request return status 503 content-type text/plain string \"no app for this host\\n\"\n";
+  for (const auto &b : layout.backends) {
+    c << "\n"
+      << "backend " << b.name << (b.key.empty() ? "  # spare" : "  # " + b.key) << "\n"
+      << "  mode " << modeName(b.mode) << "\n"
+      << "  balance " << b.balance << "\n";
+    if (b.mode == Mode::Http) {
+      c << "  option forwardfor\n";
+      if (b.redirectToHttps) c << "  http-request redirect scheme https code 301 if !{ ssl_fc }\n";
+      if (b.sticky) c << "  cookie mesosphere_server_id insert indirect nocache\n";
+    }
+    c << "  server-template s 1-" << b.capacity << " 127.0.0.1:1 disabled" << (b.sticky ? "" : "") << "\n";
+  }
+  for (const auto &l : layout.listeners) {
+    c << "\n"
+      << "frontend port_" << l.port << "\n"
+      << "  mode " << modeName(l.mode) << "\n"
+      << "  bind " << bind << ":" << l.port << "\n";
+    if (l.mode == Mode::Http && !l.path.empty()) {
+      c << "  use_backend " << l.backend << " if { path_beg " << l.path << " }\n"
+        << "  default_backend no_such_app\n";
+    } else {
+      c << "  default_backend " << l.backend << "\n";
+    }
+  }
+  return c.str();
+}
+
+Edge::Edge(Files files, EdgeSettings settings, Layout layout)
+    : files_(std::move(files)), settings_(std::move(settings)), layout_(std::move(layout)) {}
+
+Layout::BackendDef *Edge::backendFor(const std::string &key) {
+  for (auto &b : layout_.backends) {
+    if (b.key == key) return &b;
+  }
+  return nullptr;
+}
+
+bool Edge::plan(const Plan &plan) {
+  plan_ = plan;
+  bool reload = false;
+  std::set<std::string> wanted;
+  for (const auto &s : plan.services) wanted.insert(s.key());
+  // Services gone: their backends become spares (parked by apply()).
+  for (auto &b : layout_.backends) {
+    if (!b.key.empty() && wanted.count(b.key) == 0) b.key.clear();
+  }
+  int next = 0;
+  for (const auto &b : layout_.backends) next = std::max(next, std::stoi(b.name.substr(3)) + 1);
+  std::vector<Layout::Listener> listeners;
+  for (const auto &s : plan.services) {
+    auto *b = backendFor(s.key());
+    auto fits = [&](const Layout::BackendDef &d) {
+      return d.mode == s.mode && d.balance == s.balance && d.sticky == s.sticky && d.redirectToHttps == s.redirectToHttps;
+    };
+    if (b == nullptr) {
+      // A spare with the same settings serves at once; else any spare,
+      // changed by a reload; else a new backend.
+      for (auto &d : layout_.backends) {
+        if (d.key.empty() && fits(d) && applied_[d.name].empty()) {
+          b = &d;
+          break;
+        }
+      }
+      if (b == nullptr) {
+        for (auto &d : layout_.backends) {
+          if (d.key.empty()) {
+            b = &d;
+            break;
+          }
+        }
+      }
+      if (b == nullptr) {
+        layout_.backends.push_back({"be_" + std::to_string(next++), "", s.mode, s.balance, s.sticky, s.redirectToHttps,
+                                    settings_.minCapacity});
+        b = &layout_.backends.back();
+        reload = true;
+      }
+      b->key = s.key();
+    }
+    if (!fits(*b)) {
+      b->mode = s.mode;
+      b->balance = s.balance;
+      b->sticky = s.sticky;
+      b->redirectToHttps = s.redirectToHttps;
+      reload = true;
+    }
+    if (static_cast<int>(s.backends.size()) > b->capacity) {
+      int c = b->capacity;
+      while (c < static_cast<int>(s.backends.size())) c *= 2;
+      b->capacity = c;
+      reload = true;
+    }
+    if (s.servicePort != 0) listeners.push_back({s.servicePort, s.mode, b->name, s.mode == Mode::Http ? s.path : ""});
+  }
+  // Enough spares for the next apps: made at the next reload (their want
+  // alone does not cause one).
+  int spares = 0;
+  for (const auto &b : layout_.backends) spares += b.key.empty() ? 1 : 0;
+  std::sort(listeners.begin(), listeners.end(), [](const auto &a, const auto &b) { return a.port < b.port; });
+  if (listeners != layout_.listeners) {
+    layout_.listeners = listeners;
+    reload = true;
+  }
+  if (reload || layout_.backends.empty()) {
+    for (; spares < settings_.spares; ++spares) {
+      layout_.backends.push_back({"be_" + std::to_string(next++), "", Mode::Http, "roundrobin", false, false, settings_.minCapacity});
+    }
+    reload = true;
+  }
+  return reload;
+}
+
+std::string Edge::hostsMap() const {
+  std::string out;
+  for (const auto &s : plan_.services) {
+    if (!s.path.empty()) continue;
+    for (const auto &b : layout_.backends) {
+      if (b.key != s.key()) continue;
+      for (const auto &h : s.vhosts) out += h + " " + b.name + "\n";
+    }
+  }
+  return out;
+}
+
+std::string Edge::pathsMap() const {
+  // Longest prefix first: map_beg takes the first that matches.
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const auto &s : plan_.services) {
+    if (s.path.empty()) continue;
+    for (const auto &b : layout_.backends) {
+      if (b.key != s.key()) continue;
+      for (const auto &h : s.vhosts) rows.emplace_back(h + s.path, b.name);
+    }
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const auto &a, const auto &b) { return a.first.size() > b.first.size(); });
+  std::string out;
+  for (const auto &[k, v] : rows) out += k + " " + v + "\n";
+  return out;
+}
+
+Status Edge::readBack() {
+  auto reply = runtimeCommand(files_.admin(), "show servers state");
+  if (!reply) return reply.error();
+  applied_.clear();
+  // "1" (the format), a "# be_id be_name srv_id srv_name srv_addr
+  // srv_op_state srv_admin_state ... srv_port ..." header, then a line per
+  // server.
+  std::istringstream in(*reply);
+  std::string line;
+  std::vector<std::string> columns;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    if (line[0] == '#') {
+      std::istringstream h(line.substr(1));
+      columns.clear();
+      for (std::string w; h >> w;) columns.push_back(w);
+      continue;
+    }
+    std::istringstream l(line);
+    std::vector<std::string> f;
+    for (std::string w; l >> w;) f.push_back(w);
+    if (columns.empty() || f.size() < columns.size()) continue;
+    std::map<std::string, std::string> row;
+    for (size_t i = 0; i < columns.size(); ++i) row[columns[i]] = f[i];
+    const std::string &be = row["be_name"];
+    if (!text::startsWith(be, "be_") || !text::startsWith(row["srv_name"], "s")) continue;
+    int slot = 0;
+    try {
+      slot = std::stoi(row["srv_name"].substr(1));
+    } catch (...) {
+      continue;
+    }
+    // srv_admin_state bit 0x01: forced maintenance (parked).
+    int admin = 0;
+    try {
+      admin = std::stoi(row["srv_admin_state"]);
+    } catch (...) {
+    }
+    applied_[be][slot] = (admin & 0x1) != 0 ? std::string() : row["srv_addr"] + ":" + row["srv_port"];
+  }
+  mapsKnown_ = false;
+  return Status::Ok();
+}
+
+Result<int> Edge::apply() {
+  int sent = 0;
+  std::vector<std::string> problems;
+  auto run = [&](const std::string &cmd) {
+    ++sent;
+    auto r = runtimeCommand(files_.admin(), cmd);
+    if (!r) {
+      problems.push_back(cmd + ": " + r.error().message);
+      return false;
+    }
+    if (refused(*r)) {
+      problems.push_back(cmd + ": " + text::trim(*r));
+      return false;
+    }
+    return true;
+  };
+  std::map<std::string, const Service *> byKey;
+  for (const auto &s : plan_.services) byKey[s.key()] = &s;
+  // Servers first, out of rotation before in: a gone task's slot is parked
+  // before a new one takes it.
+  for (const auto &b : layout_.backends) {
+    auto &slots = applied_[b.name];
+    std::set<std::string> want;
+    const Service *s = b.key.empty() ? nullptr : byKey[b.key];
+    if (s != nullptr) {
+      for (const auto &x : s->backends) want.insert(x.address + ":" + std::to_string(x.port));
+    }
+    std::set<std::string> have;
+    for (int i = 1; i <= b.capacity; ++i) {
+      auto it = slots.find(i);
+      if (it == slots.end() || it->second.empty()) continue;
+      if (want.count(it->second) == 0 || have.count(it->second) != 0) {
+        if (run("set server " + b.name + "/s" + std::to_string(i) + " state maint")) it->second.clear();
+        continue;
+      }
+      have.insert(it->second);
+    }
+    int slot = 1;
+    for (const auto &addr : want) {
+      if (have.count(addr) != 0) continue;
+      while (slot <= b.capacity && slots.count(slot) != 0 && !slots[slot].empty()) ++slot;
+      if (slot > b.capacity) break;  // more after the reload that grows it
+      size_t colon = addr.rfind(':');
+      std::string server = b.name + "/s" + std::to_string(slot);
+      if (run("set server " + server + " addr " + addr.substr(0, colon) + " port " + addr.substr(colon + 1)) &&
+          run("set server " + server + " state ready")) {
+        slots[slot] = addr;
+      }
+      ++slot;
+    }
+  }
+  // Maps: the files first (a reload reads them), then the running process,
+  // each map swapped whole (prepare, fill, commit: no request sees half).
+  auto swapMap = [&](const std::string &path, const std::string &content, std::string &applied) {
+    if (mapsKnown_ && content == applied) return;
+    std::string tmp = path + ".tmp";
+    if (FILE *f = std::fopen(tmp.c_str(), "w")) {
+      std::fwrite(content.data(), 1, content.size(), f);
+      std::fclose(f);
+      std::rename(tmp.c_str(), path.c_str());
+    }
+    ++sent;
+    auto prepared = runtimeCommand(files_.admin(), "prepare map " + path);
+    if (!prepared) {
+      problems.push_back("prepare map " + path + ": " + prepared.error().message);
+      return;
+    }
+    // "New version created: <n>"
+    size_t colon = prepared->rfind(':');
+    std::string version = colon == std::string::npos ? "" : text::trim(prepared->substr(colon + 1));
+    if (version.empty() || !std::all_of(version.begin(), version.end(), ::isdigit)) {
+      problems.push_back("prepare map " + path + ": " + text::trim(*prepared));
+      return;
+    }
+    bool ok = true;
+    std::istringstream in(content);
+    for (std::string line; std::getline(in, line);) {
+      size_t sp = line.find(' ');
+      if (sp == std::string::npos) continue;
+      ok = run("add map @" + version + " " + path + " " + line.substr(0, sp) + " " + line.substr(sp + 1)) && ok;
+    }
+    if (ok && run("commit map @" + version + " " + path)) applied = content;
+  };
+  std::string hosts = hostsMap(), paths = pathsMap();
+  bool known = mapsKnown_;
+  swapMap(files_.pathsMap(), paths, appliedPaths_);
+  swapMap(files_.hostsMap(), hosts, appliedHosts_);
+  mapsKnown_ = (known || problems.empty()) && appliedHosts_ == hosts && appliedPaths_ == paths;
+  if (!problems.empty()) return makeError(text::join(problems, "; "));
+  return sent;
+}
+
+}  // namespace dcos::router

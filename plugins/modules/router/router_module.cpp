@@ -1,0 +1,480 @@
+// The router module, edge mode (public agents): HAProxy on port 80 and the
+// apps' service ports, serving the apps marathon-lb's labels put in the
+// router's group (routes.h), changed live through HAProxy's runtime API as
+// the scheduler's state changes (haproxy.h). It follows the state through
+// ZooKeeper watches, as the DNS module does:
+//   /dcos/scheduler/apps/<key>   app definitions (labels, service ports, health checks)
+//   /dcos/scheduler/tasks/<id>   tasks (running, healthy, not being killed: in rotation)
+//   /dcos/agents/<id>            agents (the address a task is reached at)
+// HAProxy runs in master-worker mode, a process of its own: it outlives
+// dcosd (a crash or a restart), and the next dcosd adopts it, reads back what
+// it serves, and goes on. A reload is needed only for a new listener or a
+// backend's new settings; it is coalesced and seamless.
+// Config (node.json's modules.router over the role's): "group" ("external"),
+// "http_port" (80), "bind" (""), "haproxy" ("/usr/sbin/haproxy").
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <dcos/plugin.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "base/text.h"
+#include "coord/collection.h"
+#include "coord/zk_client.h"
+#include "plugins/modules/router/haproxy.h"
+#include "plugins/modules/router/routes.h"
+
+namespace {
+
+using namespace dcos::router;
+using namespace std::chrono_literals;
+using dcos::coord::Collection;
+using Poco::JSON::Object;
+
+Object::Ptr parseObject(const std::string &json, const std::string &what) {
+  try {
+    auto v = Poco::JSON::Parser().parse(json.empty() ? "{}" : json);
+    if (v.type() == typeid(Object::Ptr)) return v.extract<Object::Ptr>();
+  } catch (const Poco::Exception &e) {
+    throw dcos::sdk::Error(what + ": malformed JSON: " + e.message());
+  }
+  throw dcos::sdk::Error(what + ": expected a JSON object");
+}
+
+Object::Ptr tryParse(const std::string &json) {
+  try {
+    auto v = Poco::JSON::Parser().parse(json);
+    if (v.type() == typeid(Object::Ptr)) return v.extract<Object::Ptr>();
+  } catch (const Poco::Exception &) {
+  }
+  return nullptr;
+}
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool writeAtomically(const std::string &path, const std::string &content) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << content;
+    if (!out.good()) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+std::string hostOf(const std::string &address) {
+  size_t colon = address.rfind(':');
+  std::string h = colon == std::string::npos ? address : address.substr(0, colon);
+  if (h.size() > 2 && h.front() == '[') h = h.substr(1, h.size() - 2);
+  return h;
+}
+
+// The command line of a process, NULs as spaces ("" when it is gone).
+std::string cmdlineOf(pid_t pid) {
+  std::string c = readFile("/proc/" + std::to_string(pid) + "/cmdline");
+  for (auto &ch : c) {
+    if (ch == '\0') ch = ' ';
+  }
+  return c;
+}
+
+class RouterModule : public dcos::sdk::Module {
+ public:
+  RouterModule(dcos::sdk::Host host, std::string_view configText) : host_(host) {
+    auto config = parseObject(std::string(configText), "router config");
+    auto cluster = parseObject(host_.clusterJson(), "cluster config");
+    mode_ = config->optValue<std::string>("mode", "edge");
+    if (mode_ != "edge") throw dcos::sdk::Error("router config: /mode: \"" + mode_ + "\" is not served yet (expected edge)");
+    edge_.group = config->optValue<std::string>("group", "external");
+    settings_.httpPort = config->optValue<int>("http_port", 80);
+    if (settings_.httpPort < 1 || settings_.httpPort > 65535) throw dcos::sdk::Error("router config: /http_port: expected 1 to 65535");
+    settings_.bind = config->optValue<std::string>("bind", "");
+    haproxy_ = config->optValue<std::string>("haproxy", "/usr/sbin/haproxy");
+    std::vector<std::string> masters;
+    if (auto m = cluster->getArray("masters")) {
+      for (size_t i = 0; i < m->size(); ++i) masters.push_back(m->getElement<std::string>(static_cast<unsigned>(i)));
+    }
+    int zport = 2181;
+    if (auto zk = cluster->getObject("zookeeper")) {
+      zport = zk->optValue<int>("client_port", 2181);
+      sessionMs_ = zk->optValue<int>("session_timeout_ms", 10000);
+    }
+    for (size_t i = 0; i < masters.size(); ++i) {
+      const auto &m = masters[i];
+      connect_ += (i ? "," : "") + (m.find(':') != std::string::npos ? "[" + m + "]" : m) + ":" + std::to_string(zport);
+    }
+    if (connect_.empty()) throw dcos::sdk::Error("router: cluster.json names no masters");
+    files_.dir = host_.stateDir();
+  }
+
+  void start() override {
+    std::error_code ec;
+    std::filesystem::create_directories(files_.dir, ec);
+    if (ec) throw dcos::sdk::Error("router: making " + files_.dir + ": " + ec.message());
+    if (::access(haproxy_.c_str(), X_OK) != 0) throw dcos::sdk::Error("router: no HAProxy at " + haproxy_ + " (install haproxy)");
+    Layout layout;
+    if (auto kept = Layout::fromJson(readFile(files_.layout()))) layout = *kept;
+    edge_impl_ = std::make_unique<Edge>(files_, settings_, layout);
+    // The first layout (spares, no listeners) when there is none yet.
+    if (layout.backends.empty()) edge_impl_->plan(Plan{});
+    pid_t running = runningPid();
+    if (running > 0) {
+      host_.info("adopted the running HAProxy (master pid " + std::to_string(running) + ")");
+      pid_ = running;
+    } else {
+      writeConfig();
+      auto s = spawn();
+      if (!s) throw dcos::sdk::Error("starting HAProxy: " + s.error().message);
+    }
+    zk_ = dcos::coord::ZkClient::connect(connect_, std::chrono::milliseconds(sessionMs_));
+    auto changed = [this] {
+      {
+        std::lock_guard l(mutex_);
+        dirty_ = true;
+      }
+      wake_.notify_all();
+    };
+    tasks_ = std::make_unique<Collection>(zk_.get(), "/dcos/scheduler/tasks", changed);
+    apps_ = std::make_unique<Collection>(zk_.get(), "/dcos/scheduler/apps", changed);
+    agents_ = std::make_unique<Collection>(zk_.get(), "/dcos/agents", changed);
+    tasks_->watch();
+    apps_->watch();
+    agents_->watch();
+    worker_ = std::thread([this] { work(); });
+    host_.info("edge, group " + edge_.group + ") on port " + std::to_string(settings_.httpPort));
+  }
+
+  ~RouterModule() override { stop(); }
+
+  // HAProxy is left serving: the next dcosd adopts it.
+  void stop() override {
+    {
+      std::lock_guard l(mutex_);
+      if (stopped_) return;
+      stopped_ = stopping_ = true;
+    }
+    wake_.notify_all();
+    if (worker_.joinable()) worker_.join();
+    if (zk_) {
+      if (tasks_) tasks_->unwatchAll();
+      if (apps_) apps_->unwatchAll();
+      if (agents_) agents_->unwatchAll();
+      zk_->close();
+    }
+    for (int port : opened_) host_.closePort(DCOS_ZONE_ALL, DCOS_PROTO_TCP, static_cast<uint16_t>(port));
+  }
+
+ private:
+  // A master-worker HAProxy of ours, running: its master's pid, else 0.
+  pid_t runningPid() {
+    std::string text = dcos::text::trim(readFile(files_.pid()));
+    if (text.empty()) return 0;
+    pid_t pid = 0;
+    try {
+      pid = static_cast<pid_t>(std::stol(text));
+    } catch (...) {
+      return 0;
+    }
+    std::string cmd = cmdlineOf(pid);
+    return cmd.find("haproxy") != std::string::npos && cmd.find(files_.cfg()) != std::string::npos ? pid : 0;
+  }
+
+  void writeConfig() {
+    writeAtomically(files_.cfg(), renderConfig(files_, settings_, edge_impl_->layout()));
+    writeAtomically(files_.layout(), edge_impl_->layout().toJson());
+    // Map files as they stand (a start reads them; apply() keeps them).
+    if (!std::filesystem::exists(files_.hostsMap())) writeAtomically(files_.hostsMap(), "");
+    if (!std::filesystem::exists(files_.pathsMap())) writeAtomically(files_.pathsMap(), "");
+    if (!std::filesystem::exists(files_.serverState())) writeAtomically(files_.serverState(), "");
+  }
+
+  // HAProxy's master, in a session of its own: not a child that dies with
+  // dcosd. Its pid file says where it is to the next dcosd.
+  dcos::Status spawn() {
+    std::string check = haproxy_ + " -c -q -f " + files_.cfg();
+    pid_t pid = ::fork();
+    if (pid < 0) return dcos::makeError(std::string("fork: ") + std::strerror(errno), errno);
+    if (pid == 0) {
+      // A grandchild, so that it is reparented at once and never a zombie of dcosd.
+      ::setsid();
+      if (::fork() != 0) ::_exit(0);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      int out = ::open((files_.dir + "/haproxy.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (out >= 0) {
+        ::dup2(out, STDOUT_FILENO);
+        ::dup2(out, STDERR_FILENO);
+      }
+      if (null >= 0) ::dup2(null, STDIN_FILENO);
+      ::closefrom(3);
+      ::unsetenv("NOTIFY_SOCKET");
+      std::string master = files_.master() + ",mode,600";
+      std::vector<std::string> argv = {haproxy_, "-W", "-S", master, "-f", files_.cfg(), "-p", files_.pid()};
+      std::vector<char *> args;
+      for (auto &a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    // Up when its admin socket answers.
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (runtimeCommand(files_.admin(), "show info", 500ms)) {
+        pid_ = runningPid();
+        return dcos::Status::Ok();
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    std::string log = readFile(files_.dir + "/haproxy.log");
+    if (log.size() > 600) log = log.substr(log.size() - 600);
+    return dcos::makeError("HAProxy did not answer on " + files_.admin() + " within 10 s; its log ends: " + log);
+  }
+
+  // A reload of the master: the new configuration, listeners handed over,
+  // the servers' slots kept through the server-state file.
+  dcos::Status reload() {
+    auto state = runtimeCommand(files_.admin(), "show servers state");
+    if (state) writeAtomically(files_.serverState(), *state);
+    writeConfig();
+    std::string before;
+    if (auto info = runtimeCommand(files_.admin(), "show info")) before = pidLine(*info);
+    if (pid_ <= 0 || ::kill(pid_, SIGUSR2) != 0) {
+      auto s = spawn();
+      if (!s) return s;
+      return dcos::Status::Ok();
+    }
+    // Done when a new worker answers.
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (auto info = runtimeCommand(files_.admin(), "show info", 500ms)) {
+        if (pidLine(*info) != before && !pidLine(*info).empty()) return dcos::Status::Ok();
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    std::string log = readFile(files_.dir + "/haproxy.log");
+    if (log.size() > 600) log = log.substr(log.size() - 600);
+    return dcos::makeError("no new HAProxy worker within 10 s of a reload; its log ends: " + log);
+  }
+
+  static std::string pidLine(const std::string &info) {
+    std::istringstream in(info);
+    for (std::string line; std::getline(in, line);) {
+      if (dcos::text::startsWith(line, "Pid:")) return dcos::text::trim(line.substr(4));
+    }
+    return "";
+  }
+
+  void work() {
+    bool needRead = true;
+    std::set<std::string> lastProblems;
+    auto lastReload = std::chrono::steady_clock::now() - 10s;
+    bool reloadPending = false;
+    std::string lastHealth;
+    for (;;) {
+      {
+        std::unique_lock l(mutex_);
+        wake_.wait_for(l, reloadPending ? 200ms : 1s, [&] { return stopping_ || dirty_; });
+        if (stopping_) return;
+        dirty_ = false;
+      }
+      // HAProxy gone (killed, crashed): started again, from the files.
+      if (pid_ <= 0 || ::kill(pid_, 0) != 0 || runningPid() == 0) {
+        host_.warning("HAProxy is not running: starting it");
+        writeConfig();
+        if (auto s = spawn(); !s) {
+          health(DCOS_HEALTH_UNHEALTHY, "HAProxy does not start: " + s.error().message, lastHealth);
+          std::unique_lock l(mutex_);
+          wake_.wait_for(l, 2s, [&] { return stopping_; });
+          continue;
+        }
+        needRead = true;
+      }
+      bool changed = false;
+      bool ok = agents_->refresh(changed);
+      ok = apps_->refresh(changed) && ok;
+      ok = tasks_->refresh(changed) && ok;
+      if (!ok) {
+        std::lock_guard l(mutex_);
+        dirty_ = true;
+      }
+      if (!ok && !everRead_) {
+        health(DCOS_HEALTH_DEGRADED, "reading the cluster's state", lastHealth);
+        continue;
+      }
+      everRead_ = true;
+      Plan p = currentPlan();
+      std::set<std::string> problems(p.problems.begin(), p.problems.end());
+      for (const auto &m : problems) {
+        if (lastProblems.count(m) == 0) host_.warning(m);
+      }
+      lastProblems = problems;
+      if (edge_impl_->plan(p)) reloadPending = true;
+      // A reload at most every second: a burst of new apps is one.
+      if (reloadPending && std::chrono::steady_clock::now() - lastReload >= 1s) {
+        auto s = reload();
+        lastReload = std::chrono::steady_clock::now();
+        if (!s) {
+          host_.warning("reloading HAProxy: " + s.error().message);
+        } else {
+          reloadPending = false;
+          needRead = true;
+          syncPorts();
+        }
+      }
+      if (needRead) {
+        if (auto s = edge_impl_->readBack(); !s) {
+          health(DCOS_HEALTH_DEGRADED, "reading HAProxy's servers: " + s.error().message, lastHealth);
+          std::lock_guard l(mutex_);
+          dirty_ = true;
+          continue;
+        }
+        needRead = false;
+      }
+      auto applied = edge_impl_->apply();
+      if (!applied) {
+        host_.warning(applied.error().message);
+        needRead = true;
+        std::lock_guard l(mutex_);
+        dirty_ = true;
+      }
+      if (!zk_->connected()) {
+        health(DCOS_HEALTH_DEGRADED, "no ZooKeeper session: serving the last state read", lastHealth);
+      } else {
+        health(DCOS_HEALTH_HEALTHY, "routing " + std::to_string(p.services.size()) + " services", lastHealth);
+      }
+    }
+  }
+
+  // Service ports opened in the zone firewall as listeners come, closed as they go.
+  void syncPorts() {
+    std::set<int> now;
+    for (const auto &l : edge_impl_->layout().listeners) now.insert(l.port);
+    for (int port : now) {
+      if (opened_.count(port) == 0) host_.openPort(DCOS_ZONE_ALL, DCOS_PROTO_TCP, static_cast<uint16_t>(port));
+    }
+    for (int port : opened_) {
+      if (now.count(port) == 0) host_.closePort(DCOS_ZONE_ALL, DCOS_PROTO_TCP, static_cast<uint16_t>(port));
+    }
+    opened_ = now;
+  }
+
+  void health(dcos_health h, const std::string &message, std::string &last) {
+    if (message != last) host_.reportHealth(h, message);
+    last = message;
+  }
+
+  Plan currentPlan() {
+    std::map<std::string, std::string> agentAddress;
+    for (const auto &[key, json] : agents_->records()) {
+      if (auto o = tryParse(json)) {
+        try {
+          agentAddress[o->optValue<std::string>("id", key)] = o->optValue<std::string>("address", "");
+        } catch (const Poco::Exception &) {
+        }
+      }
+    }
+    std::map<std::string, AppInfo> apps;
+    for (const auto &[key, json] : apps_->records()) {
+      auto o = tryParse(json);
+      if (!o) continue;
+      AppInfo a;
+      try {
+        a.id = o->optValue<std::string>("id", "");
+        if (auto labels = o->getObject("labels")) {
+          for (const auto &[k, v] : *labels) {
+            if (v.isString()) a.labels[k] = v.extract<std::string>();
+          }
+        }
+        if (auto pd = o->getArray("portDefinitions")) {
+          for (size_t i = 0; i < pd->size(); ++i) {
+            auto p = pd->getObject(static_cast<unsigned>(i));
+            a.servicePorts.push_back(p ? p->optValue<int>("port", 0) : 0);
+          }
+        }
+        if (auto hc = o->getArray("healthChecks"); hc && hc->size() > 0) {
+          a.healthChecked = true;
+          auto first = hc->getObject(0);
+          std::string proto = first ? first->optValue<std::string>("protocol", "HTTP") : "";
+          a.httpHealthCheck = proto == "HTTP" || proto == "HTTPS" || proto == "MESOS_HTTP" || proto == "MESOS_HTTPS";
+        }
+      } catch (const Poco::Exception &) {
+        continue;
+      }
+      if (!a.id.empty()) apps[a.id] = a;
+    }
+    std::vector<TaskInfo> tasks;
+    for (const auto &[key, json] : tasks_->records()) {
+      auto o = tryParse(json);
+      if (!o) continue;
+      TaskInfo t;
+      try {
+        t.id = o->optValue<std::string>("id", key);
+        t.appId = o->optValue<std::string>("appId", "");
+        t.state = o->optValue<std::string>("state", "");
+        t.killing = o->optValue<bool>("killing", false);
+        if (o->has("healthy") && o->get("healthy").isBoolean()) t.healthy = o->getValue<bool>("healthy");
+        auto agent = agentAddress.find(o->optValue<std::string>("agentId", ""));
+        t.host = agent != agentAddress.end() && !agent->second.empty() ? hostOf(agent->second)
+                                                                        : o->optValue<std::string>("host", "");
+        if (auto ports = o->getArray("ports")) {
+          for (size_t i = 0; i < ports->size(); ++i) t.ports.push_back(ports->getElement<int>(static_cast<unsigned>(i)));
+        }
+      } catch (const Poco::Exception &) {
+        continue;
+      }
+      tasks.push_back(std::move(t));
+    }
+    return dcos::router::plan(edge_, apps, tasks);
+  }
+
+  dcos::sdk::Host host_;
+  std::string mode_;
+  EdgeConfig edge_;
+  EdgeSettings settings_;
+  Files files_;
+  std::string haproxy_;
+  std::string connect_;
+  int sessionMs_ = 10000;
+  std::unique_ptr<Edge> edge_impl_;
+  pid_t pid_ = 0;
+  std::unique_ptr<dcos::coord::ZkClient> zk_;
+  std::unique_ptr<Collection> tasks_, apps_, agents_;
+  std::set<int> opened_;  // the worker's
+  bool everRead_ = false;
+  std::thread worker_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool dirty_ = true;
+  bool stopping_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+DCOS_MODULE(RouterModule, "router", DCOS_PLUGIN_VERSION, "the edge router: HAProxy driven live from the scheduler's state")
