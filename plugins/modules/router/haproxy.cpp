@@ -196,11 +196,16 @@ std::string renderConfig(const Files &files, const EdgeSettings &settings, const
     << "  http-request return status 503 content-type text/plain string \"no app for this host\\n\"\n";
   for (const auto &b : layout.backends) {
     c << "\n"
-      << "backend " << b.name << (b.key.empty() ? "  # spare" : "  # " + b.key) << "\n"
+      << "backend " << b.name << "\n"
       << "  mode " << modeName(b.mode) << "\n"
       << "  balance " << b.balance << "\n";
     if (b.mode == Mode::Http) {
-      c << "  option forwardfor\n";
+      // A request a task refused at connect or dropped unanswered (it was
+      // going) is sent again, to another server; not one that may have
+      // changed something.
+      c << "  option forwardfor\n"
+        << "  retry-on conn-failure empty-response\n"
+        << "  http-request disable-l7-retry if !METH_GET !METH_OPTIONS\n";
       if (b.redirectToHttps) c << "  http-request redirect scheme https code 301 if !{ ssl_fc }\n";
       if (b.sticky) c << "  cookie mesosphere_server_id insert indirect nocache\n";
     }
@@ -396,8 +401,10 @@ Result<int> Edge::apply() {
   };
   std::map<std::string, const Service *> byKey;
   for (const auto &s : plan_.services) byKey[s.key()] = &s;
-  // Servers first, out of rotation before in: a gone task's slot is parked
-  // before a new one takes it.
+  // Make before break: new servers in rotation first, then the maps that
+  // send requests to them, then the servers that go parked. A request never
+  // finds a backend without the servers it should have.
+  std::vector<std::string> parks;
   for (const auto &b : layout_.backends) {
     auto &slots = applied_[b.name];
     std::set<std::string> want;
@@ -406,11 +413,12 @@ Result<int> Edge::apply() {
       for (const auto &x : s->backends) want.insert(x.address + ":" + std::to_string(x.port));
     }
     std::set<std::string> have;
+    std::set<int> leaving;
     for (int i = 1; i <= b.capacity; ++i) {
       auto it = slots.find(i);
       if (it == slots.end() || it->second.empty()) continue;
       if (want.count(it->second) == 0 || have.count(it->second) != 0) {
-        if (run("set server " + b.name + "/s" + std::to_string(i) + " state maint")) it->second.clear();
+        leaving.insert(i);
         continue;
       }
       have.insert(it->second);
@@ -418,7 +426,7 @@ Result<int> Edge::apply() {
     int slot = 1;
     for (const auto &addr : want) {
       if (have.count(addr) != 0) continue;
-      while (slot <= b.capacity && slots.count(slot) != 0 && !slots[slot].empty()) ++slot;
+      while (slot <= b.capacity && ((slots.count(slot) != 0 && !slots[slot].empty()) )) ++slot;
       if (slot > b.capacity) break;  // more after the reload that grows it
       size_t colon = addr.rfind(':');
       std::string server = b.name + "/s" + std::to_string(slot);
@@ -428,6 +436,7 @@ Result<int> Edge::apply() {
       }
       ++slot;
     }
+    for (int i : leaving) parks.push_back(b.name + "/s" + std::to_string(i));
   }
   // Maps: the files first (a reload reads them), then the running process,
   // each map swapped whole (prepare, fill, commit: no request sees half).
@@ -466,6 +475,10 @@ Result<int> Edge::apply() {
   swapMap(files_.pathsMap(), paths, appliedPaths_);
   swapMap(files_.hostsMap(), hosts, appliedHosts_);
   mapsKnown_ = (known || problems.empty()) && appliedHosts_ == hosts && appliedPaths_ == paths;
+  for (const auto &server : parks) {
+    size_t slash = server.find('/');
+    if (run("set server " + server + " state maint")) applied_[server.substr(0, slash)][std::stoi(server.substr(slash + 2))].clear();
+  }
   if (!problems.empty()) return makeError(text::join(problems, "; "));
   return sent;
 }

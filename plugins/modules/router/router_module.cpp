@@ -142,6 +142,8 @@ class RouterModule : public dcos::sdk::Module {
     if (running > 0) {
       host_.info("adopted the running HAProxy (master pid " + std::to_string(running) + ")");
       pid_ = running;
+      // Written by another version of this module: reloaded with this one's.
+      reloadWanted_ = readFile(files_.cfg()) != renderConfig(files_, settings_, edge_impl_->layout());
     } else {
       writeConfig();
       auto s = spawn();
@@ -162,7 +164,7 @@ class RouterModule : public dcos::sdk::Module {
     apps_->watch();
     agents_->watch();
     worker_ = std::thread([this] { work(); });
-    host_.info("edge, group " + edge_.group + ") on port " + std::to_string(settings_.httpPort));
+    host_.info("edge router for group " + edge_.group + " on port " + std::to_string(settings_.httpPort));
   }
 
   ~RouterModule() override { stop(); }
@@ -202,7 +204,8 @@ class RouterModule : public dcos::sdk::Module {
 
   void writeConfig() {
     writeAtomically(files_.cfg(), renderConfig(files_, settings_, edge_impl_->layout()));
-    writeAtomically(files_.layout(), edge_impl_->layout().toJson());
+    layoutWritten_ = edge_impl_->layout().toJson();
+    writeAtomically(files_.layout(), layoutWritten_);
     // Map files as they stand (a start reads them; apply() keeps them).
     if (!std::filesystem::exists(files_.hostsMap())) writeAtomically(files_.hostsMap(), "");
     if (!std::filesystem::exists(files_.pathsMap())) writeAtomically(files_.pathsMap(), "");
@@ -294,7 +297,9 @@ class RouterModule : public dcos::sdk::Module {
     bool needRead = true;
     std::set<std::string> lastProblems;
     auto lastReload = std::chrono::steady_clock::now() - 10s;
-    bool reloadPending = false;
+    bool reloadPending = reloadWanted_;
+    // An adopted HAProxy's service ports: opened again in this dcosd's firewall.
+    syncPorts();
     std::string lastHealth;
     for (;;) {
       {
@@ -335,6 +340,10 @@ class RouterModule : public dcos::sdk::Module {
       }
       lastProblems = problems;
       if (edge_impl_->plan(p)) reloadPending = true;
+      // Which backend serves which app, as the next dcosd must find it.
+      if (auto layout = edge_impl_->layout().toJson(); layout != layoutWritten_) {
+        if (writeAtomically(files_.layout(), layout)) layoutWritten_ = layout;
+      }
       // A reload at most every second: a burst of new apps is one.
       if (reloadPending && std::chrono::steady_clock::now() - lastReload >= 1s) {
         auto s = reload();
@@ -467,6 +476,8 @@ class RouterModule : public dcos::sdk::Module {
   std::unique_ptr<Collection> tasks_, apps_, agents_;
   std::set<int> opened_;  // the worker's
   bool everRead_ = false;
+  bool reloadWanted_ = false;  // set in start()
+  std::string layoutWritten_;  // layout.json as last written
   std::thread worker_;
   std::mutex mutex_;
   std::condition_variable wake_;

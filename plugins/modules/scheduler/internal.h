@@ -30,6 +30,7 @@ constexpr const char *kLeader = "/dcos/scheduler/leader";
 constexpr const char *kElection = "/dcos/scheduler/election";
 constexpr int kServicePortFirst = 10000;
 constexpr int kServicePortLast = 20000;
+constexpr int64_t kKillResendMs = 5000;  // a kill is sent again until the task's end is reported
 constexpr int64_t kLaunchTimeoutMs = 300'000;  // Marathon's task_launch_timeout
 constexpr const char *kVersions = "/dcos/scheduler/versions";
 constexpr const char *kGroups = "/dcos/scheduler/groups";

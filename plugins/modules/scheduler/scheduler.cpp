@@ -528,6 +528,10 @@ std::string fieldOf(const AgentInfo &a, const std::string &field) {
 
 bool Scheduler::zookeeperReachable() const { return config_.zk->connected(); }
 
+int64_t Scheduler::drainedKillAt(int64_t now) const {
+  return now - kKillResendMs + static_cast<int64_t>(config_.killDrain.count());
+}
+
 void Scheduler::act() {
   // Without ZooKeeper nothing can be stored first: nothing is done.
   if (!zookeeperReachable()) return;
@@ -638,7 +642,7 @@ void Scheduler::act() {
     // Kills are sent again until the task's end is reported.
     for (auto &[id, t] : tasks_) {
       if (!t.killing || terminal(t.state) || byId.count(t.agentId) == 0) continue;
-      if (now - t.lastKillMs >= 5000) {
+      if (now - t.lastKillMs >= kKillResendMs) {
         bool queued = std::any_of(kills.begin(), kills.end(), [&](const Kill &k) { return k.taskId == id; });
         if (!queued) kills.push_back({id, agentOf(t.agentId)});
       }
@@ -693,9 +697,8 @@ void Scheduler::act() {
         });
         for (size_t i = 0; i < current.size() - static_cast<size_t>(target); ++i) {
           current[i]->killing = true;
-          current[i]->lastKillMs = now;
+          current[i]->lastKillMs = drainedKillAt(now);  // sent by the resend below, once drained
           toStore.push_back(*current[i]);
-          kills.push_back({current[i]->id, agentOf(current[i]->agentId)});
         }
         current.resize(static_cast<size_t>(target));
       }
@@ -708,9 +711,8 @@ void Scheduler::act() {
         int after = readyCount - (ready(t) ? 1 : 0);
         if (!(allNewReady || after >= minReady || !ready(t))) break;
         t->killing = true;
-        t->lastKillMs = now;
+        t->lastKillMs = drainedKillAt(now);
         toStore.push_back(*t);
-        kills.push_back({t->id, agentOf(t->agentId)});
         readyCount = after;
         --oldLeft;
       }
@@ -1320,7 +1322,6 @@ Scheduler::Reply Scheduler::appTasks(const std::string &id) {
 // tasks of it killed, as one deployment.
 Scheduler::Reply Scheduler::tasksKill(const std::vector<std::pair<std::string, std::string>> &which, bool scale,
                                       bool force) {
-  std::vector<AgentInfo> agents = readAgents();
   std::unique_lock lock(mutex_);
   std::map<std::string, int> perApp;
   std::vector<TaskRecord> killed;
@@ -1355,7 +1356,7 @@ Scheduler::Reply Scheduler::tasksKill(const std::vector<std::pair<std::string, s
     auto it = tasks_.find(killed[i].id);
     if (it == tasks_.end()) continue;
     it->second.killing = true;
-    it->second.lastKillMs = nowMs();
+    it->second.lastKillMs = drainedKillAt(nowMs());
     (void)storeTask(it->second);
     killed[i] = it->second;
     list += (i ? "," : "") + taskView(it->second);
@@ -1363,11 +1364,7 @@ Scheduler::Reply Scheduler::tasksKill(const std::vector<std::pair<std::string, s
   list += "]}";
   if (body.empty()) body = list;
   lock.unlock();
-  for (const auto &t : killed) {
-    for (const auto &ag : agents) {
-      if (ag.id == t.agentId) (void)config_.agents->kill(ag, t.id);
-    }
-  }
+  // The kills go from act() once the routers have taken the tasks out.
   wake_.notify_all();
   return {200, body, {}};
 }

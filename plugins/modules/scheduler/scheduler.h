@@ -82,6 +82,11 @@ struct SchedulerConfig {
   std::string hostname;
   std::function<void(int level, const std::string &)> log;
   std::chrono::milliseconds loopInterval{250};
+  // A task chosen to go (a scale-down, a replaced version, a kill through
+  // the API) is stored as killing at once, and its kill is sent this much
+  // later: the routers, which follow the stored state, take it out of
+  // rotation before it gets SIGTERM.
+  std::chrono::milliseconds killDrain{500};
 };
 
 class Scheduler {
@@ -120,6 +125,9 @@ class Scheduler {
   void reconcileOnce();
 
  private:
+  // What lastKillMs to set so that act()'s resend sends the first kill
+  // killDrain after `now`.
+  int64_t drainedKillAt(int64_t now) const;
   struct AppState {
     App app;
     int failures = 0;             // in a row, for the backoff

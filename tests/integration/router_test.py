@@ -1,0 +1,285 @@
+#!/usr/bin/python3
+"""The edge router on a local cluster (1 master, 1 private agent, 1 public
+agent), with real HAProxy, asked from the operators' host:
+
+- an app in group external with HAPROXY_0_VHOST is served on the public
+  agent's port 80 by its Host header, its 3 tasks in turn; an unknown host
+  gets a 503 at once;
+- its service port is bound and opened in the public agent's zone
+  firewall, and closed again when the app goes;
+- a private app (on the private agent) is reached through the edge, never
+  directly from the host;
+- labels with bad values (a port index the app lacks, an unknown mode) are
+  logged with the app and the label, and the rest is still served;
+- while a bounded load runs from the host through the edge: scale 3 -> 6 ->
+  2, a rolling upgrade, a task killed through the API, and the public
+  agent's dcosd SIGKILLed and started again (HAProxy, the same process, goes
+  on serving): zero failed requests.
+
+Its own cluster (name router, 172.31.244.0/24), taken down at the end.
+Needs root; exits 77 (skipped) without it.
+
+Usage: router_test.py BUILD_DIR
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+if os.geteuid() != 0:
+    print("skipped: needs root")
+    sys.exit(77)
+if not os.path.exists("/usr/sbin/haproxy"):
+    print("FAIL: /usr/sbin/haproxy is missing (scripts/install-deps.sh installs it)", file=sys.stderr)
+    sys.exit(1)
+
+build = os.path.abspath(sys.argv[1])
+dcos = os.path.join(build, "cli/dcos")
+state = tempfile.mkdtemp(prefix="dcos-router-test.")
+os.chmod(state, 0o755)
+NET = "172.31.244."
+MASTER = NET + "11"
+PRIVATE = NET + "65"
+PUBLIC = NET + "129"
+cluster = ["--name", "router", "--state-dir", state]
+up_args = [dcos, "cluster", "up", "--masters", "1", "--private-agents", "1", "--public-agents", "1",
+           "--network", NET + "0/24"] + cluster
+PUBLIC_NS = "dcos-router-p1"
+PUBLIC_DIR = os.path.join(state, "router", "p1")
+
+
+def fail(message):
+    print("FAIL: " + message, file=sys.stderr)
+    sys.exit(1)
+
+
+def check(condition, message):
+    if not condition:
+        fail(message)
+
+
+def wait_until(what, condition, within=60):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            last = condition()
+        except (OSError, ValueError, KeyError, TypeError, http.client.HTTPException):
+            last = None
+        if last:
+            return last
+        time.sleep(0.05)
+    fail("timed out after %ds waiting for %s" % (within, what))
+
+
+def api(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request("http://%s%s" % (MASTER, path), method=method, data=data,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        text = r.read().decode()
+        return r.status, json.loads(text) if text else None
+
+
+def running(app_id):
+    _, body = api("GET", "/v2/apps%s/tasks" % app_id)
+    return [t for t in body["tasks"] if t["state"] == "TASK_RUNNING"]
+
+
+def edge(host_header, path="/id", address=PUBLIC, port=80, timeout=5):
+    """(status, body) of one request from the operators' host."""
+    c = http.client.HTTPConnection(address, port, timeout=timeout)
+    try:
+        c.request("GET", path, headers={"Host": host_header})
+        r = c.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        c.close()
+
+
+def app(app_id, vhost, instances, role="slave_public", extra_labels=None, env=None):
+    labels = {"HAPROXY_GROUP": "external", "HAPROXY_0_VHOST": vhost}
+    labels.update(extra_labels or {})
+    return {"id": app_id, "instances": instances, "cpus": 0.05, "mem": 32, "labels": labels, "env": env or {},
+            "acceptedResourceRoles": [role],
+            # Each task says who it is at /id.
+            "cmd": "echo -n $MESOS_TASK_ID > id; exec python3 -m http.server --bind 0.0.0.0 $PORT0",
+            "healthChecks": [{"protocol": "HTTP", "path": "/id", "portIndex": 0, "gracePeriodSeconds": 30,
+                              "intervalSeconds": 1, "timeoutSeconds": 2, "maxConsecutiveFailures": 3}],
+            "portDefinitions": [{"port": 0}]}
+
+
+def served_ids(vhost, n):
+    ids = []
+    for _ in range(n):
+        status, body = edge(vhost)
+        if status != 200:
+            return []
+        ids.append(body)
+    return ids
+
+
+def healthy_ids(app_id):
+    return sorted(t["id"] for t in running(app_id)
+                  if t.get("healthCheckResults") and all(h["alive"] for h in t["healthCheckResults"]))
+
+
+class Load(threading.Thread):
+    """Requests from the host through the edge, two at a time, until stopped."""
+
+    def __init__(self, vhost):
+        super().__init__(daemon=True)
+        self.vhost, self.stop, self.ok, self.failed, self.errors = vhost, threading.Event(), 0, 0, []
+        self.lock = threading.Lock()
+
+    def one(self):
+        while not self.stop.is_set():
+            try:
+                status, body = edge(self.vhost, timeout=10)
+                good = status == 200
+                why = "status %d: %s" % (status, body.strip()[:80])
+            except (OSError, http.client.HTTPException) as e:
+                good, why = False, repr(e)
+            with self.lock:
+                if good:
+                    self.ok += 1
+                else:
+                    self.failed += 1
+                    self.errors.append(why)
+
+    def run(self):
+        workers = [threading.Thread(target=self.one, daemon=True) for _ in range(2)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+
+
+def nft_ports():
+    r = subprocess.run(["ip", "netns", "exec", PUBLIC_NS, "nft", "list", "ruleset"], capture_output=True, text=True)
+    return r.stdout
+
+
+def log_text():
+    with open(os.path.join(PUBLIC_DIR, "dcosd.log")) as f:
+        return f.read()
+
+
+def main():
+    r = subprocess.run(up_args, capture_output=True, text=True)
+    if r.returncode != 0:
+        fail("cluster up: %s%s" % (r.stdout, r.stderr))
+
+    # An unknown host: 503 at once, before any app.
+    t0 = time.monotonic()
+    status, _ = edge("nobody.test", timeout=3)
+    check(status == 503, "an unknown virtual host got %d" % status)
+    print("unknown host: 503 in %.1f ms" % ((time.monotonic() - t0) * 1000))
+
+    status, body = api("POST", "/v2/apps", app("/web", "web.test", 3,
+                                                extra_labels={"HAPROXY_5_VHOST": "five.test",
+                                                              "HAPROXY_0_BALANCE": "roundrobin"}))
+    check(status == 201, "POST /web: %s %s" % (status, body))
+    service_port = body["portDefinitions"][0]["port"]
+    check(service_port >= 10000, "a service port picked for /web: %s" % body["portDefinitions"])
+    wait_until("3 healthy web tasks", lambda: len(healthy_ids("/web")) == 3, 90)
+    ids = healthy_ids("/web")
+    wait_until("the 3 web tasks served through the edge in turn", lambda: sorted(served_ids("web.test", 3)) == ids, 30)
+    print("web.test: 3 tasks in turn: %s" % served_ids("web.test", 3))
+
+    # The service port: bound, and open in the zone firewall.
+    wait_until("web on its service port %d" % service_port,
+               lambda: edge("any", address=PUBLIC, port=service_port)[1] in ids, 30)
+    check("%d" % service_port in nft_ports(), "service port %d not in the public agent's ruleset" % service_port)
+
+    # Bad labels: logged with the app and the label; the rest served.
+    bad = app("/bad", "bad.test", 1, extra_labels={"HAPROXY_0_MODE": "carrier-pigeon"})
+    bad["labels"]["HAPROXY_7_PATH"] = "/x"
+    check(api("POST", "/v2/apps", bad)[0] == 201, "POST /bad")
+    wait_until("the bad labels logged", lambda: "app /bad: label HAPROXY_7_PATH" in log_text() and
+               "app /bad: label HAPROXY_0_MODE: unknown mode \"carrier-pigeon\"" in log_text(), 60)
+    wait_until("/bad served over http all the same", lambda: edge("bad.test")[0] == 200, 90)
+    check(edge("web.test")[0] == 200, "web.test beside /bad's bad labels")
+
+    # A private app: through the edge, never directly.
+    check(api("POST", "/v2/apps", app("/private", "private.test", 1, role="*"))[0] == 201, "POST /private")
+    wait_until("/private healthy", lambda: len(healthy_ids("/private")) == 1, 90)
+    task = running("/private")[0]
+    check(task["host"] == PRIVATE, "/private runs on the private agent: %s" % task["host"])
+    wait_until("/private through the edge", lambda: edge("private.test")[1] == task["id"], 30)
+    try:
+        socket.create_connection((PRIVATE, task["ports"][0]), timeout=2).close()
+        fail("the host reached the private task directly at %s:%d" % (PRIVATE, task["ports"][0]))
+    except OSError:
+        pass
+
+    # Changes under load: zero failed requests.
+    load = Load("web.test")
+    load.start()
+
+    def phase(name, action, done, within=120):
+        before = load.ok
+        action()
+        wait_until(name, done, within)
+        wait_until("requests after " + name, lambda: load.ok > before + 20, 30)
+        print("%s: %d requests so far, %d failed" % (name, load.ok, load.failed))
+
+    def served_exactly(expected):
+        return sorted(set(served_ids("web.test", 3 * len(expected)))) == sorted(expected)
+
+    phase("scaled to 6", lambda: api("PUT", "/v2/apps/web?force=true", {"instances": 6}),
+          lambda: len(healthy_ids("/web")) == 6 and served_exactly(healthy_ids("/web")))
+    phase("scaled to 2", lambda: api("PUT", "/v2/apps/web?force=true", {"instances": 2}),
+          lambda: len(running("/web")) == 2 and served_exactly(healthy_ids("/web")))
+    old = set(healthy_ids("/web"))
+    phase("upgraded", lambda: api("PUT", "/v2/apps/web?force=true", {"env": {"VERSION": "2"}}),
+          lambda: not (set(t["id"] for t in running("/web")) & old) and len(healthy_ids("/web")) == 2 and
+          served_exactly(healthy_ids("/web")) and not api("GET", "/v2/deployments")[1])
+    victim = healthy_ids("/web")[0]
+    phase("a task killed", lambda: api("DELETE", "/v2/apps/web/tasks/%s" % victim),
+          lambda: victim not in [t["id"] for t in running("/web")] and len(healthy_ids("/web")) == 2 and
+          served_exactly(healthy_ids("/web")))
+
+    # The public agent's dcosd killed and started again: HAProxy serves on.
+    with open(os.path.join(PUBLIC_DIR, "state", "router", "haproxy.pid")) as f:
+        haproxy = int(f.read().strip())
+    with open(os.path.join(state, "router", "state.json")) as f:
+        node = next(n for n in json.load(f)["nodes"] if n["address"] == PUBLIC)
+
+    def restart():
+        os.kill(node["pid"], signal.SIGKILL)
+        wait_until("the public agent's dcosd gone", lambda: not os.path.exists("/proc/%d" % node["pid"]), 20)
+        r = subprocess.run(up_args, capture_output=True, text=True)
+        check(r.returncode == 0, "cluster up after the kill: %s%s" % (r.stdout, r.stderr))
+
+    phase("dcosd restarted", restart, lambda: "adopted the running HAProxy" in log_text())
+    with open(os.path.join(PUBLIC_DIR, "state", "router", "haproxy.pid")) as f:
+        check(int(f.read().strip()) == haproxy, "HAProxy was restarted with dcosd")
+    phase("scaled to 3 after the restart", lambda: api("PUT", "/v2/apps/web?force=true", {"instances": 3}),
+          lambda: len(healthy_ids("/web")) == 3 and served_exactly(healthy_ids("/web")))
+    load.stop.set()
+    load.join()
+    print("load: %d requests, %d failed" % (load.ok, load.failed))
+    check(load.failed == 0, "%d failed requests through the edge: %s" % (load.failed, load.errors[:10]))
+
+    # The app gone: its service port closed.
+    check(api("DELETE", "/v2/apps/web")[0] == 200, "DELETE /web")
+    wait_until("web.test gone (503)", lambda: edge("web.test")[0] == 503, 60)
+    wait_until("service port %d closed in the firewall" % service_port,
+               lambda: ("%d" % service_port) not in nft_ports(), 30)
+    print("router test: ok")
+
+
+try:
+    main()
+finally:
+    if os.environ.get("DCOS_TEST_KEEP_CLUSTER") != "1":
+        subprocess.run([dcos, "cluster", "down"] + cluster, capture_output=True)
+        shutil.rmtree(state, ignore_errors=True)
