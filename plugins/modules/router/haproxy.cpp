@@ -209,7 +209,9 @@ std::string renderConfig(const Files &files, const EdgeSettings &settings, const
       if (b.redirectToHttps) c << "  http-request redirect scheme https code 301 if !{ ssl_fc }\n";
       if (b.sticky) c << "  cookie mesosphere_server_id insert indirect nocache\n";
     }
-    c << "  server-template s 1-" << b.capacity << " 127.0.0.1:1 disabled" << (b.sticky ? "" : "") << "\n";
+    // A name, not an address, parks the slots: only then does a reload
+    // take each slot's address from the server-state file (init-addr last).
+    c << "  server-template s 1-" << b.capacity << " localhost:1 disabled init-addr last,libc,none\n";
   }
   for (const auto &l : layout.listeners) {
     c << "\n"

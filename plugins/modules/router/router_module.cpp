@@ -215,7 +215,6 @@ class RouterModule : public dcos::sdk::Module {
   // HAProxy's master, in a session of its own: not a child that dies with
   // dcosd. Its pid file says where it is to the next dcosd.
   dcos::Status spawn() {
-    std::string check = haproxy_ + " -c -q -f " + files_.cfg();
     pid_t pid = ::fork();
     if (pid < 0) return dcos::makeError(std::string("fork: ") + std::strerror(errno), errno);
     if (pid == 0) {
@@ -262,6 +261,11 @@ class RouterModule : public dcos::sdk::Module {
   // A reload of the master: the new configuration, listeners handed over,
   // the servers' slots kept through the server-state file.
   dcos::Status reload() {
+    // Checked before it replaces the running one: a configuration HAProxy
+    // refuses leaves the old worker serving, and says why here.
+    std::string candidate = files_.cfg() + ".new";
+    writeAtomically(candidate, renderConfig(files_, settings_, edge_impl_->layout()));
+    if (auto checked = checkConfig(candidate); !checked) return checked;
     auto state = runtimeCommand(files_.admin(), "show servers state");
     if (state) writeAtomically(files_.serverState(), *state);
     writeConfig();
@@ -283,6 +287,29 @@ class RouterModule : public dcos::sdk::Module {
     std::string log = readFile(files_.dir + "/haproxy.log");
     if (log.size() > 600) log = log.substr(log.size() - 600);
     return dcos::makeError("no new HAProxy worker within 10 s of a reload; its log ends: " + log);
+  }
+
+  dcos::Status checkConfig(const std::string &path) {
+    std::string out = files_.dir + "/check.log";
+    pid_t pid = ::fork();
+    if (pid < 0) return dcos::makeError(std::string("fork: ") + std::strerror(errno), errno);
+    if (pid == 0) {
+      int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        ::dup2(fd, STDOUT_FILENO);
+        ::dup2(fd, STDERR_FILENO);
+      }
+      ::closefrom(3);
+      ::execl(haproxy_.c_str(), haproxy_.c_str(), "-c", "-q", "-f", path.c_str(), static_cast<char *>(nullptr));
+      ::_exit(127);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return dcos::Status::Ok();
+    std::string why = dcos::text::trim(readFile(out));
+    if (why.size() > 600) why = why.substr(0, 600);
+    return dcos::makeError("HAProxy refuses the new configuration (" + path + "): " + why);
   }
 
   static std::string pidLine(const std::string &info) {
