@@ -14,7 +14,8 @@ agent), with real HAProxy, asked from the operators' host:
 - while a bounded load runs from the host through the edge: scale 3 -> 6 ->
   2, a rolling upgrade, a task killed through the API, and the public
   agent's dcosd SIGKILLed and started again (HAProxy, the same process, goes
-  on serving): zero failed requests.
+  on serving), a new app whose service port makes HAProxy reload: zero
+  failed requests.
 
 Its own cluster (name router, 172.31.244.0/24), taken down at the end.
 Needs root; exits 77 (skipped) without it.
@@ -242,6 +243,13 @@ def main():
     phase("upgraded", lambda: api("PUT", "/v2/apps/web?force=true", {"env": {"VERSION": "2"}}),
           lambda: not (set(t["id"] for t in running("/web")) & old) and len(healthy_ids("/web")) == 2 and
           served_exactly(healthy_ids("/web")) and not api("GET", "/v2/deployments")[1])
+    # A new app: routed by its host at once, and its service port bound by
+    # a reload of HAProxy, under the load on web.test.
+    status, other = api("POST", "/v2/apps", app("/other", "other.test", 1))
+    check(status == 201, "POST /other: %s" % status)
+    other_port = other["portDefinitions"][0]["port"]
+    phase("a new app (a reload)", lambda: None,
+          lambda: edge("other.test")[0] == 200 and edge("x", port=other_port)[0] == 200, 90)
     victim = healthy_ids("/web")[0]
     phase("a task killed", lambda: api("DELETE", "/v2/apps/web/tasks/%s" % victim),
           lambda: victim not in [t["id"] for t in running("/web")] and len(healthy_ids("/web")) == 2 and

@@ -240,6 +240,7 @@ Layout::BackendDef *Edge::backendFor(const std::string &key) {
 
 bool Edge::plan(const Plan &plan) {
   plan_ = plan;
+  why_.clear();
   bool reload = false;
   std::set<std::string> wanted;
   for (const auto &s : plan.services) wanted.insert(s.key());
@@ -277,6 +278,7 @@ bool Edge::plan(const Plan &plan) {
                                     settings_.minCapacity});
         b = &layout_.backends.back();
         reload = true;
+        why_.push_back("a new backend for " + s.key());
       }
       b->key = s.key();
     }
@@ -286,12 +288,14 @@ bool Edge::plan(const Plan &plan) {
       b->sticky = s.sticky;
       b->redirectToHttps = s.redirectToHttps;
       reload = true;
+      why_.push_back("new settings for " + s.key());
     }
     if (static_cast<int>(s.backends.size()) > b->capacity) {
       int c = b->capacity;
       while (c < static_cast<int>(s.backends.size())) c *= 2;
       b->capacity = c;
       reload = true;
+      why_.push_back("more slots for " + s.key());
     }
     if (s.servicePort != 0) listeners.push_back({s.servicePort, s.mode, b->name, s.mode == Mode::Http ? s.path : ""});
   }
@@ -303,11 +307,13 @@ bool Edge::plan(const Plan &plan) {
   if (listeners != layout_.listeners) {
     layout_.listeners = listeners;
     reload = true;
+    why_.push_back("service ports changed");
   }
   if (reload || layout_.backends.empty()) {
     for (; spares < settings_.spares; ++spares) {
       layout_.backends.push_back({"be_" + std::to_string(next++), "", Mode::Http, "roundrobin", false, false, settings_.minCapacity});
     }
+    if (!reload) why_.push_back("the first configuration");
     reload = true;
   }
   return reload;

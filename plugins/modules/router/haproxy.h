@@ -87,6 +87,8 @@ class Edge {
   // setting, more slots, a listener); true when the configuration file must
   // be rewritten and HAProxy reloaded.
   bool plan(const Plan &plan);
+  // Why the last plan() asked for a reload.
+  const std::vector<std::string> &reloadReasons() const { return why_; }
   // Reads what the running HAProxy serves (after a start, an adoption or a
   // reload): its servers' slots, from `show servers state`.
   Status readBack();
@@ -108,6 +110,7 @@ class Edge {
   std::map<std::string, std::map<int, std::string>> applied_;
   std::string appliedHosts_, appliedPaths_;
   bool mapsKnown_ = false;
+  std::vector<std::string> why_;
 };
 
 }  // namespace dcos::router

@@ -325,6 +325,7 @@ class RouterModule : public dcos::sdk::Module {
     std::set<std::string> lastProblems;
     auto lastReload = std::chrono::steady_clock::now() - 10s;
     bool reloadPending = reloadWanted_;
+    std::string reloadWhy = reloadWanted_ ? "its configuration was written by another version" : "";
     // An adopted HAProxy's service ports: opened again in this dcosd's firewall.
     syncPorts();
     std::string lastHealth;
@@ -366,13 +367,18 @@ class RouterModule : public dcos::sdk::Module {
         if (lastProblems.count(m) == 0) host_.warning(m);
       }
       lastProblems = problems;
-      if (edge_impl_->plan(p)) reloadPending = true;
+      logRotation(p);
+      if (edge_impl_->plan(p)) {
+        reloadPending = true;
+        reloadWhy = dcos::text::join(edge_impl_->reloadReasons(), ", ");
+      }
       // Which backend serves which app, as the next dcosd must find it.
       if (auto layout = edge_impl_->layout().toJson(); layout != layoutWritten_) {
         if (writeAtomically(files_.layout(), layout)) layoutWritten_ = layout;
       }
       // A reload at most every second: a burst of new apps is one.
       if (reloadPending && std::chrono::steady_clock::now() - lastReload >= 1s) {
+        host_.info("reloading HAProxy: " + reloadWhy);
         auto s = reload();
         lastReload = std::chrono::steady_clock::now();
         if (!s) {
@@ -382,6 +388,13 @@ class RouterModule : public dcos::sdk::Module {
           needRead = true;
           syncPorts();
         }
+      }
+      // A new worker nobody here asked for (a reload from outside, or one
+      // that a killed dcosd began): what it serves is read back.
+      if (auto info = runtimeCommand(files_.admin(), "show info", 1s)) {
+        std::string worker = pidLine(*info);
+        if (!worker.empty() && worker != worker_pid_) needRead = true;
+        worker_pid_ = worker;
       }
       if (needRead) {
         if (auto s = edge_impl_->readBack(); !s) {
@@ -393,6 +406,11 @@ class RouterModule : public dcos::sdk::Module {
         needRead = false;
       }
       auto applied = edge_impl_->apply();
+      // The server-state file kept current: any reload, ours or not, starts
+      // the new worker with the servers as they are now.
+      if (applied && *applied > 0) {
+        if (auto state = runtimeCommand(files_.admin(), "show servers state")) writeAtomically(files_.serverState(), *state);
+      }
       if (!applied) {
         host_.warning(applied.error().message);
         needRead = true;
@@ -405,6 +423,29 @@ class RouterModule : public dcos::sdk::Module {
         health(DCOS_HEALTH_HEALTHY, "routing " + std::to_string(p.services.size()) + " services", lastHealth);
       }
     }
+  }
+
+  // Each service's tasks in rotation, said as they change.
+  void logRotation(const Plan &p) {
+    std::map<std::string, std::set<std::string>> now;
+    for (const auto &svc : p.services) {
+      auto &ids = now[svc.key()];
+      for (const auto &b : svc.backends) ids.insert(b.taskId + " at " + b.address + ":" + std::to_string(b.port));
+    }
+    for (const auto &[key, ids] : now) {
+      const auto &before = rotation_[key];
+      if (ids == before) continue;
+      std::vector<std::string> in, out;
+      for (const auto &i : ids) {
+        if (before.count(i) == 0) in.push_back(i);
+      }
+      for (const auto &i : before) {
+        if (ids.count(i) == 0) out.push_back(i);
+      }
+      host_.info(key + ": " + std::to_string(ids.size()) + " in rotation" + (in.empty() ? "" : "; in: " + dcos::text::join(in, ", ")) +
+                 (out.empty() ? "" : "; out: " + dcos::text::join(out, ", ")));
+    }
+    rotation_ = std::move(now);
   }
 
   // Service ports opened in the zone firewall as listeners come, closed as they go.
@@ -426,11 +467,15 @@ class RouterModule : public dcos::sdk::Module {
   }
 
   Plan currentPlan() {
-    std::map<std::string, std::string> agentAddress;
+    // Agents' addresses, kept when a record goes: an agent whose dcosd
+    // restarts is away from /dcos/agents for a while (its old session's
+    // record expires, its new one comes), and its tasks run on meanwhile.
+    auto &agentAddress = agentAddresses_;
     for (const auto &[key, json] : agents_->records()) {
       if (auto o = tryParse(json)) {
         try {
-          agentAddress[o->optValue<std::string>("id", key)] = o->optValue<std::string>("address", "");
+          auto address = hostOf(o->optValue<std::string>("address", ""));
+          if (!address.empty()) agentAddress[o->optValue<std::string>("id", key)] = address;
         } catch (const Poco::Exception &) {
         }
       }
@@ -476,8 +521,7 @@ class RouterModule : public dcos::sdk::Module {
         t.killing = o->optValue<bool>("killing", false);
         if (o->has("healthy") && o->get("healthy").isBoolean()) t.healthy = o->getValue<bool>("healthy");
         auto agent = agentAddress.find(o->optValue<std::string>("agentId", ""));
-        t.host = agent != agentAddress.end() && !agent->second.empty() ? hostOf(agent->second)
-                                                                        : o->optValue<std::string>("host", "");
+        t.host = agent != agentAddress.end() ? agent->second : o->optValue<std::string>("host", "");
         if (auto ports = o->getArray("ports")) {
           for (size_t i = 0; i < ports->size(); ++i) t.ports.push_back(ports->getElement<int>(static_cast<unsigned>(i)));
         }
@@ -502,9 +546,12 @@ class RouterModule : public dcos::sdk::Module {
   std::unique_ptr<dcos::coord::ZkClient> zk_;
   std::unique_ptr<Collection> tasks_, apps_, agents_;
   std::set<int> opened_;  // the worker's
+  std::map<std::string, std::set<std::string>> rotation_;  // the worker's: service -> tasks in rotation
+  std::map<std::string, std::string> agentAddresses_;  // the worker's: agent id -> address
   bool everRead_ = false;
   bool reloadWanted_ = false;  // set in start()
   std::string layoutWritten_;  // layout.json as last written
+  std::string worker_pid_;     // the worker's: HAProxy's worker as last seen
   std::thread worker_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -577,7 +577,8 @@ void Scheduler::act() {
         agentLostAtMs_.emplace(t.agentId, now);
         auto app = apps_.find(t.appId);
         double after = app == apps_.end() ? 0 : app->second.app.inactiveAfterSeconds;
-        if (t.state != "TASK_UNREACHABLE" && now - agentLostAtMs_[t.agentId] >= static_cast<int64_t>(after * 1000)) {
+        const int64_t grace = static_cast<int64_t>(config_.agentLostGrace.count());
+        if (t.state != "TASK_UNREACHABLE" && now - agentLostAtMs_[t.agentId] >= grace + static_cast<int64_t>(after * 1000)) {
           t.stateBeforeUnreachable = t.state;
           t.state = "TASK_UNREACHABLE";
           t.message = "its agent " + t.agentId + " is gone";
@@ -588,7 +589,7 @@ void Scheduler::act() {
         // agent comes back, it is a task nobody asked for and is killed.
         double expunge = app == apps_.end() ? 0 : app->second.app.expungeAfterSeconds;
         if (t.state == "TASK_UNREACHABLE" && expunge > 0 &&
-            now - agentLostAtMs_[t.agentId] >= static_cast<int64_t>(std::max(expunge, after) * 1000)) {
+            now - agentLostAtMs_[t.agentId] >= grace + static_cast<int64_t>(std::max(expunge, after) * 1000)) {
           expunged.push_back(id);
         }
         continue;

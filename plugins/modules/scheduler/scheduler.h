@@ -87,6 +87,11 @@ struct SchedulerConfig {
   // later: the routers, which follow the stored state, take it out of
   // rotation before it gets SIGTERM.
   std::chrono::milliseconds killDrain{500};
+  // How long an agent's record may be missing before it counts as gone
+  // (its tasks unreachable after their app's inactiveAfterSeconds on top):
+  // a restarting dcosd's record is away for a moment while its old session
+  // expires, and its tasks run on (Mesos waits for missed pings likewise).
+  std::chrono::milliseconds agentLostGrace{5000};
 };
 
 class Scheduler {
