@@ -107,6 +107,9 @@ class RouterModule : public dcos::sdk::Module {
     mode_ = config->optValue<std::string>("mode", "edge");
     if (mode_ != "edge") throw dcos::sdk::Error("router config: /mode: \"" + mode_ + "\" is not served yet (expected edge)");
     edge_.group = config->optValue<std::string>("group", "external");
+    if (edge_.group.empty() || edge_.group.find(',') != std::string::npos) {
+      throw dcos::sdk::Error("router config: /group: expected one group name (or \"*\" for every app)");
+    }
     settings_.httpPort = config->optValue<int>("http_port", 80);
     if (settings_.httpPort < 1 || settings_.httpPort > 65535) throw dcos::sdk::Error("router config: /http_port: expected 1 to 65535");
     settings_.bind = config->optValue<std::string>("bind", "");

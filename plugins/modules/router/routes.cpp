@@ -43,14 +43,18 @@ std::optional<std::pair<long, std::string>> portLabel(const std::string &key) {
   if (!text::startsWith(key, prefix)) return std::nullopt;
   size_t i = prefix.size(), j = i;
   while (j < key.size() && std::isdigit(static_cast<unsigned char>(key[j]))) ++j;
-  if (j == i || j >= key.size() || key[j] != '_' || j - i > 6) return std::nullopt;
+  // HAPROXY_00_VHOST is not port 0's label: marathon-lb asks for exact names.
+  if (j == i || j >= key.size() || key[j] != '_' || j - i > 6 || (key[i] == '0' && j - i > 1)) return std::nullopt;
   return std::make_pair(std::stol(key.substr(i, j - i)), key.substr(j + 1));
 }
 
+// Is a port with these groups (its label's value) served by a router of
+// group `mine`? A router of group "*" serves every app, grouped or not.
 bool inGroup(const std::string &groups, const std::string &mine) {
+  if (mine == "*") return true;
   for (auto &g : text::split(groups, ',')) {
     auto t = text::trim(g);
-    if (t == mine || mine == "*" || t == "*") return true;
+    if (t == mine) return true;
   }
   return false;
 }
@@ -91,6 +95,8 @@ Plan plan(const EdgeConfig &config, const std::map<std::string, AppInfo> &apps, 
       auto pl = portLabel(key);
       if (!pl) continue;
       if (pl->first >= ports) {
+        // Said only by the routers that serve the app.
+        if (!inGroup(app.labels.count("HAPROXY_GROUP") ? app.labels.at("HAPROXY_GROUP") : "", config.group)) continue;
         problem(key, "the app has " + std::to_string(ports) + (ports == 1 ? " port" : " ports") + ", so there is no port index " +
                          std::to_string(pl->first) + " (ignored)");
         continue;
@@ -101,7 +107,7 @@ Plan plan(const EdgeConfig &config, const std::map<std::string, AppInfo> &apps, 
       auto &labels = perPort[static_cast<size_t>(n)];
       const std::string pre = "HAPROXY_" + std::to_string(n) + "_";
       std::string groups = labels.count("GROUP") ? labels["GROUP"] : appGroup;
-      if (groups.empty() || !inGroup(groups, config.group)) continue;
+      if (!inGroup(groups, config.group)) continue;
       Service s;
       s.appId = id;
       s.portIndex = n;
@@ -172,7 +178,11 @@ Plan plan(const EdgeConfig &config, const std::map<std::string, AppInfo> &apps, 
         s.sticky = s.redirectToHttps = false;
       }
       if (s.servicePort != 0) {
-        if (kReserved.count(s.servicePort) != 0 || s.servicePort < 0 || s.servicePort > 65535) {
+        if (s.servicePort < 0 || s.servicePort > 65535) {
+          out.problems.push_back("app " + id + ": service port " + std::to_string(s.servicePort) +
+                                 " is not a port: not bound");
+          s.servicePort = 0;
+        } else if (kReserved.count(s.servicePort) != 0) {
           out.problems.push_back("app " + id + ": service port " + std::to_string(s.servicePort) +
                                  " is the edge's own: not bound");
           s.servicePort = 0;
