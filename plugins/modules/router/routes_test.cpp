@@ -94,16 +94,13 @@ TEST_CASE("group: a router in group * serves apps of every group") {
 }
 
 TEST_CASE("group: a router in group * serves apps without HAPROXY_GROUP too") {
-
-  // the app's groups, so --group '*' serves apps that name no group.
-  // routes.cpp:104 skips an empty group list before asking inGroup.
+  // As marathon-lb reads it.
   auto p = plan(group("*"), apps({app("/a", {})}), {});
   CHECK(keys(p) == std::vector<std::string>{"/a:0"});
 }
 
 TEST_CASE("group: an app in group * is not served by every router") {
-
-  // an app labelled HAPROXY_GROUP=* is in a group named "*" (routes.cpp:53, t == "*").
+  // As marathon-lb reads it.
   auto p = plan(EdgeConfig{}, apps({app("/a", {{"HAPROXY_GROUP", "*"}})}), {});
   CHECK(p.services.empty());
 }
@@ -126,10 +123,7 @@ TEST_CASE("group: HAPROXY_{n}_GROUP overrides the app's group for port n") {
 }
 
 TEST_CASE("group: problems are only reported for apps this router serves") {
-
-  // group is checked (routes.cpp:93), so every router reports problems of
-  // apps that are not its own, while all other label problems are only
-  // reported for ports it serves.
+  // As marathon-lb reads it.
   auto p = plan(EdgeConfig{}, apps({app("/a", {{"HAPROXY_GROUP", "internal"}, {"HAPROXY_3_VHOST", "a.example.com"}})}), {});
   CHECK(p.services.empty());
   CHECK(p.problems.empty());
@@ -190,10 +184,7 @@ TEST_CASE("labels: labels other than HAPROXY_GROUP and HAPROXY_{n}_* are ignored
 }
 
 TEST_CASE("labels: a port index with a leading zero is not port n's label") {
-
-  // HAPROXY_00_VHOST; portLabel (routes.cpp:47) reads "00" as index 0, where
-  // it then competes with HAPROXY_0_VHOST and its problems name a label the
-  // app does not have.
+  // As marathon-lb reads it.
   auto p = plan(EdgeConfig{}, apps({app("/a", {{"HAPROXY_GROUP", "external"}, {"HAPROXY_00_VHOST", "a.example.com"}})}), {});
   REQUIRE(p.services.size() == 1);
   CHECK(p.services[0].vhosts.empty());
