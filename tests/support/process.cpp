@@ -43,7 +43,16 @@ TempDir::TempDir(const std::string &prefix) {
 }
 
 TempDir::~TempDir() {
+  // What a test's daemons left running from here (an edge router's HAProxy
+  // outlives its dcosd by design) goes with the directory.
   std::error_code ec;
+  for (const auto &e : fs::directory_iterator("/proc", ec)) {
+    std::string pid = e.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in("/proc/" + pid + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.find(path_) != std::string::npos && std::stoi(pid) != ::getpid()) ::kill(std::stoi(pid), SIGKILL);
+  }
   fs::remove_all(path_, ec);
 }
 

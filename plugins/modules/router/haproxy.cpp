@@ -129,6 +129,10 @@ std::optional<Layout> Layout::fromJson(const std::string &json) {
       auto x = bs->getObject(static_cast<unsigned>(i));
       BackendDef b;
       b.name = x->getValue<std::string>("name");
+      if (b.name.size() < 4 || b.name.substr(0, 3) != "be_" ||
+          b.name.find_first_not_of("0123456789", 3) != std::string::npos || b.name.size() > 9) {
+        return std::nullopt;
+      }
       b.key = x->optValue<std::string>("key", "");
       b.mode = x->optValue<std::string>("mode", "http") == "tcp" ? Mode::Tcp : Mode::Http;
       b.balance = x->optValue<std::string>("balance", "roundrobin");
@@ -207,7 +211,9 @@ std::string renderConfig(const Files &files, const EdgeSettings &settings, const
         << "  retry-on conn-failure empty-response\n"
         << "  http-request disable-l7-retry if !METH_GET !METH_OPTIONS\n";
       if (b.redirectToHttps) c << "  http-request redirect scheme https code 301 if !{ ssl_fc }\n";
-      if (b.sticky) c << "  cookie mesosphere_server_id insert indirect nocache\n";
+      // Slots have no cookie of their own: a dynamic one, from each server's
+      // address and port, follows `set server addr`.
+      if (b.sticky) c << "  cookie mesosphere_server_id insert indirect nocache dynamic\n  dynamic-cookie-key " << b.name << "\n";
     }
     // A name, not an address, parks the slots: only then does a reload
     // take each slot's address from the server-state file (init-addr last).

@@ -202,7 +202,18 @@ class RouterModule : public dcos::sdk::Module {
       return 0;
     }
     std::string cmd = cmdlineOf(pid);
-    return cmd.find("haproxy") != std::string::npos && cmd.find(files_.cfg()) != std::string::npos ? pid : 0;
+    if (cmd.find("haproxy") == std::string::npos || cmd.find(files_.cfg()) == std::string::npos) return 0;
+    // Ours, but in another network namespace (the node's was made again):
+    // it serves nobody here, so it goes.
+    std::error_code ec;
+    auto theirs = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/net", ec);
+    auto mine = std::filesystem::read_symlink("/proc/self/ns/net", ec);
+    if (!ec && theirs != mine) {
+      host_.warning("HAProxy " + std::to_string(pid) + " is ours but in another network namespace: stopping it");
+      ::kill(pid, SIGKILL);
+      return 0;
+    }
+    return pid;
   }
 
   void writeConfig() {
@@ -328,6 +339,7 @@ class RouterModule : public dcos::sdk::Module {
     std::set<std::string> lastProblems;
     auto lastReload = std::chrono::steady_clock::now() - 10s;
     bool reloadPending = reloadWanted_;
+    bool retry = false;
     std::string reloadWhy = reloadWanted_ ? "its configuration was written by another version" : "";
     // An adopted HAProxy's service ports: opened again in this dcosd's firewall.
     syncPorts();
@@ -335,7 +347,14 @@ class RouterModule : public dcos::sdk::Module {
     for (;;) {
       {
         std::unique_lock l(mutex_);
-        wake_.wait_for(l, reloadPending ? 200ms : 1s, [&] { return stopping_ || dirty_; });
+        // After a failure: tried again in 500 ms, not at once (a failure
+        // that stays would spin).
+        if (retry) {
+          wake_.wait_for(l, 500ms, [&] { return stopping_; });
+        } else {
+          wake_.wait_for(l, reloadPending ? 200ms : 1s, [&] { return stopping_ || dirty_; });
+        }
+        retry = false;
         if (stopping_) return;
         dirty_ = false;
       }
@@ -356,8 +375,7 @@ class RouterModule : public dcos::sdk::Module {
       ok = apps_->refresh(changed) && ok;
       ok = tasks_->refresh(changed) && ok;
       if (!ok) {
-        std::lock_guard l(mutex_);
-        dirty_ = true;
+        retry = true;
       }
       if (!ok && !everRead_) {
         health(DCOS_HEALTH_DEGRADED, "reading the cluster's state", lastHealth);
@@ -402,8 +420,7 @@ class RouterModule : public dcos::sdk::Module {
       if (needRead) {
         if (auto s = edge_impl_->readBack(); !s) {
           health(DCOS_HEALTH_DEGRADED, "reading HAProxy's servers: " + s.error().message, lastHealth);
-          std::lock_guard l(mutex_);
-          dirty_ = true;
+          retry = true;
           continue;
         }
         needRead = false;
@@ -417,8 +434,7 @@ class RouterModule : public dcos::sdk::Module {
       if (!applied) {
         host_.warning(applied.error().message);
         needRead = true;
-        std::lock_guard l(mutex_);
-        dirty_ = true;
+        retry = true;
       }
       if (!zk_->connected()) {
         health(DCOS_HEALTH_DEGRADED, "no ZooKeeper session: serving the last state read", lastHealth);

@@ -26,9 +26,11 @@ bool isHostName(const std::string &h) {
 
 bool isPath(const std::string &p) {
   if (p.empty() || p.front() != '/' || p.size() > 1024) return false;
+  // RFC 3986's path characters, less what HAProxy's configuration or its
+  // runtime commands would read as syntax (; ' " \ { } $ #).
   for (char c : p) {
-    auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f || c == '#' || c == '?') return false;
+    if (std::isalnum(static_cast<unsigned char>(c))) continue;
+    if (std::string_view("/-._~%!*+,=:@&()").find(c) == std::string_view::npos) return false;
   }
   return true;
 }
@@ -144,13 +146,16 @@ Plan plan(const EdgeConfig &config, const std::map<std::string, AppInfo> &apps, 
           } else {
             s.balance = b;
           }
-        } else if (name == "REDIRECT_TO_HTTPS" || name == "STICKY") {
+        } else if (name == "REDIRECT_TO_HTTPS") {
+          // Nothing serves 443 on the edge yet: a redirect would send clients nowhere.
+          problem(label, "the edge serves no https yet (ignored)");
+        } else if (name == "STICKY") {
           auto b = parseBool(value);
           if (!b) {
             problem(label, "expected true or false, got \"" + value + "\" (ignored)");
             continue;
           }
-          (name == "STICKY" ? s.sticky : s.redirectToHttps) = *b;
+          s.sticky = *b;
         } else {
           problem(label, "not understood by this router (ignored)");
         }
