@@ -362,7 +362,9 @@ TEST_CASE("dcos marathon and dcos task against a local cluster", "[cluster]") {
   }
 
   // remove: the apps and their tasks gone.
-  CHECK(cli({"marathon", "app", "remove", "/cli/web"}).status == 0);
+  // Without --force, a remove waits out a deployment still under way (its
+  // kills wait for the routers' drain): tried until it is taken.
+  CHECK(waitUntil([] { return cli({"marathon", "app", "remove", "/cli/web"}).status == 0; }, 30s, 200ms));
   CHECK(cli({"marathon", "app", "remove", "/cli/ticker", "--force"}).status == 0);
   CHECK(waitUntil([] {
     auto apps = jsonArray(cli({"marathon", "app", "list", "--json"}).out);
