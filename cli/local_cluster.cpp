@@ -693,9 +693,13 @@ Status clusterDown(const std::string &stateDir, const std::string &name) {
   for (const auto &ns : namespaces) {
     if (auto s = ip({"netns", "del", ns}); !s) problems.push_back(s.error().message);
   }
-  // Its peer lived in the bridge namespace, so the link is normally gone.
+  // Its peer lived in the bridge namespace, so the link is normally gone
+  // (or going: the kernel ends a deleted namespace's links a moment later,
+  // so a failed delete of a link no longer there is no problem).
   if (fs::exists("/sys/class/net/" + link)) {
-    if (auto s = ip({"link", "del", link}); !s) problems.push_back(s.error().message);
+    if (auto s = ip({"link", "del", link}); !s && fs::exists("/sys/class/net/" + link)) {
+      problems.push_back(s.error().message);
+    }
   }
   std::error_code ec;
   fs::remove_all(stateDir + "/" + name, ec);
