@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -81,17 +82,32 @@ std::string problemsJson(const std::string &message, const std::vector<Problem> 
 int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 struct User {
+  std::string name;
   uid_t uid;
   gid_t gid;
+  std::vector<gid_t> groups;  // supplementary, the primary one among them
 };
 // getpwnam_r: the API's workers and the health thread look users up at once,
 // and getpwnam's shared buffer would let one lookup answer another's.
+// The supervisor is handed what is found here (it loads no NSS module:
+// dlopen'd and relocated once per task, they were most of its start).
 std::optional<User> lookupUser(const std::string &name) {
   struct passwd pwd {};
   struct passwd *found = nullptr;
   std::vector<char> buf(16384);
   if (::getpwnam_r(name.c_str(), &pwd, buf.data(), buf.size(), &found) != 0 || found == nullptr) return std::nullopt;
-  return User{found->pw_uid, found->pw_gid};
+  User u{name, found->pw_uid, found->pw_gid, {}};
+  int n = 32;
+  for (int round = 0; round < 8; ++round) {
+    u.groups.resize(static_cast<size_t>(n));
+    int want = n;
+    if (::getgrouplist(found->pw_name, found->pw_gid, u.groups.data(), &want) >= 0) {
+      u.groups.resize(static_cast<size_t>(want));
+      return u;
+    }
+    n = std::max(want, n * 2);
+  }
+  return std::nullopt;  // more groups than anyone has
 }
 
 // The bytes of a file as a JSON string can carry: invalid UTF-8 (binary
@@ -142,7 +158,7 @@ std::string unitName(const std::string &taskId) { return "dcos-task-" + taskId +
 // The launch file dcos-task-supervisor reads (NUL-separated keys and values,
 // see supervisor.cpp): the task, or what its COMMAND checks run as.
 std::string launchFile(const std::vector<std::string> &argv, const std::vector<std::string> &env,
-                       const std::string &dir, const std::string &out, const std::string &err, const std::string &user,
+                       const std::string &dir, const std::string &out, const std::string &err, const User &user,
                        const Cgroups::Setup &cgroups) {
   std::string launch;
   auto put = [&](const char *k, const std::string &v) {
@@ -156,7 +172,12 @@ std::string launchFile(const std::vector<std::string> &argv, const std::vector<s
   put("dir", dir);
   put("stdout", out);
   put("stderr", err);
-  put("user", user);
+  put("user", user.name);
+  put("uid", std::to_string(user.uid));
+  put("gid", std::to_string(user.gid));
+  std::string groups;
+  for (gid_t g : user.groups) groups += (groups.empty() ? "" : ",") + std::to_string(g);
+  put("groups", groups);
   for (const auto &c : cgroups.dirs) put("cgroup", c);
   for (const auto &w : cgroups.writes) put(w.required ? "cgroup-limit" : "cgroup-limit-try", w.file + "\n" + w.value);
   return launch;
@@ -367,6 +388,9 @@ void Agent::stop() {
   (void)!::write(wakeFd_, &one, sizeof one);
   if (monitor_.joinable()) monitor_.join();
   if (health_.joinable()) health_.join();
+  std::lock_guard lock(spareMutex_);
+  for (auto &spare : spares_) dropSpare(spare);
+  spares_.clear();
 }
 
 void Agent::logMessage(int level, const std::string &m) const {
@@ -559,12 +583,23 @@ Result<Agent::Started> Agent::startProcess(const Task &t) const {
   for (int c = 0; pin && c < CPU_SETSIZE; ++c) {
     if (CPU_ISSET(c, &cpus)) affinity += (affinity.empty() ? "" : ",") + std::to_string(c);
   }
+  auto user = lookupUser(t.spec.user);
+  if (!user) return makeError("no such user " + text::quote(t.spec.user));
   // stdout and stderr: in the sandbox, opened as the task's user.
   std::string launch =
-      launchFile(taskArgv, taskEnvironment(t.spec, config_.address, sandbox), sandbox, "stdout", "stderr", t.spec.user, cgroups);
+      launchFile(taskArgv, taskEnvironment(t.spec, config_.address, sandbox), sandbox, "stdout", "stderr", *user, cgroups);
   if (pin) launch += std::string("affinity") + '\0' + affinity + '\0';
   if (auto w = writeFileAtomically(t.dir + "/meta/launch", launch, 0644, kTaskState); !w) return w.error();
   const std::string meta = t.dir + "/meta";
+  if (auto spare = takeSpare()) {
+    // The spare reads the launch file once told where it is (written above).
+    const std::string say = meta + "\n";
+    if (::send(spare->go, say.data(), say.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(say.size())) {
+      ::close(spare->go);
+      return Started{spare->pid, spare->pidfd, spare->start, 0};
+    }
+    dropSpare(*spare);  // it died meanwhile: a supervisor of its own, then
+  }
   std::vector<char *> argv{const_cast<char *>(config_.supervisor.c_str()), const_cast<char *>(meta.c_str()), nullptr};
   char *envp[] = {nullptr};
   pid_t pid = 0;
@@ -600,6 +635,84 @@ Result<Agent::Started> Agent::startProcess(const Task &t) const {
   return started;
 }
 
+bool Agent::wantsSpare() const { return !config_.simulate && !(config_.systemd && units_ != nullptr); }
+
+void Agent::startSpare() {
+  if (nowMs() < spareRetryMs_) return;
+  {
+    std::lock_guard lock(spareMutex_);
+    if (spares_.size() >= kSpares) return;
+    spareStarting_ = true;
+  }
+  Spare s;
+  std::string failed;
+  int sv[2] = {-1, -1};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    failed = std::string("socketpair: ") + std::strerror(errno);
+  } else {
+    std::vector<char *> argv{const_cast<char *>(config_.supervisor.c_str()), const_cast<char *>("--wait"), nullptr};
+    char *envp[] = {nullptr};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    // At idle priority until it has its task and has set it up: a spare
+    // woken by a launch, or started after one, would otherwise take the
+    // cpu from the launch's answer (a woken sleeper preempts its waker).
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    struct sched_param idle {};
+    posix_spawnattr_setschedpolicy(&attr, SCHED_IDLE);
+    posix_spawnattr_setschedparam(&attr, &idle);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSCHEDULER);
+    int rc = ::posix_spawn(&s.pid, config_.supervisor.c_str(), &fa, &attr, argv.data(), envp);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(sv[1]);
+    s.go = sv[0];
+    if (rc != 0) {
+      s.pid = 0;
+      failed = "starting " + config_.supervisor + ": " + std::strerror(rc);
+    } else if ((s.pidfd = pidfdOpen(s.pid)) < 0) {
+      failed = std::string("watching a spare supervisor: pidfd_open: ") + std::strerror(errno);
+    } else {
+      s.start = startTime(s.pid);
+    }
+  }
+  if (!failed.empty()) {
+    dropSpare(s);
+    spareRetryMs_ = nowMs() + 1000;
+    logMessage(LOG_WARNING, "no spare task supervisor (launches start their own): " + failed);
+  }
+  {
+    std::lock_guard lock(spareMutex_);
+    if (s.pid > 0) spares_.push_back(s);
+    spareStarting_ = false;
+  }
+  spareReady_.notify_all();
+}
+
+std::optional<Agent::Spare> Agent::takeSpare() const {
+  std::unique_lock lock(spareMutex_);
+  // One being started is ready sooner than a supervisor started from here.
+  spareReady_.wait(lock, [this] { return !spares_.empty() || !spareStarting_; });
+  if (spares_.empty()) return std::nullopt;
+  Spare s = spares_.front();
+  spares_.pop_front();
+  return s;
+}
+
+void Agent::dropSpare(Spare &s) {
+  if (s.go >= 0) ::close(s.go);  // EOF: a spare that was told nothing exits
+  if (s.pid > 0) {
+    ::kill(s.pid, SIGKILL);
+    while (::waitpid(s.pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (s.pidfd >= 0) ::close(s.pidfd);
+  s = Spare{};
+}
+
 // The systemd executor: the task is dcos-task-<id>.service, in
 // dcos-tasks.slice, as its user, in its sandbox, limited by CPUQuota,
 // CPUWeight and MemoryMax, with no capabilities and NoNewPrivileges.
@@ -618,13 +731,13 @@ Result<Agent::Started> Agent::startUnit(const Task &t) const {
   }
   // The launch file as the process executor writes it: COMMAND health
   // checks run through the supervisor, as the task would.
-  const std::string launch = launchFile(spec.argv, env, sandbox, "/dev/null", "/dev/null", t.spec.user, {});
+  auto user = lookupUser(t.spec.user);
+  if (!user) return makeError("no such user " + text::quote(t.spec.user));
+  const std::string launch = launchFile(spec.argv, env, sandbox, "/dev/null", "/dev/null", *user, {});
   if (auto w = writeFileAtomically(t.dir + "/meta/launch", launch, 0644, kTaskState); !w) return w.error();
   // The output files, opened here and handed to PID 1 as descriptors: PID 1
   // opening a path in a sandbox the task's user owns would follow a link
   // that user planted, as root.
-  auto user = lookupUser(t.spec.user);
-  if (!user) return makeError("no such user " + text::quote(t.spec.user));
   int dir = ::open(sandbox.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dir < 0) return makeError("cannot open " + sandbox + ": " + std::strerror(errno), errno);
   int out[2] = {-1, -1};
@@ -927,6 +1040,8 @@ void Agent::monitor() {
   std::vector<pollfd> fds;
   std::vector<std::string> ids;
   for (;;) {
+    // Before the next launch needs one (the one that took one woke us).
+    for (size_t k = 0; wantsSpare() && k < kSpares; ++k) startSpare();
     int64_t nextDeadline = -1;
     {
       std::lock_guard lock(mutex_);

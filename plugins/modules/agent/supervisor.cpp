@@ -6,7 +6,7 @@
 // META_DIR/launch holds the task as NUL-separated key and value pairs: "arg"
 // (repeated: the argv), "env" (repeated: NAME=value), "dir" (the working
 // directory), "stdout" and "stderr" (files, appended to; relative paths are
-// in "dir"), "user" (run as;
+// in "dir"), "user" (run as, by the ids "uid", "gid" and "groups", "1,2";
 // absent: as the supervisor runs), "cgroup" (repeated: directories the task
 // joins before it runs, in that order), "cgroup-limit" and "cgroup-limit-try"
 // (repeated: "<file>\n<value>", a limit the supervisor writes into a cgroup
@@ -15,7 +15,7 @@
 // supervisor on its own cpu alone, for speed, and this gives the others
 // back).
 //
-// The supervisor makes a session of its own, looks the user up, makes the
+// The supervisor makes a session of its own, makes the
 // task's cgroups and writes their limits (a failure of either fails the
 // task: nothing runs), starts the task in a session
 // and process group of its own, writes "<supervisor pid> <task pid>" to
@@ -26,6 +26,11 @@
 // start), whole or not at all. It then ends the task's process group, whose
 // stragglers would otherwise outlive it. Its own failures go to stderr.
 //
+//   dcos-task-supervisor --wait
+//
+// is a spare: started ahead of its task, it waits for META_DIR on stdin
+// (ended by a newline), then runs it as above; EOF first, it exits 0.
+//
 //   dcos-task-supervisor --check META_DIR COMMAND
 //
 // runs a COMMAND health check the way the task runs (its user, environment,
@@ -34,12 +39,12 @@
 // root. It becomes the check (exec), so its exit status is the check's.
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,8 +53,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,14 +75,38 @@ struct Launch {
   std::string out = "/dev/null";
   std::string err = "/dev/null";
   std::string user;
+  std::string uid, gid, groups;  // numbers, as the agent looked the user up
 };
 
+// The comma-separated parts of `v` ("1,2,3").
+std::vector<std::string> commaList(const std::string &v) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at < v.size()) {
+    size_t end = v.find(',', at);
+    if (end == std::string::npos) end = v.size();
+    out.push_back(v.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
+
+// Plain reads, no iostreams: their locale set-up was a tenth of this
+// program's start.
 bool readLaunch(const std::string &path, Launch &l) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::stringstream s;
-  s << f.rdbuf();
-  std::string all = s.str();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::string all;
+  char buf[16384];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return false;
+    }
+    all.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
   std::vector<std::string> parts;
   size_t at = 0;
   while (at < all.size()) {
@@ -103,13 +130,15 @@ bool readLaunch(const std::string &path, Launch &l) {
       l.limits.push_back({v.substr(0, nl), v.substr(nl + 1), k == "cgroup-limit"});
     }
     else if (k == "affinity") {
-      std::istringstream cpus(v);
-      for (std::string c; std::getline(cpus, c, ',');) l.affinity.push_back(std::atoi(c.c_str()));
+      for (const auto &c : commaList(v)) l.affinity.push_back(std::atoi(c.c_str()));
     }
     else if (k == "dir") l.dir = v;
     else if (k == "stdout") l.out = v;
     else if (k == "stderr") l.err = v;
     else if (k == "user") l.user = v;
+    else if (k == "uid") l.uid = v;
+    else if (k == "gid") l.gid = v;
+    else if (k == "groups") l.groups = v;
   }
   return !l.argv.empty();
 }
@@ -126,9 +155,9 @@ void writeAtomically(const std::string &path, const std::string &content) {
   if (ok) ::rename(tmp.c_str(), path.c_str());
 }
 
-// Who the task runs as, looked up before the fork: the child, once in its
-// cgroups, makes system calls only (no NSS modules loaded and run under
-// the task's cpu quota).
+// Who the task runs as: the agent looked the user up and wrote the ids
+// ("uid", "gid", "groups": "1,2,3") beside the name; no NSS module is
+// loaded here, so the child makes system calls only.
 struct Identity {
   bool change = false;  // false: as the supervisor runs
   uid_t uid = 0;
@@ -136,28 +165,26 @@ struct Identity {
   std::vector<gid_t> groups;
 };
 
+bool number(const std::string &s, unsigned long &out) {
+  if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+  out = std::stoul(s);
+  return out < 0xFFFFFFFFUL;  // (uid_t)-1 means "unchanged" to setuid
+}
+
 // "" on success, else why not.
-std::string lookUp(const std::string &user, Identity &id) {
-  if (user.empty()) return "";
-  struct passwd pwd {};
-  struct passwd *pw = nullptr;
-  std::vector<char> buf(16384);
-  int rc = ::getpwnam_r(user.c_str(), &pwd, buf.data(), buf.size(), &pw);
-  if (pw == nullptr) return "unknown user " + user + ": " + std::strerror(rc != 0 ? rc : ENOENT);
+std::string identity(const Launch &l, Identity &id) {
+  if (l.user.empty()) return "";
+  unsigned long uid = 0, gid = 0;
+  if (!number(l.uid, uid) || !number(l.gid, gid)) return "the launch file gives user " + l.user + " no valid uid and gid";
   id.change = true;
-  id.uid = pw->pw_uid;
-  id.gid = pw->pw_gid;
-  int n = 32;
-  for (int round = 0; round < 8; ++round) {
-    id.groups.resize(static_cast<size_t>(n));
-    int want = n;
-    if (::getgrouplist(pw->pw_name, pw->pw_gid, id.groups.data(), &want) >= 0) {
-      id.groups.resize(static_cast<size_t>(want));
-      return "";
-    }
-    n = std::max(want, n * 2);
+  id.uid = static_cast<uid_t>(uid);
+  id.gid = static_cast<gid_t>(gid);
+  for (const auto &g : commaList(l.groups)) {
+    unsigned long n = 0;
+    if (!number(g, n)) return "the launch file gives user " + l.user + " an invalid group " + g;
+    id.groups.push_back(static_cast<gid_t>(n));
   }
-  return "the groups of " + user + ": too many";
+  return "";
 }
 
 // Makes the task's cgroups and writes their limits; "" on success, else
@@ -186,31 +213,66 @@ std::string makeCgroups(const Launch &l) {
   return "";
 }
 
-// In the child, before exec: every failure is reported through `report`.
-[[noreturn]] void fail(int report, const char *what) {
-  std::string m = std::string(what) + ": " + std::strerror(errno);
-  (void)!::write(report, m.data(), m.size());
+// What the child needs, made before it starts: it shares the supervisor's
+// memory until it execs (clone with CLONE_VM | CLONE_VFORK: no page tables
+// copied, no copy-on-write faults), so it allocates nothing.
+struct Prepared {
+  const Launch *launch = nullptr;
+  const Identity *id = nullptr;
+  std::vector<std::string> procs;  // each cgroup's cgroup.procs
+  std::vector<char *> argv, envp;
+  int report = -1;
+  bool dieWithParent = false;
+  pid_t supervisor = 0;
+};
+
+Prepared prepare(const Launch &l, const Identity &id, int report, bool dieWithParent) {
+  Prepared p;
+  p.launch = &l;
+  p.id = &id;
+  for (const auto &cg : l.cgroups) p.procs.push_back(cg + "/cgroup.procs");
+  for (const auto &a : l.argv) p.argv.push_back(const_cast<char *>(a.c_str()));
+  p.argv.push_back(nullptr);
+  for (const auto &e : l.env) p.envp.push_back(const_cast<char *>(e.c_str()));
+  p.envp.push_back(nullptr);
+  p.report = report;
+  p.dieWithParent = dieWithParent;
+  p.supervisor = ::getpid();
+  return p;
+}
+
+// In the child, before exec: every failure is reported through `report`
+// ("WHAT DETAIL: error"), with system calls only.
+[[noreturn]] void fail(int report, const char *what, const char *detail = nullptr) {
+  const char *error = std::strerror(errno);
+  iovec parts[] = {{const_cast<char *>(what), std::strlen(what)},
+                   {const_cast<char *>(" "), detail != nullptr ? 1U : 0U},
+                   {const_cast<char *>(detail != nullptr ? detail : ""), detail != nullptr ? std::strlen(detail) : 0U},
+                   {const_cast<char *>(": "), 2},
+                   {const_cast<char *>(error), std::strlen(error)}};
+  (void)!::writev(report, parts, 5);
   ::_exit(127);
 }
 
 // Becomes the task (or a check): cgroups joined as root, then the user's
 // identity, and only then the sandbox's files are opened (as the user, never
 // through a link: a task could plant one in another task's sandbox).
-[[noreturn]] void runTask(const Launch &l, const Identity &id, int report, bool dieWithParent) {
-  for (const auto &cg : l.cgroups) {
-    std::string procs = cg + "/cgroup.procs";
-    int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || ::write(fd, "0", 1) != 1) fail(report, ("joining cgroup " + cg).c_str());
+[[noreturn]] void runTask(const Prepared &p) {
+  const Launch &l = *p.launch;
+  const Identity &id = *p.id;
+  const int report = p.report;
+  for (size_t i = 0; i < p.procs.size(); ++i) {
+    int fd = ::open(p.procs[i].c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, "0", 1) != 1) fail(report, "joining cgroup", l.cgroups[i].c_str());
     ::close(fd);
   }
   if (::setsid() < 0) fail(report, "setsid");
   // In its cgroups and its own process group now: the supervisor may say
   // its pid (a kill of the group, or of the cgroup, reaches it from here on).
-  if (dieWithParent) (void)!::write(report, "\x01", 1);
-  const pid_t supervisor = ::getppid();
+  if (p.dieWithParent) (void)!::write(report, "\x01", 1);
   // Into the sandbox while still root: the directories above it need not be
   // open to the task's user, and its files are opened relative to it.
-  if (::chdir(l.dir.c_str()) != 0) fail(report, ("chdir " + l.dir).c_str());
+  if (::chdir(l.dir.c_str()) != 0) fail(report, "chdir", l.dir.c_str());
   if (id.change) {
     if (::setgroups(id.groups.size(), id.groups.data()) != 0) fail(report, "setgroups");
     if (::setgid(id.gid) != 0) fail(report, "setgid");
@@ -225,11 +287,11 @@ std::string makeCgroups(const Launch &l) {
   int err = ::open(l.err.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (in < 0 || out < 0 || err < 0) fail(report, "opening the sandbox's stdout and stderr");
   if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) fail(report, "dup2");
-  if (dieWithParent) {
+  if (p.dieWithParent) {
     // The task goes with its supervisor: nothing is left that no one
     // watches. Set after the change of user, which clears it.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != supervisor) ::_exit(127);
+    if (::getppid() != p.supervisor) ::_exit(127);
   }
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   // No descriptor but 0, 1 and 2 reaches the task.
@@ -239,14 +301,27 @@ std::string makeCgroups(const Launch &l) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int s = 1; s < NSIG; ++s) ::signal(s, SIG_DFL);
-  std::vector<char *> argv;
-  for (const auto &a : l.argv) argv.push_back(const_cast<char *>(a.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char *> envp;
-  for (const auto &e : l.env) envp.push_back(const_cast<char *>(e.c_str()));
-  envp.push_back(nullptr);
-  ::execvpe(argv[0], argv.data(), envp.data());
-  fail(report, ("exec " + l.argv[0]).c_str());
+  ::execvpe(p.argv[0], p.argv.data(), p.envp.data());
+  fail(report, "exec", l.argv[0].c_str());
+}
+
+int childMain(void *prepared) { runTask(*static_cast<const Prepared *>(prepared)); }
+
+// A spare that took a task shows in ps as if started for it ("PROGRAM
+// META_DIR"), where the kernel lets a process move its arguments
+// (CAP_SYS_RESOURCE); else it keeps showing "--wait".
+void showAs(const char *program, const std::string &meta) {
+  static std::string args;  // lives as long as the process
+  args = std::string(program) + '\0' + meta + '\0';
+  auto start = reinterpret_cast<unsigned long>(args.data());
+  auto end = start + args.size();
+  // The kernel keeps start <= end at each step: the order depends on
+  // where the new arguments lie relative to the old ones.
+  if (::prctl(PR_SET_MM, PR_SET_MM_ARG_START, start, 0, 0) != 0 ||
+      ::prctl(PR_SET_MM, PR_SET_MM_ARG_END, end, 0, 0) != 0) {
+    (void)::prctl(PR_SET_MM, PR_SET_MM_ARG_END, end, 0, 0);
+    (void)::prctl(PR_SET_MM, PR_SET_MM_ARG_START, start, 0, 0);
+  }
 }
 
 }  // namespace
@@ -266,15 +341,36 @@ int main(int argc, char **argv) {
     l.out = "/dev/null";
     l.err = "/dev/null";
     Identity id;
-    if (!lookUp(l.user, id).empty()) return 126;
+    if (!identity(l, id).empty()) return 126;
     int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    runTask(l, id, devnull, false);
+    runTask(prepare(l, id, devnull, false));
   }
   if (argc != 2) {
-    std::fprintf(stderr, "usage: dcos-task-supervisor META_DIR | --check META_DIR COMMAND [--hold]\n");
+    std::fprintf(stderr, "usage: dcos-task-supervisor META_DIR | --wait | --check META_DIR COMMAND [--hold]\n");
     return 2;
   }
-  const std::string meta = argv[1];
+  std::string meta = argv[1];
+  if (meta == "--wait") {
+    // A spare: the task's META_DIR comes on stdin, ended by a newline. EOF
+    // before it (the agent dropped this spare, or ended): nothing to run.
+    meta.clear();
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::read(0, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return 0;
+      meta.append(buf, static_cast<size_t>(n));
+      if (meta.back() == '\n') break;
+      if (meta.size() > 65536) return 2;
+    }
+    meta.pop_back();
+    showAs(argv[0], meta);
+    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null >= 0 && null != 0) {
+      ::dup2(null, 0);
+      ::close(null);
+    }
+  }
   Launch l;
   if (!readLaunch(meta + "/launch", l)) {
     writeAtomically(meta + "/exit", "failed cannot read " + meta + "/launch\n");
@@ -295,25 +391,33 @@ int main(int argc, char **argv) {
   ::signal(SIGTERM, SIG_IGN);
   ::signal(SIGPIPE, SIG_IGN);
   Identity id;
-  std::string why = lookUp(l.user, id);
+  std::string why = identity(l, id);
   if (why.empty()) why = makeCgroups(l);
   if (!why.empty()) {
     writeAtomically(meta + "/exit", "failed " + why + "\n");
     return 1;
+  }
+  if (::sched_getscheduler(0) == SCHED_IDLE) {
+    // A spare starts and sets up at idle priority (the launch that woke it
+    // is answered first); its task does not inherit that.
+    struct sched_param normal {};
+    (void)::sched_setscheduler(0, SCHED_OTHER, &normal);
   }
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) {
     writeAtomically(meta + "/exit", std::string("failed pipe: ") + std::strerror(errno) + "\n");
     return 1;
   }
-  pid_t child = ::fork();
+  // The child runs on a stack of its own while this process waits for its
+  // exec (or its end), as posix_spawn does; the pipe's read end is
+  // close-on-exec, so the task never holds it.
+  const Prepared prepared = prepare(l, id, report[1], true);
+  alignas(64) static char stack[256 * 1024];  // zero pages until used
+  pid_t child = ::clone(childMain, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                        const_cast<Prepared *>(&prepared));
   if (child < 0) {
-    writeAtomically(meta + "/exit", std::string("failed fork: ") + std::strerror(errno) + "\n");
+    writeAtomically(meta + "/exit", std::string("failed clone: ") + std::strerror(errno) + "\n");
     return 1;
-  }
-  if (child == 0) {
-    ::close(report[0]);
-    runTask(l, id, report[1], true);
   }
   ::close(report[1]);
   // Whatever the child said before exec (or EOF once exec succeeded); its
