@@ -276,10 +276,19 @@ Poco::JSON::Object::Ptr Scheduler::planView(const Deployment &d) const {
 }
 
 bool Scheduler::appDone(const std::string &appId) const {
+  std::vector<TaskRecord *> mine;
+  for (const auto &[id, t] : tasks_) {
+    if (t.appId == appId) mine.push_back(const_cast<TaskRecord *>(&t));
+  }
+  return appDone(appId, mine);
+}
+
+bool Scheduler::appDone(const std::string &appId, const std::vector<TaskRecord *> &tasks) const {
   auto a = apps_.find(appId);
   int count = 0;
-  for (const auto &[id, t] : tasks_) {
-    if (t.appId != appId || terminal(t.state) || t.state == "TASK_UNREACHABLE") continue;
+  for (const TaskRecord *task : tasks) {
+    const TaskRecord &t = *task;
+    if (terminal(t.state) || t.state == "TASK_UNREACHABLE") continue;
     if (a == apps_.end() || t.killing || t.version != a->second.app.version) return false;
     bool ready = t.state == "TASK_RUNNING" &&
                  (a->second.app.healthChecks.empty() || t.healthy == std::optional<bool>(true));

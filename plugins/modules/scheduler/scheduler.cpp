@@ -11,6 +11,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "base/text.h"
 #include "plugins/modules/scheduler/internal.h"
@@ -136,6 +138,11 @@ void Scheduler::stop() {
   wake_.notify_all();
   if (loop_.joinable()) loop_.join();
   {
+    std::lock_guard lock(leaderMutex_);
+    if (leaderWatch_ != 0) config_.zk->unwatch(leaderWatch_);
+    leaderWatch_ = 0;
+  }
+  {
     std::lock_guard lock(agents_->mutex);
     for (const auto &[n, id] : agents_->watches) config_.zk->unwatch(id);
     agents_->watches.clear();
@@ -155,11 +162,28 @@ bool Scheduler::isLeader() const {
   return leading_ && loaded_;
 }
 
+// Asked on every API call (forwarding) and every agent's updates: read
+// from ZooKeeper only after a change of the record (a standing watch),
+// not once per call.
 std::string Scheduler::leaderAddress() const {
+  if (!config_.zk->connected()) return "";
+  std::lock_guard lock(leaderMutex_);
+  if (leaderWatch_ == 0) {
+    // The flag is shared with the callback, which may run once more while
+    // stop() unwatches.
+    leaderWatch_ = config_.zk->watchData(kLeader, [stale = leaderStale_] { *stale = true; });
+  }
+  if (!leaderStale_->exchange(false)) return leaderCached_;
   auto leader = config_.zk->get(kLeader);
-  if (!leader) return "";
+  if (!leader) {
+    // None: the watch says when there is one. Else read again next time.
+    if (coord::codeOf(leader.error()) != coord::Code::NoNode) *leaderStale_ = true;
+    leaderCached_.clear();
+    return "";
+  }
   auto o = parse(leader->first);
-  return o ? o->optValue<std::string>("address", "") : "";
+  leaderCached_ = o ? o->optValue<std::string>("address", "") : "";
+  return leaderCached_;
 }
 
 void Scheduler::onLeadership(bool leading) {
@@ -503,6 +527,9 @@ struct Usage {
   double cpus = 0, mem = 0, disk = 0;
   std::set<int> ports;
   std::map<std::string, int> perApp;
+  // Per port range of the agent: every port below is in use (ports are
+  // only taken within a round, so the search for a free one starts here).
+  std::vector<int> freeFrom;
 };
 
 bool matchesLike(const std::string &value, const std::string &pattern) {
@@ -641,13 +668,19 @@ void Scheduler::act() {
     }
 
     // Kills are sent again until the task's end is reported.
+    std::unordered_set<std::string> queuedKills;
+    for (const auto &k : kills) queuedKills.insert(k.taskId);
     for (auto &[id, t] : tasks_) {
       if (!t.killing || terminal(t.state) || byId.count(t.agentId) == 0) continue;
-      if (now - t.lastKillMs >= kKillResendMs) {
-        bool queued = std::any_of(kills.begin(), kills.end(), [&](const Kill &k) { return k.taskId == id; });
-        if (!queued) kills.push_back({id, agentOf(t.agentId)});
-      }
+      if (now - t.lastKillMs >= kKillResendMs && queuedKills.insert(id).second) kills.push_back({id, agentOf(t.agentId)});
     }
+    // Each app's tasks, in one pass: the loops below are per app (they
+    // went through every task for each app, 10^6 steps a round at 10,000
+    // tasks). Tasks launched this round are added as they are made.
+    std::unordered_map<std::string, std::vector<TaskRecord *>> byApp;
+    for (auto &[id, t] : tasks_) byApp[t.appId].push_back(&t);
+    auto tasksOf = [&](const std::string &appId) -> const std::vector<TaskRecord *> & { return byApp[appId]; };
+    auto isDone = [&](const std::string &appId) { return appDone(appId, tasksOf(appId)); };
     for (auto &k : kills) {
       auto t = tasks_.find(k.taskId);
       if (t != tasks_.end()) t->second.lastKillMs = now;
@@ -659,7 +692,7 @@ void Scheduler::act() {
     for (const auto &[did, d] : deployments_) {
       size_t done = 0;
       while (done < d.steps.size() &&
-             std::all_of(d.steps[done].begin(), d.steps[done].end(), [&](const auto &a) { return appDone(a.second); })) {
+             std::all_of(d.steps[done].begin(), d.steps[done].end(), [&](const auto &a) { return isDone(a.second); })) {
         ++done;
       }
       for (size_t i = done + 1; i < d.steps.size(); ++i) {
@@ -673,8 +706,9 @@ void Scheduler::act() {
         continue;
       }
       std::vector<TaskRecord *> current, old;
-      for (auto &[id, t] : tasks_) {
-        if (t.appId != appId || terminal(t.state) || t.killing || t.state == "TASK_UNREACHABLE") continue;
+      for (TaskRecord *task : tasksOf(appId)) {
+        TaskRecord &t = *task;
+        if (terminal(t.state) || t.killing || t.state == "TASK_UNREACHABLE") continue;
         if (byId.count(t.agentId) == 0) continue;  // its agent is away, not yet unreachable: neither counted nor killed
         (t.version == app.version ? current : old).push_back(&t);
       }
@@ -721,9 +755,9 @@ void Scheduler::act() {
       // Old tasks killed and not yet ended still count against the
       // over-capacity (their processes run until the agent reports them).
       int dyingOld = 0;
-      for (const auto &[id, t] : tasks_) {
-        dyingOld += t.appId == appId && t.killing && !terminal(t.state) && t.state != "TASK_UNREACHABLE" &&
-                    t.version != app.version && byId.count(t.agentId) != 0;
+      for (const TaskRecord *t : tasksOf(appId)) {
+        dyingOld += t->killing && !terminal(t->state) && t->state != "TASK_UNREACHABLE" && t->version != app.version &&
+                    byId.count(t->agentId) != 0;
       }
       int want = target - static_cast<int>(current.size());
       int room = maxTotal - static_cast<int>(current.size() + oldLeft) - dyingOld;
@@ -761,11 +795,17 @@ void Scheduler::act() {
                                          [&](const auto &r) { return pd.port >= r.first && pd.port <= r.second; });
               if (inRange && u.ports.count(pd.port) == 0) chosen = pd.port;
             } else {
-              for (const auto &r : a.ports) {
-                for (int p = r.first; p <= r.second && chosen == 0; ++p) {
+              if (u.freeFrom.size() != a.ports.size()) {
+                u.freeFrom.clear();
+                for (const auto &r : a.ports) u.freeFrom.push_back(r.first);
+              }
+              for (size_t ri = 0; ri < a.ports.size() && chosen == 0; ++ri) {
+                const auto &r = a.ports[ri];
+                int &from = u.freeFrom[ri];
+                while (from <= r.second && u.ports.count(from) != 0) ++from;
+                for (int p = from; p <= r.second && chosen == 0; ++p) {
                   if (u.ports.count(p) == 0 && std::find(ports.begin(), ports.end(), p) == ports.end()) chosen = p;
                 }
-                if (chosen != 0) break;
               }
             }
             if (chosen == 0) {
@@ -783,8 +823,9 @@ void Scheduler::act() {
             std::string v = fieldOf(a, c.field);
             int here = 0;
             std::map<std::string, int> byValue;
-            for (const auto &[tid, t] : tasks_) {
-              if (t.appId != appId || terminal(t.state) || t.killing) continue;
+            for (const TaskRecord *task : tasksOf(appId)) {
+              const TaskRecord &t = *task;
+              if (terminal(t.state) || t.killing) continue;
               auto ag = byId.find(t.agentId);
               if (ag == byId.end() || ag->second == nullptr) continue;
               std::string tv = fieldOf(*ag->second, c.field);
@@ -891,7 +932,8 @@ void Scheduler::act() {
         Object::Ptr labels = new Object;
         for (const auto &[name, value] : app.labels) labels->set(name, value);
         o->set("labels", labels);
-        tasks_[t.id] = t;
+        TaskRecord &made = tasks_[t.id] = t;
+        byApp[appId].push_back(&made);
         launches.push_back({t, best, stringify(o)});
       }
     }
@@ -901,7 +943,7 @@ void Scheduler::act() {
       Deployment &d = it->second;
       size_t done = 0;
       while (done < d.steps.size() &&
-             std::all_of(d.steps[done].begin(), d.steps[done].end(), [&](const auto &a) { return appDone(a.second); })) {
+             std::all_of(d.steps[done].begin(), d.steps[done].end(), [&](const auto &a) { return isDone(a.second); })) {
         ++done;
       }
       if (d.stepsDone == kStepsUnknown) d.stepsDone = done;  // loaded: its done steps were told before
@@ -1066,50 +1108,64 @@ void Scheduler::assignServicePorts(App &app) {
   }
 }
 
+// Written out directly (no JSON objects made), and kept until what it
+// shows changes: a GET of every app with its tasks renders 10,000 of these,
+// under the scheduler's lock. mutex_ held.
 std::string Scheduler::taskView(const TaskRecord &t) const {
-  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-  o->set("appId", t.appId);
-  Array::Ptr hcr = new Array;
-  if (t.healthy) {
-    Object::Ptr r = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    r->set("alive", *t.healthy);
-    r->set("consecutiveFailures", *t.healthy ? 0 : 1);
-    r->set("firstSuccess", *t.healthy ? Var(isoTime(t.startedAtMs)) : Var());
-    r->set("lastFailure", Var());
-    r->set("lastSuccess", *t.healthy ? Var(isoTime(t.startedAtMs)) : Var());
-    r->set("lastFailureCause", *t.healthy ? Var() : Var(t.message));
-    r->set("taskId", t.id);
-    hcr->add(r);
-  }
-  o->set("healthCheckResults", hcr);
-  o->set("host", t.host);
-  o->set("id", t.id);
-  Array::Ptr ips = new Array;
-  Object::Ptr ip = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-  ip->set("ipAddress", t.host);
-  ip->set("protocol", std::string(t.host.find(':') != std::string::npos ? "IPv6" : "IPv4"));
-  ips->add(ip);
-  o->set("ipAddresses", ips);
-  Array::Ptr ports = new Array;
-  for (int p : t.ports) ports->add(p);
-  o->set("ports", ports);
-  Array::Ptr service = new Array;
   auto app = apps_.find(t.appId);
-  if (app != apps_.end()) {
-    for (const auto &pd : app->second.app.portDefinitions) service->add(pd.port);
+  const std::string appVersion = app != apps_.end() ? app->second.app.version : "";  // its service ports
+  auto cached = viewCache_.find(t.id);
+  if (cached != viewCache_.end()) {
+    const ViewCacheEntry &e = cached->second;
+    if (e.state == t.state && e.healthy == t.healthy && e.startedAtMs == t.startedAtMs && e.appVersion == appVersion &&
+        (t.healthy != std::optional<bool>(false) || e.message == t.message)) {
+      return e.view;
+    }
   }
-  o->set("servicePorts", service);
-  o->set("slaveId", t.agentId);
-  o->set("stagedAt", isoTime(t.stagedAtMs));
-  o->set("startedAt", t.startedAtMs != 0 ? Var(isoTime(t.startedAtMs)) : Var());
-  o->set("state", t.state);
-  o->set("version", t.version);
-  return stringify(o);
+  std::string view = renderTaskView(t);
+  if (viewCache_.size() > 2 * tasks_.size() + 64) {
+    // Tasks forgotten since: their views go.
+    for (auto it = viewCache_.begin(); it != viewCache_.end();) {
+      it = tasks_.count(it->first) != 0 ? std::next(it) : viewCache_.erase(it);
+    }
+  }
+  viewCache_[t.id] = ViewCacheEntry{t.state, t.healthy, t.startedAtMs, t.message, appVersion, view};
+  return view;
+}
+
+std::string Scheduler::renderTaskView(const TaskRecord &t) const {
+  using text::quote;
+  std::string o;
+  o.reserve(512);
+  o += "{\"appId\":" + quote(t.appId) + ",\"healthCheckResults\":[";
+  if (t.healthy) {
+    const std::string since = quote(isoTime(t.startedAtMs));
+    o += std::string("{\"alive\":") + (*t.healthy ? "true" : "false") +
+         ",\"consecutiveFailures\":" + (*t.healthy ? "0" : "1") +
+         ",\"firstSuccess\":" + (*t.healthy ? since : "null") + ",\"lastFailure\":null" +
+         ",\"lastSuccess\":" + (*t.healthy ? since : "null") +
+         ",\"lastFailureCause\":" + (*t.healthy ? "null" : quote(t.message)) + ",\"taskId\":" + quote(t.id) + "}";
+  }
+  o += "],\"host\":" + quote(t.host) + ",\"id\":" + quote(t.id) + ",\"ipAddresses\":[{\"ipAddress\":" + quote(t.host) +
+       ",\"protocol\":" + (t.host.find(':') != std::string::npos ? "\"IPv6\"" : "\"IPv4\"") + "}],\"ports\":[";
+  for (size_t i = 0; i < t.ports.size(); ++i) o += (i ? "," : "") + std::to_string(t.ports[i]);
+  o += "],\"servicePorts\":[";
+  if (auto app = apps_.find(t.appId); app != apps_.end()) {
+    const auto &pds = app->second.app.portDefinitions;
+    for (size_t i = 0; i < pds.size(); ++i) o += (i ? "," : "") + std::to_string(pds[i].port);
+  }
+  o += "],\"slaveId\":" + quote(t.agentId) + ",\"stagedAt\":" + quote(isoTime(t.stagedAtMs)) +
+       ",\"startedAt\":" + (t.startedAtMs != 0 ? quote(isoTime(t.startedAtMs)) : "null") + ",\"state\":" + quote(t.state) +
+       ",\"version\":" + quote(t.version) + "}";
+  return o;
 }
 
 std::string Scheduler::appView(const AppState &s, bool embedTasks, bool counts, bool deployments,
                                bool lastFailure, const std::vector<const TaskRecord *> *appTasks) const {
-  auto o = parse(appJson(s.app));
+  // The definition as text, what the view adds spliced in at its end (in
+  // the order the keys were set on the parsed object before).
+  std::string out = appJson(s.app);
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   int staged = 0, running = 0, healthy = 0, unhealthy = 0;
   // The tasks as text, spliced in at the end: one parse per app, not one
   // per task.
@@ -1151,7 +1207,8 @@ std::string Scheduler::appView(const AppState &s, bool embedTasks, bool counts, 
     f->set("version", s.app.version);
     o->set("lastTaskFailure", f);
   }
-  std::string out = stringify(o);
+  std::string extra = stringify(o);  // {...} of what was added
+  if (extra.size() > 2) out.insert(out.size() - 1, (out.size() > 2 ? "," : "") + extra.substr(1, extra.size() - 2));
   if (embedTasks) out.insert(out.size() - 1, ",\"tasks\":[" + tasks + "]");
   return out;
 }

@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "base/result.h"
@@ -187,6 +188,7 @@ class Scheduler {
   std::string appView(const AppState &s, bool embedTasks, bool counts, bool deployments, bool lastFailure,
                       const std::vector<const TaskRecord *> *appTasks = nullptr) const;
   std::string taskView(const TaskRecord &t) const;
+  std::string renderTaskView(const TaskRecord &t) const;
   // Stores each change (apps, their versions, service ports) and makes one
   // deployment of them all. mutex_ held. The deployment's id, or an error
   // (nothing after the failed store is changed).
@@ -206,6 +208,8 @@ class Scheduler {
   Reply tasksKill(const std::vector<std::pair<std::string, std::string>> &appAndTask, bool scale, bool force);
   Reply mesosState(bool slavesOnly);
   bool appDone(const std::string &appId) const;
+  // The same, given the app's tasks (all of them; act() indexes them once).
+  bool appDone(const std::string &appId, const std::vector<TaskRecord *> &tasks) const;
   // A version for a change: now, and always later than the last one (a
   // version names one definition). mutex_ held.
   std::string newVersion();
@@ -226,6 +230,22 @@ class Scheduler {
   std::condition_variable wake_;
   std::map<std::string, AppState> apps_;
   std::map<std::string, TaskRecord> tasks_;
+  // taskView's output per task, with what it was made from.
+  struct ViewCacheEntry {
+    std::string state;
+    std::optional<bool> healthy;
+    int64_t startedAtMs = 0;
+    std::string message;
+    std::string appVersion;
+    std::string view;
+  };
+  mutable std::unordered_map<std::string, ViewCacheEntry> viewCache_;
+  // leaderAddress(): the leader's record as last read, read again after a
+  // change (leaderWatch_ sets leaderStale_).
+  mutable std::mutex leaderMutex_;
+  mutable coord::WatchId leaderWatch_ = 0;
+  std::shared_ptr<std::atomic<bool>> leaderStale_ = std::make_shared<std::atomic<bool>>(true);
+  mutable std::string leaderCached_;
   std::map<std::string, Deployment> deployments_;
   std::map<std::string, std::string> groups_;  // explicitly made groups (may be empty): id to dependencies JSON
   std::set<int> servicePorts_;
