@@ -34,6 +34,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -171,6 +172,7 @@ class AgentModule : public dcos::sdk::Module {
     wake_.notify_all();
     if (sender_.joinable()) sender_.join();
     if (agent_) agent_->stop();
+    if (zk_ && leaderWatch_ != 0) zk_->unwatch(leaderWatch_);
     if (zk_) zk_->close();
   }
 
@@ -231,45 +233,84 @@ class AgentModule : public dcos::sdk::Module {
     return set.ok();
   }
 
-  void sendUpdates() {
-    if (!zk_) return;
-    auto leader = zk_->get("/dcos/scheduler/leader");
-    if (!leader) return;
-    std::string address;
-    try {
-      address = parseObject(leader->first, "leader")->optValue<std::string>("address", "");
-    } catch (const std::exception &) {
-      return;
+  // The leader's address: read again only after its record changed (a
+  // standing watch), not once per delivery.
+  std::string leaderAddress() {
+    if (leaderWatch_ == 0) {
+      leaderWatch_ = zk_->watchData("/dcos/scheduler/leader", [stale = leaderStale_] { *stale = true; });
     }
+    if (!leaderStale_->exchange(false)) return leader_;
+    leader_.clear();
+    auto leader = zk_->get("/dcos/scheduler/leader");
+    if (!leader) {
+      if (dcos::coord::codeOf(leader.error()) != dcos::coord::Code::NoNode) *leaderStale_ = true;
+      return "";
+    }
+    try {
+      leader_ = parseObject(leader->first, "leader")->optValue<std::string>("address", "");
+    } catch (const std::exception &) {
+      *leaderStale_ = true;
+    }
+    return leader_;
+  }
+
+  void sendUpdates() {
+    if (!zk_ || !zk_->connected()) return;
+    const std::string address = leaderAddress();
     if (address.empty()) return;
     auto batch = agent_->updates().pending(500);
     std::string body = "{\"agent_id\":\"" + config_.id + "\",\"updates\":[";
     for (size_t i = 0; i < batch.size(); ++i) body += (i ? "," : "") + statusJson(batch[i]);
     body += "]}";
-    try {
-      size_t colon = address.rfind(':');
-      std::string hostPart = address.substr(0, colon);
-      if (hostPart.size() > 2 && hostPart.front() == '[') hostPart = hostPart.substr(1, hostPart.size() - 2);
-      Poco::Net::HTTPClientSession session(hostPart, static_cast<Poco::UInt16>(std::stoi(address.substr(colon + 1))));
-      session.setTimeout(Poco::Timespan(5, 0));
-      Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_POST, "/scheduler/v1/updates",
-                                 Poco::Net::HTTPMessage::HTTP_1_1);
-      req.setContentType("application/json");
-      req.setContentLength(static_cast<std::streamsize>(body.size()));
-      session.sendRequest(req) << body;
-      Poco::Net::HTTPResponse res;
-      std::istream &in = session.receiveResponse(res);
-      std::string answer;
-      Poco::StreamCopier::copyToString(in, answer);
-      if (res.getStatus() != Poco::Net::HTTPResponse::HTTP_OK) return;
-      auto acked = parseObject(answer, "acknowledgement")->getArray("acknowledged");
-      std::vector<std::string> uuids;
-      for (size_t i = 0; acked && i < acked->size(); ++i) uuids.push_back(acked->getElement<std::string>(static_cast<unsigned>(i)));
-      agent_->updates().acknowledge(uuids);
-    } catch (const std::exception &) {
-      // The leader is away or changing: the updates stay pending and go
-      // out again on the next round.
+    // One connection to the leader, kept open between deliveries (a new
+    // one each time cost a resolve, a connect and a close per batch); a
+    // kept one that fails is replaced and the batch sent again at once (an
+    // update sent twice is acknowledged twice, stored once).
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const bool reused = session_ != nullptr && sessionAddress_ == address;
+      try {
+        if (!reused) {
+          size_t colon = address.rfind(':');
+          std::string hostPart = address.substr(0, colon);
+          if (hostPart.size() > 2 && hostPart.front() == '[') hostPart = hostPart.substr(1, hostPart.size() - 2);
+          session_ = std::make_unique<Poco::Net::HTTPClientSession>(
+              hostPart, static_cast<Poco::UInt16>(std::stoi(address.substr(colon + 1))));
+          session_->setTimeout(Poco::Timespan(5, 0));
+          session_->setKeepAlive(true);
+          sessionAddress_ = address;
+        }
+        if (deliverBatch(*session_, body)) return;
+        session_.reset();  // the leader said no: a new connection next time
+        return;
+      } catch (const std::exception &) {
+        session_.reset();
+        // The leader is away or changing: the updates stay pending and go
+        // out again on the next round (at once, if a kept connection had
+        // merely been closed).
+        if (!reused) return;
+      }
     }
+  }
+
+  // Sends one batch and takes its acknowledgements; false when the leader
+  // did not answer 200. Throws when the connection fails.
+  bool deliverBatch(Poco::Net::HTTPClientSession &session, const std::string &body) {
+    Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_POST, "/scheduler/v1/updates",
+                               Poco::Net::HTTPMessage::HTTP_1_1);
+    req.setContentType("application/json");
+    req.setContentLength(static_cast<std::streamsize>(body.size()));
+    req.setKeepAlive(true);
+    session.sendRequest(req) << body;
+    Poco::Net::HTTPResponse res;
+    std::istream &in = session.receiveResponse(res);
+    std::string answer;
+    Poco::StreamCopier::copyToString(in, answer);
+    if (res.getStatus() != Poco::Net::HTTPResponse::HTTP_OK) return false;
+    auto acked = parseObject(answer, "acknowledgement")->getArray("acknowledged");
+    std::vector<std::string> uuids;
+    for (size_t i = 0; acked && i < acked->size(); ++i) uuids.push_back(acked->getElement<std::string>(static_cast<unsigned>(i)));
+    agent_->updates().acknowledge(uuids);
+    return true;
   }
 
   dcos::sdk::Host host_;
@@ -282,6 +323,13 @@ class AgentModule : public dcos::sdk::Module {
   bool created_ = false;
   std::chrono::steady_clock::time_point published_{};
   std::thread sender_;
+  // The sender's own: its connection to the leader, and the leader's
+  // address as last read (leaderStale_ set by a watch of its record).
+  std::unique_ptr<Poco::Net::HTTPClientSession> session_;
+  std::string sessionAddress_;
+  dcos::coord::WatchId leaderWatch_ = 0;
+  std::shared_ptr<std::atomic<bool>> leaderStale_ = std::make_shared<std::atomic<bool>>(true);
+  std::string leader_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool changed_ = false;

@@ -26,6 +26,9 @@
 #include <dcos/plugin.hpp>
 
 #include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -54,49 +57,91 @@ struct HttpAnswer {
   int status = 0;
   std::string body;
   std::string contentType;
+  bool retried = false;  // sent again on a new connection after a kept one failed
 };
 
-// One request to host:port; an error when it could not be made.
+// Kept connections, a few per address: the leader calls every agent many
+// times a second while it launches, and a connection each time cost a
+// resolve, a connect and a close per call.
+class SessionPool {
+ public:
+  std::unique_ptr<Poco::Net::HTTPClientSession> take(const std::string &address) {
+    std::lock_guard lock(mutex_);
+    auto &idle = idle_[address];
+    if (idle.empty()) return nullptr;
+    auto s = std::move(idle.back());
+    idle.pop_back();
+    return s;
+  }
+  void give(const std::string &address, std::unique_ptr<Poco::Net::HTTPClientSession> s) {
+    std::lock_guard lock(mutex_);
+    auto &idle = idle_[address];
+    if (idle.size() < 4) idle.push_back(std::move(s));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>>> idle_;
+};
+
+// One request to host:port; an error when it could not be made. With a
+// pool, over a kept connection when there is one (and once more over a new
+// one if that fails: it may have been closed meanwhile).
 dcos::Result<HttpAnswer> call(const std::string &address, const std::string &method, const std::string &target,
                               const std::string &body, int timeoutSeconds, const std::string &contentType = "",
-                              bool forwarding = false) {
-  try {
-    size_t colon = address.rfind(':');
-    if (colon == std::string::npos) return dcos::makeError("no port in " + address);
-    std::string host = address.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    Poco::Net::HTTPClientSession session(host, static_cast<Poco::UInt16>(std::stoi(address.substr(colon + 1))));
-    session.setTimeout(Poco::Timespan(timeoutSeconds, 0));
-    Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
-    if (forwarding) req.set("X-Dcos-Forwarded", "1");
-    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-      req.setContentType(contentType.empty() ? "application/json" : contentType);
-      req.setContentLength(static_cast<std::streamsize>(body.size()));
+                              bool forwarding = false, SessionPool *pool = nullptr) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return dcos::makeError("no port in " + address);
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<Poco::Net::HTTPClientSession> session = pool != nullptr && attempt == 0 ? pool->take(address) : nullptr;
+    const bool reused = session != nullptr;
+    try {
+      if (!session) {
+        session = std::make_unique<Poco::Net::HTTPClientSession>(
+            host, static_cast<Poco::UInt16>(std::stoi(address.substr(colon + 1))));
+        session->setKeepAlive(pool != nullptr);
+      }
+      session->setTimeout(Poco::Timespan(timeoutSeconds, 0));
+      Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
+      req.setKeepAlive(pool != nullptr);
+      if (forwarding) req.set("X-Dcos-Forwarded", "1");
+      if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+        req.setContentType(contentType.empty() ? "application/json" : contentType);
+        req.setContentLength(static_cast<std::streamsize>(body.size()));
+      }
+      session->sendRequest(req) << body;
+      Poco::Net::HTTPResponse res;
+      std::istream &in = session->receiveResponse(res);
+      HttpAnswer a;
+      Poco::StreamCopier::copyToString(in, a.body);
+      a.status = static_cast<int>(res.getStatus());
+      a.contentType = res.getContentType();
+      a.retried = attempt > 0;
+      if (pool != nullptr && res.getKeepAlive()) pool->give(address, std::move(session));
+      return a;
+    } catch (const Poco::Exception &e) {
+      if (!reused) return dcos::makeError(address + ": " + e.displayText());
+    } catch (const std::exception &e) {
+      if (!reused) return dcos::makeError(address + ": " + e.what());
     }
-    session.sendRequest(req) << body;
-    Poco::Net::HTTPResponse res;
-    std::istream &in = session.receiveResponse(res);
-    HttpAnswer a;
-    Poco::StreamCopier::copyToString(in, a.body);
-    a.status = static_cast<int>(res.getStatus());
-    a.contentType = res.getContentType();
-    return a;
-  } catch (const Poco::Exception &e) {
-    return dcos::makeError(address + ": " + e.displayText());
-  } catch (const std::exception &e) {
-    return dcos::makeError(address + ": " + e.what());
   }
 }
 
 class HttpAgents : public AgentPort {
  public:
   dcos::Result<int> launch(const AgentInfo &agent, const std::string &taskJson) override {
-    auto r = call(agent.api, "POST", "/agent/v1/tasks", taskJson, 15);
+    auto r = call(agent.api, "POST", "/agent/v1/tasks", taskJson, 15, "", false, &pool_);
     if (!r) return r.error();
+    // Sent again after a kept connection failed: the first one may have
+    // reached the agent, whose answer now is that the task (its id is new
+    // to the cluster) exists there: launched.
+    if (r->retried && r->status == 409 && r->body.find("exists on this agent") != std::string::npos) return 201;
     return r->status;
   }
   dcos::Result<std::map<std::string, std::string>> reconcile(const AgentInfo &agent) override {
-    auto r = call(agent.api, "POST", "/agent/v1/reconcile", "", 10);
+    auto r = call(agent.api, "POST", "/agent/v1/reconcile", "", 10, "", false, &pool_);
     if (!r) return r.error();
     if (r->status != 200) return dcos::makeError(agent.id + " answered " + std::to_string(r->status));
     std::map<std::string, std::string> out;
@@ -112,13 +157,16 @@ class HttpAgents : public AgentPort {
     return out;
   }
   dcos::Status kill(const AgentInfo &agent, const std::string &taskId) override {
-    auto r = call(agent.api, "POST", "/agent/v1/tasks/" + taskId + "/kill", "", 10);
+    auto r = call(agent.api, "POST", "/agent/v1/tasks/" + taskId + "/kill", "", 10, "", false, &pool_);
     if (!r) return r.error();
     if (r->status != 202 && r->status != 200 && r->status != 404) {
       return dcos::makeError(agent.id + " answered " + std::to_string(r->status) + ": " + r->body);
     }
     return dcos::Status::Ok();
   }
+
+ private:
+  SessionPool pool_;
 };
 
 class SchedulerModule : public dcos::sdk::Module {
