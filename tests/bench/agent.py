@@ -192,7 +192,7 @@ def main():
         # 30 ms apart, each finds the agent idle, as a single launch does.
         # Spaced launches also time the task's own process: until the agent
         # knows its pid (the supervisor writes it once the task is in its
-        # cgroups), polled after the answer.
+        # cgroups and exec'd), polled after the answer.
         def sequential(prefix, gap):
             latencies, running = [], []
             for i in range(args.launches):

@@ -183,6 +183,26 @@ std::string launchFile(const std::vector<std::string> &argv, const std::vector<s
   return launch;
 }
 
+// A launch file an earlier agent wrote names the user only: the ids are
+// added (COMMAND checks run through it, and the supervisor looks no one up).
+void addIds(const std::string &path, const std::string &name) {
+  std::string launch = readFileOrEmpty(path);
+  if (launch.empty() || launch.find(std::string("\0uid\0", 5)) != std::string::npos ||
+      launch.compare(0, 4, std::string("uid\0", 4)) == 0) {
+    return;
+  }
+  auto user = lookupUser(name);
+  if (!user) return;
+  std::string groups;
+  for (gid_t g : user->groups) groups += (groups.empty() ? "" : ",") + std::to_string(g);
+  for (const auto &[k, v] : {std::pair<std::string, std::string>{"uid", std::to_string(user->uid)},
+                             {"gid", std::to_string(user->gid)},
+                             {"groups", groups}}) {
+    launch += k + '\0' + v + '\0';
+  }
+  (void)writeFileAtomically(path, launch, 0644, kTaskState);
+}
+
 // Marathon: 200-399 is healthy (and 1xx when told to ignore it).
 bool healthyStatus(int code, const HealthCheck &c) {
   return (code >= 200 && code < 400) || (c.ignoreHttp1xx && code >= 100 && code < 200);
@@ -591,14 +611,32 @@ Result<Agent::Started> Agent::startProcess(const Task &t) const {
   if (pin) launch += std::string("affinity") + '\0' + affinity + '\0';
   if (auto w = writeFileAtomically(t.dir + "/meta/launch", launch, 0644, kTaskState); !w) return w.error();
   const std::string meta = t.dir + "/meta";
-  if (auto spare = takeSpare()) {
+  // Who supervises the task, before it is told to run: a dcosd that dies
+  // before the task's state is saved adopts it from this (recover()).
+  auto named = [&](pid_t pid, unsigned long long start) {
+    return writeFileAtomically(meta + "/supervisor", std::to_string(pid) + " " + std::to_string(start) + "\n", 0644,
+                               kTaskState);
+  };
+  while (auto spare = takeSpare()) {
+    // Back to normal priority first: a spare that ran its task's set-up at
+    // idle priority could hold the cgroup lock for seconds on a busy node.
+    struct sched_param normal {};
+    const bool ready = !spare->idle || ::sched_setscheduler(spare->pid, SCHED_OTHER, &normal) == 0;
     // The spare reads the launch file once told where it is (written above).
     const std::string say = meta + "\n";
-    if (::send(spare->go, say.data(), say.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(say.size())) {
+    if (ready && named(spare->pid, spare->start) &&
+        ::send(spare->go, say.data(), say.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(say.size())) {
       ::close(spare->go);
       return Started{spare->pid, spare->pidfd, spare->start, 0};
     }
-    dropSpare(*spare);  // it died meanwhile: a supervisor of its own, then
+    if (!ready) {
+      // Not allowed to leave idle priority (no CAP_SYS_NICE): spares from
+      // now on start at normal priority.
+      spareIdle_ = false;
+      logMessage(LOG_WARNING, std::string("spare task supervisors at normal priority: sched_setscheduler: ") +
+                                  std::strerror(errno));
+    }
+    dropSpare(*spare);  // it died meanwhile, or could not be used: the next, or one of its own
   }
   std::vector<char *> argv{const_cast<char *>(config_.supervisor.c_str()), const_cast<char *>(meta.c_str()), nullptr};
   char *envp[] = {nullptr};
@@ -629,6 +667,7 @@ Result<Agent::Started> Agent::startProcess(const Task &t) const {
     return makeError(std::string("watching the supervisor: pidfd_open: ") + std::strerror(e), e);
   }
   started.start = startTime(pid);
+  (void)named(pid, started.start);
   // The task's own pid comes from the supervisor once it has forked it;
   // the launch does not wait for it (the monitor reads it, and a kill
   // meanwhile is sent once it is known).
@@ -659,12 +698,16 @@ void Agent::startSpare() {
     // At idle priority until it has its task and has set it up: a spare
     // woken by a launch, or started after one, would otherwise take the
     // cpu from the launch's answer (a woken sleeper preempts its waker).
+    // The launch that takes it puts it back to normal priority.
+    s.idle = spareIdle_;
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     struct sched_param idle {};
-    posix_spawnattr_setschedpolicy(&attr, SCHED_IDLE);
-    posix_spawnattr_setschedparam(&attr, &idle);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSCHEDULER);
+    if (s.idle) {
+      posix_spawnattr_setschedpolicy(&attr, SCHED_IDLE);
+      posix_spawnattr_setschedparam(&attr, &idle);
+      posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSCHEDULER);
+    }
     int rc = ::posix_spawn(&s.pid, config_.supervisor.c_str(), &fa, &attr, argv.data(), envp);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
@@ -700,6 +743,23 @@ std::optional<Agent::Spare> Agent::takeSpare() const {
   Spare s = spares_.front();
   spares_.pop_front();
   return s;
+}
+
+void Agent::pruneSpares() {
+  std::vector<Spare> dead;
+  {
+    std::lock_guard lock(spareMutex_);
+    for (auto it = spares_.begin(); it != spares_.end();) {
+      pollfd p{it->pidfd, POLLIN, 0};
+      if (::poll(&p, 1, 0) > 0) {  // ended (killed by someone): reaped and replaced
+        dead.push_back(*it);
+        it = spares_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto &s : dead) dropSpare(s);
 }
 
 void Agent::dropSpare(Spare &s) {
@@ -1041,7 +1101,10 @@ void Agent::monitor() {
   std::vector<std::string> ids;
   for (;;) {
     // Before the next launch needs one (the one that took one woke us).
-    for (size_t k = 0; wantsSpare() && k < kSpares; ++k) startSpare();
+    if (wantsSpare()) {
+      pruneSpares();
+      for (size_t k = 0; k < kSpares; ++k) startSpare();
+    }
     int64_t nextDeadline = -1;
     {
       std::lock_guard lock(mutex_);
@@ -1058,7 +1121,7 @@ void Agent::monitor() {
           nextDeadline = now + 20;
         }
         if (!t.unit && t.supervisor > 0 && t.pid == 0 && !isTerminal(t.status.state)) {
-          // The task's pid, as its supervisor wrote it after the fork (a
+          // The task's pid, as its supervisor wrote it after the exec (a
           // rename into meta/, which the watch wakes us for; the watch
           // first, then the read, so a rename in between is not missed).
           // Not saved in the task's state: recovery reads meta/pids too.
@@ -1350,11 +1413,23 @@ Status Agent::recover() {
       t.status.taskId = t.spec.id;
       t.status.state = TaskState::Staging;
     }
+    if (t.supervisor == 0 && !t.unit) {
+      // Started, and dcosd gone before it saved the task's state: the
+      // supervisor it named before the task was handed over.
+      std::istringstream named(readFileOrEmpty(dir + "/meta/supervisor"));
+      pid_t sup = 0;
+      unsigned long long start = 0;
+      if (named >> sup >> start && sup > 0) {
+        t.supervisor = sup;
+        t.supervisorStart = start;
+      }
+    }
     if (t.pid == 0) {
       std::istringstream pids(readFileOrEmpty(dir + "/meta/pids"));
       pid_t sup = 0;
       pids >> sup >> t.pid;
     }
+    if (!isTerminal(t.status.state) && !config_.simulate) addIds(dir + "/meta/launch", t.spec.user);
     std::string id = t.spec.id;
     Task &task = tasks_.emplace(id, std::move(t)).first->second;
     if (isTerminal(task.status.state)) {

@@ -150,6 +150,7 @@ class Agent {
     int pidfd = -1;
     unsigned long long start = 0;
     int go = -1;  // a socket to the spare's stdin; closed: it exits
+    bool idle = false;  // started at SCHED_IDLE
   };
   bool wantsSpare() const;
   // The monitor: one more spare when there are fewer than kSpares (not
@@ -159,6 +160,8 @@ class Agent {
   std::optional<Spare> takeSpare() const;
   // Ends the spare (EOF on its stdin) and reaps it.
   static void dropSpare(Spare &s);
+  // Spares that ended (killed by someone) reaped, so that others replace them.
+  void pruneSpares();
   Result<Started> startUnit(const Task &t) const;
   // The systemd executor, once the main process is gone: false while PID 1
   // still has the unit running; else how it ended, as the supervisor's exit
@@ -221,6 +224,8 @@ class Agent {
   mutable std::deque<Spare> spares_;
   mutable bool spareStarting_ = false;
   int64_t spareRetryMs_ = 0;
+  // Spares start at idle priority until a launch could not put one back.
+  mutable std::atomic<bool> spareIdle_{true};
   bool stopping_ = false;
   int checksRunning_ = 0;
 };

@@ -10,7 +10,9 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "tests/support/process.h"
 
@@ -101,6 +103,53 @@ TEST_CASE("agent: exit codes and signals are reported as Mesos does", "[agent]")
   REQUIRE(a.launch(R"({"id": "nocmd.1", "args": ["/nonexistent/program"]})").status == 201);
   REQUIRE(waitState(a, "nocmd.1", "TASK_FAILED"));
   CHECK_THAT(task(a, "nocmd.1")->getValue<std::string>("message"), Catch::Contains("cannot start the task: exec /nonexistent/program"));
+  // A reason longer than a pipe holds: the supervisor reads it only once
+  // the task exec'd or ended, so it is cut, never left blocking the task.
+  const std::string longName = "/" + std::string(70000, 'x');
+  REQUIRE(a.launch(R"({"id": "longcmd.1", "args": [")" + longName + R"("]})").status == 201);
+  REQUIRE(waitState(a, "longcmd.1", "TASK_FAILED"));
+  CHECK_THAT(task(a, "longcmd.1")->getValue<std::string>("message"), Catch::Contains("cannot start the task: exec /xxx"));
+}
+
+TEST_CASE("agent: spare supervisors that die are replaced, and launches still run", "[agent]") {
+  dcos::test::TempDir dir("dcos-agent");
+  auto agent = Agent::open(config(dir.path()));
+  REQUIRE(agent.ok());
+  Agent &a = **agent;
+  // The spares: this process's children waiting for a task (not yet in a
+  // session of their own, as a supervisor with a task is).
+  auto spares = [] {
+    std::vector<pid_t> out;
+    for (const auto &e : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = e.path().filename();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream cmd(e.path() / "cmdline");
+      std::string line((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+      std::ifstream stat(e.path() / "stat");
+      std::string st((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+      size_t close = st.rfind(')');
+      if (close == std::string::npos || line.find(std::string("--wait\0", 7)) == std::string::npos) continue;
+      std::istringstream rest(st.substr(close + 2));
+      std::string state;
+      pid_t ppid = 0, group = 0, session = 0;
+      rest >> state >> ppid >> group >> session;
+      if (ppid == ::getpid() && state != "Z" && session != std::stoi(name)) out.push_back(std::stoi(name));
+    }
+    return out;
+  };
+  REQUIRE(dcos::test::waitUntil([&] { return spares().size() == 2; }, 10s));
+  for (pid_t p : spares()) ::kill(p, SIGKILL);
+  // Reaped and replaced by the monitor (woken by a launch, or within 1 s).
+  REQUIRE(a.launch(R"({"id": "afterkill.1", "cmd": "sleep 100"})").status == 201);
+  REQUIRE(waitState(a, "afterkill.1", "TASK_RUNNING"));
+  REQUIRE(dcos::test::waitUntil([&] { return task(a, "afterkill.1")->has("pid"); }, 10s));
+  CHECK(dcos::test::waitUntil([&] { return spares().size() == 2; }, 10s));
+  REQUIRE(a.launch(R"({"id": "afterkill.2", "cmd": "sleep 100"})").status == 201);
+  REQUIRE(dcos::test::waitUntil([&] { return task(a, "afterkill.2")->has("pid"); }, 10s));
+  a.kill("afterkill.1");
+  a.kill("afterkill.2");
+  CHECK(waitState(a, "afterkill.1", "TASK_KILLED"));
+  CHECK(waitState(a, "afterkill.2", "TASK_KILLED"));
 }
 
 TEST_CASE("agent: a kill sends SIGTERM, then SIGKILL to the whole tree after the grace period", "[agent]") {

@@ -19,8 +19,9 @@
 // task's cgroups and writes their limits (a failure of either fails the
 // task: nothing runs), starts the task in a session
 // and process group of its own, writes "<supervisor pid> <task pid>" to
-// META_DIR/pids once the task is in that group and its cgroups (the agent
-// reads it after the launch: a launch does not wait for it), waits for it,
+// META_DIR/pids once the task is in that group and its cgroups and has
+// exec'd (the agent reads it after the launch: a launch does not wait for
+// it), waits for it,
 // and writes how it ended to META_DIR/exit
 // ("exited N" or "signaled N", or "failed <reason>" when it could not
 // start), whole or not at all. It then ends the task's process group, whose
@@ -42,6 +43,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <linux/close_range.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -215,7 +217,9 @@ std::string makeCgroups(const Launch &l) {
 
 // What the child needs, made before it starts: it shares the supervisor's
 // memory until it execs (clone with CLONE_VM | CLONE_VFORK: no page tables
-// copied, no copy-on-write faults), so it allocates nothing.
+// copied, no copy-on-write faults), so it allocates nothing (strerror's
+// message lookup is the one library call that takes a lock, on a process
+// of one thread).
 struct Prepared {
   const Launch *launch = nullptr;
   const Identity *id = nullptr;
@@ -245,9 +249,12 @@ Prepared prepare(const Launch &l, const Identity &id, int report, bool dieWithPa
 // ("WHAT DETAIL: error"), with system calls only.
 [[noreturn]] void fail(int report, const char *what, const char *detail = nullptr) {
   const char *error = std::strerror(errno);
+  // Short enough for the pipe whoever reads it (the supervisor reads only
+  // after the child's end: a message the pipe cannot hold would block).
+  const size_t detailLength = detail != nullptr ? std::min<size_t>(std::strlen(detail), 1024) : 0U;
   iovec parts[] = {{const_cast<char *>(what), std::strlen(what)},
                    {const_cast<char *>(" "), detail != nullptr ? 1U : 0U},
-                   {const_cast<char *>(detail != nullptr ? detail : ""), detail != nullptr ? std::strlen(detail) : 0U},
+                   {const_cast<char *>(detail != nullptr ? detail : ""), detailLength},
                    {const_cast<char *>(": "), 2},
                    {const_cast<char *>(error), std::strlen(error)}};
   (void)!::writev(report, parts, 5);
@@ -283,8 +290,22 @@ Prepared prepare(const Launch &l, const Identity &id, int report, bool dieWithPa
     }
   }
   int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  int out = ::open(l.out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
-  int err = ::open(l.err.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+  // Non-blocking, and only a plain file: a FIFO planted there (by another
+  // task of the same user) would hold the open, and the pid is not known
+  // until the exec.
+  auto plain = [](const std::string &path) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    struct stat st {};
+    if (fd >= 0 && (::fstat(fd, &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)))) {
+      ::close(fd);
+      errno = EINVAL;
+      return -1;
+    }
+    if (fd >= 0) (void)::fcntl(fd, F_SETFL, O_WRONLY | O_APPEND);
+    return fd;
+  };
+  int out = plain(l.out);
+  int err = plain(l.err);
   if (in < 0 || out < 0 || err < 0) fail(report, "opening the sandbox's stdout and stderr");
   if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) fail(report, "dup2");
   if (p.dieWithParent) {
@@ -397,12 +418,6 @@ int main(int argc, char **argv) {
     writeAtomically(meta + "/exit", "failed " + why + "\n");
     return 1;
   }
-  if (::sched_getscheduler(0) == SCHED_IDLE) {
-    // A spare starts and sets up at idle priority (the launch that woke it
-    // is answered first); its task does not inherit that.
-    struct sched_param normal {};
-    (void)::sched_setscheduler(0, SCHED_OTHER, &normal);
-  }
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) {
     writeAtomically(meta + "/exit", std::string("failed pipe: ") + std::strerror(errno) + "\n");
@@ -412,16 +427,33 @@ int main(int argc, char **argv) {
   // exec (or its end), as posix_spawn does; the pipe's read end is
   // close-on-exec, so the task never holds it.
   const Prepared prepared = prepare(l, id, report[1], true);
-  alignas(64) static char stack[256 * 1024];  // zero pages until used
-  pid_t child = ::clone(childMain, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD,
-                        const_cast<Prepared *>(&prepared));
+  if (::sched_getscheduler(0) == SCHED_IDLE) {
+    // The agent put a spare back to normal priority before handing it the
+    // task; a task never runs at idle priority.
+    struct sched_param normal {};
+    if (::sched_setscheduler(0, SCHED_OTHER, &normal) != 0) {
+      writeAtomically(meta + "/exit", std::string("failed cannot leave idle priority: ") + std::strerror(errno) + "\n");
+      return 1;
+    }
+  }
+  // A stack of its own with a guard page below it (an overflow faults
+  // instead of writing over this process's memory).
+  constexpr size_t kStack = 256 * 1024, kGuard = 4096;
+  void *mem = ::mmap(nullptr, kStack + kGuard, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (mem == MAP_FAILED || ::mprotect(mem, kGuard, PROT_NONE) != 0) {
+    writeAtomically(meta + "/exit", std::string("failed mmap: ") + std::strerror(errno) + "\n");
+    return 1;
+  }
+  char *stack = static_cast<char *>(mem) + kGuard;
+  pid_t child = ::clone(childMain, stack + kStack, CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<Prepared *>(&prepared));
   if (child < 0) {
     writeAtomically(meta + "/exit", std::string("failed clone: ") + std::strerror(errno) + "\n");
     return 1;
   }
   ::close(report[1]);
-  // Whatever the child said before exec (or EOF once exec succeeded); its
-  // pid is written once it says it is in its group and cgroups (\x01).
+  // Whatever the child said before exec (or EOF once exec succeeded), read
+  // once it exec'd or ended (CLONE_VFORK); its pid is written if it said it
+  // got into its group and cgroups (\x01).
   bool published = false;
   char buf[512];
   for (ssize_t n; (n = ::read(report[0], buf, sizeof buf)) != 0;) {
