@@ -81,12 +81,15 @@ std::string problemsJson(const std::string &message, const std::vector<Problem> 
 
 int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
-struct User {
-  std::string name;
-  uid_t uid;
-  gid_t gid;
-  std::vector<gid_t> groups;  // supplementary, the primary one among them
-};
+using User = TaskUser;
+
+// Whether there is such a user (no group lookup).
+bool userExists(const std::string &name) {
+  struct passwd pwd {};
+  struct passwd *found = nullptr;
+  std::vector<char> buf(16384);
+  return ::getpwnam_r(name.c_str(), &pwd, buf.data(), buf.size(), &found) == 0 && found != nullptr;
+}
 // getpwnam_r: the API's workers and the health thread look users up at once,
 // and getpwnam's shared buffer would let one lookup answer another's.
 // The supervisor is handed what is found here (it loads no NSS module:
@@ -497,8 +500,9 @@ Agent::Reply Agent::launch(const std::string &json) {
     }
   }
   if (spec->user.empty()) spec->user = config_.defaultUser;
+  std::optional<User> user;  // looked up once: checked here, handed to the supervisor
   if (!config_.simulate) {
-    auto user = lookupUser(spec->user);
+    user = lookupUser(spec->user);
     if (!user) {
       problems.push_back({"/user", "no such user on this agent: " + text::quote(spec->user)});
     } else if (user->uid == 0 && !config_.allowRoot) {
@@ -539,7 +543,7 @@ Agent::Reply Agent::launch(const std::string &json) {
   // The task's spec and environment are not the task's to read.
   (void)::chmod((t.dir + "/meta").c_str(), 0700);
   if (!config_.simulate) {
-    if (auto user = lookupUser(spec->user)) (void)!::chown((t.dir + "/sandbox").c_str(), user->uid, user->gid);
+    (void)!::chown((t.dir + "/sandbox").c_str(), user->uid, user->gid);
   }
   if (auto w = writeFileAtomically(t.dir + "/meta/spec.json", taskSpecJson(t.spec), 0644, kTaskState); !w) {
     return {500, errorJson(w.error().message)};
@@ -555,7 +559,7 @@ Agent::Reply Agent::launch(const std::string &json) {
     // The supervisor starts without the lock: other launches, kills and the
     // monitor go on meanwhile (a task is never erased, so `task` stays).
     lock.unlock();
-    auto started = startProcess(task);
+    auto started = startProcess(task, *user);
     lock.lock();
     if (!started) {
       transition(task, TaskState::Failed, "cannot start the task: " + started.error().message);
@@ -586,8 +590,8 @@ Agent::Reply Agent::launch(const std::string &json) {
   return {201, taskJson(task)};
 }
 
-Result<Agent::Started> Agent::startProcess(const Task &t) const {
-  if (t.unit) return startUnit(t);
+Result<Agent::Started> Agent::startProcess(const Task &t, const TaskUser &user) const {
+  if (t.unit) return startUnit(t, user);
   const std::string sandbox = t.dir + "/sandbox";
   std::vector<std::string> taskArgv = t.spec.args;
   if (taskArgv.empty()) taskArgv = {"/bin/sh", "-c", t.spec.cmd};
@@ -603,11 +607,9 @@ Result<Agent::Started> Agent::startProcess(const Task &t) const {
   for (int c = 0; pin && c < CPU_SETSIZE; ++c) {
     if (CPU_ISSET(c, &cpus)) affinity += (affinity.empty() ? "" : ",") + std::to_string(c);
   }
-  auto user = lookupUser(t.spec.user);
-  if (!user) return makeError("no such user " + text::quote(t.spec.user));
   // stdout and stderr: in the sandbox, opened as the task's user.
   std::string launch =
-      launchFile(taskArgv, taskEnvironment(t.spec, config_.address, sandbox), sandbox, "stdout", "stderr", *user, cgroups);
+      launchFile(taskArgv, taskEnvironment(t.spec, config_.address, sandbox), sandbox, "stdout", "stderr", user, cgroups);
   if (pin) launch += std::string("affinity") + '\0' + affinity + '\0';
   if (auto w = writeFileAtomically(t.dir + "/meta/launch", launch, 0644, kTaskState); !w) return w.error();
   const std::string meta = t.dir + "/meta";
@@ -776,7 +778,7 @@ void Agent::dropSpare(Spare &s) {
 // The systemd executor: the task is dcos-task-<id>.service, in
 // dcos-tasks.slice, as its user, in its sandbox, limited by CPUQuota,
 // CPUWeight and MemoryMax, with no capabilities and NoNewPrivileges.
-Result<Agent::Started> Agent::startUnit(const Task &t) const {
+Result<Agent::Started> Agent::startUnit(const Task &t, const TaskUser &user) const {
   const std::string sandbox = t.dir + "/sandbox";
   const std::string name = unitName(t.spec.id);
   std::vector<std::string> env = taskEnvironment(t.spec, config_.address, sandbox);
@@ -791,9 +793,7 @@ Result<Agent::Started> Agent::startUnit(const Task &t) const {
   }
   // The launch file as the process executor writes it: COMMAND health
   // checks run through the supervisor, as the task would.
-  auto user = lookupUser(t.spec.user);
-  if (!user) return makeError("no such user " + text::quote(t.spec.user));
-  const std::string launch = launchFile(spec.argv, env, sandbox, "/dev/null", "/dev/null", *user, {});
+  const std::string launch = launchFile(spec.argv, env, sandbox, "/dev/null", "/dev/null", user, {});
   if (auto w = writeFileAtomically(t.dir + "/meta/launch", launch, 0644, kTaskState); !w) return w.error();
   // The output files, opened here and handed to PID 1 as descriptors: PID 1
   // opening a path in a sandbox the task's user owns would follow a link
@@ -814,7 +814,7 @@ Result<Agent::Started> Agent::startUnit(const Task &t) const {
     }
     // Opened without blocking (no FIFO can hold us); the task gets it plain.
     (void)::fcntl(out[k], F_SETFL, ::fcntl(out[k], F_GETFL) & ~O_NONBLOCK);
-    (void)!::fchown(out[k], user->uid, user->gid);
+    (void)!::fchown(out[k], user.uid, user.gid);
   }
   ::close(dir);
   auto closeOut = [&] {
@@ -1216,7 +1216,7 @@ bool Agent::probe(const Task &t, const HealthCheck &c) const {
     // A unit's check joins the task's unit first (its cgroup: its limits,
     // the firewall's guard, and its end with the task): it holds until
     // told to go.
-    if (!lookupUser(t.spec.user)) return false;
+    if (!userExists(t.spec.user)) return false;
     std::string meta = t.dir + "/meta";
     std::vector<char *> argv{const_cast<char *>(config_.supervisor.c_str()), const_cast<char *>("--check"),
                              meta.data(), const_cast<char *>(c.command.c_str())};

@@ -32,6 +32,15 @@
 
 namespace dcos::agent {
 
+// A task's user as the agent looked it up at the launch: the supervisor is
+// handed the ids.
+struct TaskUser {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary, the primary one among them
+};
+
 struct PortRange {
   int begin;
   int end;  // inclusive
@@ -140,7 +149,7 @@ class Agent {
   };
   // Writes the launch file and starts the supervisor (hands the task to the
   // spare one when there is one); called without mutex_.
-  Result<Started> startProcess(const Task &t) const;
+  Result<Started> startProcess(const Task &t, const TaskUser &user) const;
   // The process executor's spare supervisors (`dcos-task-supervisor --wait`):
   // started by the monitor ahead of the next launch, which then hands it
   // the task's meta dir over `go` instead of starting a process (a spawn
@@ -162,7 +171,7 @@ class Agent {
   static void dropSpare(Spare &s);
   // Spares that ended (killed by someone) reaped, so that others replace them.
   void pruneSpares();
-  Result<Started> startUnit(const Task &t) const;
+  Result<Started> startUnit(const Task &t, const TaskUser &user) const;
   // The systemd executor, once the main process is gone: false while PID 1
   // still has the unit running; else how it ended, as the supervisor's exit
   // file says it ("exited N", "signaled N", "failed why"; "" when the unit

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -138,7 +139,17 @@ TEST_CASE("agent: spare supervisors that die are replaced, and launches still ru
     return out;
   };
   REQUIRE(dcos::test::waitUntil([&] { return spares().size() == 2; }, 10s));
-  for (pid_t p : spares()) ::kill(p, SIGKILL);
+  const std::vector<pid_t> killed = spares();
+  for (pid_t p : killed) ::kill(p, SIGKILL);
+  // Dead (a zombie or reaped) before the launch: one killed while it is
+  // handed a task would fail that task, as any supervisor killed would.
+  auto dead = [](pid_t p) {
+    std::ifstream stat("/proc/" + std::to_string(p) + "/stat");
+    std::string st((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    size_t close = st.rfind(')');
+    return close == std::string::npos || st.compare(close + 2, 1, "Z") == 0;
+  };
+  REQUIRE(dcos::test::waitUntil([&] { return std::all_of(killed.begin(), killed.end(), dead); }, 10s));
   // Reaped and replaced by the monitor (woken by a launch, or within 1 s).
   REQUIRE(a.launch(R"({"id": "afterkill.1", "cmd": "sleep 100"})").status == 201);
   REQUIRE(waitState(a, "afterkill.1", "TASK_RUNNING"));
