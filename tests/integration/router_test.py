@@ -277,7 +277,11 @@ def main():
     print("load: %d requests, %d failed" % (load.ok, load.failed))
     check(load.failed == 0, "%d failed requests through the edge: %s" % (load.failed, load.errors[:10]))
 
-    # The app gone: its service port closed.
+    # The app gone: its service port closed. Without force, once the scale's
+    # deployment has ended (the tasks can be healthy a round of the
+    # scheduler before it says so; meanwhile Marathon answers 409).
+    wait_until("no deployment of /web", lambda: not any("/web" in d.get("affectedApps", [])
+                                                         for d in api("GET", "/v2/deployments")[1]), 30)
     check(api("DELETE", "/v2/apps/web")[0] == 200, "DELETE /web")
     wait_until("web.test gone (503)", lambda: edge("web.test")[0] == 503, 60)
     wait_until("service port %d closed in the firewall" % service_port,
