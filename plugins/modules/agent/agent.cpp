@@ -376,6 +376,19 @@ Result<std::unique_ptr<Agent>> Agent::open(AgentConfig config) {
       }
     }
   }
+  // Cgroups of tasks this agent does not know (its state dir was wiped) or
+  // that ended: removed when empty, named when something still runs there.
+  for (const auto &name : a->cgroups_.tasks()) {
+    auto it = a->tasks_.find(name);
+    if (it != a->tasks_.end() && !isTerminal(it->second.status.state)) continue;
+    if (!a->cgroups_.pids(name).empty()) {
+      if (it == a->tasks_.end()) {
+        a->logMessage(LOG_WARNING, "the cgroup of task " + name + ", which this agent does not know, has processes: left");
+      }
+      continue;
+    }
+    a->cgroups_.remove(name);
+  }
   a->monitor_ = std::thread([p = a.get()] { p->monitor(); });
   a->health_ = std::thread([p = a.get()] { p->runHealthChecks(); });
   return a;

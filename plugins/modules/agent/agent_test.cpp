@@ -2,6 +2,7 @@
 #include "plugins/modules/agent/agent.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <Poco/JSON/Object.h>
@@ -26,7 +27,10 @@ const std::string kSupervisor = std::string(DCOS_TEST_BUILD_DIR) + "/plugins/dco
 
 AgentConfig config(const std::string &dir) {
   AgentConfig c;
-  c.id = "test-agent-S1";
+  // One id per test process: the agent's cgroup subtree is named by it, and
+  // an agent that starts removes the empty cgroups there it does not know
+  // (those of another test's agent, run at the same time).
+  c.id = "test-agent-" + std::to_string(::getpid()) + "-S1";
   c.address = "127.0.0.1";
   c.hostname = "localhost";
   c.zone = "private";
@@ -375,6 +379,23 @@ TEST_CASE("agent: status updates are one log, appended to and rewritten small", 
   }
 }
 
+TEST_CASE("agent: empty cgroups of tasks the agent does not know are removed at its start", "[agent]") {
+  dcos::test::TempDir dir("dcos-agent");
+  const auto cgroups = Cgroups::detect("dcos-tasks/" + config(dir.path()).id);
+  if (cgroups.kind() == "none") {
+    WARN("no cgroup hierarchy here: skipped");
+    return;
+  }
+  // What a wiped state dir leaves: a task's cgroups, nobody in them.
+  for (const auto &d : cgroups.setup("stray.1", 0.1, 16).dirs) REQUIRE(::mkdir(d.c_str(), 0755) == 0);
+  REQUIRE(cgroups.exists("stray.1"));
+  auto agent = Agent::open(config(dir.path()));
+  REQUIRE(agent.ok());
+  CHECK_FALSE(cgroups.exists("stray.1"));
+  const auto left = cgroups.tasks();
+  CHECK(std::find(left.begin(), left.end(), "stray.1") == left.end());
+}
+
 TEST_CASE("agent: memory and cpu limits through cgroups; a task over its memory is killed and said so", "[agent]") {
   dcos::test::TempDir dir("dcos-agent");
   auto agent = Agent::open(config(dir.path()));
@@ -394,7 +415,7 @@ TEST_CASE("agent: memory and cpu limits through cgroups; a task over its memory 
   REQUIRE(dcos::test::waitUntil([&] { return task(a, "cpu.1")->has("pid"); }, 5s, 1ms));
   int pid = task(a, "cpu.1")->getValue<int>("pid");
   std::string cgroups = dcos::test::readFile("/proc/" + std::to_string(pid) + "/cgroup");
-  CHECK_THAT(cgroups, Catch::Contains("dcos-tasks/test-agent-S1/cpu.1"));
+  CHECK_THAT(cgroups, Catch::Contains("dcos-tasks/" + config(dir.path()).id + "/cpu.1"));
   a.kill("cpu.1");
   REQUIRE(waitState(a, "cpu.1", "TASK_KILLED"));
 }

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace dcos::agent {
@@ -212,6 +213,21 @@ void Cgroups::removeGroup() const {
   if (kind_ == "v1" && !cpuRoot_.empty()) ::rmdir((cpuRoot_ + "/" + group_).c_str());
   // Never the subtree's parent (dcos-tasks): the firewall matches it by id.
   if (kind_ == "v1" && !unifiedRoot_.empty()) ::rmdir((unifiedRoot_ + "/" + group_).c_str());
+}
+
+std::vector<std::string> Cgroups::tasks() const {
+  std::set<std::string> names;
+  if (kind_ == "none") return {};
+  std::vector<std::string> roots{memRoot_};
+  if (kind_ == "v1" && !cpuRoot_.empty()) roots.push_back(cpuRoot_);
+  if (kind_ == "v1" && !unifiedRoot_.empty()) roots.push_back(unifiedRoot_);
+  for (const auto &root : roots) {
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator(root + "/" + group_, ec)) {
+      if (e.is_directory(ec)) names.insert(e.path().filename().string());
+    }
+  }
+  return {names.begin(), names.end()};
 }
 
 void Cgroups::remove(const std::string &task) const {

@@ -59,6 +59,8 @@ class Cgroups {
   // Removes this agent's subtree if no task is left in it (tasks outlive
   // the agent, and then it stays).
   void removeGroup() const;
+  // The tasks that have a cgroup in this agent's subtree, in any hierarchy.
+  std::vector<std::string> tasks() const;
 
  private:
   std::string memoryDir(const std::string &task) const;
