@@ -80,12 +80,12 @@ struct Launch {
   std::string uid, gid, groups;  // numbers, as the agent looked the user up
 };
 
-// The comma-separated parts of `v` ("1,2,3").
-std::vector<std::string> commaList(const std::string &v) {
+// The parts of `v` between `sep`s ("1,2,3"; a last empty part dropped).
+std::vector<std::string> split(const std::string &v, char sep) {
   std::vector<std::string> out;
   size_t at = 0;
   while (at < v.size()) {
-    size_t end = v.find(',', at);
+    size_t end = v.find(sep, at);
     if (end == std::string::npos) end = v.size();
     out.push_back(v.substr(at, end - at));
     at = end + 1;
@@ -93,8 +93,7 @@ std::vector<std::string> commaList(const std::string &v) {
   return out;
 }
 
-// Plain reads, no iostreams: their locale set-up was a tenth of this
-// program's start.
+// Plain reads, no iostreams (their locale set-up ran at every start).
 bool readLaunch(const std::string &path, Launch &l) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -109,14 +108,7 @@ bool readLaunch(const std::string &path, Launch &l) {
     all.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
-  std::vector<std::string> parts;
-  size_t at = 0;
-  while (at < all.size()) {
-    size_t end = all.find('\0', at);
-    if (end == std::string::npos) end = all.size();
-    parts.push_back(all.substr(at, end - at));
-    at = end + 1;
-  }
+  const std::vector<std::string> parts = split(all, '\0');
   // Keys and values alternate: an odd count means a value held a NUL, which
   // the agent never writes; refuse rather than read the pairs shifted.
   if (parts.size() % 2 != 0) return false;
@@ -132,7 +124,7 @@ bool readLaunch(const std::string &path, Launch &l) {
       l.limits.push_back({v.substr(0, nl), v.substr(nl + 1), k == "cgroup-limit"});
     }
     else if (k == "affinity") {
-      for (const auto &c : commaList(v)) l.affinity.push_back(std::atoi(c.c_str()));
+      for (const auto &c : split(v, ',')) l.affinity.push_back(std::atoi(c.c_str()));
     }
     else if (k == "dir") l.dir = v;
     else if (k == "stdout") l.out = v;
@@ -181,7 +173,7 @@ std::string identity(const Launch &l, Identity &id) {
   id.change = true;
   id.uid = static_cast<uid_t>(uid);
   id.gid = static_cast<gid_t>(gid);
-  for (const auto &g : commaList(l.groups)) {
+  for (const auto &g : split(l.groups, ',')) {
     unsigned long n = 0;
     if (!number(g, n)) return "the launch file gives user " + l.user + " an invalid group " + g;
     id.groups.push_back(static_cast<gid_t>(n));
