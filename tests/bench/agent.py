@@ -13,7 +13,7 @@ TASK_RUNNING; dcosd's RSS with 200 tasks; and re-adoption: dcosd SIGKILLed
 with 200 tasks, started again, until its API lists all 200 running (the
 start of dcosd included), and dcosd's own count of that recovery.
 
-Usage: tests/bench/agent.py [BUILD_DIR] [--launches N] [--executor process|systemd]
+Usage: tests/bench/agent.py [BUILD_DIR] [--launches N] [--executor process|systemd] [--work DIR]
 """
 import argparse
 import http.client
@@ -100,7 +100,8 @@ def in_container(build, args):
     if shutil.which("systemd-nspawn") is None:
         sys.exit("agent.py: --executor systemd needs systemd-nspawn (package systemd-container)")
     ns = f"dcos-bench-{os.getpid()}"
-    work = tempfile.mkdtemp(prefix="dcos-bench-agent-sd.")
+    work = args.work or tempfile.mkdtemp(prefix="dcos-bench-agent-sd.")
+    os.makedirs(work, exist_ok=True)
     os.chmod(work, 0o755)  # the tasks' user goes through it to their sandboxes
     subprocess.run(["ip", "netns", "add", ns], check=True)
     subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
@@ -131,7 +132,8 @@ def in_container(build, args):
         except subprocess.TimeoutExpired:
             nspawn.kill()
         subprocess.run(["ip", "netns", "del", ns])
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def wait_api(port, within=30):
@@ -141,6 +143,26 @@ def wait_api(port, within=30):
         except OSError:
             return False
     wait_for("the agent API answering", answers, within=within, every=0.005)
+
+
+def unjournaled_ext4(path):
+    """True when path lies on an ext4 without a journal: there each new
+    inode costs a scan for recently deleted ones, which makes launches
+    slower the more earlier runs deleted (a journaled ext4 does not scan)."""
+    dev = os.stat(path).st_dev
+    majmin = f"{os.major(dev)}:{os.minor(dev)}"
+    fstype = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[2] == majmin:
+                fstype = fields[fields.index("-") + 1]
+    try:
+        with open(f"/sys/dev/block/{majmin}/uevent") as f:
+            name = next(l.split("=", 1)[1].strip() for l in f if l.startswith("DEVNAME="))
+    except (OSError, StopIteration):
+        return False
+    return fstype == "ext4" and not os.path.exists(f"/proc/fs/jbd2/{name}-8")
 
 
 def rss_kib(pid):
@@ -162,7 +184,7 @@ def main():
     ap.add_argument("--launches", type=int, default=200)
     ap.add_argument("--executor", choices=["process", "systemd"], default="process")
     ap.add_argument("--init-pid", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--work", help=argparse.SUPPRESS)
+    ap.add_argument("--work", help="the state directory (default: a new one under $TMPDIR)")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     if args.executor == "systemd" and not args.init_pid:
@@ -172,6 +194,9 @@ def main():
     work = args.work or tempfile.mkdtemp(prefix="dcos-bench-agent.")
     port = free_port()
     os.makedirs(os.path.join(work, "config"))
+    if unjournaled_ext4(work):
+        print(f"note: {work} is on an ext4 without a journal: its figures depend on what earlier runs deleted "
+              "(--work DIR on a journaled file system for steady ones)")
     cluster = json.load(open(f"{SOURCE}/examples/cluster/cluster.json"))
     cluster["masters"] = ["127.0.0.1"]
     cluster["zookeeper"] = {"client_port": free_port(), "peer_port": free_port(), "election_port": free_port()}
