@@ -100,8 +100,7 @@ def in_container(build, args):
     if shutil.which("systemd-nspawn") is None:
         sys.exit("agent.py: --executor systemd needs systemd-nspawn (package systemd-container)")
     ns = f"dcos-bench-{os.getpid()}"
-    work = args.work or tempfile.mkdtemp(prefix="dcos-bench-agent-sd.")
-    os.makedirs(work, exist_ok=True)
+    work = work_dir(args, "dcos-bench-agent-sd.")
     os.chmod(work, 0o755)  # the tasks' user goes through it to their sandboxes
     subprocess.run(["ip", "netns", "add", ns], check=True)
     subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
@@ -148,24 +147,33 @@ def wait_api(port, within=30):
     wait_for("the agent API answering", answers, within=within, every=0.005)
 
 
+def work_dir(args, prefix):
+    """The bench's state dir: --work DIR, which must be absent or empty (the
+    agent starts with no state, as on a new node), or else a new one."""
+    if not args.work:
+        return tempfile.mkdtemp(prefix=prefix)
+    if os.path.exists(args.work) and (not os.path.isdir(args.work) or os.listdir(args.work)):
+        sys.exit(f"agent.py: --work {args.work}: not an empty directory (the bench starts from no state)")
+    os.makedirs(args.work, exist_ok=True)
+    return args.work
+
+
 def unjournaled_ext4(path):
     """True when path lies on an ext4 without a journal: there each new
     inode costs a scan for recently deleted ones, which makes launches
     slower the more earlier runs deleted (a journaled ext4 does not scan)."""
     dev = os.stat(path).st_dev
     majmin = f"{os.major(dev)}:{os.minor(dev)}"
-    fstype = None
     with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            if fields[2] == majmin:
-                fstype = fields[fields.index("-") + 1]
+        types = {line.split(" - ")[1].split()[0] for line in f if line.split()[2] == majmin}
+    if types != {"ext4"}:
+        return False
     try:
         with open(f"/sys/dev/block/{majmin}/uevent") as f:
             name = next(l.split("=", 1)[1].strip() for l in f if l.startswith("DEVNAME="))
     except (OSError, StopIteration):
         return False
-    return fstype == "ext4" and not os.path.exists(f"/proc/fs/jbd2/{name}-8")
+    return not os.path.exists(f"/proc/fs/jbd2/{name}-8")
 
 
 def rss_kib(pid):
@@ -187,14 +195,16 @@ def main():
     ap.add_argument("--launches", type=int, default=200)
     ap.add_argument("--executor", choices=["process", "systemd"], default="process")
     ap.add_argument("--init-pid", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--work", help="the state directory (default: a new one under $TMPDIR)")
+    ap.add_argument("--work", help="the state directory, absent or empty, kept after the run (default: a new one under $TMPDIR, removed)")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     if args.executor == "systemd" and not args.init_pid:
         sys.exit(in_container(build, args))
     global INIT_PID
     INIT_PID = args.init_pid
-    work = args.work or tempfile.mkdtemp(prefix="dcos-bench-agent.")
+    # Inside the container (--init-pid), the dir in_container made and
+    # already holds its console log.
+    work = args.work if args.init_pid else work_dir(args, "dcos-bench-agent.")
     port = free_port()
     os.makedirs(os.path.join(work, "config"))
     if unjournaled_ext4(work):
