@@ -14,6 +14,10 @@ instances each are POSTed to the leader by 4 clients at once. Measured:
   client that is not ours, says TASK_RUNNING); tasks/s over that time.
 - GET /v2/apps?embed=apps.tasks on the leader, one client, a request every
   --get-interval s: p50/p99 while the launch runs and for --steady s after.
+- CPU seconds during the launch, per part (the leader's dcosd, its
+  ZooKeeper, the other masters, the simulated agents, this bench) beside
+  what the machine had: on one machine the agents share the cores with the
+  leader, which a real cluster's agents do not.
 - ZooKeeper bytes per task: the data under /dcos/scheduler (tasks alone and
   all of it) over the task count; the server's zk_approximate_data_size
   (mntr); the newest snapshot on disk (taken when a server loads its data,
@@ -261,6 +265,47 @@ class Sampler(threading.Thread):
             self.stop.wait(self.interval)
 
 
+def cpu_seconds(pids):
+    """User+system CPU seconds the processes (all their threads) have used."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, ValueError, IndexError):
+            pass  # gone meanwhile
+    return total
+
+
+def machine_cpu():
+    """(busy, all) CPU seconds of the whole machine so far, from /proc/stat."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks[:8]) - idle) / tick, sum(ticks[:8]) / tick
+
+
+def children_of(pid):
+    """Every descendant of pid (a master's ZooKeeper java, through its wrapper)."""
+    parents = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    parents.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        for c in parents.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
 def elected(address):
     status, body = once(address, "GET", "/v2/info", timeout=2)
     return status == 200 and isinstance(body, dict) and body.get("elected") is True
@@ -363,6 +408,13 @@ def main():
         sampler = Sampler(leader.api, args.get_interval)
         sampler.start()
         post_ms, errors = [], []
+        groups = {"the leader's dcosd": [leader.proc.pid], "the leader's ZooKeeper": children_of(leader.proc.pid),
+                  "the other masters (dcosd and ZooKeeper)":
+                      [p for m in masters if m is not leader for p in [m.proc.pid] + children_of(m.proc.pid)],
+                  "the simulated agents' dcosds": [a.proc.pid for a in agents]}
+        cpu_before = {g: cpu_seconds(p) for g, p in groups.items()}
+        bench_before = sum(os.times()[:2])
+        machine_before = machine_cpu()
         t_first_post = time.monotonic()
 
         def poster(k):
@@ -416,6 +468,9 @@ def main():
                 fail("the API says all %d run, ZooKeeper has %d TASK_RUNNING" % (total, running))
         t_stored = time.monotonic() - t_first_post
         launch_end = t_first_post + t_stored
+        cpu_used = {g: cpu_seconds(p) - cpu_before[g] for g, p in groups.items()}
+        cpu_used["this bench (its clients and the GET sampler)"] = sum(os.times()[:2]) - bench_before
+        machine_busy, machine_all = [b - a for a, b in zip(machine_before, machine_cpu())]
         if perf:
             perf.send_signal(signal.SIGINT)
             perf.wait()
@@ -503,6 +558,12 @@ def main():
         row("  (%d znodes, %.1f MB)" % (sched_nodes, sched_bytes / 1e6), "")
         row("ZooKeeper zk_approximate_data_size per task (mntr)", "%.0f B" % (approx / total))
         row("ZooKeeper snapshot on disk per task (%s)" % (snap_name or "none"), "%.0f B" % (snap / total))
+        for g, used in cpu_used.items():
+            if g == "the other masters (dcosd and ZooKeeper)" and args.masters == 1:
+                continue
+            row("cpu during the launch: " + g, "%.1f s" % used)
+        row("  the machine busy / cpu time there was", "%.1f/%.1f s" % (machine_busy, machine_all))
+        row("  the leader's dcosd per task", "%.0f us" % (cpu_used["the leader's dcosd"] / total * 1e6))
         goal_s = SESSION_TIMEOUT_MS / 1000 + 1
         for name, t in marks.items():
             row("failover: kill to %s" % name, "%.2f s" % t, "<= %.0f s" % goal_s if "acts" in name else "")
