@@ -1081,6 +1081,86 @@ void Agent::finish(Task &t) {
   notify();
 }
 
+namespace {
+
+constexpr size_t kBatchMax = 1000;  // tasks per batch call
+
+// One entry of a batch's answer: the id, the status its own call would have
+// answered, and that answer's message and details when it is an error.
+Object::Ptr batchResult(const std::string &id, const Agent::Reply &r) {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("id", id);
+  o->set("status", r.status);
+  if (r.status >= 300) {
+    try {
+      auto body = Poco::JSON::Parser().parse(r.body).extract<Object::Ptr>();
+      if (body->has("message")) o->set("message", body->get("message"));
+      if (body->has("details")) o->set("details", body->get("details"));
+    } catch (const Poco::Exception &) {
+    }
+  }
+  return o;
+}
+
+// The array under `key` of a batch's body, or the answer that refuses it.
+Result<Array::Ptr> batchOf(const std::string &json, const char *key) {
+  Object::Ptr o;
+  try {
+    o = Poco::JSON::Parser().parse(json).extract<Object::Ptr>();
+  } catch (const Poco::Exception &e) {
+    return makeError("malformed JSON: " + e.message(), 400);
+  } catch (const std::exception &) {
+    return makeError("not a JSON object", 400);
+  }
+  if (!o || !o->has(key) || !o->isArray(key)) return makeError(std::string("/") + key + ": an array is required", 422);
+  auto a = o->getArray(key);
+  if (a->size() > kBatchMax) {
+    return makeError(std::string("/") + key + ": at most " + std::to_string(kBatchMax) + " in one call", 422);
+  }
+  return a;
+}
+
+Agent::Reply batchRefused(const Error &e) {
+  return {e.code == 400 ? 400 : 422, errorJson(e.message)};
+}
+
+}  // namespace
+
+Agent::Reply Agent::launchAll(const std::string &json) {
+  auto tasks = batchOf(json, "tasks");
+  if (!tasks) return batchRefused(tasks.error());
+  Array::Ptr results = new Array;
+  for (size_t i = 0; i < (*tasks)->size(); ++i) {
+    const Poco::Dynamic::Var &v = (*tasks)->get(static_cast<unsigned>(i));
+    std::string id;
+    Reply r{422, errorJson("/tasks/" + std::to_string(i) + ": a task object is required")};
+    if (v.type() == typeid(Object::Ptr)) {
+      auto task = v.extract<Object::Ptr>();
+      if (task->has("id") && task->get("id").isString()) id = task->get("id").toString();
+      r = launch(stringify(task));
+    }
+    results->add(batchResult(id, r));
+  }
+  Object::Ptr o = new Object;
+  o->set("results", results);
+  return {200, stringify(o)};
+}
+
+Agent::Reply Agent::killAll(const std::string &json) {
+  auto ids = batchOf(json, "ids");
+  if (!ids) return batchRefused(ids.error());
+  Array::Ptr results = new Array;
+  for (size_t i = 0; i < (*ids)->size(); ++i) {
+    const Poco::Dynamic::Var &v = (*ids)->get(static_cast<unsigned>(i));
+    std::string id = v.isString() ? v.toString() : "";
+    Reply r = isTaskId(id) ? kill(id) : Reply{404, errorJson("no task " + text::quote(id) + " on this agent")};
+    results->add(batchResult(id, r));
+  }
+  Object::Ptr o = new Object;
+  o->set("results", results);
+  return {200, stringify(o)};
+}
+
 Agent::Reply Agent::kill(const std::string &taskId) {
   std::lock_guard lock(mutex_);
   auto it = tasks_.find(taskId);
@@ -1597,6 +1677,10 @@ Agent::Reply Agent::handle(const std::string &method, const std::string &path, c
   if (rest == "/info" || rest.empty()) {
     if (method != "GET") return notAllowed("GET");
     return {200, infoJson()};
+  }
+  if (rest == "/launch" || rest == "/kill") {
+    if (method != "POST") return notAllowed("POST");
+    return rest == "/launch" ? launchAll(body) : killAll(body);
   }
   if (rest == "/tasks" || rest == "/reconcile") {
     if (rest == "/tasks" && method == "POST") return launch(body);

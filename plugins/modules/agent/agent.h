@@ -94,6 +94,10 @@ class Agent {
   // Launches a task; the reply as the API gives it.
   Reply launch(const std::string &json);
   Reply kill(const std::string &taskId);
+  // POST /agent/v1/launch {"tasks": [...]} and POST /agent/v1/kill
+  // {"ids": [...]}: many in one call, each answered as its own call would be.
+  Reply launchAll(const std::string &json);
+  Reply killAll(const std::string &json);
 
   // The agent's record for ZooKeeper and GET /agent/v1/info: identity,
   // resources, and what is in use.

@@ -30,6 +30,7 @@
 
 #include <dcos/plugin.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
@@ -186,23 +187,35 @@ class AgentModule : public dcos::sdk::Module {
 
   // The sender: keeps the ZooKeeper record current and hands the pending
   // updates to the leader, oldest first, until it acknowledges them.
+  // What is in use changes the record at most once a second: a burst of
+  // launches is one write (and one read by each of its watchers), not one
+  // per task. Updates go out at once.
   void deliver() {
+    using Clock = std::chrono::steady_clock;
+    constexpr auto kRecordEvery = std::chrono::seconds(1);
     bool registered = false;
+    bool dirty = false;  // the record is behind what is in use
     for (;;) {
-      bool refresh = false;
       {
         std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, std::chrono::milliseconds(registered ? 1000 : 200),
-                       [&] { return stopping_ || changed_; });
+        auto wait = std::chrono::duration_cast<Clock::duration>(std::chrono::milliseconds(registered ? 1000 : 200));
+        if (registered && dirty) wait = std::max(Clock::duration::zero(), kRecordEvery - (Clock::now() - published_));
+        wake_.wait_for(lock, wait, [&] { return stopping_ || changed_; });
         if (stopping_) return;
-        // Also every 10 s: after a session expiry the node comes back with
-        // the data it was made with, and this brings it up to date.
-        refresh = changed_ || !registered || std::chrono::steady_clock::now() - published_ > std::chrono::seconds(10);
+        dirty = dirty || changed_;
         changed_ = false;
       }
+      // Also every 10 s: after a session expiry the node comes back with
+      // the data it was made with, and this brings it up to date.
+      const auto now = Clock::now();
+      const bool refresh = !registered || now - published_ > std::chrono::seconds(10) ||
+                           (dirty && now - published_ >= kRecordEvery);
       if (zk_ && refresh) {
         registered = publish();
-        if (registered) published_ = std::chrono::steady_clock::now();
+        if (registered) {
+          published_ = now;
+          dirty = false;
+        }
       }
       if (agent_->updates().pendingCount() > 0) sendUpdates();
     }

@@ -482,6 +482,57 @@ TEST_CASE("agent: a simulated agent speaks the same protocol and runs no process
   CHECK(state(**again, "sim.2") == "TASK_KILLED");
 }
 
+TEST_CASE("agent: launches and kills in batches, each answered as its own call would be", "[agent]") {
+  dcos::test::TempDir dir("dcos-agent");
+  auto c = config(dir.path());
+  c.simulate = true;
+  c.supervisor = "/nonexistent";
+  auto agent = Agent::open(c);
+  REQUIRE(agent.ok());
+  Agent &a = **agent;
+  auto r = a.handle("POST", "/agent/v1/launch", "",
+                    R"({"tasks": [{"id": "b.1", "cmd": "x", "ports": [31002]}, {"id": "b.2", "cmd": "x", "ports": [31002]},
+                                  {"id": "b.3", "cmd": "x", "cpus": -1}, 7, {"id": "b.4", "cmd": "x"}]})");
+  REQUIRE(r.status == 200);
+  auto results = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>()->getArray("results");
+  REQUIRE(results->size() == 5);
+  CHECK(results->getObject(0)->getValue<std::string>("id") == "b.1");
+  CHECK(results->getObject(0)->getValue<int>("status") == 201);
+  CHECK(results->getObject(1)->getValue<int>("status") == 409);  // b.1 took the port
+  CHECK_THAT(results->getObject(1)->getValue<std::string>("message"), Catch::Contains("port 31002"));
+  CHECK(results->getObject(2)->getValue<int>("status") == 422);
+  CHECK(results->getObject(2)->getArray("details")->size() == 1);
+  CHECK(results->getObject(3)->getValue<int>("status") == 422);
+  CHECK_THAT(results->getObject(3)->getValue<std::string>("message"), Catch::Contains("/tasks/3"));
+  CHECK(results->getObject(4)->getValue<int>("status") == 201);
+  CHECK(state(a, "b.1") == "TASK_RUNNING");
+  CHECK(state(a, "b.4") == "TASK_RUNNING");
+  CHECK_FALSE(task(a, "b.2"));
+
+  r = a.handle("POST", "/agent/v1/kill", "", R"({"ids": ["b.4", "nosuch", "../x"]})");
+  REQUIRE(r.status == 200);
+  results = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>()->getArray("results");
+  REQUIRE(results->size() == 3);
+  CHECK(results->getObject(0)->getValue<int>("status") == 202);
+  CHECK(results->getObject(1)->getValue<int>("status") == 404);
+  CHECK(results->getObject(2)->getValue<int>("status") == 404);
+  CHECK(state(a, "b.4") == "TASK_KILLED");
+  CHECK(state(a, "b.1") == "TASK_RUNNING");
+
+  // The body as a whole: nothing is launched when it is not a batch.
+  CHECK(a.handle("POST", "/agent/v1/launch", "", "{").status == 400);
+  CHECK(a.handle("POST", "/agent/v1/launch", "", R"({"id": "b.5", "cmd": "x"})").status == 422);
+  CHECK(a.handle("POST", "/agent/v1/kill", "", R"({"ids": "b.1"})").status == 422);
+  CHECK(a.handle("GET", "/agent/v1/launch", "", "").status == 405);
+  std::string many = R"({"tasks": [)";
+  for (int i = 0; i < 1001; ++i) many += std::string(i ? "," : "") + R"({"id": "m.)" + std::to_string(i) + R"(", "cmd": "x"})";
+  r = a.handle("POST", "/agent/v1/launch", "", many + "]}");
+  CHECK(r.status == 422);
+  CHECK_THAT(r.body, Catch::Contains("at most 1000"));
+  CHECK_FALSE(task(a, "b.5"));
+  CHECK_FALSE(task(a, "m.0"));
+}
+
 TEST_CASE("agent: what a task could turn against the node is refused or confined", "[agent]") {
   dcos::test::TempDir dir("dcos-agent");
   auto agent = Agent::open(config(dir.path()));

@@ -435,7 +435,9 @@ void Scheduler::reconcileAgents() {
         const TaskRecord &t = it->second;
         // Ours on this agent, which does not know it: it never arrived or
         // was forgotten. Gone; the loop replaces it.
-        if (t.agentId == a.id && !terminal(t.state) && known->count(t.id) == 0 && removeTask(t.id)) {
+        // (A task whose update is being stored: the agent knows it.)
+        if (t.agentId == a.id && !terminal(t.state) && known->count(t.id) == 0 && updating_.count(t.id) == 0 &&
+            removeTask(t.id)) {
           ++gone;
           it = tasks_.erase(it);
         } else {
@@ -971,19 +973,45 @@ void Scheduler::act() {
         ++it;
       }
     }
+    // One write per task changed, of its record as it is now. A task whose
+    // status update is being stored meanwhile is stored next round (two
+    // writers of one record could land in either order), and asked nothing
+    // of until then; the others are marked as being stored, so its updates
+    // wait for this round's write.
+    for (const auto &id : storeLater_) {
+      auto it = tasks_.find(id);
+      if (it != tasks_.end()) toStore.push_back(it->second);
+    }
+    storeLater_.clear();
+    std::set<std::string> ids;
+    for (const auto &t : toStore) ids.insert(t.id);
+    toStore.clear();
+    std::set<std::string> deferred;
+    for (const auto &id : ids) {
+      auto it = tasks_.find(id);
+      if (it == tasks_.end()) continue;
+      if (updating_.count(id) != 0) {
+        storeLater_.insert(id);
+        deferred.insert(id);
+        continue;
+      }
+      toStore.push_back(it->second);
+      updating_.insert(id);
+    }
+    if (!deferred.empty()) {
+      kills.erase(std::remove_if(kills.begin(), kills.end(),
+                                 [&](const Kill &k) {
+                                   if (deferred.count(k.taskId) == 0) return false;
+                                   tasks_[k.taskId].lastKillMs = 0;  // resent once stored
+                                   return true;
+                                 }),
+                  kills.end());
+    }
   }
   // Stored before anything is asked of an agent: a new leader knows every
   // task the old one launched.
   // Changes to known tasks only: a task whose end was stored meanwhile is
   // not brought back.
-  // One write per task (a task changed twice this round: its last record).
-  std::map<std::string, size_t> lastOf;
-  for (size_t i = 0; i < toStore.size(); ++i) lastOf[toStore[i].id] = i;
-  std::vector<TaskRecord> changed;
-  for (size_t i = 0; i < toStore.size(); ++i) {
-    if (lastOf[toStore[i].id] == i) changed.push_back(toStore[i]);
-  }
-  toStore.swap(changed);
   std::vector<coord::Write> writes;
   writes.reserve(toStore.size() + launches.size());
   for (const auto &t : toStore) writes.push_back({coord::Write::Kind::Set, std::string(kTasks) + "/" + t.id, taskRecordJson(t)});
@@ -991,9 +1019,13 @@ void Scheduler::act() {
     writes.push_back({coord::Write::Kind::Create, std::string(kTasks) + "/" + l.task.id, taskRecordJson(l.task)});
   }
   std::vector<Status> stored = config_.zk->writeAll(writes);  // one round trip for all of them
-  std::map<const AgentInfo *, std::vector<std::function<void()>>> jobs;
-  std::mutex failedMutex;
-  std::vector<std::pair<const Launch *, std::string>> failed;
+  if (!toStore.empty()) {
+    std::lock_guard lock(mutex_);
+    for (const auto &t : toStore) updating_.erase(t.id);
+  }
+  // Each agent's launches in one call, then its kills in another.
+  std::map<const AgentInfo *, std::vector<const Launch *>> launchesOf;
+  std::map<const AgentInfo *, std::vector<std::string>> killsOf;
   for (size_t i = 0; i < launches.size(); ++i) {
     const Launch &l = launches[i];
     if (!stored[toStore.size() + i]) {
@@ -1001,19 +1033,35 @@ void Scheduler::act() {
       tasks_.erase(l.task.id);  // not stored: never launched
       continue;
     }
-    jobs[l.agent].push_back([this, &l, &failedMutex, &failed] {
-      auto r = config_.agents->launch(*l.agent, l.json);
-      if (!r || *r != 201) {
-        std::lock_guard lock(failedMutex);
-        failed.emplace_back(&l, r ? "the agent answered " + std::to_string(*r) : r.error().message);
+    launchesOf[l.agent].push_back(&l);
+  }
+  for (const auto &k : kills) {
+    if (k.agent != nullptr) killsOf[k.agent].push_back(k.taskId);
+  }
+  std::map<const AgentInfo *, std::vector<std::function<void()>>> jobs;
+  std::mutex failedMutex;
+  std::vector<std::pair<const Launch *, std::string>> failed;
+  for (const auto &[agent, list] : launchesOf) {
+    jobs[agent].push_back([this, agent = agent, &list, &failedMutex, &failed] {
+      std::vector<std::string> json;
+      json.reserve(list.size());
+      for (const Launch *l : list) json.push_back(l->json);
+      auto answers = config_.agents->launchAll(*agent, json);
+      std::lock_guard lock(failedMutex);
+      for (size_t i = 0; i < list.size(); ++i) {
+        const Result<int> *r = i < answers.size() ? &answers[i] : nullptr;
+        if (r != nullptr && *r && **r == 201) continue;
+        failed.emplace_back(list[i], r == nullptr ? "no answer"
+                                     : *r         ? "the agent answered " + std::to_string(**r)
+                                                  : r->error().message);
       }
     });
   }
-  for (const auto &k : kills) {
-    if (k.agent == nullptr) continue;
-    jobs[k.agent].push_back([this, k] {
-      if (auto s = config_.agents->kill(*k.agent, k.taskId); !s) {
-        logMessage(LOG_WARNING, "killing " + k.taskId + ": " + s.error().message);
+  for (const auto &[agent, ids] : killsOf) {
+    jobs[agent].push_back([this, agent = agent, &ids] {
+      auto answers = config_.agents->killAll(*agent, ids);
+      for (size_t i = 0; i < answers.size() && i < ids.size(); ++i) {
+        if (!answers[i]) logMessage(LOG_WARNING, "killing " + ids[i] + ": " + answers[i].error().message);
       }
     });
   }
@@ -1077,14 +1125,11 @@ Status Scheduler::storeApp(const App &app, bool create) {
 }
 
 Status Scheduler::storeTask(const TaskRecord &t) {
-  std::string path = std::string(kTasks) + "/" + t.id;
-  std::string data = taskRecordJson(t);
-  auto r = config_.zk->set(path, data);
-  if (r) return Status::Ok();
-  if (coord::codeOf(r.error()) != coord::Code::NoNode) return r.error();
-  auto c = config_.zk->create(path, data, coord::CreateMode::Persistent);
-  if (!c) return c.error();
-  return Status::Ok();
+  // A known task's record only: one gone has ended meanwhile (its end was
+  // stored), and is not brought back.
+  auto r = config_.zk->set(std::string(kTasks) + "/" + t.id, taskRecordJson(t));
+  if (r || coord::codeOf(r.error()) == coord::Code::NoNode) return Status::Ok();
+  return r.error();
 }
 
 Status Scheduler::removeTask(const std::string &id) {
@@ -1589,6 +1634,13 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
   std::vector<long> writeOf(list.size(), kNobodys);
   for (size_t i = 0; i < list.size(); ++i) {
     const Update &u = list[i];
+    if (updating_.count(u.taskId) != 0) {
+      // Its earlier update is being stored by another call (a resend
+      // while the first was under way): this one and the rest wait.
+      list.resize(i);
+      writeOf.resize(i);
+      break;
+    }
     auto seen = after.find(u.taskId);
     if (seen == after.end()) {
       auto known = tasks_.find(u.taskId);
@@ -1613,7 +1665,15 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
     }
     writeOf[i] = static_cast<long>(writeFor[u.taskId]);
   }
+  // Stored without the lock: the API, the other agents' updates and the
+  // planning go on meanwhile (a round trip to ZooKeeper held them all). The
+  // tasks written are marked, so that no other call writes them meanwhile
+  // and a later record never lands before an earlier one.
+  for (const auto &[id, w] : writeFor) updating_.insert(id);
+  lock.unlock();
   std::vector<Status> stored = config_.zk->writeAll(writes);
+  lock.lock();
+  for (const auto &[id, w] : writeFor) updating_.erase(id);
   // A removal of a record already gone is done (a resend after a lost reply).
   auto isStored = [&](size_t w) {
     return stored[w].ok() ||

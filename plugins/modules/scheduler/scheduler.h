@@ -20,6 +20,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/result.h"
@@ -72,6 +73,20 @@ class AgentPort {
   // not be reached.
   virtual Result<int> launch(const AgentInfo &agent, const std::string &taskJson) = 0;
   virtual Status kill(const AgentInfo &agent, const std::string &taskId) = 0;
+  // Many launches, or kills, to one agent: each one's answer, in order (by
+  // default one call each; over HTTP one call for them all).
+  virtual std::vector<Result<int>> launchAll(const AgentInfo &agent, const std::vector<std::string> &taskJsons) {
+    std::vector<Result<int>> out;
+    out.reserve(taskJsons.size());
+    for (const auto &json : taskJsons) out.push_back(launch(agent, json));
+    return out;
+  }
+  virtual std::vector<Status> killAll(const AgentInfo &agent, const std::vector<std::string> &taskIds) {
+    std::vector<Status> out;
+    out.reserve(taskIds.size());
+    for (const auto &id : taskIds) out.push_back(kill(agent, id));
+    return out;
+  }
   // POST /agent/v1/reconcile: every task the agent knows, id to state.
   virtual Result<std::map<std::string, std::string>> reconcile(const AgentInfo &agent) = 0;
 };
@@ -230,6 +245,10 @@ class Scheduler {
   std::condition_variable wake_;
   std::map<std::string, AppState> apps_;
   std::map<std::string, TaskRecord> tasks_;
+  // Tasks whose records are being written without the lock (updates(),
+  // act()): nobody else writes them meanwhile.
+  std::unordered_set<std::string> updating_;
+  std::set<std::string> storeLater_;  // changed while being written: act() stores them next round
   // taskView's output per task, with what it was made from.
   struct ViewCacheEntry {
     std::string state;

@@ -140,6 +140,66 @@ class HttpAgents : public AgentPort {
     if (r->retried && r->status == 409 && r->body.find("exists on this agent") != std::string::npos) return 201;
     return r->status;
   }
+  // POST /agent/v1/launch, up to kBatch tasks a call: one request, one
+  // round of status updates and one record change on the agent for them
+  // all, where one call per task cost both sides a request each.
+  std::vector<dcos::Result<int>> launchAll(const AgentInfo &agent, const std::vector<std::string> &taskJsons) override {
+    std::vector<dcos::Result<int>> out;
+    out.reserve(taskJsons.size());
+    for (size_t from = 0; from < taskJsons.size(); from += kBatch) {
+      const size_t n = std::min(kBatch, taskJsons.size() - from);
+      std::string body = "{\"tasks\":[";
+      for (size_t i = 0; i < n; ++i) body += (i ? "," : "") + taskJsons[from + i];
+      body += "]}";
+      auto r = call(agent.api, "POST", "/agent/v1/launch", body, 30, "", false, &pool_);
+      if (r && r->status == 404) {
+        // An agent from before batches (a cluster being upgraded): one by one.
+        std::vector<std::string> rest(taskJsons.begin() + static_cast<long>(from), taskJsons.end());
+        for (auto &one : AgentPort::launchAll(agent, rest)) out.push_back(std::move(one));
+        return out;
+      }
+      auto answers = batchAnswers(agent, r, n, "launch");
+      for (const BatchAnswer &a : answers) {
+        if (!a.error.empty()) {
+          out.emplace_back(dcos::makeError(a.error));
+          continue;
+        }
+        // Sent again after a kept connection failed: the first one may have
+        // reached the agent, whose answer now is that the task (its id is
+        // new to the cluster) exists there: launched.
+        const bool again = r->retried && a.status == 409 && a.message.find("exists on this agent") != std::string::npos;
+        out.emplace_back(again ? 201 : a.status);
+      }
+    }
+    return out;
+  }
+  std::vector<dcos::Status> killAll(const AgentInfo &agent, const std::vector<std::string> &taskIds) override {
+    std::vector<dcos::Status> out;
+    out.reserve(taskIds.size());
+    for (size_t from = 0; from < taskIds.size(); from += kBatch) {
+      const size_t n = std::min(kBatch, taskIds.size() - from);
+      std::string body = "{\"ids\":[";
+      for (size_t i = 0; i < n; ++i) body += (i ? "," : "") + dcos::text::quote(taskIds[from + i]);
+      body += "]}";
+      auto r = call(agent.api, "POST", "/agent/v1/kill", body, 30, "", false, &pool_);
+      if (r && r->status == 404) {
+        std::vector<std::string> rest(taskIds.begin() + static_cast<long>(from), taskIds.end());
+        for (auto &one : AgentPort::killAll(agent, rest)) out.push_back(std::move(one));
+        return out;
+      }
+      auto answers = batchAnswers(agent, r, n, "kill");
+      for (const BatchAnswer &a : answers) {
+        if (!a.error.empty()) {
+          out.push_back(dcos::makeError(a.error));
+        } else if (a.status != 202 && a.status != 200 && a.status != 404) {
+          out.push_back(dcos::makeError(agent.id + " answered " + std::to_string(a.status) + ": " + a.message));
+        } else {
+          out.push_back(dcos::Status::Ok());
+        }
+      }
+    }
+    return out;
+  }
   dcos::Result<std::map<std::string, std::string>> reconcile(const AgentInfo &agent) override {
     auto r = call(agent.api, "POST", "/agent/v1/reconcile", "", 10, "", false, &pool_);
     if (!r) return r.error();
@@ -166,6 +226,47 @@ class HttpAgents : public AgentPort {
   }
 
  private:
+  static constexpr size_t kBatch = 500;
+
+  // A batch call's answer, per entry: its status and message, or the
+  // error (the call's own, or a malformed entry's).
+  struct BatchAnswer {
+    int status = 0;
+    std::string message;
+    std::string error;
+  };
+  static std::vector<BatchAnswer> batchAnswers(const AgentInfo &agent, const dcos::Result<HttpAnswer> &r, size_t n,
+                                               const char *what) {
+    std::vector<BatchAnswer> out(n);
+    auto all = [&](const std::string &error) {
+      for (auto &a : out) a.error = error;
+      return out;
+    };
+    if (!r) return all(r.error().message);
+    if (r->status != 200) {
+      return all(agent.id + " answered " + std::to_string(r->status) + " to a " + what + ": " + r->body);
+    }
+    try {
+      auto results = parseObject(r->body, what)->getArray("results");
+      if (!results || results->size() != n) {
+        return all(agent.id + " answered a " + what + " of " + std::to_string(n) + " with " +
+                   std::to_string(results ? results->size() : 0) + " results");
+      }
+      for (size_t i = 0; i < n; ++i) {
+        auto e = results->getObject(static_cast<unsigned>(i));
+        if (!e) {
+          out[i].error = agent.id + ": result " + std::to_string(i) + " is not an object";
+          continue;
+        }
+        out[i].status = e->optValue<int>("status", 0);
+        out[i].message = e->optValue<std::string>("message", "");
+      }
+    } catch (const std::exception &e) {
+      return all(agent.id + ": " + e.what());
+    }
+    return out;
+  }
+
   SessionPool pool_;
 };
 
