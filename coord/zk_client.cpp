@@ -653,14 +653,119 @@ void finish(const Slot *slot, int rc) {
 
 }  // namespace
 
+namespace {
+
+// Multis of at most this many writes and bytes (the server refuses a
+// request over jute.maxbuffer, 1 MB by default).
+constexpr size_t kMultiOps = 500;
+constexpr size_t kMultiBytes = 256 * 1024;
+
+struct MultiBatch {
+  std::mutex mu;
+  std::condition_variable done;
+  size_t pending = 0;
+  std::vector<int> rc;  // per multi
+};
+
+struct MultiSlot {
+  MultiBatch *batch;
+  size_t index;
+};
+
+}  // namespace
+
+std::vector<size_t> ZkClient::writeInMultis(void *handle, const std::vector<Write> &writes, std::vector<Status> &out) {
+  auto *zh = static_cast<zhandle_t *>(handle);
+  std::vector<std::vector<size_t>> groups(1);
+  size_t bytes = 0;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    const size_t size = writes[i].path.size() + writes[i].data.size() + 64;
+    if (!groups.back().empty() && (groups.back().size() == kMultiOps || bytes + size > kMultiBytes)) {
+      groups.emplace_back();
+      bytes = 0;
+    }
+    groups.back().push_back(i);
+    bytes += size;
+  }
+  std::vector<size_t> left;
+  if (writes.size() < 2) {
+    for (size_t i = 0; i < writes.size(); ++i) left.push_back(i);
+    return left;
+  }
+  MultiBatch b;
+  b.rc.assign(groups.size(), ZOK);
+  std::vector<MultiSlot> slots(groups.size());
+  std::vector<std::vector<zoo_op_t>> ops(groups.size());
+  std::vector<std::vector<zoo_op_result_t>> results(groups.size());
+  std::vector<std::vector<::Stat>> stats(groups.size());
+  {
+    std::lock_guard lock(b.mu);
+    b.pending = groups.size();
+  }
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto &group = groups[g];
+    ops[g].resize(group.size());
+    results[g].resize(group.size());
+    stats[g].resize(group.size());
+    for (size_t k = 0; k < group.size(); ++k) {
+      const Write &w = writes[group[k]];
+      if (w.kind == Write::Kind::Create) {
+        zoo_create_op_init(&ops[g][k], w.path.c_str(), w.data.data(), static_cast<int>(w.data.size()),
+                           &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+      } else if (w.kind == Write::Kind::Remove) {
+        zoo_delete_op_init(&ops[g][k], w.path.c_str(), -1);
+      } else {
+        zoo_set_op_init(&ops[g][k], w.path.c_str(), w.data.data(), static_cast<int>(w.data.size()), -1, &stats[g][k]);
+      }
+    }
+    slots[g] = MultiSlot{&b, g};
+    int rc = zoo_amulti(
+        zh, static_cast<int>(group.size()), ops[g].data(), results[g].data(),
+        [](int code, const void *data) {
+          const auto *slot = static_cast<const MultiSlot *>(data);
+          std::lock_guard lock(slot->batch->mu);
+          slot->batch->rc[slot->index] = code;
+          if (--slot->batch->pending == 0) slot->batch->done.notify_all();
+        },
+        &slots[g]);
+    if (rc != ZOK) {
+      std::lock_guard lock(b.mu);
+      b.rc[g] = rc;
+      --b.pending;
+    }
+  }
+  {
+    std::unique_lock lock(b.mu);
+    b.done.wait(lock, [&] { return b.pending == 0; });
+  }
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (b.rc[g] != ZOK) {
+      left.insert(left.end(), groups[g].begin(), groups[g].end());
+      continue;
+    }
+    for (size_t i : groups[g]) {
+      out[i] = Status::Ok();
+      if (writes[i].kind == Write::Kind::Remove) continue;
+      std::lock_guard lock(impl_->mu);
+      auto it = impl_->owned.find(writes[i].path);
+      if (it != impl_->owned.end()) it->second = writes[i].data;
+    }
+  }
+  std::sort(left.begin(), left.end());
+  return left;
+}
+
 std::vector<Status> ZkClient::writeAll(const std::vector<Write> &writes) {
   std::vector<Status> out(writes.size());
   if (writes.empty()) return out;
   auto r = impl_->call([&](zhandle_t *zh) -> Result<bool> {
-    // Two rounds: every write at once, then the creates an Upsert found
-    // missing (a set of a node that does not exist).
-    std::vector<size_t> todo(writes.size());
-    for (size_t i = 0; i < writes.size(); ++i) todo[i] = i;
+    // First the writes in multis: each one request and one transaction on
+    // the server for hundreds of writes, where a write alone costs it a
+    // request, a transaction and a log append each (ZooKeeper's cpu was
+    // the scheduler's limit, launching 10,000 tasks). A multi fails as a
+    // whole if one of its writes would (an Upsert of a missing node, a
+    // removal of one gone): its writes then go one by one below.
+    std::vector<size_t> todo = writeInMultis(zh, writes, out);
     std::vector<bool> creating(writes.size(), false);
     for (int round = 0; round < 2 && !todo.empty(); ++round) {
       Batch b;

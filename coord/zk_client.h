@@ -46,6 +46,9 @@ class ZkClient : public Client {
 
  private:
   explicit ZkClient(std::unique_ptr<Impl> impl);
+  // writeAll's first round, on the client's handle: the writes in multis;
+  // those of a multi that failed are returned, to go one by one.
+  std::vector<size_t> writeInMultis(void *handle, const std::vector<Write> &writes, std::vector<Status> &out);
   std::unique_ptr<Impl> impl_;
 };
 

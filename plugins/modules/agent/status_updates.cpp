@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "base/file.h"
+#include "base/uuid.h"
 
 namespace dcos::agent {
 
@@ -26,12 +27,7 @@ namespace fs = std::filesystem;
 // reconciling. No fsync on the launch path, then (it cost 30 ms a launch).
 constexpr Durability kTaskState = Durability::ProcessCrash;
 
-std::string newUuid() {
-  std::ifstream f("/proc/sys/kernel/random/uuid");
-  std::string u;
-  std::getline(f, u);
-  return u;
-}
+std::string newUuid() { return dcos::newUuid(); }
 
 std::string statusJson(const TaskStatus &s) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);

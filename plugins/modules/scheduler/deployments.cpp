@@ -35,8 +35,15 @@ std::string Scheduler::newVersion() {
   return isoTime(lastVersionMs_);
 }
 
-Status Scheduler::storeVersion(const App &app) {
+Status Scheduler::storeVersion(const App &app, bool fresh) {
   std::string dir = std::string(kVersions) + "/" + appKey(app.id);
+  if (fresh) {
+    // A new app: the node of its versions and its first, in one round trip
+    // (and no list to trim).
+    auto made = config_.zk->writeAll({{coord::Write::Kind::Create, dir, ""},
+                                      {coord::Write::Kind::Create, dir + "/" + app.version, appJson(app)}});
+    if (made[1]) return Status::Ok();
+  }
   if (auto s = config_.zk->ensurePath(dir); !s) return s;
   auto r = config_.zk->create(dir + "/" + app.version, appJson(app), coord::CreateMode::Persistent);
   if (!r && coord::codeOf(r.error()) != coord::Code::NodeExists) return r.error();
@@ -128,7 +135,7 @@ Result<std::string> Scheduler::commit(std::vector<Change> changes, const std::st
       failed = s;
       break;
     }
-    if (auto s = storeVersion(app); !s) logMessage(LOG_WARNING, "storing a version of " + app.id + ": " + s.error().message);
+    if (auto s = storeVersion(app, base == nullptr); !s) logMessage(LOG_WARNING, "storing a version of " + app.id + ": " + s.error().message);
     d.original[c.appId] = base != nullptr ? appJson(*base) : "";
     if (base != nullptr) {
       for (const auto &p : base->portDefinitions) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/text.h"
+#include "base/uuid.h"
 #include "plugins/modules/scheduler/app.h"
 
 namespace dcos::scheduler::internal {
@@ -61,12 +62,7 @@ inline Object::Ptr parse(const std::string &json) {
 
 inline std::string messageJson(const std::string &m) { return "{\"message\":" + text::quote(m) + "}"; }
 
-inline std::string newUuid() {
-  std::ifstream f("/proc/sys/kernel/random/uuid");
-  std::string u;
-  std::getline(f, u);
-  return u;
-}
+using dcos::newUuid;
 
 // /g/web -> g_web: a znode name and the first part of a task id. Marathon's
 // ids never hold an underscore, so it reads back.

@@ -598,7 +598,11 @@ void Scheduler::act() {
     for (const auto &[id, since] : std::map<std::string, int64_t>(agentLostAtMs_)) {
       if (byId.count(id) != 0) agentLostAtMs_.erase(id);
     }
-    std::map<std::string, Usage> usage;
+    std::unordered_map<std::string, Usage> usage;
+    // Each agent's, by its place in `agents` (the placement below looks at
+    // every agent for every task).
+    std::vector<Usage *> usageAt;
+    for (const auto &a : agents) usageAt.push_back(&usage[a.id]);
     std::vector<std::string> expunged;
     for (auto &[id, t] : tasks_) {
       if (terminal(t.state)) continue;
@@ -770,20 +774,29 @@ void Scheduler::act() {
         n = 0;
       }
       if (n == 0 && want <= 0) queueReasons_.erase(appId);
+      // This app's tasks per agent, by the agent's place in `agents`.
+      std::vector<int> mineAt(n > 0 ? agents.size() : 0);
+      for (size_t ai = 0; ai < mineAt.size(); ++ai) {
+        auto it = usageAt[ai]->perApp.find(appId);
+        mineAt[ai] = it == usageAt[ai]->perApp.end() ? 0 : it->second;
+      }
       for (int k = 0; k < n; ++k) {
         // The agent with room that fits: roles, resources, ports, constraints.
         std::vector<std::string> roles = app.acceptedResourceRoles.empty() ? std::vector<std::string>{"*"}
                                                                            : app.acceptedResourceRoles;
         const AgentInfo *best = nullptr;
+        Usage *bestUsage = nullptr;
+        size_t bestAt = 0;
         std::vector<int> bestPorts;
         std::string why = "no agent registered";
-        for (const auto &a : agents) {
+        for (size_t ai = 0; ai < agents.size(); ++ai) {
+          const AgentInfo &a = agents[ai];
           if (std::find(roles.begin(), roles.end(), a.resourceRole) == roles.end()) {
             // The least of the reasons: what an agent of its roles lacks says more.
             if (why == "no agent registered") why = "no agent with an accepted resource role (" + text::join(roles, ", ") + ")";
             continue;
           }
-          Usage &u = usage[a.id];
+          Usage &u = *usageAt[ai];
           if (a.cpus - u.cpus + 1e-9 < app.cpus || a.mem - u.mem + 1e-9 < app.mem || a.disk - u.disk + 1e-9 < app.disk) {
             why = "no agent with enough free cpus, mem and disk";
             continue;
@@ -859,9 +872,11 @@ void Scheduler::act() {
           }
           if (!constraintsOk) continue;
           // Spread: the agent with the fewest of this app's tasks, then the most free mem.
-          if (best == nullptr || u.perApp[appId] < usage[best->id].perApp[appId] ||
-              (u.perApp[appId] == usage[best->id].perApp[appId] && a.mem - u.mem > best->mem - usage[best->id].mem)) {
+          if (best == nullptr || mineAt[ai] < mineAt[bestAt] ||
+              (mineAt[ai] == mineAt[bestAt] && a.mem - u.mem > best->mem - bestUsage->mem)) {
             best = &a;
+            bestUsage = &u;
+            bestAt = ai;
             bestPorts = ports;
           }
         }
@@ -879,12 +894,13 @@ void Scheduler::act() {
         t.ports = bestPorts;
         t.state = "TASK_STAGING";
         t.stagedAtMs = now;
-        Usage &u = usage[best->id];
+        Usage &u = *bestUsage;
         u.cpus += app.cpus;
         u.mem += app.mem;
         u.disk += app.disk;
         for (int p : bestPorts) u.ports.insert(p);
         u.perApp[appId]++;
+        mineAt[bestAt]++;
         // The agent's launch request.
         Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
         o->set("id", t.id);

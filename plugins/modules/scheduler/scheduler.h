@@ -231,7 +231,7 @@ class Scheduler {
   int64_t lastVersionMs_ = 0;
   Poco::JSON::Object::Ptr planView(const Deployment &d) const;
   void publishStatus(const TaskRecord &t, std::optional<bool> wasHealthy, bool wasKilling);
-  Status storeVersion(const App &app);
+  Status storeVersion(const App &app, bool fresh);  // fresh: the app is new
   Status removeVersions(const std::string &appId);
   Status storeApp(const App &app, bool create);
   Status storeTask(const TaskRecord &t);
