@@ -194,6 +194,36 @@ TEST_CASE("election: a watch that fires after its election is gone finds nothing
   CHECK(calls == 0);
 }
 
+TEST_CASE("election: a candidate back in a new session removes its own earlier node, no other", "[coord]") {
+  auto ens = std::make_shared<MemoryEnsemble>();
+  std::atomic<bool> otherLeads{false};
+  // The one that died: its session lives on (until it would expire).
+  MemoryClient before(ens), other(ens), after(ens);
+  LeaderElection gone(before, "/e", "m1", [](bool) {}, true);
+  REQUIRE(gone.start().ok());
+  LeaderElection second(other, "/e", "m2", [&](bool l) { otherLeads = l; }, true);
+  REQUIRE(second.start().ok());
+  before.drain();
+  REQUIRE(gone.isLeader());
+  // Back as a new process: its old node goes, so m2 leads now (not once the
+  // old session expires), and it stands behind m2.
+  LeaderElection back(after, "/e", "m1", [](bool) {}, true);
+  REQUIRE(back.start().ok());
+  CHECK(waitUntil([&] { after.drain(); other.drain(); return otherLeads.load(); }, 2s));
+  CHECK_FALSE(back.isLeader());
+  CHECK(after.children("/e").value().size() == 2);
+  // m2 leaves: the one that came back leads.
+  second.stop();
+  CHECK(waitUntil([&] { after.drain(); return back.isLeader(); }, 2s));
+  // Without the flag the same data is no identity: nothing is removed.
+  MemoryClient plain(ens);
+  LeaderElection same(plain, "/e", "m1", [](bool) {});
+  REQUIRE(same.start().ok());
+  plain.drain();
+  CHECK(after.children("/e").value().size() == 2);
+  CHECK(back.isLeader());
+}
+
 TEST_CASE("election: candidates stopped all at once leave no node behind", "[coord]") {
   for (int round = 0; round < 50; ++round) {
     auto ens = std::make_shared<MemoryEnsemble>();

@@ -25,6 +25,7 @@ struct LeaderElection::Core : std::enable_shared_from_this<Core> {
   std::string path;
   std::string data;
   std::function<void(bool)> onChange;
+  bool dataIsIdentity = false;
   // Held by every step that reads or changes the candidacy, and around
   // onChange: stop() waits for a step under way, and none runs after it.
   // Recursive, since onChange may call stop().
@@ -54,6 +55,16 @@ struct LeaderElection::Core : std::enable_shared_from_this<Core> {
     std::string mine;
     for (const auto &k : *kids) {
       if (k.rfind(prefix, 0) == 0) mine = k;
+    }
+    if (mine.empty() && dataIsIdentity) {
+      // Ours from an earlier session (this candidate restarted within the
+      // session timeout): gone now, so that it neither leads nor stands
+      // ahead of us while nobody acts for it.
+      for (const auto &k : *kids) {
+        if (k.rfind("c_", 0) != 0) continue;
+        auto held = client.get(path + "/" + k);
+        if (held && held->first == data) (void)client.remove(path + "/" + k);
+      }
     }
     if (mine.empty()) {
       auto created = client.create(path + "/" + prefix, data, CreateMode::EphemeralSequential);
@@ -157,8 +168,9 @@ struct LeaderElection::Core : std::enable_shared_from_this<Core> {
 };
 
 LeaderElection::LeaderElection(Client &client, std::string path, std::string candidateData,
-                               std::function<void(bool)> onChange)
+                               std::function<void(bool)> onChange, bool dataIsIdentity)
     : core_(std::make_shared<Core>(client, std::move(path), std::move(candidateData), std::move(onChange))) {
+  core_->dataIsIdentity = dataIsIdentity;
   std::weak_ptr<Core> weak = core_;
   listener_ = core_->client.onSession([weak](SessionEvent e) {
     if (auto core = weak.lock()) core->session(e);

@@ -20,7 +20,13 @@ namespace dcos::coord {
 // the election stands again once a new session is there.
 class LeaderElection {
  public:
-  LeaderElection(Client &client, std::string path, std::string candidateData, std::function<void(bool)> onChange);
+  // With `dataIsIdentity`, candidateData names this candidate alone (a
+  // node's address): a candidate node of another session holding the same
+  // data is this candidate's from before a restart, and is removed when it
+  // stands, rather than left to lead (or to stand first) until that
+  // session expires.
+  LeaderElection(Client &client, std::string path, std::string candidateData, std::function<void(bool)> onChange,
+                 bool dataIsIdentity = false);
   // Stops; once it returns, onChange is not called again.
   ~LeaderElection();
 

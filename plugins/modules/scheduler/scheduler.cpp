@@ -123,8 +123,10 @@ void Scheduler::start() {
   me->set("address", config_.address);
   me->set("hostname", config_.hostname);
   (void)config_.zk->ensurePath(kElection);
-  election_ = std::make_unique<coord::LeaderElection>(*config_.zk, kElection, stringify(me),
-                                                      [this](bool leading) { onLeadership(leading); });
+  // This master's address is its identity: a candidate node of its own
+  // from before a restart is removed, not waited out for a session timeout.
+  election_ = std::make_unique<coord::LeaderElection>(
+      *config_.zk, kElection, stringify(me), [this](bool leading) { onLeadership(leading); }, true);
   if (auto s = election_->start(); !s) logMessage(LOG_WARNING, "standing for scheduler leader: " + s.error().message);
   loop_ = std::thread([this] { loop(); });
 }
