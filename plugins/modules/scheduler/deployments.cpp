@@ -367,7 +367,7 @@ Scheduler::Reply Scheduler::deploymentDelete(const std::string &id, bool force, 
   auto dep = commit(changes, version, peer, "/v2/deployments/" + id);
   if (!dep) return commitFailed(dep.error(), "cannot roll back");
   if (deployments_.count(id) != 0) (void)end();  // commit() ends it when it shares an app with the rollback
-  wake_.notify_all();
+  nudge();
   return {200, depJson(*dep, version), {}};
 }
 
@@ -628,7 +628,7 @@ Scheduler::Reply Scheduler::groupPut(const std::string &pathId, const std::strin
   done->set("groupId", gid);
   done->set("version", version);
   events_.publish("group_change_success", done);
-  wake_.notify_all();
+  nudge();
   return {create ? 201 : 200, depJson(*dep, version), {}};
 }
 
@@ -661,7 +661,7 @@ Scheduler::Reply Scheduler::groupDelete(const std::string &gid, bool force, cons
     }
     groups_.erase(g);
   }
-  wake_.notify_all();
+  nudge();
   return {200, depJson(*dep, version), {}};
 }
 

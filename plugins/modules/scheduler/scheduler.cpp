@@ -188,6 +188,11 @@ std::string Scheduler::leaderAddress() const {
   return leaderCached_;
 }
 
+void Scheduler::nudge() {
+  nudged_ = true;
+  wake_.notify_all();
+}
+
 void Scheduler::onLeadership(bool leading) {
   {
     std::lock_guard lock(mutex_);
@@ -199,7 +204,7 @@ void Scheduler::onLeadership(bool leading) {
     auto mine = config_.zk->exists(kLeader);
     if (mine && *mine && (*mine)->ephemeralOwner == config_.zk->sessionId()) config_.zk->withdraw(kLeader);
   }
-  wake_.notify_all();
+  nudge();
 }
 
 Status Scheduler::loadState() {
@@ -330,10 +335,17 @@ Status Scheduler::loadState() {
 
 void Scheduler::loop() {
   bool announced = false;
+  using Clock = std::chrono::steady_clock;
+  auto msSince = [](Clock::time_point t) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count());
+  };
+  std::string took;  // how long the load and the reconciliation took, for the log
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, config_.loopInterval, [&] { return stopping_; });
+      // A round every loopInterval, or at once after a change through the
+      // API or of leadership (a new app waited up to a whole interval).
+      wake_.wait_for(lock, config_.loopInterval, [&] { return stopping_ || nudged_.exchange(false); });
       if (stopping_) return;
       if (!leading_) {
         announced = false;
@@ -343,6 +355,7 @@ void Scheduler::loop() {
     if (!isLeader()) {
       // Just elected: the whole state from ZooKeeper, then the record that
       // agents send their updates to.
+      const auto began = Clock::now();
       if (auto s = loadState(); !s) {
         logMessage(LOG_WARNING, "loading the scheduler's state: " + s.error().message + " (trying again)");
         continue;
@@ -355,8 +368,11 @@ void Scheduler::loop() {
       announced = false;
       // Named first (agents send their updates here, clients are sent
       // here), then the look at every agent before anything is decided.
+      took = " in " + msSince(began) + " ms";
+      const auto reconciling = Clock::now();
       announce();
       reconcileAgents();
+      took += ", agents reconciled in " + msSince(reconciling) + " ms";
     }
     announce();
     if (!announced) {
@@ -368,7 +384,7 @@ void Scheduler::loop() {
         tasks = tasks_.size();
       }
       logMessage(LOG_NOTICE, "scheduler leader at " + config_.address + ": " + std::to_string(apps) + " apps, " +
-                                 std::to_string(tasks) + " tasks loaded");
+                                 std::to_string(tasks) + " tasks loaded" + took);
     }
     act();
   }
@@ -1174,9 +1190,13 @@ void Scheduler::assignServicePorts(App &app) {
 // Written out directly (no JSON objects made), and kept until what it
 // shows changes: a GET of every app with its tasks renders 10,000 of these,
 // under the scheduler's lock. mutex_ held.
-std::string Scheduler::taskView(const TaskRecord &t) const {
-  auto app = apps_.find(t.appId);
-  const std::string appVersion = app != apps_.end() ? app->second.app.version : "";  // its service ports
+const std::string &Scheduler::taskView(const TaskRecord &t, const App *app) const {
+  if (app == nullptr) {
+    auto it = apps_.find(t.appId);
+    if (it != apps_.end()) app = &it->second.app;
+  }
+  static const std::string kNone;
+  const std::string &appVersion = app != nullptr ? app->version : kNone;  // its service ports
   auto cached = viewCache_.find(t.id);
   if (cached != viewCache_.end()) {
     const ViewCacheEntry &e = cached->second;
@@ -1192,8 +1212,9 @@ std::string Scheduler::taskView(const TaskRecord &t) const {
       it = tasks_.count(it->first) != 0 ? std::next(it) : viewCache_.erase(it);
     }
   }
-  viewCache_[t.id] = ViewCacheEntry{t.state, t.healthy, t.startedAtMs, t.message, appVersion, view};
-  return view;
+  ViewCacheEntry &e = viewCache_[t.id];
+  e = ViewCacheEntry{t.state, t.healthy, t.startedAtMs, t.message, appVersion, std::move(view)};
+  return e.view;
 }
 
 std::string Scheduler::renderTaskView(const TaskRecord &t) const {
@@ -1233,13 +1254,17 @@ std::string Scheduler::appView(const AppState &s, bool embedTasks, bool counts, 
   // The tasks as text, spliced in at the end: one parse per app, not one
   // per task.
   std::string tasks;
+  if (embedTasks && appTasks != nullptr) tasks.reserve(appTasks->size() * 480);
   auto count = [&](const TaskRecord &t) {
     if (t.appId != s.app.id || terminal(t.state)) return;
     staged += t.state == "TASK_STAGING" || t.state == "TASK_STARTING";
     running += t.state == "TASK_RUNNING";
     healthy += t.healthy == std::optional<bool>(true);
     unhealthy += t.healthy == std::optional<bool>(false);
-    if (embedTasks) tasks += (tasks.empty() ? "" : ",") + taskView(t);
+    if (embedTasks) {
+      if (!tasks.empty()) tasks += ',';
+      tasks += taskView(t, &s.app);
+    }
   };
   if (appTasks != nullptr) {
     for (const auto *t : *appTasks) count(*t);
@@ -1272,7 +1297,13 @@ std::string Scheduler::appView(const AppState &s, bool embedTasks, bool counts, 
   }
   std::string extra = stringify(o);  // {...} of what was added
   if (extra.size() > 2) out.insert(out.size() - 1, (out.size() > 2 ? "," : "") + extra.substr(1, extra.size() - 2));
-  if (embedTasks) out.insert(out.size() - 1, ",\"tasks\":[" + tasks + "]");
+  if (embedTasks) {
+    out.pop_back();  // its closing brace
+    out.reserve(out.size() + tasks.size() + 16);
+    out += ",\"tasks\":[";
+    out += tasks;
+    out += "]}";
+  }
   return out;
 }
 
@@ -1290,7 +1321,10 @@ Scheduler::Reply Scheduler::appsGet(const std::string &query) {
   std::map<std::string, std::vector<const TaskRecord *>> byApp;  // one pass over the tasks, not one per app
   for (const auto &[tid, t] : tasks_) byApp[t.appId].push_back(&t);
   static const std::vector<const TaskRecord *> none;
-  std::string out = "{\"apps\":[";
+  std::string out;
+  // Growing a few MB by doubling cost page faults and copies.
+  if (idFilter.empty() && labelFilter.empty()) out.reserve(lastAppsBytes_ + lastAppsBytes_ / 8);
+  out = "{\"apps\":[";
   bool first = true;
   for (const auto &[id, s] : apps_) {
     if (!idFilter.empty() && id.find(idFilter) == std::string::npos) continue;
@@ -1304,10 +1338,13 @@ Scheduler::Reply Scheduler::appsGet(const std::string &query) {
     auto mine = byApp.find(id);
     std::string view = appView(s, tasks, true, true, lastFailure, mine == byApp.end() ? &none : &mine->second);
     if (readiness) view.insert(view.size() - 1, ",\"readinessCheckResults\":[]");  // no readiness checks here
-    out += (first ? "" : ",") + view;
+    if (!first) out += ',';
+    out += view;
     first = false;
   }
-  return {200, out + "]}", {}};
+  out += "]}";
+  if (idFilter.empty() && labelFilter.empty()) lastAppsBytes_ = out.size();
+  return {200, std::move(out), {}};
 }
 
 Scheduler::Reply Scheduler::appsPost(const std::string &body, const std::string &peer) {
@@ -1329,7 +1366,7 @@ Scheduler::Reply Scheduler::appsPost(const std::string &body, const std::string 
     }
     return commitFailed(dep.error(), "cannot store the app");
   }
-  wake_.notify_all();
+  nudge();
   return {201, appView(apps_[app->id], true, true, true, false), {{"Location", "/v2/apps" + app->id}}};
 }
 
@@ -1392,7 +1429,7 @@ Scheduler::Reply Scheduler::appPut(const std::string &id, const std::string &bod
   const std::string version = newVersion();
   auto dep = commit({{id, *app, false}}, version, peer, uri);
   if (!dep) return commitFailed(dep.error(), "cannot store the app");
-  wake_.notify_all();
+  nudge();
   return {creating ? 201 : 200, "{\"deploymentId\":\"" + *dep + "\",\"version\":\"" + version + "\"}", {}};
 }
 
@@ -1407,7 +1444,7 @@ Scheduler::Reply Scheduler::appDelete(const std::string &id, bool force, const s
   const std::string version = newVersion();
   auto dep = commit({{id, std::nullopt, false}}, version, peer, uri);
   if (!dep) return commitFailed(dep.error(), "cannot remove the app");
-  wake_.notify_all();  // its tasks are killed as tasks nobody asks for
+  nudge();  // its tasks are killed as tasks nobody asks for
   return {200, "{\"deploymentId\":\"" + *dep + "\",\"version\":\"" + version + "\"}", {}};
 }
 
@@ -1422,7 +1459,7 @@ Scheduler::Reply Scheduler::appRestart(const std::string &id, bool force, const 
   const std::string version = newVersion();
   auto dep = commit({{id, it->second.app, true}}, version, peer, uri);
   if (!dep) return commitFailed(dep.error(), "cannot store the app");
-  wake_.notify_all();
+  nudge();
   return {200, "{\"deploymentId\":\"" + *dep + "\",\"version\":\"" + version + "\"}", {}};
 }
 
@@ -1433,10 +1470,12 @@ Scheduler::Reply Scheduler::appTasks(const std::string &id) {
   bool first = true;
   for (const auto &[tid, t] : tasks_) {
     if (t.appId != id || terminal(t.state)) continue;
-    out += (first ? "" : ",") + taskView(t);
+    if (!first) out += ',';
+    out += taskView(t);
     first = false;
   }
-  return {200, out + "]}", {}};
+  out += "]}";
+  return {200, std::move(out), {}};
 }
 
 // Kills tasks (app id, task id); with `scale`, each app shrinks by the
@@ -1480,13 +1519,14 @@ Scheduler::Reply Scheduler::tasksKill(const std::vector<std::pair<std::string, s
     it->second.lastKillMs = drainedKillAt(nowMs());
     (void)storeTask(it->second);
     killed[i] = it->second;
-    list += (i ? "," : "") + taskView(it->second);
+    if (i != 0) list += ',';
+    list += taskView(it->second);
   }
   list += "]}";
   if (body.empty()) body = list;
   lock.unlock();
   // The kills go from act() once the routers have taken the tasks out.
-  wake_.notify_all();
+  nudge();
   return {200, body, {}};
 }
 
@@ -1523,10 +1563,12 @@ Scheduler::Reply Scheduler::tasksGet(const std::string &query) {
     if (terminal(t.state)) continue;
     if (status == "running" && t.state != "TASK_RUNNING") continue;
     if (status == "staging" && t.state != "TASK_STAGING" && t.state != "TASK_STARTING") continue;
-    out += (first ? "" : ",") + taskView(t);
+    if (!first) out += ',';
+    out += taskView(t);
     first = false;
   }
-  return {200, out + "]}", {}};
+  out += "]}";
+  return {200, std::move(out), {}};
 }
 
 // Status updates from an agent: each stored, then acknowledged.
@@ -2002,7 +2044,7 @@ Scheduler::Reply Scheduler::handle(const std::string &method, const std::string 
     }
     a->second.delayUntilMs = 0;
     a->second.failures = 0;
-    wake_.notify_all();
+    nudge();
     return {204, "", {}};
   }
   return {404, messageJson("no such path: " + path), {}};

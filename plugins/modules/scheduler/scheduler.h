@@ -202,7 +202,9 @@ class Scheduler {
   // every task is looked at).
   std::string appView(const AppState &s, bool embedTasks, bool counts, bool deployments, bool lastFailure,
                       const std::vector<const TaskRecord *> *appTasks = nullptr) const;
-  std::string taskView(const TaskRecord &t) const;
+  // A task in Marathon's shape (cached: a reference into the cache, valid
+  // until the next call); `app` is its app when the caller has it.
+  const std::string &taskView(const TaskRecord &t, const App *app = nullptr) const;
   std::string renderTaskView(const TaskRecord &t) const;
   // Stores each change (apps, their versions, service ports) and makes one
   // deployment of them all. mutex_ held. The deployment's id, or an error
@@ -243,6 +245,8 @@ class Scheduler {
   EventBus events_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
+  std::atomic<bool> nudged_{false};  // a round is due now (nudge())
+  void nudge();
   std::map<std::string, AppState> apps_;
   std::map<std::string, TaskRecord> tasks_;
   // Tasks whose records are being written without the lock (updates(),
@@ -259,6 +263,7 @@ class Scheduler {
     std::string view;
   };
   mutable std::unordered_map<std::string, ViewCacheEntry> viewCache_;
+  mutable size_t lastAppsBytes_ = 0;  // GET /v2/apps's last answer, to reserve for the next
   // leaderAddress(): the leader's record as last read, read again after a
   // change (leaderWatch_ sets leaderStale_).
   mutable std::mutex leaderMutex_;
