@@ -264,8 +264,27 @@ Status Scheduler::loadState() {
   }
   auto taskNodes = readKind(kTasks);
   if (!taskNodes) return taskNodes.error();
-  for (const auto &[n, taskData] : *taskNodes) {
-    if (auto t = parseTaskRecord(taskData)) tasks[t->id] = *t;
+  {
+    // Parsed on every core: 10,000 records are most of a new leader's
+    // wait after the session timeout.
+    const size_t n = taskNodes->size();
+    const size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+    std::vector<std::optional<TaskRecord>> parsed(n);
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next.fetch_add(256)) < n;) {
+        for (size_t k = i; k < std::min(n, i + 256); ++k) {
+          if (auto t = parseTaskRecord((*taskNodes)[k].second)) parsed[k] = std::move(*t);
+        }
+      }
+    };
+    std::vector<std::thread> threads;
+    for (size_t w = 1; w < workers && w * 256 < n; ++w) threads.emplace_back(work);
+    work();
+    for (auto &t : threads) t.join();
+    for (auto &t : parsed) {
+      if (t) tasks.emplace(t->id, std::move(*t));
+    }
   }
   auto depNodes = readKind(kDeployments);
   if (!depNodes) return depNodes.error();
@@ -356,8 +375,16 @@ void Scheduler::loop() {
       // Just elected: the whole state from ZooKeeper, then the record that
       // agents send their updates to.
       const auto began = Clock::now();
-      if (auto s = loadState(); !s) {
-        logMessage(LOG_WARNING, "loading the scheduler's state: " + s.error().message + " (trying again)");
+      // The agents are asked what they run while the state is read: a new
+      // leader's wait is the session timeout and the longer of the two.
+      // (Asked before the records are read, an agent's answer is no older
+      // than it would be otherwise: no leader launched anything meanwhile.)
+      AgentAnswers asked;
+      std::thread asking([&] { asked = askAgents(); });
+      Status loaded = loadState();
+      asking.join();
+      if (!loaded) {
+        logMessage(LOG_WARNING, "loading the scheduler's state: " + loaded.error().message + " (trying again)");
         continue;
       }
       {
@@ -368,11 +395,9 @@ void Scheduler::loop() {
       announced = false;
       // Named first (agents send their updates here, clients are sent
       // here), then the look at every agent before anything is decided.
-      took = " in " + msSince(began) + " ms";
-      const auto reconciling = Clock::now();
+      took = " and agents asked in " + msSince(began) + " ms";
       announce();
-      reconcileAgents();
-      took += ", agents reconciled in " + msSince(reconciling) + " ms";
+      reconcileAgents(asked);
     }
     announce();
     if (!announced) {
@@ -404,24 +429,38 @@ void Scheduler::announce() {
   (void)config_.zk->create(kLeader, stringify(me), coord::CreateMode::Ephemeral);
 }
 
-void Scheduler::reconcileAgents() {
+Scheduler::AgentAnswers Scheduler::askAgents() {
+  AgentAnswers out;
   bool unread = false;
-  std::vector<AgentInfo> agents = readAgents(&unread);
-  if (unread) return;
-  size_t strangers = 0, gone = 0;
+  out.agents = readAgents(&unread);
+  if (unread) return out;
+  out.read = true;
   // Every agent asked at once; their answers then gone through in turn.
-  std::map<std::string, Result<std::map<std::string, std::string>>> answers;
+  std::mutex answersMutex;
+  std::map<const AgentInfo *, std::vector<std::function<void()>>> jobs;
+  for (const auto &a : out.agents) {
+    jobs[&a].push_back([this, &a, &out, &answersMutex] {
+      auto r = config_.agents->reconcile(a);
+      std::lock_guard lock(answersMutex);
+      out.answers.emplace(a.id, std::move(r));
+    });
+  }
+  runPerAgent(jobs);
+  return out;
+}
+
+void Scheduler::reconcileAgents() { reconcileAgents(askAgents()); }
+
+void Scheduler::reconcileAgents(const AgentAnswers &asked) {
+  if (!asked.read) return;
+  const std::vector<AgentInfo> &agents = asked.agents;
+  const auto &answers = asked.answers;
+  size_t strangers = 0, gone = 0;
+  // Each agent's tasks as stored, in one pass (not one per agent).
+  std::map<std::string, std::vector<std::string>> storedOn;
   {
-    std::mutex answersMutex;
-    std::map<const AgentInfo *, std::vector<std::function<void()>>> jobs;
-    for (const auto &a : agents) {
-      jobs[&a].push_back([this, &a, &answers, &answersMutex] {
-        auto r = config_.agents->reconcile(a);
-        std::lock_guard lock(answersMutex);
-        answers.emplace(a.id, std::move(r));
-      });
-    }
-    runPerAgent(jobs);
+    std::lock_guard lock(mutex_);
+    for (const auto &[id, t] : tasks_) storedOn[t.agentId].push_back(id);
   }
   for (const auto &a : agents) {
     auto &known = answers.at(a.id);
@@ -449,7 +488,10 @@ void Scheduler::reconcileAgents() {
         if (unloadableApps_.count(app) != 0) continue;
         kill.push_back(id);
       }
-      for (auto it = tasks_.begin(); it != tasks_.end();) {
+      auto mine = storedOn.find(a.id);
+      for (const auto &id : mine == storedOn.end() ? std::vector<std::string>{} : mine->second) {
+        auto it = tasks_.find(id);
+        if (it == tasks_.end()) continue;
         const TaskRecord &t = it->second;
         // Ours on this agent, which does not know it: it never arrived or
         // was forgotten. Gone; the loop replaces it.
@@ -457,9 +499,7 @@ void Scheduler::reconcileAgents() {
         if (t.agentId == a.id && !terminal(t.state) && known->count(t.id) == 0 && updating_.count(t.id) == 0 &&
             removeTask(t.id)) {
           ++gone;
-          it = tasks_.erase(it);
-        } else {
-          ++it;
+          tasks_.erase(it);
         }
       }
     }

@@ -294,6 +294,14 @@ class Scheduler {
   void announce();
   // A new leader's look at every agent: tasks it does not know are killed,
   // and its tasks an agent does not know are gone.
+  // Every agent's tasks (POST /agent/v1/reconcile), asked at once.
+  struct AgentAnswers {
+    bool read = false;  // the agents' records were read
+    std::vector<AgentInfo> agents;
+    std::map<std::string, Result<std::map<std::string, std::string>>> answers;
+  };
+  AgentAnswers askAgents();
+  void reconcileAgents(const AgentAnswers &asked);
   void reconcileAgents();
 };
 
