@@ -5,6 +5,8 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -33,6 +35,12 @@ struct Pool {
         // No getrandom (a very old kernel, a seccomp filter): the device.
         std::ifstream f("/dev/urandom", std::ios::binary);
         f.read(reinterpret_cast<char *>(bytes.data() + got), static_cast<std::streamsize>(bytes.size() - got));
+        if (f.gcount() != static_cast<std::streamsize>(bytes.size() - got)) {
+          // Ids made of old bytes would repeat: task ids, update ids. Nothing
+          // is better than that.
+          std::fprintf(stderr, "dcos: no random source (getrandom: %s; /dev/urandom unreadable)\n", std::strerror(errno));
+          std::abort();
+        }
         break;
       }
     }

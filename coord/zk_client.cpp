@@ -739,8 +739,22 @@ std::vector<size_t> ZkClient::writeInMultis(void *handle, const std::vector<Writ
     b.done.wait(lock, [&] { return b.pending == 0; });
   }
   for (size_t g = 0; g < groups.size(); ++g) {
-    if (b.rc[g] != ZOK) {
+    const int rc = b.rc[g];
+    if (rc == ZNONODE || rc == ZNODEEXISTS || rc == ZNOTEMPTY || rc == ZBADVERSION) {
+      // One of its writes would fail: none was made; one by one, each
+      // gets its own answer.
       left.insert(left.end(), groups[g].begin(), groups[g].end());
+      continue;
+    }
+    if (rc != ZOK) {
+      // The connection, not a write: the multi may or may not have been
+      // made, and sending its writes again could answer a made create
+      // with NodeExists. Each says so; the caller tries again.
+      for (size_t i : groups[g]) {
+        const Write &w = writes[i];
+        out[i] = zkError(w.kind == Write::Kind::Remove ? "delete" : w.kind == Write::Kind::Create ? "create" : "set", w.path,
+                         rc);
+      }
       continue;
     }
     for (size_t i : groups[g]) {

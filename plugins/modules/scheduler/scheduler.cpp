@@ -475,9 +475,9 @@ void Scheduler::reconcileAgents(const AgentAnswers &asked) {
         if (terminal(state)) continue;
         auto t = tasks_.find(id);
         if (t != tasks_.end()) {
-          if (t->second.state != state && state.rfind("TASK_", 0) == 0) {
+          if (t->second.state != state && state.rfind("TASK_", 0) == 0 && updating_.count(id) == 0) {
             t->second.state = state;
-            (void)config_.zk->set(std::string(kTasks) + "/" + id, taskRecordJson(t->second));
+            (void)storeTask(t->second);
           }
           continue;
         }
@@ -724,7 +724,7 @@ void Scheduler::act() {
     }
 
     for (const auto &id : expunged) {
-      if (!removeTask(id)) continue;  // next round
+      if (updating_.count(id) != 0 || !removeTask(id)) continue;  // next round
       logMessage(LOG_NOTICE, "task " + id + " expunged: unreachable for its app's expungeAfterSeconds");
       toStore.erase(std::remove_if(toStore.begin(), toStore.end(), [&](const TaskRecord &r) { return r.id == id; }),
                     toStore.end());
@@ -1072,6 +1072,9 @@ void Scheduler::act() {
       toStore.push_back(it->second);
       updating_.insert(id);
     }
+    // The launches' records too: a kill or a scaling through the API before
+    // their creation lands is stored by the next round.
+    for (const auto &l : launches) updating_.insert(l.task.id);
     if (!deferred.empty()) {
       kills.erase(std::remove_if(kills.begin(), kills.end(),
                                  [&](const Kill &k) {
@@ -1093,9 +1096,10 @@ void Scheduler::act() {
     writes.push_back({coord::Write::Kind::Create, std::string(kTasks) + "/" + l.task.id, taskRecordJson(l.task)});
   }
   std::vector<Status> stored = config_.zk->writeAll(writes);  // one round trip for all of them
-  if (!toStore.empty()) {
+  if (!writes.empty()) {
     std::lock_guard lock(mutex_);
     for (const auto &t : toStore) updating_.erase(t.id);
+    for (const auto &l : launches) updating_.erase(l.task.id);
   }
   // Each agent's launches in one call, then its kills in another.
   std::map<const AgentInfo *, std::vector<const Launch *>> launchesOf;
@@ -1145,7 +1149,8 @@ void Scheduler::act() {
     std::lock_guard lock(mutex_);
     auto it = tasks_.find(l->task.id);
     // Left in ZooKeeper if its removal fails: the launch timeout ends it.
-    if (it != tasks_.end() && removeTask(it->first)) {
+    // (An update of it being stored: the agent has it after all.)
+    if (it != tasks_.end() && updating_.count(it->first) == 0 && removeTask(it->first)) {
       TaskRecord refused = it->second;
       refused.state = "TASK_FAILED";
       refused.message = "launch on " + l->agent->id + " failed: " + why;
@@ -1199,6 +1204,13 @@ Status Scheduler::storeApp(const App &app, bool create) {
 }
 
 Status Scheduler::storeTask(const TaskRecord &t) {
+  // Being written without the lock (its status update, its launch): stored
+  // by the next round instead, from what the task is then, so that the
+  // older record cannot land last.
+  if (updating_.count(t.id) != 0) {
+    storeLater_.insert(t.id);
+    return Status::Ok();
+  }
   // A known task's record only: one gone has ended meanwhile (its end was
   // stored), and is not brought back.
   auto r = config_.zk->set(std::string(kTasks) + "/" + t.id, taskRecordJson(t));
@@ -1754,7 +1766,7 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
     apply(seen->second, u);
     coord::Write w = terminal(u.state)
                          ? coord::Write{coord::Write::Kind::Remove, std::string(kTasks) + "/" + u.taskId, ""}
-                         : coord::Write{coord::Write::Kind::Upsert, std::string(kTasks) + "/" + u.taskId,
+                         : coord::Write{coord::Write::Kind::Set, std::string(kTasks) + "/" + u.taskId,
                                         taskRecordJson(seen->second)};
     auto w0 = writeFor.find(u.taskId);
     if (w0 == writeFor.end()) {
@@ -1774,11 +1786,10 @@ Scheduler::Reply Scheduler::updates(const std::string &body) {
   std::vector<Status> stored = config_.zk->writeAll(writes);
   lock.lock();
   for (const auto &[id, w] : writeFor) updating_.erase(id);
-  // A removal of a record already gone is done (a resend after a lost reply).
-  auto isStored = [&](size_t w) {
-    return stored[w].ok() ||
-           (writes[w].kind == coord::Write::Kind::Remove && coord::codeOf(stored[w].error()) == coord::Code::NoNode);
-  };
+  // A record already gone: a removal is done (a resend after a lost reply),
+  // and a task whose record went meanwhile (expunged, given up) has ended
+  // here: nothing is brought back, and the update is acknowledged.
+  auto isStored = [&](size_t w) { return stored[w].ok() || coord::codeOf(stored[w].error()) == coord::Code::NoNode; };
   for (size_t i = 0; i < list.size(); ++i) {
     const Update &u = list[i];
     if (writeOf[i] == kNobodys || writeOf[i] == kEndedBefore) {

@@ -140,18 +140,30 @@ class HttpAgents : public AgentPort {
     if (r->retried && r->status == 409 && r->body.find("exists on this agent") != std::string::npos) return 201;
     return r->status;
   }
-  // POST /agent/v1/launch, up to kBatch tasks a call: one request, one
-  // round of status updates and one record change on the agent for them
-  // all, where one call per task cost both sides a request each.
+  // POST /agent/v1/launch, up to kBatch tasks or kBatchBytes a call: one
+  // request, one round of status updates and one record change on the
+  // agent for them all, where one call per task cost both sides a request
+  // each.
   std::vector<dcos::Result<int>> launchAll(const AgentInfo &agent, const std::vector<std::string> &taskJsons) override {
     std::vector<dcos::Result<int>> out;
     out.reserve(taskJsons.size());
-    for (size_t from = 0; from < taskJsons.size(); from += kBatch) {
-      const size_t n = std::min(kBatch, taskJsons.size() - from);
+    for (size_t from = 0, n = 0; from < taskJsons.size(); from += n) {
       std::string body = "{\"tasks\":[";
-      for (size_t i = 0; i < n; ++i) body += (i ? "," : "") + taskJsons[from + i];
+      for (n = 0; from + n < taskJsons.size() && n < kBatch; ++n) {
+        const std::string &one = taskJsons[from + n];
+        if (n > 0 && body.size() + one.size() + 2 > kBatchBytes) break;
+        body += (n ? "," : "") + one;
+      }
       body += "]}";
-      auto r = call(agent.api, "POST", "/agent/v1/launch", body, 30, "", false, &pool_);
+      // A launch's own time (15 s) and a little more for each task.
+      auto r = call(agent.api, "POST", "/agent/v1/launch", body, 15 + static_cast<int>(n / 20), "", false, &pool_);
+      if (r && r->status == 413) {
+        // Over the agent's limit all the same (one huge task): one by one.
+        std::vector<std::string> part(taskJsons.begin() + static_cast<long>(from),
+                                      taskJsons.begin() + static_cast<long>(from + n));
+        for (auto &one : AgentPort::launchAll(agent, part)) out.push_back(std::move(one));
+        continue;
+      }
       if (r && r->status == 404) {
         // An agent from before batches (a cluster being upgraded): one by one.
         std::vector<std::string> rest(taskJsons.begin() + static_cast<long>(from), taskJsons.end());
@@ -177,11 +189,11 @@ class HttpAgents : public AgentPort {
     std::vector<dcos::Status> out;
     out.reserve(taskIds.size());
     for (size_t from = 0; from < taskIds.size(); from += kBatch) {
-      const size_t n = std::min(kBatch, taskIds.size() - from);
+      const size_t n = std::min(kBatch, taskIds.size() - from);  // ids are short: 500 stay far below the body limit
       std::string body = "{\"ids\":[";
       for (size_t i = 0; i < n; ++i) body += (i ? "," : "") + dcos::text::quote(taskIds[from + i]);
       body += "]}";
-      auto r = call(agent.api, "POST", "/agent/v1/kill", body, 30, "", false, &pool_);
+      auto r = call(agent.api, "POST", "/agent/v1/kill", body, 10 + static_cast<int>(n / 20), "", false, &pool_);
       if (r && r->status == 404) {
         std::vector<std::string> rest(taskIds.begin() + static_cast<long>(from), taskIds.end());
         for (auto &one : AgentPort::killAll(agent, rest)) out.push_back(std::move(one));
@@ -227,6 +239,8 @@ class HttpAgents : public AgentPort {
 
  private:
   static constexpr size_t kBatch = 500;
+  // Well below the node API's request body limit (1 MiB, answered 413).
+  static constexpr size_t kBatchBytes = 512 * 1024;
 
   // A batch call's answer, per entry: its status and message, or the
   // error (the call's own, or a malformed entry's).

@@ -665,4 +665,17 @@ TEST_CASE("scheduler: an end already stored, or a resend after an end, is acknow
   REQUIRE(r.status == 200);
   CHECK(json(r.body)->getArray("acknowledged")->size() == 1);
   CHECK(json(h.s->handle("GET", "/v2/apps/web/tasks", "", "").body)->getArray("tasks")->size() == 0);
+  // A task's record removed meanwhile (expunged, given up): its update is
+  // acknowledged and brings no record back.
+  REQUIRE(h.s->handle("POST", "/v2/apps", "", R"({"id": "/api", "cmd": "x", "instances": 1, "cpus": 0.1, "mem": 16})")
+              .status == 201);
+  h.s->reconcileOnce();
+  tasks = json(h.s->handle("GET", "/v2/apps/api/tasks", "", "").body)->getArray("tasks");
+  REQUIRE(tasks->size() == 1);
+  std::string c = tasks->getObject(0)->getValue<std::string>("id");
+  REQUIRE(h.zk.remove("/dcos/scheduler/tasks/" + c).ok());
+  r = h.s->handle("POST", "/scheduler/v1/updates", "", update(c, "TASK_RUNNING", "e4"));
+  REQUIRE(r.status == 200);
+  CHECK(json(r.body)->getArray("acknowledged")->size() == 1);
+  CHECK_FALSE(h.zk.exists("/dcos/scheduler/tasks/" + c)->has_value());
 }
