@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <mutex>
@@ -205,6 +206,7 @@ TEST_CASE("election: a candidate back in a new session removes its own earlier n
   REQUIRE(second.start().ok());
   before.drain();
   REQUIRE(gone.isLeader());
+  before.disconnect();  // it died: its session lives on in the ensemble, it does nothing more
   // Back as a new process: its old node goes, so m2 leads now (not once the
   // old session expires), and it stands behind m2.
   LeaderElection back(after, "/e", "m1", [](bool) {}, true);
@@ -222,6 +224,26 @@ TEST_CASE("election: a candidate back in a new session removes its own earlier n
   plain.drain();
   CHECK(after.children("/e").value().size() == 2);
   CHECK(back.isLeader());
+}
+
+TEST_CASE("election: a leader whose node is removed stops leading, and the next leads", "[coord]") {
+  auto ens = std::make_shared<MemoryEnsemble>();
+  MemoryClient a(ens), b(ens);
+  std::atomic<int> aLosses{0};
+  LeaderElection first(a, "/e", "a", [&](bool l) { aLosses += l ? 0 : 1; });
+  LeaderElection second(b, "/e", "b", [](bool) {});
+  REQUIRE(first.start().ok());
+  REQUIRE(second.start().ok());
+  a.drain();
+  REQUIRE(first.isLeader());
+  auto kids = b.children("/e").value();
+  std::sort(kids.begin(), kids.end(), [](const std::string &x, const std::string &y) {
+    return x.substr(x.size() - 10) < y.substr(y.size() - 10);
+  });
+  REQUIRE(b.remove("/e/" + kids.front()).ok());  // the leader's node, by another hand
+  CHECK(waitUntil([&] { a.drain(); b.drain(); return second.isLeader(); }, 2s));
+  CHECK(aLosses.load() >= 1);
+  CHECK_FALSE(first.isLeader());  // stood again, behind
 }
 
 TEST_CASE("election: candidates stopped all at once leave no node behind", "[coord]") {

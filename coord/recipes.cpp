@@ -103,6 +103,14 @@ struct LeaderElection::Core : std::enable_shared_from_this<Core> {
     }
     if (me == candidates.begin()) {
       setLeader(true);
+      // Our own node watched too: one removed by another candidate (its data
+      // taken for ours) or by hand ends this leadership at once.
+      std::weak_ptr<Core> weak = shared_from_this();
+      auto there = client.exists(path + "/" + mine, [weak](const WatchEvent &e) {
+        if (e.type != WatchType::Deleted) return;
+        if (auto core = weak.lock()) core->check();
+      });
+      if (there && !there->has_value()) check();
       return;
     }
     setLeader(false);
