@@ -1124,21 +1124,12 @@ Agent::Reply batchRefused(const Error &e) {
   return {e.code == 400 ? 400 : 422, errorJson(e.message)};
 }
 
-}  // namespace
-
-Agent::Reply Agent::launchAll(const std::string &json) {
-  auto tasks = batchOf(json, "tasks");
-  if (!tasks) return batchRefused(tasks.error());
+// The answer of a batch: each entry's (id, reply), in order.
+template <class Each>
+Agent::Reply batchAnswer(const Array::Ptr &entries, Each each) {
   Array::Ptr results = new Array;
-  for (size_t i = 0; i < (*tasks)->size(); ++i) {
-    const Poco::Dynamic::Var &v = (*tasks)->get(static_cast<unsigned>(i));
-    std::string id;
-    Reply r{422, errorJson("/tasks/" + std::to_string(i) + ": a task object is required")};
-    if (v.type() == typeid(Object::Ptr)) {
-      auto task = v.extract<Object::Ptr>();
-      if (task->has("id") && task->get("id").isString()) id = task->get("id").toString();
-      r = launch(stringify(task));
-    }
+  for (size_t i = 0; i < entries->size(); ++i) {
+    auto [id, r] = each(i, entries->get(static_cast<unsigned>(i)));
     results->add(batchResult(id, r));
   }
   Object::Ptr o = new Object;
@@ -1146,19 +1137,31 @@ Agent::Reply Agent::launchAll(const std::string &json) {
   return {200, stringify(o)};
 }
 
+}  // namespace
+
+Agent::Reply Agent::launchAll(const std::string &json) {
+  auto tasks = batchOf(json, "tasks");
+  if (!tasks) return batchRefused(tasks.error());
+  return batchAnswer(*tasks, [this](size_t i, const Poco::Dynamic::Var &v) {
+    std::string id;
+    Reply r{422, errorJson("/tasks/" + std::to_string(i) + ": a task object is required")};
+    if (v.type() == typeid(Object::Ptr)) {
+      auto task = v.extract<Object::Ptr>();
+      if (task->has("id") && task->get("id").isString()) id = task->get("id").toString();
+      r = launch(stringify(task));
+    }
+    return std::make_pair(id, r);
+  });
+}
+
 Agent::Reply Agent::killAll(const std::string &json) {
   auto ids = batchOf(json, "ids");
   if (!ids) return batchRefused(ids.error());
-  Array::Ptr results = new Array;
-  for (size_t i = 0; i < (*ids)->size(); ++i) {
-    const Poco::Dynamic::Var &v = (*ids)->get(static_cast<unsigned>(i));
+  return batchAnswer(*ids, [this](size_t, const Poco::Dynamic::Var &v) {
     std::string id = v.isString() ? v.toString() : "";
     Reply r = isTaskId(id) ? kill(id) : Reply{404, errorJson("no task " + text::quote(id) + " on this agent")};
-    results->add(batchResult(id, r));
-  }
-  Object::Ptr o = new Object;
-  o->set("results", results);
-  return {200, stringify(o)};
+    return std::make_pair(id, r);
+  });
 }
 
 Agent::Reply Agent::kill(const std::string &taskId) {
