@@ -11,7 +11,8 @@
 // it serves, and goes on. A reload is needed only for a new listener or a
 // backend's new settings; it is coalesced and seamless.
 // Config (node.json's modules.router over the role's): "group" ("external"),
-// "http_port" (80), "bind" (""), "haproxy" ("/usr/sbin/haproxy").
+// "http_port" (80), "bind" (""), "threads" (0: HAProxy's, one per CPU),
+// "haproxy" ("/usr/sbin/haproxy").
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -113,6 +114,8 @@ class RouterModule : public dcos::sdk::Module {
     settings_.httpPort = config->optValue<int>("http_port", 80);
     if (settings_.httpPort < 1 || settings_.httpPort > 65535) throw dcos::sdk::Error("router config: /http_port: expected 1 to 65535");
     settings_.bind = config->optValue<std::string>("bind", "");
+    settings_.threads = config->optValue<int>("threads", 0);
+    if (settings_.threads < 0 || settings_.threads > 64) throw dcos::sdk::Error("router config: /threads: expected 1 to 64 (or 0, one per CPU)");
     haproxy_ = config->optValue<std::string>("haproxy", "/usr/sbin/haproxy");
     std::vector<std::string> masters;
     if (auto m = cluster->getArray("masters")) {
