@@ -326,9 +326,8 @@ std::string LocalCluster::nodeJson(const LocalNode &n) const {
   Poco::JSON::Object::Ptr api = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   api->set("listen", n.address + ":61001");
   if (n.role == "master") {
-    // Operators reach masters on TCP 80 only; until the admin router takes
-    // it, the node API serves the cluster endpoints there itself.
-    api->set("admin_listen", n.address + ":80");
+    // Operators reach masters on TCP 80 only: the admin router's (the
+    // master role's router module), in front of the node API.
     // The local cluster's nodes are processes of this host, never units of
     // its systemd (which would run them outside the node's namespace).
     Poco::JSON::Object::Ptr modules = new Poco::JSON::Object;

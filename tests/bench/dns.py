@@ -588,7 +588,8 @@ def lag_node(work, build, port):
     node.update({"address": "127.0.0.1", "hostname": "master-1", "api": {"listen": "127.0.0.1:%d" % free_port()},
                  "firewall": {"enabled": False},
                  "modules": {"zookeeper": {"executor": "process"}, "scheduler": {"enabled": False},
-                             "dns": {"port": port, "listen": ["127.0.0.1"]}}})
+                             "dns": {"port": port, "listen": ["127.0.0.1"]},
+                             "router": {"enabled": False}}})
     d = os.path.join(work, "master")
     os.makedirs(os.path.join(d, "config"))
     with open(os.path.join(d, "config/cluster.json"), "w") as f:

@@ -49,6 +49,9 @@ def one_run(build, example, work):
     port = free_port()
     node["api"] = {"listen": "127.0.0.1:%d" % port}
     node["firewall"] = {"enabled": False}
+    # The roles with a router (master, agent-public): HAProxy on a loopback
+    # port of the bench's own, and gone with the run (it outlives dcosd).
+    node.setdefault("modules", {})["router"] = {"bind": "127.0.0.1", "http_port": free_port()}
     with open(os.path.join(cfg, "node.json"), "w") as f:
         json.dump(node, f)
     sock_path = os.path.join(work, "notify")
@@ -85,6 +88,12 @@ def one_run(build, example, work):
         if proc.poll() is None:
             proc.kill()
         sock.close()
+        try:
+            with open(os.path.join(work, "state", "router", "haproxy.pid")) as f:
+                os.kill(int(f.read().strip()), signal.SIGKILL)
+            os.unlink(os.path.join(work, "state", "router", "haproxy.pid"))
+        except (OSError, ValueError):
+            pass
 
 
 def main():

@@ -69,9 +69,30 @@ struct Node {
     fw->set("enabled", false);
     node->set("firewall", fw);
     if (edit) edit(*node);
+    // The roles with a router (master, agent-public): its HAProxy on a
+    // loopback port of this test's own, not the host's port 80.
+    Poco::JSON::Object::Ptr modules = node->getObject("modules");
+    if (modules.isNull()) {
+      modules = new Poco::JSON::Object;
+      node->set("modules", modules);
+    }
+    Poco::JSON::Object::Ptr router = new Poco::JSON::Object;
+    router->set("bind", "127.0.0.1");
+    router->set("http_port", freeLoopbackPort());
+    modules->set("router", router);
     std::ostringstream s;
     Poco::JSON::Stringifier::stringify(node, s);
     writeFile(dir / "config/node.json", s.str());
+  }
+
+  // A router's HAProxy outlives dcosd (the next one adopts it): gone with
+  // the test.
+  ~Node() {
+    try {
+      std::string pid = readFile(dir / "state/router/haproxy.pid");
+      if (!pid.empty()) ::kill(static_cast<pid_t>(std::stol(pid)), SIGKILL);
+    } catch (const std::exception &) {
+    }
   }
 
   std::unique_ptr<Child> start(const std::string &pluginDir = kBuild + "/plugins",

@@ -1,6 +1,12 @@
 #!/usr/bin/python3
-"""The edge router on a local cluster (1 master, 1 private agent, 1 public
+"""The routers on a local cluster (1 master, 1 private agent, 1 public
 agent), with real HAProxy, asked from the operators' host:
+
+- the admin router on the master's port 80: /marathon/, /v2/, /mesos/,
+  /mesos_dns/, /exhibitor/, /system/health/v1/ and /health reach the node
+  API; /service/<app>/ reaches the app's tasks, the prefix taken off; a body
+  over the limit gets a 413, headers that never end a 408, a client with too
+  many connections a 429;
 
 - an app in group external with HAPROXY_0_VHOST is served on the public
   agent's port 80 by its Host header, its 3 tasks in turn; an unknown host
@@ -173,6 +179,78 @@ def log_text():
         return f.read()
 
 
+def admin(path, method="GET", headers=None):
+    """(status, headers, body) of one request to the master's port 80."""
+    c = http.client.HTTPConnection(MASTER, 80, timeout=10)
+    try:
+        c.request(method, path, headers=headers or {})
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read().decode()
+    finally:
+        c.close()
+
+
+def raw(data, address=MASTER, port=80, within=15):
+    """What the master's port 80 answers to DATA sent raw, until it closes
+    (or WITHIN seconds pass), and how long that took."""
+    t0 = time.monotonic()
+    s = socket.create_connection((address, port), timeout=within)
+    out = b""
+    try:
+        s.sendall(data)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except socket.timeout:
+        pass
+    finally:
+        s.close()
+    return out.decode(errors="replace"), time.monotonic() - t0
+
+
+def admin_router(private_task):
+    """The master's port 80: HAProxy, the node API's paths behind it, the
+    apps at /service/<app>/, and the limits."""
+    r = subprocess.run(["ip", "netns", "exec", "dcos-router-m1", "ss", "-Hltnp", "sport = :80"],
+                       capture_output=True, text=True)
+    check("haproxy" in r.stdout, "the master's port 80 is not HAProxy's: %s" % r.stdout)
+    for path, part in (("/marathon/v2/info", '"name"'), ("/v2/info", '"name"'), ("/mesos/master/state", '"frameworks"'),
+                       ("/mesos_dns/v1/version", '"Service"'), ("/exhibitor/v1/cluster/status", '"hostname"'),
+                       ("/system/health/v1/nodes", '"nodes"'), ("/health", '"status"')):
+        status, headers, body = admin(path)
+        check(status == 200 and part in body, "admin router %s: %d %s" % (path, status, body[:200]))
+    print("admin router: /marathon/, /v2/, /mesos/, /mesos_dns/, /exhibitor/, /system/health/v1/ through port 80")
+    # Apps at /service/<app>/: the prefix taken off, the query kept.
+    wait_until("/private at /service/private/", lambda: admin("/service/private/id?x=1")[2] == private_task, 30)
+    wait_until("/web at /service/web/", lambda: admin("/service/web/id")[2] in healthy_ids("/web"), 30)
+    status, headers, _ = admin("/service/web")
+    check(status == 307 and headers.get("location") == "/service/web/", "/service/web: %d %s" % (status, headers))
+    status, _, _ = admin("/service/nothing/id")
+    check(status == 404, "/service/nothing/id: %d" % status)
+    print("admin router: /service/private/ and /service/web/ reach their tasks")
+    # Limits: a body over 1 MiB refused before it is sent; a request whose
+    # headers never end cut; connections per client address capped.
+    out, took = raw(b"POST /v2/apps HTTP/1.1\r\nHost: m\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 2000000\r\n\r\n")
+    check(out.startswith("HTTP/1.1 413") and '"message"' in out, "an oversized body: %r" % out[:200])
+    out, took = raw(b"GET /v2/info HTTP/1.1\r\nHost: m\r\n", within=30)
+    check(out.startswith("HTTP/1.1 408") and took < 20, "unfinished headers: %r after %.1f s" % (out[:100], took))
+    print("admin router: an oversized body 413, unfinished headers 408 after %.1f s" % took)
+    idle = [socket.create_connection((MASTER, 80), timeout=10) for _ in range(256)]
+    try:
+        def refused():
+            status, _, body = admin("/v2/info")
+            return status == 429 and '"message"' in body
+        wait_until("a 257th connection refused with 429", refused, 10)
+    finally:
+        for s in idle:
+            s.close()
+    wait_until("served again once the connections are gone", lambda: admin("/v2/info")[0] == 200, 10)
+    print("admin router: 256 connections from one address, the next gets 429")
+
+
 def main():
     r = subprocess.run(up_args, capture_output=True, text=True)
     if r.returncode != 0:
@@ -220,6 +298,8 @@ def main():
         fail("the host reached the private task directly at %s:%d" % (PRIVATE, task["ports"][0]))
     except OSError:
         pass
+
+    admin_router(task["id"])
 
     # Changes under load: zero failed requests.
     load = Load("web.test")

@@ -157,6 +157,54 @@ std::optional<Layout> Layout::fromJson(const std::string &json) {
   }
 }
 
+namespace {
+
+// The admin router's front: limits first, then /service/<app>/ by the
+// prefixes of paths.map ("<prefix> be_<n>:<depth>", depth the app id's
+// segments), the prefix taken off; the rest to the node API.
+void renderAdminFront(std::ostringstream &c, const Files &files, const EdgeSettings &settings, const std::string &bind) {
+  const std::string map = files.pathsMap();
+  c << "frontend http\n"
+    << "  mode http\n"
+    << "  bind " << bind << ":" << settings.httpPort << "\n"
+    << "  option http-buffer-request\n"
+    // Connections at once per client address; a header that takes longer
+    // than timeout http-request is cut (408); a body over the limit is
+    // refused before it is read.
+    << "  stick-table type ipv6 size 64k expire 60s store conn_cur\n"
+    << "  tcp-request connection track-sc0 src\n"
+    << "  http-request return status 429 content-type application/json string \"{\\\"message\\\":\\\"over "
+    << settings.maxClientConnections << " connections from this address\\\"}\" if { sc0_conn_cur gt "
+    << settings.maxClientConnections << " }\n"
+    << "  http-request return status 413 content-type application/json string \"{\\\"message\\\":\\\"request body over "
+    << settings.maxBodyBytes << " bytes\\\"}\" if { req.hdr_val(content-length) gt " << settings.maxBodyBytes << " }\n"
+    // /service/<app> alone: to its directory, as a browser expects.
+    << "  http-request redirect code 307 location %[path]/ if { path,concat(,,/),map(" << map << ") -m found }\n"
+    << "  http-request set-var(txn.service) path,map_beg(" << map << ")\n";
+  for (int depth = 1; depth <= kMaxServiceDepth; ++depth) {
+    c << "  http-request replace-path ^/service(/[^/]+){" << depth << "}(/.*)$ \\2 if { var(txn.service),field(2,:) -m str "
+      << depth << " }\n";
+  }
+  c << "  use_backend %[var(txn.service),field(1,:)] if { var(txn.service) -m found }\n"
+    << "  default_backend node_api\n"
+    << "\n"
+    << "backend node_api\n"
+    << "  mode http\n"
+    << "  option forwardfor\n"
+    << "  retry-on conn-failure empty-response\n"
+    << "  http-request disable-l7-retry if !METH_GET !METH_OPTIONS\n"
+    // The event stream: open for as long as its client stays.
+    << "  http-request set-timeout server 24h if { path_beg /v2/events /marathon/v2/events }\n";
+  // This master's node API; the others' when it does not answer (its dcosd
+  // restarting), so that port 80 of any master keeps serving.
+  for (size_t i = 0; i < settings.nodeApis.size(); ++i) {
+    c << "  server " << (i == 0 ? "self" : "master" + std::to_string(i)) << " " << settings.nodeApis[i]
+      << " check inter 1s fall 1 rise 1" << (i == 0 ? "" : " backup") << "\n";
+  }
+}
+
+}  // namespace
+
 std::string renderConfig(const Files &files, const EdgeSettings &settings, const Layout &layout) {
   std::ostringstream c;
   const std::string bind = settings.bind.empty() ? "" : (settings.bind.find(':') != std::string::npos ? "[" + settings.bind + "]" : settings.bind);
@@ -182,23 +230,27 @@ std::string renderConfig(const Files &files, const EdgeSettings &settings, const
     // before the router heard) is tried again on another server.
     << "  retries 3\n"
     << "  option redispatch 1\n"
-    << "\n"
-    << "frontend http\n"
-    << "  mode http\n"
-    << "  bind " << bind << ":" << settings.httpPort << "\n"
-    << "  option http-buffer-request\n"
-    << "  http-request set-var(txn.host) req.hdr(host),lower,word(1,:)\n"
-    << "  http-request set-var(txn.path_in) path\n"
-    << "  http-request set-var(txn.hostpath) var(txn.host),concat(,txn.path_in,)\n"
-    << "  use_backend %[var(txn.hostpath),map_beg(" << files.pathsMap() << ")] if { var(txn.hostpath),map_beg("
-    << files.pathsMap() << ") -m found }\n"
-    << "  use_backend %[var(txn.host),map(" << files.hostsMap() << ")] if { var(txn.host),map(" << files.hostsMap()
-    << ") -m found }\n"
-    << "  default_backend no_such_app\n"
-    << "\n"
-    << "backend no_such_app\n"
-    << "  mode http\n"
-    << "  http-request return status 503 content-type text/plain string \"no app for this host\\n\"\n";
+    << "\n";
+  if (settings.admin) {
+    renderAdminFront(c, files, settings, bind);
+  } else {
+    c << "frontend http\n"
+      << "  mode http\n"
+      << "  bind " << bind << ":" << settings.httpPort << "\n"
+      << "  option http-buffer-request\n"
+      << "  http-request set-var(txn.host) req.hdr(host),lower,word(1,:)\n"
+      << "  http-request set-var(txn.path_in) path\n"
+      << "  http-request set-var(txn.hostpath) var(txn.host),concat(,txn.path_in,)\n"
+      << "  use_backend %[var(txn.hostpath),map_beg(" << files.pathsMap() << ")] if { var(txn.hostpath),map_beg("
+      << files.pathsMap() << ") -m found }\n"
+      << "  use_backend %[var(txn.host),map(" << files.hostsMap() << ")] if { var(txn.host),map(" << files.hostsMap()
+      << ") -m found }\n"
+      << "  default_backend no_such_app\n"
+      << "\n"
+      << "backend no_such_app\n"
+      << "  mode http\n"
+      << "  http-request return status 503 content-type text/plain string \"no app for this host\\n\"\n";
+  }
   for (const auto &b : layout.backends) {
     c << "\n"
       << "backend " << b.name << "\n"
@@ -345,6 +397,10 @@ std::string Edge::pathsMap() const {
     if (s.path.empty()) continue;
     for (const auto &b : layout_.backends) {
       if (b.key != s.key()) continue;
+      if (settings_.admin) {
+        // "/service/<app id>/": the app id's segments, for the prefix's removal.
+        rows.emplace_back(s.path, b.name + ":" + std::to_string(std::count(s.appId.begin(), s.appId.end(), '/')));
+      }
       for (const auto &h : s.vhosts) rows.emplace_back(h + s.path, b.name);
     }
   }

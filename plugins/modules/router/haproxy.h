@@ -36,7 +36,7 @@ struct Files {
   std::string master() const { return dir + "/master.sock"; }
   std::string serverState() const { return dir + "/server-state"; }
   std::string hostsMap() const { return dir + "/hosts.map"; }
-  std::string pathsMap() const { return dir + "/paths.map"; }
+  std::string pathsMap() const { return dir + "/paths.map"; }  // admin: the /service/ prefixes
   std::string pid() const { return dir + "/haproxy.pid"; }
   std::string layout() const { return dir + "/layout.json"; }
 };
@@ -73,6 +73,14 @@ struct EdgeSettings {
   int spares = 8;            // spare backends kept for new apps
   int minCapacity = 16;      // server slots of a new backend
   std::chrono::seconds clientTimeout{60}, serverTimeout{60};
+  // The admin router (masters): port 80 serves the node API, this master's
+  // first and the other masters' when it does not answer, and each app's
+  // first port at /service/<app id>/ (the prefix taken off). Every request
+  // is held to the limits below (the header time is timeout http-request).
+  bool admin = false;
+  std::vector<std::string> nodeApis;  // "address:port", this master's first
+  int maxClientConnections = 256;     // at once, per client address: more get a 429
+  long long maxBodyBytes = 1 << 20;   // a larger Content-Length gets a 413
 };
 
 std::string renderConfig(const Files &files, const EdgeSettings &settings, const Layout &layout);

@@ -1,7 +1,11 @@
-// The router module, edge mode (public agents): HAProxy on port 80 and the
+// The router module. Edge mode (public agents): HAProxy on port 80 and the
 // apps' service ports, serving the apps marathon-lb's labels put in the
 // router's group (routes.h), changed live through HAProxy's runtime API as
-// the scheduler's state changes (haproxy.h). It follows the state through
+// the scheduler's state changes (haproxy.h). Admin mode (masters): port 80
+// serves the node API (/marathon/, /mesos/, /mesos_dns/, /exhibitor/,
+// /system/health/v1/, ...) and every app's first port at /service/<app>/,
+// each request held to limits of header time, body size and connections
+// per client. It follows the state through
 // ZooKeeper watches, as the DNS module does:
 //   /dcos/scheduler/apps/<key>   app definitions (labels, service ports, health checks)
 //   /dcos/scheduler/tasks/<id>   tasks (running, healthy, not being killed: in rotation)
@@ -10,9 +14,11 @@
 // dcosd (a crash or a restart), and the next dcosd adopts it, reads back what
 // it serves, and goes on. A reload is needed only for a new listener or a
 // backend's new settings; it is coalesced and seamless.
-// Config (node.json's modules.router over the role's): "group" ("external"),
-// "http_port" (80), "bind" (""), "threads" (0: HAProxy's, one per CPU),
-// "haproxy" ("/usr/sbin/haproxy").
+// Config (node.json's modules.router over the role's): "enabled" (true),
+// "mode" ("edge" or
+// "admin"), "group" ("external"), "http_port" (80), "bind" (""), "threads"
+// (0: HAProxy's, one per CPU), "haproxy" ("/usr/sbin/haproxy"); admin mode:
+// "max_client_connections" (256), "max_body_bytes" (1048576).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -105,8 +111,10 @@ class RouterModule : public dcos::sdk::Module {
   RouterModule(dcos::sdk::Host host, std::string_view configText) : host_(host) {
     auto config = parseObject(std::string(configText), "router config");
     auto cluster = parseObject(host_.clusterJson(), "cluster config");
+    enabled_ = config->optValue<bool>("enabled", true);
     mode_ = config->optValue<std::string>("mode", "edge");
-    if (mode_ != "edge") throw dcos::sdk::Error("router config: /mode: \"" + mode_ + "\" is not served yet (expected edge)");
+    if (mode_ != "edge" && mode_ != "admin") throw dcos::sdk::Error("router config: /mode: expected edge or admin, found \"" + mode_ + "\"");
+    settings_.admin = mode_ == "admin";
     edge_.group = config->optValue<std::string>("group", "external");
     if (edge_.group.empty() || edge_.group.find(',') != std::string::npos) {
       throw dcos::sdk::Error("router config: /group: expected one group name (or \"*\" for every app)");
@@ -120,6 +128,28 @@ class RouterModule : public dcos::sdk::Module {
     std::vector<std::string> masters;
     if (auto m = cluster->getArray("masters")) {
       for (size_t i = 0; i < m->size(); ++i) masters.push_back(m->getElement<std::string>(static_cast<unsigned>(i)));
+    }
+    if (settings_.admin) {
+      settings_.maxClientConnections = config->optValue<int>("max_client_connections", 256);
+      if (settings_.maxClientConnections < 1 || settings_.maxClientConnections > 1000000) {
+        throw dcos::sdk::Error("router config: /max_client_connections: expected 1 to 1000000");
+      }
+      settings_.maxBodyBytes = config->optValue<Poco::Int64>("max_body_bytes", 1 << 20);
+      if (settings_.maxBodyBytes < 1) throw dcos::sdk::Error("router config: /max_body_bytes: expected a positive number");
+      // The node API: this master's (api.listen, else <address>:61001),
+      // then the other masters' at the same port.
+      auto node = parseObject(host_.nodeJson(), "node config");
+      std::string address = node->optValue<std::string>("address", "");
+      std::string listen = address.find(':') != std::string::npos ? "[" + address + "]:61001" : address + ":61001";
+      if (auto api = node->getObject("api")) listen = api->optValue<std::string>("listen", listen);
+      std::string port = listen.substr(listen.rfind(':') + 1);
+      std::string own = hostOf(listen);
+      if (own == "0.0.0.0" || own == "::" || own.empty()) own = address;
+      auto at = [&](const std::string &h) { return (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + port; };
+      settings_.nodeApis.push_back(at(own));
+      for (const auto &m : masters) {
+        if (m != address && m != own) settings_.nodeApis.push_back(at(m));
+      }
     }
     int zport = 2181;
     if (auto zk = cluster->getObject("zookeeper")) {
@@ -135,6 +165,11 @@ class RouterModule : public dcos::sdk::Module {
   }
 
   void start() override {
+    if (!enabled_) {
+      host_.info("not routing: node.json's modules.router.enabled is false");
+      host_.reportHealth(DCOS_HEALTH_HEALTHY, "disabled");
+      return;
+    }
     std::error_code ec;
     std::filesystem::create_directories(files_.dir, ec);
     if (ec) throw dcos::sdk::Error("router: making " + files_.dir + ": " + ec.message());
@@ -152,6 +187,9 @@ class RouterModule : public dcos::sdk::Module {
       reloadWanted_ = readFile(files_.cfg()) != renderConfig(files_, settings_, edge_impl_->layout());
     } else {
       writeConfig();
+      // Refused at once, with HAProxy's reason, rather than a start that
+      // never answers.
+      if (auto checked = checkConfig(files_.cfg()); !checked) throw dcos::sdk::Error(checked.error().message);
       auto s = spawn();
       if (!s) throw dcos::sdk::Error("starting HAProxy: " + s.error().message);
     }
@@ -170,7 +208,12 @@ class RouterModule : public dcos::sdk::Module {
     apps_->watch();
     agents_->watch();
     worker_ = std::thread([this] { work(); });
-    host_.info("edge router for group " + edge_.group + " on port " + std::to_string(settings_.httpPort));
+    if (settings_.admin) {
+      host_.info("admin router on port " + std::to_string(settings_.httpPort) + ": the node API at " +
+                 dcos::text::join(settings_.nodeApis, ", ") + ", apps at /service/<app>/");
+    } else {
+      host_.info("edge router for group " + edge_.group + " on port " + std::to_string(settings_.httpPort));
+    }
   }
 
   ~RouterModule() override { stop(); }
@@ -552,10 +595,11 @@ class RouterModule : public dcos::sdk::Module {
       }
       tasks.push_back(std::move(t));
     }
-    return dcos::router::plan(edge_, apps, tasks);
+    return settings_.admin ? dcos::router::adminPlan(apps, tasks) : dcos::router::plan(edge_, apps, tasks);
   }
 
   dcos::sdk::Host host_;
+  bool enabled_ = true;
   std::string mode_;
   EdgeConfig edge_;
   EdgeSettings settings_;
@@ -584,4 +628,4 @@ class RouterModule : public dcos::sdk::Module {
 
 }  // namespace
 
-DCOS_MODULE(RouterModule, "router", DCOS_PLUGIN_VERSION, "the edge router: HAProxy driven live from the scheduler's state")
+DCOS_MODULE(RouterModule, "router", DCOS_PLUGIN_VERSION, "the admin and edge routers: HAProxy driven live from the scheduler's state")

@@ -225,4 +225,36 @@ Plan plan(const EdgeConfig &config, const std::map<std::string, AppInfo> &apps, 
   return out;
 }
 
+Plan adminPlan(const std::map<std::string, AppInfo> &apps, const std::vector<TaskInfo> &tasks) {
+  Plan out;
+  std::map<std::string, std::vector<const TaskInfo *>> byApp;
+  for (const auto &t : tasks) byApp[t.appId].push_back(&t);
+  for (const auto &[id, app] : apps) {
+    if (app.servicePorts.empty()) continue;  // nothing to reach
+    Service s;
+    s.appId = id;
+    s.mode = Mode::Http;
+    s.path = "/service" + id + "/";
+    if (id.empty() || id.front() != '/' || !isPath(s.path) || s.path.find("//") != std::string::npos) {
+      out.problems.push_back("app " + id + ": its id cannot be a path under /service/ (not routed)");
+      continue;
+    }
+    if (std::count(id.begin(), id.end(), '/') > kMaxServiceDepth) {
+      out.problems.push_back("app " + id + ": more than " + std::to_string(kMaxServiceDepth) +
+                             " segments, too deep for /service/ (not routed)");
+      continue;
+    }
+    if (auto it = byApp.find(id); it != byApp.end()) {
+      for (const TaskInfo *t : it->second) {
+        if (!inRotation(*t, app) || t->host.empty() || t->ports.empty() || t->ports[0] <= 0 || t->ports[0] > 65535) continue;
+        s.backends.push_back({t->id, t->host, t->ports[0]});
+      }
+    }
+    std::sort(s.backends.begin(), s.backends.end(), [](const Backend &a, const Backend &b) { return a.taskId < b.taskId; });
+    out.services.push_back(std::move(s));
+  }
+  std::sort(out.services.begin(), out.services.end(), [](const Service &a, const Service &b) { return a.key() < b.key(); });
+  return out;
+}
+
 }  // namespace dcos::router

@@ -78,4 +78,12 @@ bool inRotation(const TaskInfo &task, const AppInfo &app);
 
 Plan plan(const EdgeConfig &config, const std::map<std::string, AppInfo> &apps, const std::vector<TaskInfo> &tasks);
 
+// The admin router's services: every app with a port, whatever its labels,
+// at the path /service/<app id>/ (its first port, http), as DC/OS's admin
+// router served them to operators.
+// App ids of at most this many segments (a /service/ prefix is taken off
+// by a rule per depth).
+constexpr int kMaxServiceDepth = 8;
+Plan adminPlan(const std::map<std::string, AppInfo> &apps, const std::vector<TaskInfo> &tasks);
+
 }  // namespace dcos::router

@@ -531,3 +531,49 @@ TEST_CASE("service: key is app id and port index") {
   s.portIndex = 2;
   CHECK(s.key() == "/a/b:2");
 }
+
+// --- The admin router ----------------------------------------------------------
+
+TEST_CASE("admin: every app with a port is at /service/<id>/ whatever its labels; one without ports is not") {
+  auto a = app("/web", {});
+  auto b = app("/prod/db", {{"HAPROXY_GROUP", "internal"}}, {10001, 10002});
+  auto c = app("/worker", {}, {});
+  auto p = adminPlan(apps({a, b, c}), {task("web.1", "/web", {31000}), task("db.1", "/prod/db", {31001, 31002}, "10.0.0.2")});
+  REQUIRE(keys(p) == std::vector<std::string>{"/prod/db:0", "/web:0"});
+  CHECK(p.services[0].path == "/service/prod/db/");
+  CHECK(p.services[1].path == "/service/web/");
+  for (const auto &s : p.services) {
+    CHECK(s.mode == Mode::Http);
+    CHECK(s.servicePort == 0);  // nothing bound: reached through port 80 only
+    CHECK(s.vhosts.empty());
+  }
+  // The first port only.
+  CHECK(p.services[0].backends == std::vector<Backend>{{"db.1", "10.0.0.2", 31001}});
+  CHECK(p.services[1].backends == std::vector<Backend>{{"web.1", "10.0.0.1", 31000}});
+  CHECK(p.problems.empty());
+}
+
+TEST_CASE("admin: only tasks in rotation are backends") {
+  auto a = app("/web", {});
+  a.healthChecked = true;
+  auto sick = task("web.1", "/web", {31000});
+  sick.healthy = false;
+  auto well = task("web.2", "/web", {31001});
+  well.healthy = true;
+  auto going = task("web.3", "/web", {31002});
+  going.healthy = true;
+  going.killing = true;
+  auto p = adminPlan(apps({a}), {sick, well, going, task("web.4", "/web", {31003}, "10.0.0.1", "TASK_STAGING")});
+  REQUIRE(p.services.size() == 1);
+  CHECK(p.services[0].backends == std::vector<Backend>{{"web.2", "10.0.0.1", 31001}});
+}
+
+TEST_CASE("admin: an id deeper than the rules reach is a problem, not a route") {
+  std::string deep;
+  for (int i = 0; i <= kMaxServiceDepth; ++i) deep += "/g" + std::to_string(i);
+  std::string deepest;
+  for (int i = 0; i < kMaxServiceDepth; ++i) deepest += "/g" + std::to_string(i);
+  auto p = adminPlan(apps({app(deep, {}), app(deepest, {})}), {});
+  CHECK(keys(p) == std::vector<std::string>{deepest + ":0"});
+  CHECK(problemsWith(p, "app " + deep + ": ", "too deep") == 1);
+}

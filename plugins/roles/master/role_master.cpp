@@ -1,6 +1,6 @@
 // The master role: the admin zone, where the cluster's control plane runs.
-// ZooKeeper first, and the rest only once it has a quorum: the scheduler
-// now; DNS and the router join the manifest as they land.
+// ZooKeeper first, and the rest only once it has a quorum: the scheduler,
+// DNS, and the admin router on TCP 80.
 #include <dcos/plugin.hpp>
 
 namespace {
@@ -22,10 +22,11 @@ class Master : public dcos::sdk::Role {
       "modules": [
         {"name": "zookeeper", "await_healthy": true},
         {"name": "scheduler"},
-        {"name": "dns"}
+        {"name": "dns"},
+        {"name": "router", "config": {"mode": "admin"}}
       ],
       "image": {
-        "packages": ["libzookeeper-java", "default-jre-headless"],
+        "packages": ["libzookeeper-java", "default-jre-headless", "haproxy"],
         "units": ["dcosd.service"],
         "files": {"/usr/lib/sysusers.d/dcos-zookeeper.conf": "u zookeeper - \"ZooKeeper server\" /var/lib/dcos/zookeeper\n"},
         "path_exclude": ["/usr/share/java/*", "/usr/share/maven-repo/*",
