@@ -167,10 +167,10 @@ void renderAdminFront(std::ostringstream &c, const Files &files, const EdgeSetti
   c << "frontend http\n"
     << "  mode http\n"
     << "  bind " << bind << ":" << settings.httpPort << "\n"
-    << "  option http-buffer-request\n"
     // Connections at once per client address; a header that takes longer
     // than timeout http-request is cut (408); a body over the limit is
-    // refused before it is read.
+    // refused before it is read, and the rest waited for (as long as a
+    // header) before a backend sees the request.
     << "  stick-table type ipv6 size 64k expire 60s store conn_cur\n"
     << "  tcp-request connection track-sc0 src\n"
     << "  http-request return status 429 content-type application/json string \"{\\\"message\\\":\\\"over "
@@ -178,6 +178,7 @@ void renderAdminFront(std::ostringstream &c, const Files &files, const EdgeSetti
     << settings.maxClientConnections << " }\n"
     << "  http-request return status 413 content-type application/json string \"{\\\"message\\\":\\\"request body over "
     << settings.maxBodyBytes << " bytes\\\"}\" if { req.hdr_val(content-length) gt " << settings.maxBodyBytes << " }\n"
+    << "  http-request wait-for-body time 10s at-least 16k\n"
     // /service/<app> alone: to its directory, as a browser expects.
     << "  http-request redirect code 307 location %[path]/ if { path,concat(,,/),map(" << map << ") -m found }\n"
     << "  http-request set-var(txn.service) path,map_beg(" << map << ")\n";
