@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "base/text.h"
+#include "cli/http.h"
 #include "cli/local_cluster.h"
 
 namespace dcos::cli {
@@ -77,6 +78,12 @@ int usage(const std::string &message, const std::string &helpCommand) {
 }
 
 Result<std::string> clusterUrl(const Args &a) {
+  // https: the CA to verify the masters' certificates by.
+  if (auto it = a.options.find("ca-cert"); it != a.options.end()) {
+    setCaCert(it->second);
+  } else if (const char *env = std::getenv("DCOS_CA_CERT"); env != nullptr && *env != '\0') {
+    setCaCert(env);
+  }
   if (auto it = a.options.find("url"); it != a.options.end()) return it->second;
   if (const char *env = std::getenv("DCOS_URL"); env != nullptr && *env != '\0') return std::string(env);
   std::string name = option(a, "name", "local");

@@ -54,8 +54,8 @@ Marathon API on the admin URL (under /marathon/v2/).
   deployment rollback ID              undo a deployment under way
   deployment stop ID                  stop a deployment where it is
 
-Every subcommand takes --url URL, --name NAME and --state-dir DIR to say
-which cluster (see `dcos --help`), and --help. Run
+Every subcommand takes --url URL, --ca-cert FILE, --name NAME and
+--state-dir DIR to say which cluster (see `dcos --help`), and --help. Run
 `dcos marathon app|task|deployment SUBCOMMAND --help` for the details.
 
 Errors print the scheduler's message; an invalid app (HTTP 422) prints one
@@ -64,7 +64,7 @@ or the operation failed; 2 a usage error; 3 no cluster, or it cannot be
 reached.
 )";
 
-const char *const kTaskHelp = R"(Usage: dcos task [FILTER] [--json] [--url URL] [--name NAME] [--state-dir DIR]
+const char *const kTaskHelp = R"(Usage: dcos task [FILTER] [--json] [--url URL] [--ca-cert FILE] [--name NAME] [--state-dir DIR]
        dcos task log [--follow] [--lines N] TASK [FILE]
 
 `dcos task` lists the cluster's tasks that have not ended (GET
@@ -77,7 +77,7 @@ as the scheduler describes them.
 through the master from the task's agent; run `dcos task log --help`.
 )";
 
-const char *const kNodeHelp = R"(Usage: dcos node list [--url URL] [--name NAME] [--state-dir DIR] [--json]
+const char *const kNodeHelp = R"(Usage: dcos node list [--url URL] [--ca-cert FILE] [--name NAME] [--state-dir DIR] [--json]
 
 Lists the cluster's nodes from its membership in ZooKeeper, as a master's admin
 port serves it (GET /v1/cluster/nodes): hostname, address, role, zone,
@@ -108,7 +108,8 @@ An app with the same id is refused (409), an invalid one (422) prints each
 problem as `path: error`.
 
 Options:
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -126,7 +127,8 @@ Lists every app (GET /marathon/v2/apps) with its deployments under way
 
 Options:
       --json                                    print the apps as the API answers them
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -139,7 +141,8 @@ app's `version` names it, or a negative number counting back from the
 current one (-1: the one before it), looked up in /versions.
 
 Options:
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -160,7 +163,8 @@ Options:
       --force                                   change the app even while a deployment
                                                 runs for it (the scheduler refuses
                                                 otherwise, 409)
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -171,7 +175,8 @@ nothing on success.
 
 Options:
       --force                                   even while a deployment runs for it
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -184,7 +189,8 @@ definition (POST /marathon/v2/apps/ID/restart), and prints the deployment:
 
 Options:
       --force                                   even while a deployment runs for it
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -196,7 +202,8 @@ scheduler then starts new ones, as many as the app's instances. Prints
   Killed tasks: <id>, <id>...
 
 Options:
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -208,7 +215,8 @@ An app that already has instances is left alone (exit status 1).
 
 Options:
       --force                                   even while a deployment runs for it
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -220,7 +228,8 @@ prints the deployment. An app already at 0 is left alone (exit status 1).
 
 Options:
       --force                                   even while a deployment runs for it
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -243,7 +252,8 @@ or of APP (GET /marathon/v2/apps/APP/tasks):
 
 Options:
       --json                                    print the tasks as the API answers them
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -253,7 +263,8 @@ Prints the task with that id as JSON, as GET /marathon/v2/tasks describes it.
 A task that ended is no longer there (exit status 1).
 
 Options:
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -275,7 +286,8 @@ affecting APP:
 
 Options:
       --json                                    print the deployments as the API answers them
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -288,7 +300,8 @@ that is not under way at the first look is an error (exit status 1).
 Options:
       --max-count N                             stop after N prints (default: no limit)
       --interval S                              seconds between looks (default 1)
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -299,7 +312,8 @@ undoes it (DELETE /marathon/v2/deployments/ID), which is printed as JSON:
 {"deploymentId": ..., "version": ...}.
 
 Options:
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -309,7 +323,8 @@ Stops a deployment under way where it is, without undoing what it did
 (DELETE /marathon/v2/deployments/ID?force=true). Prints nothing on success.
 
 Options:
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 )";
 
@@ -327,13 +342,14 @@ Options:
       --lines N                                 print the last N lines (default 10)
       --follow                                  then keep printing what is added, looking
                                                 once a second, until interrupted
-      --url URL, --name NAME, --state-dir DIR   which cluster (see `dcos --help`)
+      --url URL, --ca-cert FILE, --name NAME, --state-dir DIR
+                                                which cluster, and the CA of an https URL (see `dcos --help`)
   -h, --help                                    show this help and exit
 
 Only tasks that have not ended are found.
 )";
 
-const std::vector<std::string> kClusterOptions = {"url", "name", "state-dir"};
+const std::vector<std::string> kClusterOptions = {"url", "ca-cert", "name", "state-dir"};
 constexpr auto kTimeout = 10s;
 
 // The scheduler's API and the master's other routes on one admin URL. Each

@@ -131,6 +131,12 @@ Poco::JSON::Object::Ptr clusterObject(const ClusterConfig &c) {
   dns->set("domain", c.dnsDomain);
   dns->set("ttl", c.dnsTtl);
   o->set("dns", dns);
+  if (!c.tlsCert.empty()) {
+    Poco::JSON::Object::Ptr tls = new Poco::JSON::Object;
+    tls->set("cert", c.tlsCert);
+    tls->set("key", c.tlsKey);
+    o->set("tls", tls);
+  }
   Poco::JSON::Object::Ptr zk = new Poco::JSON::Object;
   zk->set("client_port", c.zookeeper.clientPort);
   zk->set("peer_port", c.zookeeper.peerPort);
@@ -323,6 +329,16 @@ Result<ClusterConfig> parseCluster(const std::string &text, const std::string &f
     }
     c.dnsTtl = static_cast<int>(dns->integer("ttl", Need::Optional, 0, 86400).value_or(60));
     dns->done();
+  }
+  if (auto tls = root.object("tls", Need::Optional)) {
+    auto path = [&](const char *key) {
+      auto v = tls->string(key, Need::Required);
+      if (v && (v->empty() || v->front() != '/')) tls->fail(key, "expected an absolute path, found " + text::quote(*v));
+      return v.value_or("");
+    };
+    c.tlsCert = path("cert");
+    c.tlsKey = path("key");
+    tls->done();
   }
   if (auto zk = root.object("zookeeper", Need::Optional)) {
     auto port = [&](const char *key, uint16_t fallback) {

@@ -45,6 +45,9 @@ struct ClusterConfig {
   std::string dnsDomain = "mesos";                    // dns.domain: the zone the masters answer for
   int dnsTtl = 60;                                    // dns.ttl: of every record in it, seconds
   bool allowRootTasks = false;  // agents.allow_root_tasks: may a task run as root
+  // tls.cert, tls.key: the operator's certificate and key for the admin
+  // router's port 443 (paths on every master); empty: the cluster's own CA.
+  std::string tlsCert, tlsKey;
   ZooKeeperConfig zookeeper;
   // "m1:2181,m2:2181,...": where every node finds the ensemble.
   std::string zookeeperConnectString() const;

@@ -78,6 +78,24 @@ TEST_CASE("cluster.json's dns: a domain of DNS labels, a TTL in range", "[config
   CHECK(c->dnsDomain == "cluster.internal");
 }
 
+TEST_CASE("cluster.json's tls: both absolute paths, or none", "[config]") {
+  auto base = std::string(R"({"cluster_name": "x", "masters": ["127.0.0.1"], "tls": )");
+  CHECK_THAT(clusterError(base + R"({"cert": "/etc/dcos/admin.crt"}})"), Catch::Contains("cluster.json: /tls/key: "));
+  CHECK_THAT(clusterError(base + R"({"cert": "admin.crt", "key": "/k"}})"),
+             Catch::Contains("cluster.json: /tls/cert: expected an absolute path, found \"admin.crt\""));
+  CHECK_THAT(clusterError(base + R"({"cert": "/c", "key": "/k", "ca": "/x"}})"), Catch::Contains("/tls/ca: unknown key"));
+  auto c = config::parseCluster(base + R"({"cert": "/etc/dcos/admin.crt", "key": "/etc/dcos/admin.key"}})");
+  REQUIRE(c.ok());
+  CHECK(c->tlsCert == "/etc/dcos/admin.crt");
+  CHECK(c->tlsKey == "/etc/dcos/admin.key");
+  auto again = config::parseCluster(config::clusterToJson(*c));
+  REQUIRE(again.ok());
+  CHECK(again->tlsKey == "/etc/dcos/admin.key");
+  auto none = config::parseCluster(R"({"cluster_name": "x", "masters": ["127.0.0.1"]})");
+  REQUIRE(none.ok());
+  CHECK(none->tlsCert.empty());
+}
+
 TEST_CASE("bad cluster.json names the path and what was expected", "[config]") {
   SECTION("not JSON") { CHECK_THAT(clusterError("{\"cluster_name\": "), Catch::StartsWith("cluster.json: not valid JSON")); }
   SECTION("not an object") { CHECK(clusterError("[1]") == "cluster.json: /: expected an object, found an array"); }

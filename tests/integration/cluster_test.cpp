@@ -157,14 +157,14 @@ TEST_CASE("a local cluster: up, node list, zones, a node lost and back, down", "
   CHECK_THAT(again.out, Catch::Contains("cluster \"t1\" is running"));
 
   SECTION("zones, from the host and inside the cluster") {
-    // The host is the operator: masters' 80 (the node API there) is open,
-    // 443 refuses (nothing listens, but the firewall lets it through), the
-    // rest of every node is filtered; public agents let 80/443 through.
+    // The host is the operator: masters' 80 and 443 (the admin router) are
+    // open, the rest of every node is filtered; public agents let 80/443
+    // through.
     auto host = probe("", {"tcp:" + m1 + ":80", "tcp:" + m1 + ":443", "tcp:" + m1 + ":61001", "tcp:" + m1 + ":2181",
                            "tcp:" + m1 + ":22", "tcp:" + a1 + ":61001", "tcp:" + a1 + ":80", "tcp:" + a1 + ":22",
                            "tcp:" + p1 + ":80", "tcp:" + p1 + ":443", "tcp:" + p1 + ":61001", "udp:" + a1 + ":53"});
     CHECK(host["tcp:" + m1 + ":80"] == "open");
-    CHECK(host["tcp:" + m1 + ":443"] == "closed");
+    CHECK(host["tcp:" + m1 + ":443"] == "open");
     CHECK(host["tcp:" + m1 + ":61001"] == "filtered");
     CHECK(host["tcp:" + m1 + ":2181"] == "filtered");
     CHECK(host["tcp:" + m1 + ":22"] == "filtered");

@@ -69,17 +69,21 @@ struct Node {
     fw->set("enabled", false);
     node->set("firewall", fw);
     if (edit) edit(*node);
-    // The roles with a router (master, agent-public): its HAProxy on a
-    // loopback port of this test's own, not the host's port 80.
-    Poco::JSON::Object::Ptr modules = node->getObject("modules");
-    if (modules.isNull()) {
-      modules = new Poco::JSON::Object;
-      node->set("modules", modules);
+    // The roles with a router (master, agent-public): its HAProxy on
+    // loopback ports of this test's own, not the host's 80 and 443.
+    const std::string role = node->getValue<std::string>("role");
+    if (role == "master" || role == "agent-public") {
+      Poco::JSON::Object::Ptr modules = node->getObject("modules");
+      if (modules.isNull()) {
+        modules = new Poco::JSON::Object;
+        node->set("modules", modules);
+      }
+      Poco::JSON::Object::Ptr router = new Poco::JSON::Object;
+      router->set("bind", "127.0.0.1");
+      router->set("http_port", freeLoopbackPort());
+      if (role == "master") router->set("https_port", freeLoopbackPort());
+      modules->set("router", router);
     }
-    Poco::JSON::Object::Ptr router = new Poco::JSON::Object;
-    router->set("bind", "127.0.0.1");
-    router->set("http_port", freeLoopbackPort());
-    modules->set("router", router);
     std::ostringstream s;
     Poco::JSON::Stringifier::stringify(node, s);
     writeFile(dir / "config/node.json", s.str());

@@ -6,7 +6,11 @@ agent), with real HAProxy, asked from the operators' host:
   /mesos_dns/, /exhibitor/, /system/health/v1/ and /health reach the node
   API; /service/<app>/ reaches the app's tasks, the prefix taken off; a body
   over the limit gets a 413, headers that never end a 408, a client with too
-  many connections a 429;
+  many connections a 429; port 443 serves the same with a certificate from
+  the cluster's CA (served at /ca/dcos-ca.crt), verified for the master's
+  address by Python's ssl and by the CLI (--ca-cert, DCOS_CA_CERT), kept
+  across a dcosd restart, and replaced by the operator's own pair named in
+  cluster.json;
 
 - an app in group external with HAPROXY_0_VHOST is served on the public
   agent's port 80 by its Host header, its 3 tasks in turn; an unknown host
@@ -34,6 +38,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -61,6 +66,7 @@ up_args = [dcos, "cluster", "up", "--masters", "1", "--private-agents", "1", "--
            "--network", NET + "0/24"] + cluster
 PUBLIC_NS = "dcos-router-p1"
 PUBLIC_DIR = os.path.join(state, "router", "p1")
+MASTER_DIR = os.path.join(state, "router", "m1")
 
 
 def fail(message):
@@ -249,6 +255,105 @@ def admin_router(private_task):
             s.close()
     wait_until("served again once the connections are gone", lambda: admin("/v2/info")[0] == 200, 10)
     print("admin router: 256 connections from one address, the next gets 429")
+    admin_https()
+
+
+def https(path, cafile, port=443):
+    """(status, body, the server's certificate in DER) of a GET over https,
+    verified against CAFILE for the master's address."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    c = http.client.HTTPSConnection(MASTER, port, timeout=10, context=ctx)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read().decode(), c.sock.getpeercert(binary_form=True)
+    finally:
+        c.close()
+
+
+def admin_https():
+    """Port 443 with the cluster's own CA: the CA at /ca/dcos-ca.crt, the
+    master's certificate verified for its address, the CLI over https."""
+    status, _, ca = admin("/ca/dcos-ca.crt")
+    check(status == 200 and "BEGIN CERTIFICATE" in ca, "/ca/dcos-ca.crt: %d %s" % (status, ca[:100]))
+    cafile = os.path.join(state, "dcos-ca.crt")
+    with open(cafile, "w") as f:
+        f.write(ca)
+    status, body, _ = wait_until("https on port 443", lambda: https("/v2/info", cafile), 30)
+    check(status == 200 and '"name"' in body, "https /v2/info: %d %s" % (status, body[:200]))
+    status, body, _ = https("/service/web/id", cafile)
+    check(status == 200 and body in healthy_ids("/web"), "https /service/web/id: %d %s" % (status, body))
+    # Another CA's client refuses it.
+    other = os.path.join(state, "other-ca")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-subj", "/CN=other", "-keyout", other + ".key", "-out", other + ".crt", "-days", "2"],
+                   check=True, capture_output=True)
+    try:
+        https("/v2/info", other + ".crt")
+        fail("a client of another CA accepted the master's certificate")
+    except ssl.SSLCertVerificationError:
+        pass
+    # The CLI, given the CA by option and by environment; without it, the
+    # system's CAs do not know the cluster's.
+    cli = [dcos, "marathon", "app", "list", "--json", "--url", "https://" + MASTER]
+    r = subprocess.run(cli + ["--ca-cert", cafile], capture_output=True, text=True)
+    check(r.returncode == 0 and "/web" in r.stdout, "dcos marathon app list over https: %s%s" % (r.stdout, r.stderr))
+    r = subprocess.run(cli, capture_output=True, text=True, env=dict(os.environ, DCOS_CA_CERT=cafile))
+    check(r.returncode == 0 and "/web" in r.stdout, "DCOS_CA_CERT: %s%s" % (r.stdout, r.stderr))
+    r = subprocess.run(cli, capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != "DCOS_CA_CERT"})
+    check(r.returncode != 0, "the CLI trusted the cluster's CA without being given it: %s" % r.stdout[:200])
+    print("admin router: https on 443 from the cluster CA, verified for %s; the CLI over https (--ca-cert, DCOS_CA_CERT)"
+          % MASTER)
+
+
+def restart_master():
+    with open(os.path.join(state, "router", "state.json")) as f:
+        node = next(n for n in json.load(f)["nodes"] if n["address"] == MASTER)
+    os.kill(node["pid"], signal.SIGKILL)
+    wait_until("the master's dcosd gone", lambda: not os.path.exists("/proc/%d" % node["pid"]), 20)
+    r = subprocess.run(up_args, capture_output=True, text=True)
+    check(r.returncode == 0, "cluster up after the master's kill: %s%s" % (r.stdout, r.stderr))
+
+
+def master_restart_tls():
+    """The master's certificate is made once and kept across a dcosd
+    restart; the operator's pair named in cluster.json replaces it."""
+    cafile = os.path.join(state, "dcos-ca.crt")
+    _, _, before = https("/v2/info", cafile)
+    restart_master()
+    _, _, after = wait_until("https after the master's restart", lambda: https("/v2/info", cafile), 30)
+    check(after == before, "the master's certificate changed across a dcosd restart")
+    print("admin router: the same certificate after the master's dcosd restart")
+    # The operator's own certificate, for the master's address.
+    op = os.path.join(state, "operator")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-subj", "/CN=operator", "-addext", "subjectAltName=IP:" + MASTER, "-keyout", op + ".key",
+                    "-out", op + ".crt", "-days", "2"], check=True, capture_output=True)
+    cluster_json = os.path.join(MASTER_DIR, "etc", "cluster.json")
+    with open(cluster_json) as f:
+        c = json.load(f)
+    c["tls"] = {"cert": op + ".crt", "key": op + ".key"}
+    with open(cluster_json, "w") as f:
+        json.dump(c, f)
+    restart_master()
+    status, body, _ = wait_until("the operator's certificate served",
+                                 lambda: https("/v2/info", op + ".crt"), 30)
+    check(status == 200, "https with the operator's certificate: %d" % status)
+    try:
+        https("/v2/info", cafile)
+        fail("the cluster CA's certificate is still served beside the operator's")
+    except ssl.SSLCertVerificationError:
+        pass
+    print("admin router: the operator's certificate from cluster.json's tls")
+    # Renewed in place: served after a reload, with no restart.
+    _, _, first = https("/v2/info", op + ".crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-subj", "/CN=operator renewed", "-addext", "subjectAltName=IP:" + MASTER, "-keyout", op + ".key.new",
+                    "-out", op + ".crt.new", "-days", "2"], check=True, capture_output=True)
+    os.replace(op + ".key.new", op + ".key")
+    os.replace(op + ".crt.new", op + ".crt")
+    wait_until("the renewed certificate served", lambda: https("/v2/info", op + ".crt")[2] != first, 30)
+    print("admin router: the operator's certificate renewed in place, served without a restart")
 
 
 def main():
@@ -366,6 +471,7 @@ def main():
     wait_until("web.test gone (503)", lambda: edge("web.test")[0] == 503, 60)
     wait_until("service port %d closed in the firewall" % service_port,
                lambda: ("%d" % service_port) not in nft_ports(), 30)
+    master_restart_tls()
     print("router test: ok")
 
 

@@ -131,6 +131,13 @@ struct Cluster {
     node_.set("role", role);
     node_.set("address", spec(node).v4);
     node_.set("hostname", node);
+    if (role == "master") {
+      // Port 80 is the listener's here (it plays every service): no admin router.
+      Poco::JSON::Object::Ptr router = new Poco::JSON::Object, modules = new Poco::JSON::Object;
+      router->set("enabled", false);
+      modules->set("router", router);
+      node_.set("modules", modules);
+    }
     if (!manifest.empty()) {
       writeFile(dir / (node + "-manifest.json"), manifest);
       Poco::JSON::Object::Ptr attrs = new Poco::JSON::Object;

@@ -46,8 +46,13 @@ rpm_arch=$(uname -m)
 out=$(mktemp -d "${TMPDIR:-/tmp}/dcos-packages.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 
-# cpack packs what the build made; make sure that is everything.
-cmake --build "$build" >"$out/build.log" 2>&1 || { cat "$out/build.log" >&2; die "cmake --build $build failed"; }
+# cpack packs what the build made; make sure that is everything. Asked,
+# not done: a build here would change binaries under the tests running
+# beside this one.
+if [[ -f $build/build.ninja ]]; then
+  pending=$(cmake --build "$build" -- -n 2>&1 | grep -v "^ninja: no work to do" || true)
+  [[ -z $pending ]] || die "the build in $build is not up to date (build it first: ./scripts/build.sh): $(head -3 <<<"$pending")"
+fi
 if ! (cd "$build" && cpack -G "DEB;RPM" -B "$out") >"$out/cpack.log" 2>&1; then
   cat "$out/cpack.log" >&2
   die "cpack -G \"DEB;RPM\" failed in $build"

@@ -166,7 +166,9 @@ void renderAdminFront(std::ostringstream &c, const Files &files, const EdgeSetti
   const std::string map = files.pathsMap();
   c << "frontend http\n"
     << "  mode http\n"
-    << "  bind " << bind << ":" << settings.httpPort << "\n"
+    << "  bind " << bind << ":" << settings.httpPort << "\n";
+  if (!settings.tlsPem.empty()) c << "  bind " << bind << ":" << settings.httpsPort << " ssl crt " << settings.tlsPem << " alpn http/1.1\n";
+  c
     // Connections at once per client address; a header that takes longer
     // than timeout http-request is cut (408); a body over the limit is
     // refused before it is read, and the rest waited for (as long as a
@@ -179,6 +181,10 @@ void renderAdminFront(std::ostringstream &c, const Files &files, const EdgeSetti
     << "  http-request return status 413 content-type application/json string \"{\\\"message\\\":\\\"request body over "
     << settings.maxBodyBytes << " bytes\\\"}\" if { req.hdr_val(content-length) gt " << settings.maxBodyBytes << " }\n"
     << "  http-request wait-for-body time 10s at-least 16k\n"
+    << "  http-request set-header X-Forwarded-Proto https if { ssl_fc }\n"
+    << (settings.caCert.empty() ? std::string()
+                                : "  http-request return status 200 content-type application/x-x509-ca-cert file " + settings.caCert +
+                                      " if { path /ca/dcos-ca.crt }\n")
     // /service/<app> alone: to its directory, as a browser expects.
     << "  http-request redirect code 307 location %[path]/ if { path,concat(,,/),map(" << map << ") -m found }\n"
     << "  http-request set-var(txn.service) path,map_beg(" << map << ")\n";

@@ -79,6 +79,9 @@ struct EdgeSettings {
   // is held to the limits below (the header time is timeout http-request).
   bool admin = false;
   std::vector<std::string> nodeApis;  // "address:port", this master's first
+  int httpsPort = 443;
+  std::string tlsPem;  // cert and key for httpsPort; "" serves no https (yet)
+  std::string caCert;  // the cluster CA's certificate, served at /ca/dcos-ca.crt; "" none
   int maxClientConnections = 256;     // at once, per client address: more get a 429
   long long maxBodyBytes = 1 << 20;   // a larger Content-Length gets a 413
 };

@@ -46,6 +46,7 @@
 #include "coord/zk_client.h"
 #include "plugins/modules/router/haproxy.h"
 #include "plugins/modules/router/routes.h"
+#include "plugins/modules/router/tls.h"
 
 namespace {
 
@@ -130,16 +131,30 @@ class RouterModule : public dcos::sdk::Module {
       for (size_t i = 0; i < m->size(); ++i) masters.push_back(m->getElement<std::string>(static_cast<unsigned>(i)));
     }
     if (settings_.admin) {
+      auto node = parseObject(host_.nodeJson(), "node config");
+      std::string address = node->optValue<std::string>("address", "");
       settings_.maxClientConnections = config->optValue<int>("max_client_connections", 256);
       if (settings_.maxClientConnections < 1 || settings_.maxClientConnections > 1000000) {
         throw dcos::sdk::Error("router config: /max_client_connections: expected 1 to 1000000");
       }
+      settings_.httpsPort = config->optValue<int>("https_port", 443);
+      if (settings_.httpsPort < 1 || settings_.httpsPort > 65535 || settings_.httpsPort == settings_.httpPort) {
+        throw dcos::sdk::Error("router config: /https_port: expected 1 to 65535, not http_port");
+      }
+      if (auto t = cluster->getObject("tls")) {
+        operatorCert_ = t->optValue<std::string>("cert", "");
+        operatorKey_ = t->optValue<std::string>("key", "");
+      }
+      clusterName_ = cluster->optValue<std::string>("cluster_name", "dcos");
+      if (auto dns = cluster->getObject("dns")) dnsDomain_ = dns->optValue<std::string>("domain", "mesos");
+      tlsNames_ = {address};
+      if (auto h = node->optValue<std::string>("hostname", ""); !h.empty() && h != address) tlsNames_.push_back(h);
+      tlsNames_.push_back("master." + dnsDomain_);
+      tlsNames_.push_back("leader." + dnsDomain_);
       settings_.maxBodyBytes = config->optValue<Poco::Int64>("max_body_bytes", 1 << 20);
       if (settings_.maxBodyBytes < 1) throw dcos::sdk::Error("router config: /max_body_bytes: expected a positive number");
       // The node API: this master's (api.listen, else <address>:61001),
       // then the other masters' at the same port.
-      auto node = parseObject(host_.nodeJson(), "node config");
-      std::string address = node->optValue<std::string>("address", "");
       std::string listen = address.find(':') != std::string::npos ? "[" + address + "]:61001" : address + ":61001";
       if (auto api = node->getObject("api")) listen = api->optValue<std::string>("listen", listen);
       std::string port = listen.substr(listen.rfind(':') + 1);
@@ -174,6 +189,13 @@ class RouterModule : public dcos::sdk::Module {
     std::filesystem::create_directories(files_.dir, ec);
     if (ec) throw dcos::sdk::Error("router: making " + files_.dir + ": " + ec.message());
     if (::access(haproxy_.c_str(), X_OK) != 0) throw dcos::sdk::Error("router: no HAProxy at " + haproxy_ + " (install haproxy)");
+    zk_ = dcos::coord::ZkClient::connect(connect_, std::chrono::milliseconds(sessionMs_));
+    if (settings_.admin) {
+      // Port 443 from the first configuration when the certificate can be
+      // had now; else the worker tries again, and reloads once it has it.
+      zk_->waitConnected(std::chrono::milliseconds(sessionMs_));
+      if (auto s = prepareTls(); !s) host_.warning("no https yet: " + s.error().message);
+    }
     Layout layout;
     if (auto kept = Layout::fromJson(readFile(files_.layout()))) layout = *kept;
     edge_impl_ = std::make_unique<Edge>(files_, settings_, layout);
@@ -185,6 +207,9 @@ class RouterModule : public dcos::sdk::Module {
       pid_ = running;
       // Written by another version of this module: reloaded with this one's.
       reloadWanted_ = readFile(files_.cfg()) != renderConfig(files_, settings_, edge_impl_->layout());
+      // A certificate of another content at the same path: only a reload
+      // makes HAProxy read it.
+      reloadWanted_ = reloadWanted_ || tlsChanged_;
     } else {
       writeConfig();
       // Refused at once, with HAProxy's reason, rather than a start that
@@ -193,7 +218,6 @@ class RouterModule : public dcos::sdk::Module {
       auto s = spawn();
       if (!s) throw dcos::sdk::Error("starting HAProxy: " + s.error().message);
     }
-    zk_ = dcos::coord::ZkClient::connect(connect_, std::chrono::milliseconds(sessionMs_));
     auto changed = [this] {
       {
         std::lock_guard l(mutex_);
@@ -260,6 +284,88 @@ class RouterModule : public dcos::sdk::Module {
       return 0;
     }
     return pid;
+  }
+
+  // The certificate of port 443: the operator's (cluster.json's tls), else
+  // this master's from the cluster CA, issued once and kept in the state
+  // directory (again only when the CA or the master's names change).
+  dcos::Status prepareTls() {
+    const std::string dir = files_.dir + "/tls";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    ::chmod(dir.c_str(), 0700);
+    const std::string pem = dir + "/admin.pem";
+    auto writeKeyFile = [&](const std::string &content) {
+      if (readFile(pem) == content) return true;
+      tlsChanged_ = true;
+      std::string tmp = pem + ".tmp";
+      int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0) return false;
+      bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+      ::close(fd);
+      return ok && std::rename(tmp.c_str(), pem.c_str()) == 0;
+    };
+    if (!operatorCert_.empty()) {
+      std::string cert = readFile(operatorCert_), key = readFile(operatorKey_);
+      if (cert.empty()) return dcos::makeError("cluster.json: /tls/cert: cannot read " + operatorCert_);
+      if (key.empty()) return dcos::makeError("cluster.json: /tls/key: cannot read " + operatorKey_);
+      if (auto ok = tls::checkPair(cert, key); !ok) {
+        return dcos::makeError("cluster.json: /tls: " + operatorCert_ + " and " + operatorKey_ + ": " + ok.error().message);
+      }
+      if (!writeKeyFile(cert + (cert.back() == '\n' ? "" : "\n") + key)) return dcos::makeError("writing " + pem);
+      settings_.tlsPem = pem;
+      settings_.caCert.clear();
+      return dcos::Status::Ok();
+    }
+    auto ca = clusterCa();
+    if (!ca) return ca.error();
+    const std::string caFile = dir + "/ca.crt";
+    if (readFile(caFile) != ca->cert && !writeAtomically(caFile, ca->cert)) return dcos::makeError("writing " + caFile);
+    std::vector<std::string> want;
+    for (const auto &n : tlsNames_) want.push_back(tls::altName(n));
+    std::string kept = readFile(pem);
+    if (kept.empty() || !tls::issuedBy(kept, ca->cert) || tls::altNames(kept) != want) {
+      auto made = tls::issue(*ca, tlsNames_);
+      if (!made) return made.error();
+      if (!writeKeyFile(made->cert + made->key)) return dcos::makeError("writing " + pem);
+      host_.info("issued this master's certificate from the cluster CA for " + dcos::text::join(tlsNames_, ", "));
+    }
+    settings_.tlsPem = pem;
+    settings_.caCert = caFile;
+    return dcos::Status::Ok();
+  }
+
+  // The cluster's CA, from ZooKeeper; made by the first master that finds none.
+  dcos::Result<tls::Pem> clusterCa() {
+    const std::string path = "/dcos/tls/ca";
+    using dcos::coord::Code;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto got = zk_->get(path);
+      if (got) {
+        auto o = tryParse(got->first);
+        if (!o) return dcos::makeError(path + ": not a JSON object");
+        tls::Pem p{o->optValue<std::string>("cert", ""), o->optValue<std::string>("key", "")};
+        if (auto ok = tls::checkPair(p.cert, p.key); !ok) return dcos::makeError(path + ": " + ok.error().message);
+        return p;
+      }
+      if (dcos::coord::codeOf(got.error()) != Code::NoNode) return got.error().wrap("reading " + path);
+      auto made = tls::makeCa(clusterName_ + " cluster CA");
+      if (!made) return made.error();
+      Object o;
+      o.set("cert", made->cert);
+      o.set("key", made->key);
+      std::ostringstream json;
+      o.stringify(json);
+      if (auto s = zk_->ensurePath("/dcos/tls"); !s) return s.error().wrap("making /dcos/tls");
+      auto created = zk_->create(path, json.str(), dcos::coord::CreateMode::Persistent);
+      if (created) {
+        host_.info("made the cluster CA (" + path + ")");
+        return *made;
+      }
+      // Another master made it first: theirs is read.
+      if (dcos::coord::codeOf(created.error()) != Code::NodeExists) return created.error().wrap("storing " + path);
+    }
+    return dcos::makeError(path + ": made by another master and gone again");
   }
 
   void writeConfig() {
@@ -390,6 +496,7 @@ class RouterModule : public dcos::sdk::Module {
     // An adopted HAProxy's service ports: opened again in this dcosd's firewall.
     syncPorts();
     std::string lastHealth;
+    auto lastTlsLook = std::chrono::steady_clock::now();
     for (;;) {
       {
         std::unique_lock l(mutex_);
@@ -415,6 +522,30 @@ class RouterModule : public dcos::sdk::Module {
           continue;
         }
         needRead = true;
+      }
+      // The operator's pair, looked at again every 10 s: a renewed
+      // certificate is served after a (seamless) reload.
+      if (settings_.admin && !settings_.tlsPem.empty() && !operatorCert_.empty() &&
+          std::chrono::steady_clock::now() - lastTlsLook >= 10s) {
+        lastTlsLook = std::chrono::steady_clock::now();
+        tlsChanged_ = false;
+        if (auto t = prepareTls(); !t) {
+          if (t.error().message != tlsProblem_) host_.warning("the operator's certificate: " + t.error().message + " (the one before is served)");
+          tlsProblem_ = t.error().message;
+        } else if (tlsChanged_) {
+          reloadPending = true;
+          reloadWhy = "the operator's certificate changed";
+        }
+      }
+      if (settings_.admin && settings_.tlsPem.empty()) {
+        if (auto t = prepareTls(); t) {
+          host_.info("https on port " + std::to_string(settings_.httpsPort));
+          reloadPending = true;
+          reloadWhy = "https ready";
+        } else if (t.error().message != tlsProblem_) {
+          host_.warning("no https yet: " + t.error().message);
+          tlsProblem_ = t.error().message;
+        }
       }
       bool changed = false;
       bool ok = agents_->refresh(changed);
@@ -485,7 +616,11 @@ class RouterModule : public dcos::sdk::Module {
       if (!zk_->connected()) {
         health(DCOS_HEALTH_DEGRADED, "no ZooKeeper session: serving the last state read", lastHealth);
       } else {
-        health(DCOS_HEALTH_HEALTHY, "routing " + std::to_string(p.services.size()) + " services", lastHealth);
+        if (settings_.admin && settings_.tlsPem.empty()) {
+          health(DCOS_HEALTH_DEGRADED, "no https: " + tlsProblem_, lastHealth);
+        } else {
+          health(DCOS_HEALTH_HEALTHY, "routing " + std::to_string(p.services.size()) + " services", lastHealth);
+        }
       }
     }
   }
@@ -601,6 +736,11 @@ class RouterModule : public dcos::sdk::Module {
   dcos::sdk::Host host_;
   bool enabled_ = true;
   std::string mode_;
+  // Admin mode's port 443: the operator's pair, or the cluster CA's names.
+  std::string operatorCert_, operatorKey_, clusterName_, dnsDomain_ = "mesos";
+  std::vector<std::string> tlsNames_;
+  std::string tlsProblem_;  // the worker's: why there is no https, as last said
+  bool tlsChanged_ = false;  // prepareTls() wrote admin.pem anew
   EdgeConfig edge_;
   EdgeSettings settings_;
   Files files_;
