@@ -131,10 +131,16 @@ Poco::JSON::Object::Ptr clusterObject(const ClusterConfig &c) {
   dns->set("domain", c.dnsDomain);
   dns->set("ttl", c.dnsTtl);
   o->set("dns", dns);
-  if (!c.tlsCert.empty()) {
+  if (!c.tlsCert.empty() || !c.tlsEdgeCert.empty()) {
     Poco::JSON::Object::Ptr tls = new Poco::JSON::Object;
-    tls->set("cert", c.tlsCert);
-    tls->set("key", c.tlsKey);
+    if (!c.tlsCert.empty()) {
+      tls->set("cert", c.tlsCert);
+      tls->set("key", c.tlsKey);
+    }
+    if (!c.tlsEdgeCert.empty()) {
+      tls->set("edge_cert", c.tlsEdgeCert);
+      tls->set("edge_key", c.tlsEdgeKey);
+    }
     o->set("tls", tls);
   }
   Poco::JSON::Object::Ptr zk = new Poco::JSON::Object;
@@ -331,13 +337,19 @@ Result<ClusterConfig> parseCluster(const std::string &text, const std::string &f
     dns->done();
   }
   if (auto tls = root.object("tls", Need::Optional)) {
-    auto path = [&](const char *key) {
-      auto v = tls->string(key, Need::Required);
-      if (v && (v->empty() || v->front() != '/')) tls->fail(key, "expected an absolute path, found " + text::quote(*v));
-      return v.value_or("");
+    // Pairs: a certificate and its key, both or neither.
+    auto pair = [&](const char *certKey, const char *keyKey, std::string &cert, std::string &key) {
+      bool either = tls->has(certKey) || tls->has(keyKey);
+      auto path = [&](const char *k) {
+        auto v = tls->string(k, either ? Need::Required : Need::Optional);
+        if (v && (v->empty() || v->front() != '/')) tls->fail(k, "expected an absolute path, found " + text::quote(*v));
+        return v.value_or("");
+      };
+      cert = path(certKey);
+      key = path(keyKey);
     };
-    c.tlsCert = path("cert");
-    c.tlsKey = path("key");
+    pair("cert", "key", c.tlsCert, c.tlsKey);
+    pair("edge_cert", "edge_key", c.tlsEdgeCert, c.tlsEdgeKey);
     tls->done();
   }
   if (auto zk = root.object("zookeeper", Need::Optional)) {

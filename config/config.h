@@ -48,6 +48,9 @@ struct ClusterConfig {
   // tls.cert, tls.key: the operator's certificate and key for the admin
   // router's port 443 (paths on every master); empty: the cluster's own CA.
   std::string tlsCert, tlsKey;
+  // tls.edge_cert, tls.edge_key: the same for the public agents' port 443;
+  // empty: each public agent's own self-signed certificate.
+  std::string tlsEdgeCert, tlsEdgeKey;
   ZooKeeperConfig zookeeper;
   // "m1:2181,m2:2181,...": where every node finds the ensemble.
   std::string zookeeperConnectString() const;

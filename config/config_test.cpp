@@ -78,7 +78,7 @@ TEST_CASE("cluster.json's dns: a domain of DNS labels, a TTL in range", "[config
   CHECK(c->dnsDomain == "cluster.internal");
 }
 
-TEST_CASE("cluster.json's tls: both absolute paths, or none", "[config]") {
+TEST_CASE("cluster.json's tls: pairs of absolute paths, each both or none", "[config]") {
   auto base = std::string(R"({"cluster_name": "x", "masters": ["127.0.0.1"], "tls": )");
   CHECK_THAT(clusterError(base + R"({"cert": "/etc/dcos/admin.crt"}})"), Catch::Contains("cluster.json: /tls/key: "));
   CHECK_THAT(clusterError(base + R"({"cert": "admin.crt", "key": "/k"}})"),
@@ -91,6 +91,11 @@ TEST_CASE("cluster.json's tls: both absolute paths, or none", "[config]") {
   auto again = config::parseCluster(config::clusterToJson(*c));
   REQUIRE(again.ok());
   CHECK(again->tlsKey == "/etc/dcos/admin.key");
+  auto edge = config::parseCluster(base + R"({"edge_cert": "/e.crt", "edge_key": "/e.key"}})");
+  REQUIRE(edge.ok());
+  CHECK(edge->tlsCert.empty());
+  CHECK(edge->tlsEdgeKey == "/e.key");
+  CHECK_THAT(clusterError(base + R"({"edge_key": "/e.key"}})"), Catch::Contains("cluster.json: /tls/edge_cert: "));
   auto none = config::parseCluster(R"({"cluster_name": "x", "masters": ["127.0.0.1"]})");
   REQUIRE(none.ok());
   CHECK(none->tlsCert.empty());

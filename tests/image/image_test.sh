@@ -1,9 +1,11 @@
 #!/bin/bash
-# dcos-image end to end: bad input fails cleanly; a master and a private
+# dcos-image end to end: bad input fails cleanly; a master and a public
 # agent image are built from the project's own .deb and booted under qemu
 # (TCG): direct kernel boot from NVMe, the two on one qemu socket network,
-# the agent registering with the master's ZooKeeper; then the master again
-# through OVMF and systemd-boot. Checks come from the node API (forwarded to
+# the agent registering with the master's ZooKeeper, an app deployed through
+# the master's Marathon API to the agent and reached through its edge
+# router (HAProxy) from this host; then the master again through OVMF and
+# systemd-boot. Checks come from the node API (forwarded to
 # loopback) and the serial console. Prints the figures at the end.
 # Needs root, mmdebstrap, qemu and the Debian mirror; exits 77 (skipped)
 # without root or the tools.
@@ -109,8 +111,8 @@ echo "ok: a full disk: $(grep "No space left on device" <<<"$err" | head -1)"
 # shared cache.
 declare -A build_s build_cache
 build_cache[master]=$harness_dir/cold-cache
-build_cache[agent-private]=$cache
-for role in master agent-private; do
+build_cache[agent-public]=$cache
+for role in master agent-public; do
   start=$SECONDS
   "$image" build --role "$role" --cluster-config "$harness_dir/cluster.json" --output "$out" --deb "$deb" \
     --cache "${build_cache[$role]}" --format raw >"$harness_dir/build-$role.log" 2>&1 ||
@@ -151,20 +153,23 @@ grep -q '^DNS=172.31.240.11' <<<"$resolved" && grep -q '^Domains=~mesos' <<<"$re
   fail "resolved does not ask the masters for mesos.: $resolved"
 echo "ok: the image resolves its own name and localhost without DNS; resolv.conf is resolved's stub, the masters its DNS"
 grep -q '"libzookeeper-java"' "$out/dcos-master.json" || fail "the master image lacks its role's packages"
-grep -q '"libzookeeper-java"' "$out/dcos-agent-private.json" && fail "the agent image has the master's packages"
+grep -q '"libzookeeper-java"' "$out/dcos-agent-public.json" && fail "the agent image has the master's packages"
+grep -q '"haproxy"' "$out/dcos-agent-public.json" || fail "the public agent image lacks HAProxy"
 
 # --- two machines: direct kernel boot ---------------------------------------
 link_port=$((20000 + RANDOM % 20000))
 master_api=$((link_port + 1))
 agent_api=$((link_port + 2))
+edge_port=$((link_port + 4))
 net="ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off dcos.api=0.0.0.0:61001"
 boot_start=$SECONDS
 boot_direct master "$out/dcos-master" "$master_api" \
   "systemd.hostname=master-1 $net ip=172.31.240.11:::255.255.255.0::eth1:off dcos.address=172.31.240.11" \
   -netdev "socket,id=n1,listen=127.0.0.1:$link_port" -device virtio-net-pci,netdev=n1
 wait_serial master "dcosd\[[0-9]+\]: node API listening" 120
-boot_direct agent "$out/dcos-agent-private" "$agent_api" \
-  "systemd.hostname=agent-1 $net ip=172.31.240.65:::255.255.255.0::eth1:off dcos.address=172.31.240.65" \
+# The public agent's port 80 (its edge router) forwarded to this host too.
+QEMU_EXTRA_HOSTFWD="tcp:127.0.0.1:$edge_port-10.0.2.15:80" boot_direct agent "$out/dcos-agent-public" "$agent_api" \
+  "systemd.hostname=agent-1 $net ip=172.31.240.129:::255.255.255.0::eth1:off dcos.address=172.31.240.129" \
   -netdev "socket,id=n1,connect=127.0.0.1:$link_port" -device virtio-net-pci,netdev=n1
 wait_serial master "dcosd ready in" 180
 master_ready_s=$((SECONDS - boot_start))
@@ -184,11 +189,11 @@ grep -qE "systemd\[1\]: Started dcos-zookeeper.service" "$harness_dir/master.ser
   fail "systemd never started dcos-zookeeper.service"
 grep -qE "systemd\[1\]: Started dcosd.service" "$harness_dir/master.serial" || fail "dcosd.service not started by systemd"
 echo "ok: master: dcosd.service ready, healthy, firewall applied, ZooKeeper as dcos-zookeeper.service"
-registered() { grep -q '"address":"172.31.240.65"' <<<"$(api "$master_api" /v1/cluster/nodes)"; }
+registered() { grep -q '"address":"172.31.240.129"' <<<"$(api "$master_api" /v1/cluster/nodes)"; }
 wait_until 60 "the agent in the master's /v1/cluster/nodes" registered
 # The master's DNS module follows the agent's record (its HTTP API, as
 # Mesos-DNS's; the guest's port 53 is not forwarded to this host).
-slave_known() { grep -q '"ip":"172.31.240.65"' <<<"$(api "$master_api" /v1/hosts/slave.mesos)"; }
+slave_known() { grep -q '"ip":"172.31.240.129"' <<<"$(api "$master_api" /v1/hosts/slave.mesos)"; }
 wait_until 30 "slave.mesos in the master's DNS" slave_known
 wait_healthy "$agent_api" 60 agent
 echo "ok: the agent registered with the master's ZooKeeper over the qemu socket network"
@@ -210,7 +215,7 @@ if ! (unset -f fail; wait_until 30 "the task's stdout" probed); then
   fail "the task's stdout never said it probed: task $(api "$agent_api" /agent/v1/tasks/img.1); read: $(task_stdout img.1)"
 fi
 shown=$(task_stdout img.1)
-for want in "hello from 172.31.240.65" "ActiveState=active" "User=nobody" "Slice=dcos-tasks.slice" \
+for want in "hello from 172.31.240.129" "ActiveState=active" "User=nobody" "Slice=dcos-tasks.slice" \
   "MemoryMax=33554432" "CPUQuotaPerSecUSec=100ms" "NoNewPrivileges=yes" "memory.max=33554432" "zk-refused"; do
   grep -qF "$want" <<<"$shown" || fail "the task's view of itself lacks '$want': $shown"
 done
@@ -227,6 +232,23 @@ post /agent/v1/tasks/img.1/kill '' >/dev/null || fail "killing the task"
 killed() { grep -q '"state":"TASK_KILLED"' <<<"$(api "$agent_api" /agent/v1/tasks/img.1)"; }
 wait_until 30 "the task killed" killed
 echo "ok: a task on the booted agent ran as dcos-task-img.1.service (nobody, dcos-tasks.slice, MemoryMax and memory.max 32 MiB, CPUQuota 10%), was refused ZooKeeper, and was killed; a task over its memory was reported so"
+# An app through the master's Marathon API, placed on the public agent, and
+# reached from this host through the agent's edge router by its virtual
+# host. The task is an HAProxy of its own (the image has no other server)
+# that answers with its task id.
+app=$(cat <<'EOF'
+{"id": "/edge", "instances": 1, "cpus": 0.1, "mem": 32, "acceptedResourceRoles": ["slave_public"],
+ "labels": {"HAPROXY_GROUP": "external", "HAPROXY_0_VHOST": "edge.test"}, "portDefinitions": [{"port": 0}],
+ "cmd": "printf 'defaults\\n  mode http\\n  timeout connect 5s\\n  timeout client 10s\\n  timeout server 10s\\nfrontend f\\n  bind :%s\\n  http-request return status 200 content-type text/plain string \"routed to %s\"\\n' $PORT0 $MESOS_TASK_ID > h.cfg && exec /usr/sbin/haproxy -db -f h.cfg"}
+EOF
+)
+curl -sf --max-time 10 -X POST -H 'Content-Type: application/json' -d "$app" "http://127.0.0.1:$master_api/v2/apps" >/dev/null ||
+  fail "POST /v2/apps to the booted master"
+routed() { grep -q '^routed to edge\.' <<<"$(curl -s --max-time 5 -H 'Host: edge.test' "http://127.0.0.1:$edge_port/")"; }
+if ! (unset -f fail; wait_until 120 "/edge through the public agent's edge router" routed); then
+  fail "no answer from /edge through the edge: $(curl -s --max-time 5 -H 'Host: edge.test' "http://127.0.0.1:$edge_port/"); tasks: $(api "$master_api" /v2/apps/edge/tasks)"
+fi
+echo "ok: an app deployed through the booted master's Marathon API answered through the public agent's edge router: $(curl -s --max-time 5 -H 'Host: edge.test' "http://127.0.0.1:$edge_port/")"
 shutdown_node agent 90
 shutdown_node master 90
 echo "ok: both powered off cleanly"
@@ -246,7 +268,7 @@ echo "ok: OVMF -> systemd-boot -> the kernel on the ESP -> dcosd ready"
 size() { du -b "$1" | cut -f1; }
 alloc() { du -B1 "$1" | cut -f1; }
 echo "--- figures"
-for role in master agent-private; do
+for role in master agent-public; do
   echo "  $role: build ${build_s[$role]} s (cache ${build_cache[$role]}), raw $(size "$out/dcos-$role.raw") B apparent, $(alloc "$out/dcos-$role.raw") B allocated"
 done
 echo "  boot to dcosd ready under TCG: master direct ${master_ready_s} s (agent booting alongside), firmware ${fw_ready_s} s"

@@ -12,8 +12,9 @@
 #   shutdown_node NAME SECONDS           ACPI power-down, waits for qemu to exit
 #
 # Every node's first NIC is qemu's user network, restricted (no traffic
-# leaves it) with API_PORT on 127.0.0.1 forwarded to 10.0.2.15:61001;
-# QEMU_ARGs add more (e.g. a -netdev socket link between two guests).
+# leaves it) with API_PORT on 127.0.0.1 forwarded to 10.0.2.15:61001, and
+# QEMU_EXTRA_HOSTFWD (qemu's hostfwd syntax) when set; QEMU_ARGs add more
+# (e.g. a -netdev socket link between two guests).
 # Needs $harness_dir (a scratch dir) set by the caller.
 
 # shellcheck source=../support/wait.sh
@@ -27,7 +28,7 @@ _qemu_common() {
   echo -accel tcg -m 1536 -smp 2 -display none -no-reboot \
     -serial "file:$harness_dir/$name.serial" \
     -monitor "unix:$harness_dir/$name.monitor,server,nowait" \
-    -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-10.0.2.15:61001" \
+    -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-10.0.2.15:61001${QEMU_EXTRA_HOSTFWD:+,hostfwd=$QEMU_EXTRA_HOSTFWD}" \
     -device virtio-net-pci,netdev=n0
 }
 

@@ -13,8 +13,9 @@ agent), with real HAProxy, asked from the operators' host:
   cluster.json;
 
 - an app in group external with HAPROXY_0_VHOST is served on the public
-  agent's port 80 by its Host header, its 3 tasks in turn; an unknown host
-  gets a 503 at once;
+  agent's port 80 by its Host header, its 3 tasks in turn, and on 443 (the
+  node's self-signed certificate); an unknown host gets a 503 at once; an
+  app with HAPROXY_0_REDIRECT_TO_HTTPS gets http sent to https;
 - its service port is bound and opened in the public agent's zone
   firewall, and closed again when the app goes;
 - a private app (on the private agent) is reached through the edge, never
@@ -106,6 +107,19 @@ def running(app_id):
     return [t for t in body["tasks"] if t["state"] == "TASK_RUNNING"]
 
 
+def edge_https(host_header, path="/id"):
+    """(status, body) over the edge's port 443, its certificate verified
+    against the public agent's own (self-signed) CA for its address."""
+    ctx = ssl.create_default_context(cafile=os.path.join(PUBLIC_DIR, "state", "router", "tls", "ca.crt"))
+    c = http.client.HTTPSConnection(PUBLIC, 443, timeout=5, context=ctx)
+    try:
+        c.request("GET", path, headers={"Host": host_header})
+        r = c.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        c.close()
+
+
 def edge(host_header, path="/id", address=PUBLIC, port=80, timeout=5):
     """(status, body) of one request from the operators' host."""
     c = http.client.HTTPConnection(address, port, timeout=timeout)
@@ -185,6 +199,12 @@ def log_text():
         return f.read()
 
 
+# The admin router's routes to the node API, and a part of each answer.
+ADMIN_ROUTES = (("/marathon/v2/info", '"name"'), ("/v2/info", '"name"'), ("/mesos/master/state", '"frameworks"'),
+                ("/mesos_dns/v1/version", '"Service"'), ("/exhibitor/v1/cluster/status", '"hostname"'),
+                ("/system/health/v1/nodes", '"nodes"'), ("/health", '"status"'))
+
+
 def admin(path, method="GET", headers=None):
     """(status, headers, body) of one request to the master's port 80."""
     c = http.client.HTTPConnection(MASTER, 80, timeout=10)
@@ -222,9 +242,7 @@ def admin_router(private_task):
     r = subprocess.run(["ip", "netns", "exec", "dcos-router-m1", "ss", "-Hltnp", "sport = :80"],
                        capture_output=True, text=True)
     check("haproxy" in r.stdout, "the master's port 80 is not HAProxy's: %s" % r.stdout)
-    for path, part in (("/marathon/v2/info", '"name"'), ("/v2/info", '"name"'), ("/mesos/master/state", '"frameworks"'),
-                       ("/mesos_dns/v1/version", '"Service"'), ("/exhibitor/v1/cluster/status", '"hostname"'),
-                       ("/system/health/v1/nodes", '"nodes"'), ("/health", '"status"')):
+    for path, part in ADMIN_ROUTES:
         status, headers, body = admin(path)
         check(status == 200 and part in body, "admin router %s: %d %s" % (path, status, body[:200]))
     print("admin router: /marathon/, /v2/, /mesos/, /mesos_dns/, /exhibitor/, /system/health/v1/ through port 80")
@@ -281,6 +299,9 @@ def admin_https():
         f.write(ca)
     status, body, _ = wait_until("https on port 443", lambda: https("/v2/info", cafile), 30)
     check(status == 200 and '"name"' in body, "https /v2/info: %d %s" % (status, body[:200]))
+    for path, part in ADMIN_ROUTES:
+        status, body, _ = https(path, cafile)
+        check(status == 200 and part in body, "admin router https %s: %d %s" % (path, status, body[:200]))
     status, body, _ = https("/service/web/id", cafile)
     check(status == 200 and body in healthy_ids("/web"), "https /service/web/id: %d %s" % (status, body))
     # Another CA's client refuses it.
@@ -302,8 +323,8 @@ def admin_https():
     check(r.returncode == 0 and "/web" in r.stdout, "DCOS_CA_CERT: %s%s" % (r.stdout, r.stderr))
     r = subprocess.run(cli, capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != "DCOS_CA_CERT"})
     check(r.returncode != 0, "the CLI trusted the cluster's CA without being given it: %s" % r.stdout[:200])
-    print("admin router: https on 443 from the cluster CA, verified for %s; the CLI over https (--ca-cert, DCOS_CA_CERT)"
-          % MASTER)
+    print("admin router: https on 443 from the cluster CA, verified for %s, every route; the CLI over https"
+          " (--ca-cert, DCOS_CA_CERT)" % MASTER)
 
 
 def restart_master():
@@ -377,6 +398,9 @@ def main():
     ids = healthy_ids("/web")
     wait_until("the 3 web tasks served through the edge in turn", lambda: sorted(served_ids("web.test", 3)) == ids, 30)
     print("web.test: 3 tasks in turn: %s" % served_ids("web.test", 3))
+    status, body = wait_until("web.test over the edge's https", lambda: edge_https("web.test"), 30)
+    check(status == 200 and body in ids, "https web.test: %d %s" % (status, body))
+    print("web.test over https (the public agent's self-signed certificate): %s" % body)
 
     # The service port: bound, and open in the zone firewall.
     wait_until("web on its service port %d" % service_port,
@@ -430,11 +454,20 @@ def main():
           served_exactly(healthy_ids("/web")) and not api("GET", "/v2/deployments")[1])
     # A new app: routed by its host at once, and its service port bound by
     # a reload of HAProxy, under the load on web.test.
-    status, other = api("POST", "/v2/apps", app("/other", "other.test", 1))
+    status, other = api("POST", "/v2/apps", app("/other", "other.test", 1,
+                                                 extra_labels={"HAPROXY_0_REDIRECT_TO_HTTPS": "true"}))
     check(status == 201, "POST /other: %s" % status)
     other_port = other["portDefinitions"][0]["port"]
     phase("a new app (a reload)", lambda: None,
-          lambda: edge("other.test")[0] == 200 and edge("x", port=other_port)[0] == 200, 90)
+          lambda: edge_https("other.test")[0] == 200 and edge("x", port=other_port)[0] == 200, 90)
+    # It asks for https: plain http on port 80 is sent there.
+    c = http.client.HTTPConnection(PUBLIC, 80, timeout=5)
+    c.request("GET", "/id?x=1", headers={"Host": "other.test"})
+    r = c.getresponse()
+    check(r.status == 301 and r.getheader("location") == "https://other.test/id?x=1",
+          "http to /other: %d %s" % (r.status, r.getheader("location")))
+    c.close()
+    print("edge: /other (HAPROXY_0_REDIRECT_TO_HTTPS) served on 443, port 80 redirects there")
     victim = healthy_ids("/web")[0]
     phase("a task killed", lambda: api("DELETE", "/v2/apps/web/tasks/%s" % victim),
           lambda: victim not in [t["id"] for t in running("/web")] and len(healthy_ids("/web")) == 2 and

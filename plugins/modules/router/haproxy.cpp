@@ -243,8 +243,10 @@ std::string renderConfig(const Files &files, const EdgeSettings &settings, const
   } else {
     c << "frontend http\n"
       << "  mode http\n"
-      << "  bind " << bind << ":" << settings.httpPort << "\n"
-      << "  option http-buffer-request\n"
+      << "  bind " << bind << ":" << settings.httpPort << "\n";
+    if (!settings.tlsPem.empty()) c << "  bind " << bind << ":" << settings.httpsPort << " ssl crt " << settings.tlsPem << " alpn http/1.1\n";
+    c << "  option http-buffer-request\n"
+      << "  http-request set-header X-Forwarded-Proto https if { ssl_fc }\n"
       << "  http-request set-var(txn.host) req.hdr(host),lower,word(1,:)\n"
       << "  http-request set-var(txn.path_in) path\n"
       << "  http-request set-var(txn.hostpath) var(txn.host),concat(,txn.path_in,)\n"
@@ -270,7 +272,8 @@ std::string renderConfig(const Files &files, const EdgeSettings &settings, const
       c << "  option forwardfor\n"
         << "  retry-on conn-failure empty-response\n"
         << "  http-request disable-l7-retry if !METH_GET !METH_OPTIONS\n";
-      if (b.redirectToHttps) c << "  http-request redirect scheme https code 301 if !{ ssl_fc }\n";
+      // On port 80 only, as marathon-lb does: a service port serves plain http.
+      if (b.redirectToHttps) c << "  http-request redirect scheme https code 301 if !{ ssl_fc } { fe_name http }\n";
       // Slots have no cookie of their own: a dynamic one, from each server's
       // address and port, follows `set server addr`.
       if (b.sticky) c << "  cookie mesosphere_server_id insert indirect nocache dynamic\n  dynamic-cookie-key " << b.name << "\n";

@@ -130,27 +130,30 @@ class RouterModule : public dcos::sdk::Module {
     if (auto m = cluster->getArray("masters")) {
       for (size_t i = 0; i < m->size(); ++i) masters.push_back(m->getElement<std::string>(static_cast<unsigned>(i)));
     }
+    auto node = parseObject(host_.nodeJson(), "node config");
+    std::string address = node->optValue<std::string>("address", "");
+    settings_.httpsPort = config->optValue<int>("https_port", 443);
+    if (settings_.httpsPort < 1 || settings_.httpsPort > 65535 || settings_.httpsPort == settings_.httpPort) {
+      throw dcos::sdk::Error("router config: /https_port: expected 1 to 65535, not http_port");
+    }
+    // Port 443's certificate: the operator's pair for this mode, else the
+    // cluster CA's (admin) or the node's own self-signed one (edge), for
+    // the node's address and names.
+    if (auto t = cluster->getObject("tls")) {
+      operatorCert_ = t->optValue<std::string>(settings_.admin ? "cert" : "edge_cert", "");
+      operatorKey_ = t->optValue<std::string>(settings_.admin ? "key" : "edge_key", "");
+    }
+    clusterName_ = cluster->optValue<std::string>("cluster_name", "dcos");
+    if (auto dns = cluster->getObject("dns")) dnsDomain_ = dns->optValue<std::string>("domain", "mesos");
+    tlsNames_ = {address};
+    if (auto h = node->optValue<std::string>("hostname", ""); !h.empty() && h != address) tlsNames_.push_back(h);
     if (settings_.admin) {
-      auto node = parseObject(host_.nodeJson(), "node config");
-      std::string address = node->optValue<std::string>("address", "");
+      tlsNames_.push_back("master." + dnsDomain_);
+      tlsNames_.push_back("leader." + dnsDomain_);
       settings_.maxClientConnections = config->optValue<int>("max_client_connections", 256);
       if (settings_.maxClientConnections < 1 || settings_.maxClientConnections > 1000000) {
         throw dcos::sdk::Error("router config: /max_client_connections: expected 1 to 1000000");
       }
-      settings_.httpsPort = config->optValue<int>("https_port", 443);
-      if (settings_.httpsPort < 1 || settings_.httpsPort > 65535 || settings_.httpsPort == settings_.httpPort) {
-        throw dcos::sdk::Error("router config: /https_port: expected 1 to 65535, not http_port");
-      }
-      if (auto t = cluster->getObject("tls")) {
-        operatorCert_ = t->optValue<std::string>("cert", "");
-        operatorKey_ = t->optValue<std::string>("key", "");
-      }
-      clusterName_ = cluster->optValue<std::string>("cluster_name", "dcos");
-      if (auto dns = cluster->getObject("dns")) dnsDomain_ = dns->optValue<std::string>("domain", "mesos");
-      tlsNames_ = {address};
-      if (auto h = node->optValue<std::string>("hostname", ""); !h.empty() && h != address) tlsNames_.push_back(h);
-      tlsNames_.push_back("master." + dnsDomain_);
-      tlsNames_.push_back("leader." + dnsDomain_);
       settings_.maxBodyBytes = config->optValue<Poco::Int64>("max_body_bytes", 1 << 20);
       if (settings_.maxBodyBytes < 1) throw dcos::sdk::Error("router config: /max_body_bytes: expected a positive number");
       // The node API: this master's (api.listen, else <address>:61001),
@@ -190,12 +193,10 @@ class RouterModule : public dcos::sdk::Module {
     if (ec) throw dcos::sdk::Error("router: making " + files_.dir + ": " + ec.message());
     if (::access(haproxy_.c_str(), X_OK) != 0) throw dcos::sdk::Error("router: no HAProxy at " + haproxy_ + " (install haproxy)");
     zk_ = dcos::coord::ZkClient::connect(connect_, std::chrono::milliseconds(sessionMs_));
-    if (settings_.admin) {
-      // Port 443 from the first configuration when the certificate can be
-      // had now; else the worker tries again, and reloads once it has it.
-      zk_->waitConnected(std::chrono::milliseconds(sessionMs_));
-      if (auto s = prepareTls(); !s) host_.warning("no https yet: " + s.error().message);
-    }
+    // Port 443 from the first configuration when the certificate can be
+    // had now; else the worker tries again, and reloads once it has it.
+    if (settings_.admin && operatorCert_.empty()) zk_->waitConnected(std::chrono::milliseconds(sessionMs_));
+    if (auto s = prepareTls(); !s) host_.warning("no https yet: " + s.error().message);
     Layout layout;
     if (auto kept = Layout::fromJson(readFile(files_.layout()))) layout = *kept;
     edge_impl_ = std::make_unique<Edge>(files_, settings_, layout);
@@ -294,7 +295,7 @@ class RouterModule : public dcos::sdk::Module {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     ::chmod(dir.c_str(), 0700);
-    const std::string pem = dir + "/admin.pem";
+    const std::string pem = dir + (settings_.admin ? "/admin.pem" : "/edge.pem");
     auto writeKeyFile = [&](const std::string &content) {
       if (readFile(pem) == content) return true;
       tlsChanged_ = true;
@@ -306,24 +307,41 @@ class RouterModule : public dcos::sdk::Module {
       return ok && std::rename(tmp.c_str(), pem.c_str()) == 0;
     };
     if (!operatorCert_.empty()) {
+      const std::string at = settings_.admin ? "cluster.json: /tls/" : "cluster.json: /tls/edge_";
       std::string cert = readFile(operatorCert_), key = readFile(operatorKey_);
-      if (cert.empty()) return dcos::makeError("cluster.json: /tls/cert: cannot read " + operatorCert_);
-      if (key.empty()) return dcos::makeError("cluster.json: /tls/key: cannot read " + operatorKey_);
+      if (cert.empty()) return dcos::makeError(at + "cert: cannot read " + operatorCert_);
+      if (key.empty()) return dcos::makeError(at + "key: cannot read " + operatorKey_);
       if (auto ok = tls::checkPair(cert, key); !ok) {
-        return dcos::makeError("cluster.json: /tls: " + operatorCert_ + " and " + operatorKey_ + ": " + ok.error().message);
+        return dcos::makeError(at.substr(0, at.size() - (settings_.admin ? 1 : 6)) + ": " + operatorCert_ + " and " + operatorKey_ + ": " +
+                               ok.error().message);
       }
       if (!writeKeyFile(cert + (cert.back() == '\n' ? "" : "\n") + key)) return dcos::makeError("writing " + pem);
       settings_.tlsPem = pem;
       settings_.caCert.clear();
       return dcos::Status::Ok();
     }
-    auto ca = clusterCa();
-    if (!ca) return ca.error();
-    const std::string caFile = dir + "/ca.crt";
-    if (readFile(caFile) != ca->cert && !writeAtomically(caFile, ca->cert)) return dcos::makeError("writing " + caFile);
     std::vector<std::string> want;
     for (const auto &n : tlsNames_) want.push_back(tls::altName(n));
     std::string kept = readFile(pem);
+    const std::string caFile = dir + "/ca.crt";
+    if (!settings_.admin) {
+      // The edge's own: self-signed (by a CA of this node alone, whose key
+      // is not kept), as marathon-lb's default certificate is; clients
+      // that must verify are given the operator's pair.
+      if (kept.empty() || !tls::issuedBy(kept, readFile(caFile)) || tls::altNames(kept) != want) {
+        auto ca = tls::makeCa(tlsNames_.back() + " edge (self-signed)");
+        if (!ca) return ca.error();
+        auto made = tls::issue(*ca, tlsNames_);
+        if (!made) return made.error();
+        if (!writeAtomically(caFile, ca->cert) || !writeKeyFile(made->cert + made->key)) return dcos::makeError("writing " + pem);
+        host_.info("made this node's self-signed certificate for " + dcos::text::join(tlsNames_, ", "));
+      }
+      settings_.tlsPem = pem;
+      return dcos::Status::Ok();
+    }
+    auto ca = clusterCa();
+    if (!ca) return ca.error();
+    if (readFile(caFile) != ca->cert && !writeAtomically(caFile, ca->cert)) return dcos::makeError("writing " + caFile);
     if (kept.empty() || !tls::issuedBy(kept, ca->cert) || tls::altNames(kept) != want) {
       auto made = tls::issue(*ca, tlsNames_);
       if (!made) return made.error();
@@ -525,7 +543,7 @@ class RouterModule : public dcos::sdk::Module {
       }
       // The operator's pair, looked at again every 10 s: a renewed
       // certificate is served after a (seamless) reload.
-      if (settings_.admin && !settings_.tlsPem.empty() && !operatorCert_.empty() &&
+      if (!settings_.tlsPem.empty() && !operatorCert_.empty() &&
           std::chrono::steady_clock::now() - lastTlsLook >= 10s) {
         lastTlsLook = std::chrono::steady_clock::now();
         tlsChanged_ = false;
@@ -537,7 +555,7 @@ class RouterModule : public dcos::sdk::Module {
           reloadWhy = "the operator's certificate changed";
         }
       }
-      if (settings_.admin && settings_.tlsPem.empty()) {
+      if (settings_.tlsPem.empty()) {
         if (auto t = prepareTls(); t) {
           host_.info("https on port " + std::to_string(settings_.httpsPort));
           reloadPending = true;
@@ -616,7 +634,7 @@ class RouterModule : public dcos::sdk::Module {
       if (!zk_->connected()) {
         health(DCOS_HEALTH_DEGRADED, "no ZooKeeper session: serving the last state read", lastHealth);
       } else {
-        if (settings_.admin && settings_.tlsPem.empty()) {
+        if (settings_.tlsPem.empty()) {
           health(DCOS_HEALTH_DEGRADED, "no https: " + tlsProblem_, lastHealth);
         } else {
           health(DCOS_HEALTH_HEALTHY, "routing " + std::to_string(p.services.size()) + " services", lastHealth);

@@ -147,8 +147,12 @@ Plan plan(const EdgeConfig &config, const std::map<std::string, AppInfo> &apps, 
             s.balance = b;
           }
         } else if (name == "REDIRECT_TO_HTTPS") {
-          // Nothing serves 443 on the edge yet: a redirect would send clients nowhere.
-          problem(label, "the edge serves no https yet (ignored)");
+          auto b = parseBool(value);
+          if (!b) {
+            problem(label, "expected true or false, got \"" + value + "\" (ignored)");
+            continue;
+          }
+          s.redirectToHttps = *b;
         } else if (name == "STICKY") {
           auto b = parseBool(value);
           if (!b) {

@@ -268,7 +268,7 @@ TEST_CASE("mode: tcp mode drops virtual hosts, path, stickiness and redirect, ea
   CHECK(p.problems.size() == 4);
 }
 
-TEST_CASE("mode: http mode keeps path and stickiness; a redirect to https is refused until the edge serves https") {
+TEST_CASE("mode: http mode keeps path, stickiness and the redirect to https") {
   auto p = plan(EdgeConfig{}, apps({app("/a", {{"HAPROXY_GROUP", "external"},
                                               {"HAPROXY_0_VHOST", "a.example.com"},
                                               {"HAPROXY_0_PATH", "/api"},
@@ -278,9 +278,18 @@ TEST_CASE("mode: http mode keeps path and stickiness; a redirect to https is ref
   REQUIRE(p.services.size() == 1);
   CHECK(p.services[0].path == "/api");
   CHECK(p.services[0].sticky);
+  CHECK(p.services[0].redirectToHttps);
+  CHECK(p.problems.empty());
+}
+
+TEST_CASE("mode: a REDIRECT_TO_HTTPS that is not a boolean is a problem, no redirect") {
+  auto p = plan(EdgeConfig{}, apps({app("/a", {{"HAPROXY_GROUP", "external"},
+                                              {"HAPROXY_0_VHOST", "a.example.com"},
+                                              {"HAPROXY_0_REDIRECT_TO_HTTPS", "always"}})}),
+                {});
+  REQUIRE(p.services.size() == 1);
   CHECK_FALSE(p.services[0].redirectToHttps);
-  REQUIRE(p.problems.size() == 1);
-  CHECK_THAT(p.problems[0], Catch::Contains("HAPROXY_0_REDIRECT_TO_HTTPS: the edge serves no https yet"));
+  CHECK(problemsWith(p, "app /a: label HAPROXY_0_REDIRECT_TO_HTTPS: ", "always") == 1);
 }
 
 // --- Balance ----------------------------------------------------------------
