@@ -4,6 +4,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+
+#include <unistd.h>
 
 #include "base/text.h"
 #include "cli/http.h"
@@ -79,10 +82,15 @@ int usage(const std::string &message, const std::string &helpCommand) {
 
 Result<std::string> clusterUrl(const Args &a) {
   // https: the CA to verify the masters' certificates by.
+  std::string ca, from;
   if (auto it = a.options.find("ca-cert"); it != a.options.end()) {
-    setCaCert(it->second);
+    ca = it->second, from = "--ca-cert";
   } else if (const char *env = std::getenv("DCOS_CA_CERT"); env != nullptr && *env != '\0') {
-    setCaCert(env);
+    ca = env, from = "DCOS_CA_CERT";
+  }
+  if (!ca.empty()) {
+    if (::access(ca.c_str(), R_OK) != 0) return makeError(from + ": cannot read " + ca + " (" + std::strerror(errno) + ")", EINVAL);
+    setCaCert(ca);
   }
   if (auto it = a.options.find("url"); it != a.options.end()) return it->second;
   if (const char *env = std::getenv("DCOS_URL"); env != nullptr && *env != '\0') return std::string(env);

@@ -488,7 +488,8 @@ Result<std::string> urlOf(const Command &c) { return clusterUrl(c.args); }
 
 int noCluster(const Error &e) {
   std::fprintf(stderr, "dcos: %s\n", e.message.c_str());
-  return kNoCluster;
+  // An unreadable --ca-cert (or DCOS_CA_CERT) is the caller's mistake.
+  return e.code == EINVAL ? kUsage : kNoCluster;
 }
 
 // -- dcos marathon app -------------------------------------------------------

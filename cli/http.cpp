@@ -5,6 +5,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetSSL.h>
+#include <Poco/Net/SSLException.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
@@ -24,7 +25,7 @@ Poco::Net::Context::Ptr tlsContext() {
   static Poco::Net::Context::Ptr context = [] {
     Poco::Net::initializeSSL();
     Poco::Net::Context::Ptr c = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", caCert,
-                                                       Poco::Net::Context::VERIFY_RELAXED, 9, caCert.empty());
+                                                       Poco::Net::Context::VERIFY_STRICT, 9, caCert.empty());
     return c;
   }();
   return context;
@@ -65,6 +66,11 @@ Result<HttpAnswer> httpRequest(const std::string &method, const std::string &bas
     Poco::StreamCopier::copyToString(session.receiveResponse(response), answer.body);
     answer.status = static_cast<int>(response.getStatus());
     return answer;
+  } catch (const Poco::Net::SSLException &e) {
+    return makeError(what + ": " + e.displayText() +
+                     (caCert.empty() ? " (is the cluster's CA given? --ca-cert FILE or DCOS_CA_CERT; a cluster serves its "
+                                       "own at http://<master>/ca/dcos-ca.crt)"
+                                     : " (verified against " + caCert + ")"));
   } catch (const Poco::Exception &e) {
     return makeError(what + ": " + e.displayText());
   } catch (const std::exception &e) {

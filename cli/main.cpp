@@ -37,7 +37,7 @@ Which cluster `node`, `marathon` and `task` commands talk to, first found:
 --url URL, the DCOS_URL environment variable, the admin URL of the local
 cluster --name (default "local") kept in --state-dir (default
 /var/lib/dcos-local). An https:// URL is verified against the CA certificate
-of --ca-cert FILE or DCOS_CA_CERT (a cluster's own CA is served at
+of --ca-cert FILE or DCOS_CA_CERT (a cluster's own CAs are served at
 http://<master>/ca/dcos-ca.crt), else against the system's CAs.
 
 Run `dcos COMMAND --help` or `dcos COMMAND SUBCOMMAND --help` for more.

@@ -235,18 +235,19 @@ echo "ok: a task on the booted agent ran as dcos-task-img.1.service (nobody, dco
 # An app through the master's Marathon API, placed on the public agent, and
 # reached from this host through the agent's edge router by its virtual
 # host. The task is an HAProxy of its own (the image has no other server)
-# that answers with its task id.
+# that answers with its task id (its maxconn held low: HAProxy sizes its
+# tables by the fd limit, more than a 64 MiB task may hold).
 app=$(cat <<'EOF'
-{"id": "/edge", "instances": 1, "cpus": 0.1, "mem": 32, "acceptedResourceRoles": ["slave_public"],
+{"id": "/edge", "instances": 1, "cpus": 0.1, "mem": 64, "acceptedResourceRoles": ["slave_public"],
  "labels": {"HAPROXY_GROUP": "external", "HAPROXY_0_VHOST": "edge.test"}, "portDefinitions": [{"port": 0}],
- "cmd": "printf 'defaults\\n  mode http\\n  timeout connect 5s\\n  timeout client 10s\\n  timeout server 10s\\nfrontend f\\n  bind :%s\\n  http-request return status 200 content-type text/plain string \"routed to %s\"\\n' $PORT0 $MESOS_TASK_ID > h.cfg && exec /usr/sbin/haproxy -db -f h.cfg"}
+ "cmd": "printf 'global\\n  maxconn 64\\ndefaults\\n  mode http\\n  timeout connect 5s\\n  timeout client 10s\\n  timeout server 10s\\nfrontend f\\n  bind :%s\\n  http-request return status 200 content-type text/plain string \"routed to %s\"\\n' $PORT0 $MESOS_TASK_ID > h.cfg && exec /usr/sbin/haproxy -db -f h.cfg"}
 EOF
 )
 curl -sf --max-time 10 -X POST -H 'Content-Type: application/json' -d "$app" "http://127.0.0.1:$master_api/v2/apps" >/dev/null ||
   fail "POST /v2/apps to the booted master"
 routed() { grep -q '^routed to edge\.' <<<"$(curl -s --max-time 5 -H 'Host: edge.test' "http://127.0.0.1:$edge_port/")"; }
 if ! (unset -f fail; wait_until 120 "/edge through the public agent's edge router" routed); then
-  fail "no answer from /edge through the edge: $(curl -s --max-time 5 -H 'Host: edge.test' "http://127.0.0.1:$edge_port/"); tasks: $(api "$master_api" /v2/apps/edge/tasks)"
+  fail "no answer from /edge through the edge: $(curl -s --max-time 5 -H 'Host: edge.test' "http://127.0.0.1:$edge_port/"); tasks: $(api "$master_api" /v2/apps/edge/tasks); queue: $(api "$master_api" /v2/queue); agents: $(api "$master_api" /mesos/master/slaves); leader: $(api "$master_api" /v2/leader); the agent's tasks: $(api "$agent_api" /agent/v1/tasks)"
 fi
 echo "ok: an app deployed through the booted master's Marathon API answered through the public agent's edge router: $(curl -s --max-time 5 -H 'Host: edge.test' "http://127.0.0.1:$edge_port/")"
 shutdown_node agent 90

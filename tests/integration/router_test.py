@@ -7,7 +7,7 @@ agent), with real HAProxy, asked from the operators' host:
   API; /service/<app>/ reaches the app's tasks, the prefix taken off; a body
   over the limit gets a 413, headers that never end a 408, a client with too
   many connections a 429; port 443 serves the same with a certificate from
-  the cluster's CA (served at /ca/dcos-ca.crt), verified for the master's
+  the master's own CA (the masters' CAs served at /ca/dcos-ca.crt), verified for the master's
   address by Python's ssl and by the CLI (--ca-cert, DCOS_CA_CERT), kept
   across a dcosd restart, and replaced by the operator's own pair named in
   cluster.json;
@@ -248,6 +248,13 @@ def admin_router(private_task):
     print("admin router: /marathon/, /v2/, /mesos/, /mesos_dns/, /exhibitor/, /system/health/v1/ through port 80")
     # Apps at /service/<app>/: the prefix taken off, the query kept.
     wait_until("/private at /service/private/", lambda: admin("/service/private/id?x=1")[2] == private_task, 30)
+    # An id of two segments: both taken off.
+    check(api("POST", "/v2/apps", app("/grp/deep", "deep.test", 1, role="*"))[0] == 201, "POST /grp/deep")
+    wait_until("/grp/deep healthy", lambda: len(healthy_ids("/grp/deep")) == 1, 90)
+    deep = healthy_ids("/grp/deep")[0]
+    wait_until("/grp/deep at /service/grp/deep/", lambda: admin("/service/grp/deep/id")[2] == deep, 30)
+    status, headers, _ = admin("/service/grp/deep?a=b")
+    check(status == 307 and headers.get("location") == "/service/grp/deep/?a=b", "/service/grp/deep?a=b: %d %s" % (status, headers))
     wait_until("/web at /service/web/", lambda: admin("/service/web/id")[2] in healthy_ids("/web"), 30)
     status, headers, _ = admin("/service/web")
     check(status == 307 and headers.get("location") == "/service/web/", "/service/web: %d %s" % (status, headers))
@@ -290,9 +297,10 @@ def https(path, cafile, port=443):
 
 
 def admin_https():
-    """Port 443 with the cluster's own CA: the CA at /ca/dcos-ca.crt, the
-    master's certificate verified for its address, the CLI over https."""
-    status, _, ca = admin("/ca/dcos-ca.crt")
+    """Port 443 with the master's own CA: the masters' CAs at
+    /ca/dcos-ca.crt, the master's certificate verified for its address, the
+    CLI over https."""
+    status, _, ca = admin("/ca/dcos-ca.crt")  # the masters' CAs: this one's
     check(status == 200 and "BEGIN CERTIFICATE" in ca, "/ca/dcos-ca.crt: %d %s" % (status, ca[:100]))
     cafile = os.path.join(state, "dcos-ca.crt")
     with open(cafile, "w") as f:
@@ -322,9 +330,14 @@ def admin_https():
     r = subprocess.run(cli, capture_output=True, text=True, env=dict(os.environ, DCOS_CA_CERT=cafile))
     check(r.returncode == 0 and "/web" in r.stdout, "DCOS_CA_CERT: %s%s" % (r.stdout, r.stderr))
     r = subprocess.run(cli, capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != "DCOS_CA_CERT"})
-    check(r.returncode != 0, "the CLI trusted the cluster's CA without being given it: %s" % r.stdout[:200])
-    print("admin router: https on 443 from the cluster CA, verified for %s, every route; the CLI over https"
+    check(r.returncode == 3 and "--ca-cert" in r.stderr, "the CLI without the cluster's CA: %d %s" % (r.returncode, r.stderr))
+    r = subprocess.run(cli + ["--ca-cert", "/nonexistent.crt"], capture_output=True, text=True)
+    check(r.returncode == 2 and "--ca-cert: cannot read /nonexistent.crt" in r.stderr, "an unreadable --ca-cert: %s" % r.stderr)
+    print("admin router: https on 443 from the master's CA, verified for %s, every route; the CLI over https"
           " (--ca-cert, DCOS_CA_CERT)" % MASTER)
+    with open(os.path.join(MASTER_DIR, "dcosd.log")) as f:
+        warned = [line for line in f if "warning: router" in line]
+    check(not warned, "the master's router warned: %s" % warned[:5])
 
 
 def restart_master():

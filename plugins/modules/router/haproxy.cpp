@@ -181,11 +181,13 @@ void renderAdminFront(std::ostringstream &c, const Files &files, const EdgeSetti
     << "  http-request return status 413 content-type application/json string \"{\\\"message\\\":\\\"request body over "
     << settings.maxBodyBytes << " bytes\\\"}\" if { req.hdr_val(content-length) gt " << settings.maxBodyBytes << " }\n"
     << "  http-request wait-for-body time 10s at-least 16k\n"
-    << "  http-request set-header X-Forwarded-Proto https if { ssl_fc }\n"
+    // Said by this router, never by the client.
+    << "  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]\n"
     << (settings.caCert.empty() ? std::string()
                                 : "  http-request return status 200 content-type application/x-x509-ca-cert file " + settings.caCert +
                                       " if { path /ca/dcos-ca.crt }\n")
     // /service/<app> alone: to its directory, as a browser expects.
+    << "  http-request redirect code 307 location %[path]/?%[query] if { path,concat(,,/),map(" << map << ") -m found } { query -m found }\n"
     << "  http-request redirect code 307 location %[path]/ if { path,concat(,,/),map(" << map << ") -m found }\n"
     << "  http-request set-var(txn.service) path,map_beg(" << map << ")\n";
   for (int depth = 1; depth <= kMaxServiceDepth; ++depth) {
@@ -201,7 +203,11 @@ void renderAdminFront(std::ostringstream &c, const Files &files, const EdgeSetti
     << "  retry-on conn-failure empty-response\n"
     << "  http-request disable-l7-retry if !METH_GET !METH_OPTIONS\n"
     // The event stream: open for as long as its client stays.
-    << "  http-request set-timeout server 24h if { path_beg /v2/events /marathon/v2/events }\n";
+    << "  http-request set-timeout server 24h if { path_beg /v2/events /marathon/v2/events }\n"
+    // A /service/ path whose backend the running HAProxy does not have yet
+    // (its reload is coming): never the node API with the path stripped.
+    << "  http-request return status 503 content-type application/json string \"{\\\"message\\\":\\\"this app's route is being "
+       "made; try again\\\"}\" if { var(txn.service) -m found }\n";
   // This master's node API; the others' when it does not answer (its dcosd
   // restarting), so that port 80 of any master keeps serving.
   for (size_t i = 0; i < settings.nodeApis.size(); ++i) {
@@ -246,7 +252,7 @@ std::string renderConfig(const Files &files, const EdgeSettings &settings, const
       << "  bind " << bind << ":" << settings.httpPort << "\n";
     if (!settings.tlsPem.empty()) c << "  bind " << bind << ":" << settings.httpsPort << " ssl crt " << settings.tlsPem << " alpn http/1.1\n";
     c << "  option http-buffer-request\n"
-      << "  http-request set-header X-Forwarded-Proto https if { ssl_fc }\n"
+      << "  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]\n"
       << "  http-request set-var(txn.host) req.hdr(host),lower,word(1,:)\n"
       << "  http-request set-var(txn.path_in) path\n"
       << "  http-request set-var(txn.hostpath) var(txn.host),concat(,txn.path_in,)\n"
@@ -554,7 +560,8 @@ Result<int> Edge::apply() {
   std::string hosts = hostsMap(), paths = pathsMap();
   bool known = mapsKnown_;
   swapMap(files_.pathsMap(), paths, appliedPaths_);
-  swapMap(files_.hostsMap(), hosts, appliedHosts_);
+  // The admin front routes by path alone: HAProxy has no hosts map loaded.
+  if (!settings_.admin) swapMap(files_.hostsMap(), hosts, appliedHosts_);
   mapsKnown_ = (known || problems.empty()) && appliedHosts_ == hosts && appliedPaths_ == paths;
   for (const auto &server : parks) {
     size_t slash = server.find('/');

@@ -81,7 +81,7 @@ struct EdgeSettings {
   std::vector<std::string> nodeApis;  // "address:port", this master's first
   int httpsPort = 443;
   std::string tlsPem;  // cert and key for httpsPort; "" serves no https (yet)
-  std::string caCert;  // the cluster CA's certificate, served at /ca/dcos-ca.crt; "" none
+  std::string caCert;  // the masters' CA certificates (a bundle), served at /ca/dcos-ca.crt; "" none
   int maxClientConnections = 256;     // at once, per client address: more get a 429
   long long maxBodyBytes = 1 << 20;   // a larger Content-Length gets a 413
 };

@@ -137,7 +137,7 @@ class RouterModule : public dcos::sdk::Module {
       throw dcos::sdk::Error("router config: /https_port: expected 1 to 65535, not http_port");
     }
     // Port 443's certificate: the operator's pair for this mode, else the
-    // cluster CA's (admin) or the node's own self-signed one (edge), for
+    // master's own CA's (admin) or the node's own self-signed one (edge), for
     // the node's address and names.
     if (auto t = cluster->getObject("tls")) {
       operatorCert_ = t->optValue<std::string>(settings_.admin ? "cert" : "edge_cert", "");
@@ -180,6 +180,11 @@ class RouterModule : public dcos::sdk::Module {
     }
     if (connect_.empty()) throw dcos::sdk::Error("router: cluster.json names no masters");
     files_.dir = host_.stateDir();
+    // HAProxy's configuration cannot quote every path it names.
+    if (files_.dir.find_first_of(" \t\"'#") != std::string::npos) {
+      throw dcos::sdk::Error("router: the state directory " + files_.dir +
+                             " has a space, a quote or a # in it, which HAProxy's configuration cannot hold (give dcosd another --state-dir)");
+    }
   }
 
   void start() override {
@@ -195,7 +200,6 @@ class RouterModule : public dcos::sdk::Module {
     zk_ = dcos::coord::ZkClient::connect(connect_, std::chrono::milliseconds(sessionMs_));
     // Port 443 from the first configuration when the certificate can be
     // had now; else the worker tries again, and reloads once it has it.
-    if (settings_.admin && operatorCert_.empty()) zk_->waitConnected(std::chrono::milliseconds(sessionMs_));
     if (auto s = prepareTls(); !s) host_.warning("no https yet: " + s.error().message);
     Layout layout;
     if (auto kept = Layout::fromJson(readFile(files_.layout()))) layout = *kept;
@@ -288,8 +292,9 @@ class RouterModule : public dcos::sdk::Module {
   }
 
   // The certificate of port 443: the operator's (cluster.json's tls), else
-  // this master's from the cluster CA, issued once and kept in the state
-  // directory (again only when the CA or the master's names change).
+  // one issued by this master's own CA (edge: the node's self-signed one),
+  // made once and kept in the state directory, again only when the CA or
+  // the node's names change, or within 30 days of its end.
   dcos::Status prepareTls() {
     const std::string dir = files_.dir + "/tls";
     std::error_code ec;
@@ -339,51 +344,69 @@ class RouterModule : public dcos::sdk::Module {
       settings_.tlsPem = pem;
       return dcos::Status::Ok();
     }
-    auto ca = clusterCa();
-    if (!ca) return ca.error();
-    if (readFile(caFile) != ca->cert && !writeAtomically(caFile, ca->cert)) return dcos::makeError("writing " + caFile);
-    if (kept.empty() || !tls::issuedBy(kept, ca->cert) || tls::altNames(kept) != want) {
-      auto made = tls::issue(*ca, tlsNames_);
+    // A master's own CA: its key never leaves this state directory; its
+    // certificate is published for the bundle clients trust.
+    const std::string caKeyFile = dir + "/ca.key";
+    tls::Pem ca{readFile(caFile), readFile(caKeyFile)};
+    if (!tls::checkPair(ca.cert, ca.key) || !tls::issuedBy(ca.cert, ca.cert, 60)) {
+      auto made = tls::makeCa(clusterName_ + " master " + tlsNames_.front() + " CA");
+      if (!made) return made.error();
+      ca = *made;
+      std::string tmp = caKeyFile + ".tmp";
+      int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      bool ok = fd >= 0 && ::write(fd, ca.key.data(), ca.key.size()) == static_cast<ssize_t>(ca.key.size());
+      if (fd >= 0) ::close(fd);
+      if (!ok || std::rename(tmp.c_str(), caKeyFile.c_str()) != 0 || !writeAtomically(caFile, ca.cert)) {
+        return dcos::makeError("writing " + caFile + " and its key");
+      }
+      host_.info("made this master's CA (" + caFile + ")");
+    }
+    if (kept.empty() || !tls::issuedBy(kept, ca.cert) || tls::altNames(kept) != want) {
+      auto made = tls::issue(ca, tlsNames_);
       if (!made) return made.error();
       if (!writeKeyFile(made->cert + made->key)) return dcos::makeError("writing " + pem);
-      host_.info("issued this master's certificate from the cluster CA for " + dcos::text::join(tlsNames_, ", "));
+      host_.info("issued this master's certificate for " + dcos::text::join(tlsNames_, ", "));
     }
     settings_.tlsPem = pem;
-    settings_.caCert = caFile;
+    // The bundle served at /ca/dcos-ca.crt: this master's CA at least, the
+    // others' as ZooKeeper has them (refreshBundle()).
+    const std::string bundle = dir + "/ca-bundle.crt";
+    if (readFile(bundle).find(ca.cert) == std::string::npos && !writeAtomically(bundle, ca.cert)) {
+      return dcos::makeError("writing " + bundle);
+    }
+    settings_.caCert = bundle;
+    ownCa_ = ca.cert;
     return dcos::Status::Ok();
   }
 
-  // The cluster's CA, from ZooKeeper; made by the first master that finds none.
-  dcos::Result<tls::Pem> clusterCa() {
-    const std::string path = "/dcos/tls/ca";
-    using dcos::coord::Code;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      auto got = zk_->get(path);
-      if (got) {
-        auto o = tryParse(got->first);
-        if (!o) return dcos::makeError(path + ": not a JSON object");
-        tls::Pem p{o->optValue<std::string>("cert", ""), o->optValue<std::string>("key", "")};
-        if (auto ok = tls::checkPair(p.cert, p.key); !ok) return dcos::makeError(path + ": " + ok.error().message);
-        return p;
-      }
-      if (dcos::coord::codeOf(got.error()) != Code::NoNode) return got.error().wrap("reading " + path);
-      auto made = tls::makeCa(clusterName_ + " cluster CA");
-      if (!made) return made.error();
-      Object o;
-      o.set("cert", made->cert);
-      o.set("key", made->key);
-      std::ostringstream json;
-      o.stringify(json);
-      if (auto s = zk_->ensurePath("/dcos/tls"); !s) return s.error().wrap("making /dcos/tls");
-      auto created = zk_->create(path, json.str(), dcos::coord::CreateMode::Persistent);
-      if (created) {
-        host_.info("made the cluster CA (" + path + ")");
-        return *made;
-      }
-      // Another master made it first: theirs is read.
-      if (dcos::coord::codeOf(created.error()) != Code::NodeExists) return created.error().wrap("storing " + path);
+  // This master's CA certificate published at /dcos/tls/ca/<address>, and
+  // every master's read back into the bundle; true when the bundle changed
+  // (HAProxy reads it at a reload).
+  bool refreshBundle() {
+    if (!settings_.admin || ownCa_.empty() || !zk_ || !zk_->connected()) return false;
+    const std::string parent = "/dcos/tls/ca";
+    const std::string mine = parent + "/" + tlsNames_.front();
+    if (!bundlePublished_) {
+      if (!zk_->ensurePath(parent)) return false;
+      // No private key is kept here (an earlier layout held the CA's).
+      if (auto old = zk_->get(parent); old && !old->first.empty()) (void)zk_->set(parent, "");
+      auto got = zk_->get(mine);
+      bool ok = got ? (got->first == ownCa_ || static_cast<bool>(zk_->set(mine, ownCa_)))
+                    : static_cast<bool>(zk_->create(mine, ownCa_, dcos::coord::CreateMode::Persistent));
+      if (!ok) return false;
+      bundlePublished_ = true;
     }
-    return dcos::makeError(path + ": made by another master and gone again");
+    auto names = zk_->children(parent);
+    if (!names) return false;
+    std::set<std::string> certs{ownCa_};
+    for (const auto &n : *names) {
+      auto got = zk_->get(parent + "/" + n);
+      if (got && tls::isCertificate(got->first)) certs.insert(got->first);
+    }
+    std::string text;
+    for (const auto &c : certs) text += c;
+    if (readFile(settings_.caCert) == text) return false;
+    return writeAtomically(settings_.caCert, text);
   }
 
   void writeConfig() {
@@ -514,7 +537,7 @@ class RouterModule : public dcos::sdk::Module {
     // An adopted HAProxy's service ports: opened again in this dcosd's firewall.
     syncPorts();
     std::string lastHealth;
-    auto lastTlsLook = std::chrono::steady_clock::now();
+    auto lastTlsLook = std::chrono::steady_clock::now() - 10s;  // the bundle at once
     for (;;) {
       {
         std::unique_lock l(mutex_);
@@ -543,16 +566,19 @@ class RouterModule : public dcos::sdk::Module {
       }
       // The operator's pair, looked at again every 10 s: a renewed
       // certificate is served after a (seamless) reload.
-      if (!settings_.tlsPem.empty() && !operatorCert_.empty() &&
-          std::chrono::steady_clock::now() - lastTlsLook >= 10s) {
+      if (!settings_.tlsPem.empty() && std::chrono::steady_clock::now() - lastTlsLook >= 10s) {
         lastTlsLook = std::chrono::steady_clock::now();
         tlsChanged_ = false;
         if (auto t = prepareTls(); !t) {
-          if (t.error().message != tlsProblem_) host_.warning("the operator's certificate: " + t.error().message + " (the one before is served)");
+          if (t.error().message != tlsProblem_) host_.warning("the certificate: " + t.error().message + " (the one before is served)");
           tlsProblem_ = t.error().message;
         } else if (tlsChanged_) {
           reloadPending = true;
-          reloadWhy = "the operator's certificate changed";
+          reloadWhy = "a new certificate";
+        }
+        if (refreshBundle()) {
+          reloadPending = true;
+          reloadWhy = "the masters' CA bundle changed";
         }
       }
       if (settings_.tlsPem.empty()) {
@@ -754,10 +780,13 @@ class RouterModule : public dcos::sdk::Module {
   dcos::sdk::Host host_;
   bool enabled_ = true;
   std::string mode_;
-  // Admin mode's port 443: the operator's pair, or the cluster CA's names.
+  // Port 443: the operator's pair for this mode, the names a certificate of
+  // our own is issued for.
   std::string operatorCert_, operatorKey_, clusterName_, dnsDomain_ = "mesos";
   std::vector<std::string> tlsNames_;
   std::string tlsProblem_;  // the worker's: why there is no https, as last said
+  std::string ownCa_;            // admin: this master's CA certificate
+  bool bundlePublished_ = false;  // the worker's: ownCa_ is in ZooKeeper
   bool tlsChanged_ = false;  // prepareTls() wrote admin.pem anew
   EdgeConfig edge_;
   EdgeSettings settings_;

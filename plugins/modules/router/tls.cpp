@@ -50,7 +50,9 @@ Cert readCert(const std::string &pem) {
 PKey readKey(const std::string &pem) {
   Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return nullptr;
-  return PKey(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  // No passphrase is asked for (OpenSSL would prompt on a terminal).
+  auto none = [](char *, int, int, void *) { return 0; };
+  return PKey(PEM_read_bio_PrivateKey(bio.get(), nullptr, none, nullptr));
 }
 
 std::string drain(BIO *bio) {
@@ -190,6 +192,13 @@ std::vector<std::string> altNames(const std::string &certPem) {
   return out;
 }
 
+bool isCertificate(const std::string &pem) {
+  if (pem.find("PRIVATE KEY") != std::string::npos) return false;
+  Cert cert = readCert(pem);
+  ERR_clear_error();
+  return static_cast<bool>(cert);
+}
+
 std::string altName(const std::string &name) {
   unsigned char buf[16];
   char text[INET6_ADDRSTRLEN] = {};
@@ -202,7 +211,12 @@ Status checkPair(const std::string &certPem, const std::string &keyPem) {
   Cert cert = readCert(certPem);
   if (!cert) return makeError(sslError("the certificate is not a PEM certificate"));
   PKey key = readKey(keyPem);
-  if (!key) return makeError(sslError("the key is not a PEM private key (or is encrypted)"));
+  if (!key) {
+    ERR_clear_error();
+    return makeError(keyPem.find("ENCRYPTED") != std::string::npos
+                         ? "the key is encrypted (give it without a passphrase)"
+                         : "the key is not a PEM private key");
+  }
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     ERR_clear_error();
     return makeError("the key is not the certificate's");

@@ -1,6 +1,6 @@
-// Certificates for the admin router's port 443: a cluster CA (made once, by
-// the first master, and kept in ZooKeeper) and each master's certificate,
-// issued by it for the master's addresses and names. OpenSSL's libcrypto
+// Certificates for the routers' port 443: a master's own CA (made once, its
+// key kept on that master) and the certificate it issues the master for its
+// addresses and names; the edge's self-signed one. OpenSSL's libcrypto
 // underneath; keys are EC P-256, signatures SHA-256.
 #pragma once
 
@@ -30,6 +30,9 @@ bool issuedBy(const std::string &certPem, const std::string &caCertPem, int days
 // The subject alternative names of a certificate, as "IP:<address>" and
 // "DNS:<name>", in its order; empty when it has none or is not PEM.
 std::vector<std::string> altNames(const std::string &certPem);
+
+// Whether `pem` holds a certificate (and nothing else but more of them).
+bool isCertificate(const std::string &pem);
 
 // How `name` appears among a certificate's alternative names: "IP:<the
 // address, canonical>" or "DNS:<name>".
