@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include <unistd.h>
 
@@ -90,6 +92,11 @@ Result<std::string> clusterUrl(const Args &a) {
   }
   if (!ca.empty()) {
     if (::access(ca.c_str(), R_OK) != 0) return makeError(from + ": cannot read " + ca + " (" + std::strerror(errno) + ")", EINVAL);
+    std::ifstream in(ca);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      return makeError(from + ": " + ca + " holds no PEM certificate", EINVAL);
+    }
     setCaCert(ca);
   }
   if (auto it = a.options.find("url"); it != a.options.end()) return it->second;

@@ -67,10 +67,14 @@ Result<HttpAnswer> httpRequest(const std::string &method, const std::string &bas
     answer.status = static_cast<int>(response.getStatus());
     return answer;
   } catch (const Poco::Net::SSLException &e) {
-    return makeError(what + ": " + e.displayText() +
-                     (caCert.empty() ? " (is the cluster's CA given? --ca-cert FILE or DCOS_CA_CERT; a cluster serves its "
-                                       "own at http://<master>/ca/dcos-ca.crt)"
-                                     : " (verified against " + caCert + ")"));
+    // A certificate that could not be verified: say against what.
+    std::string hint;
+    if (e.displayText().find("verif") != std::string::npos || e.displayText().find("ertificate") != std::string::npos) {
+      hint = caCert.empty() ? " (verified against the system's CAs: give the cluster's with --ca-cert FILE or DCOS_CA_CERT; "
+                              "a cluster without an operator's certificate serves its own at http://<master>/ca/dcos-ca.crt)"
+                            : " (verified against " + caCert + ", for the URL's host)";
+    }
+    return makeError(what + ": " + e.displayText() + hint);
   } catch (const Poco::Exception &e) {
     return makeError(what + ": " + e.displayText());
   } catch (const std::exception &e) {

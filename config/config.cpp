@@ -195,6 +195,15 @@ std::string systemHostname() {
 
 }  // namespace
 
+std::string reachableAt(const std::string &listen, const std::string &address) {
+  for (const char *any : {"0.0.0.0:", "[::]:"}) {
+    if (listen.rfind(any, 0) == 0) {
+      return (address.find(':') != std::string::npos ? "[" + address + "]" : address) + listen.substr(listen.rfind(':'));
+    }
+  }
+  return listen;
+}
+
 std::string ClusterConfig::zookeeperConnectString() const {
   std::string out;
   for (const auto &m : masters) {

@@ -56,6 +56,10 @@ struct ClusterConfig {
   std::string zookeeperConnectString() const;
 };
 
+// Where a listener at `listen` ("host:port") is reached by other nodes: a
+// wildcard host ("0.0.0.0", "[::]") stands for the node's `address`.
+std::string reachableAt(const std::string &listen, const std::string &address);
+
 struct NodeConfig {
   std::string role;
   std::string address;

@@ -107,14 +107,7 @@ std::string memberJson(const NodeSnapshot &s) {
   o->set("zone", s.zone);
   o->set("resource_role", s.resourceRole);
   o->set("version", s.version);
-  // A wildcard listener is reached at the node's own address.
-  std::string api = s.apiAddress;
-  for (const char *any : {"0.0.0.0:", "[::]:"}) {
-    if (api.rfind(any, 0) == 0) {
-      api = (s.address.find(':') != std::string::npos ? "[" + s.address + "]" : s.address) + api.substr(api.rfind(':'));
-    }
-  }
-  o->set("api", api);
+  o->set("api", config::reachableAt(s.apiAddress, s.address));
   Poco::JSON::Object::Ptr attrs = new Poco::JSON::Object;
   for (const auto &[k, v] : s.attributes) attrs->set(k, v);
   o->set("attributes", attrs);

@@ -180,7 +180,9 @@ Status PluginHost::loadImpl(bool withModules) {
   node->set("address", config_.node.address);
   node->set("hostname", config_.node.hostname);
   node->set("cluster_name", config_.cluster.name);
-  node->set("api", config_.node.apiListen);  // where this node's API (and the plugins' routes) listen
+  // Where this node's API (and the plugins' routes) are reached: what
+  // modules advertise (a wildcard listener at the node's address).
+  node->set("api", config::reachableAt(config_.node.apiListen, config_.node.address));
   {
     std::ostringstream s;
     Poco::JSON::Stringifier::stringify(node, s);

@@ -246,7 +246,7 @@ EOF
 curl -sf --max-time 10 -X POST -H 'Content-Type: application/json' -d "$app" "http://127.0.0.1:$master_api/v2/apps" >/dev/null ||
   fail "POST /v2/apps to the booted master"
 routed() { grep -q '^routed to edge\.' <<<"$(curl -s --max-time 5 -H 'Host: edge.test' "http://127.0.0.1:$edge_port/")"; }
-if ! (unset -f fail; wait_until 120 "/edge through the public agent's edge router" routed); then
+if ! (unset -f fail; wait_until 240 "/edge through the public agent's edge router" routed); then
   fail "no answer from /edge through the edge: $(curl -s --max-time 5 -H 'Host: edge.test' "http://127.0.0.1:$edge_port/"); tasks: $(api "$master_api" /v2/apps/edge/tasks); queue: $(api "$master_api" /v2/queue); agents: $(api "$master_api" /mesos/master/slaves); leader: $(api "$master_api" /v2/leader); the agent's tasks: $(api "$agent_api" /agent/v1/tasks)"
 fi
 echo "ok: an app deployed through the booted master's Marathon API answered through the public agent's edge router: $(curl -s --max-time 5 -H 'Host: edge.test' "http://127.0.0.1:$edge_port/")"

@@ -279,7 +279,15 @@ std::string renderConfig(const Files &files, const EdgeSettings &settings, const
         << "  retry-on conn-failure empty-response\n"
         << "  http-request disable-l7-retry if !METH_GET !METH_OPTIONS\n";
       // On port 80 only, as marathon-lb does: a service port serves plain http.
-      if (b.redirectToHttps) c << "  http-request redirect scheme https code 301 if !{ ssl_fc } { fe_name http }\n";
+      // Only when 443 is served (its certificate could be had).
+      if (b.redirectToHttps && !settings.tlsPem.empty()) {
+        if (settings.httpsPort == 443) {
+          c << "  http-request redirect scheme https code 301 if !{ ssl_fc } { fe_name http }\n";
+        } else {
+          c << "  http-request redirect location https://%[req.hdr(host),field(1,:)]:" << settings.httpsPort
+            << "%[capture.req.uri] code 301 if !{ ssl_fc } { fe_name http }\n";
+        }
+      }
       // Slots have no cookie of their own: a dynamic one, from each server's
       // address and port, follows `set server addr`.
       if (b.sticky) c << "  cookie mesosphere_server_id insert indirect nocache dynamic\n  dynamic-cookie-key " << b.name << "\n";
@@ -293,6 +301,7 @@ std::string renderConfig(const Files &files, const EdgeSettings &settings, const
       << "frontend port_" << l.port << "\n"
       << "  mode " << modeName(l.mode) << "\n"
       << "  bind " << bind << ":" << l.port << "\n";
+    if (l.mode == Mode::Http) c << "  http-request set-header X-Forwarded-Proto http\n";
     if (l.mode == Mode::Http && !l.path.empty()) {
       c << "  use_backend " << l.backend << " if { path_beg " << l.path << " }\n"
         << "  default_backend no_such_app\n";

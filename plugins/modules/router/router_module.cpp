@@ -130,6 +130,7 @@ class RouterModule : public dcos::sdk::Module {
     if (auto m = cluster->getArray("masters")) {
       for (size_t i = 0; i < m->size(); ++i) masters.push_back(m->getElement<std::string>(static_cast<unsigned>(i)));
     }
+    masters_ = masters;
     auto node = parseObject(host_.nodeJson(), "node config");
     std::string address = node->optValue<std::string>("address", "");
     settings_.httpsPort = config->optValue<int>("https_port", 443);
@@ -158,11 +159,11 @@ class RouterModule : public dcos::sdk::Module {
       if (settings_.maxBodyBytes < 1) throw dcos::sdk::Error("router config: /max_body_bytes: expected a positive number");
       // The node API: this master's (api.listen, else <address>:61001),
       // then the other masters' at the same port.
-      std::string listen = address.find(':') != std::string::npos ? "[" + address + "]:61001" : address + ":61001";
-      if (auto api = node->getObject("api")) listen = api->optValue<std::string>("listen", listen);
+      // (The host's node JSON says where this node's API is reached.)
+      std::string listen = node->optValue<std::string>("api", "");
+      if (listen.empty()) listen = (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":61001";
       std::string port = listen.substr(listen.rfind(':') + 1);
       std::string own = hostOf(listen);
-      if (own == "0.0.0.0" || own == "::" || own.empty()) own = address;
       auto at = [&](const std::string &h) { return (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + port; };
       settings_.nodeApis.push_back(at(own));
       for (const auto &m : masters) {
@@ -380,33 +381,45 @@ class RouterModule : public dcos::sdk::Module {
   }
 
   // This master's CA certificate published at /dcos/tls/ca/<address>, and
-  // every master's read back into the bundle; true when the bundle changed
-  // (HAProxy reads it at a reload).
-  bool refreshBundle() {
-    if (!settings_.admin || ownCa_.empty() || !zk_ || !zk_->connected()) return false;
+  // the cluster's masters' read back into the bundle (a removed master's is
+  // left out); *changed when the bundle's file changed (HAProxy reads it at
+  // a reload). An error leaves the bundle as it was.
+  dcos::Status refreshBundle(bool *changed) {
+    *changed = false;
+    if (!settings_.admin || ownCa_.empty() || !zk_) return dcos::Status::Ok();
+    if (!zk_->connected()) return dcos::makeError("no ZooKeeper session");
     const std::string parent = "/dcos/tls/ca";
     const std::string mine = parent + "/" + tlsNames_.front();
-    if (!bundlePublished_) {
-      if (!zk_->ensurePath(parent)) return false;
-      // No private key is kept here (an earlier layout held the CA's).
+    using dcos::coord::Code;
+    if (published_ != ownCa_) {
+      if (auto s = zk_->ensurePath(parent); !s) return s.error().wrap("making " + parent);
+      // No private key is kept there (an earlier layout held one).
       if (auto old = zk_->get(parent); old && !old->first.empty()) (void)zk_->set(parent, "");
       auto got = zk_->get(mine);
-      bool ok = got ? (got->first == ownCa_ || static_cast<bool>(zk_->set(mine, ownCa_)))
-                    : static_cast<bool>(zk_->create(mine, ownCa_, dcos::coord::CreateMode::Persistent));
-      if (!ok) return false;
-      bundlePublished_ = true;
+      if (!got && dcos::coord::codeOf(got.error()) != Code::NoNode) return got.error().wrap("reading " + mine);
+      if (!got) {
+        if (auto c = zk_->create(mine, ownCa_, dcos::coord::CreateMode::Persistent); !c) return c.error().wrap("publishing " + mine);
+      } else if (got->first != ownCa_) {
+        if (auto c = zk_->set(mine, ownCa_); !c) return c.error().wrap("publishing " + mine);
+      }
+      published_ = ownCa_;
     }
-    auto names = zk_->children(parent);
-    if (!names) return false;
     std::set<std::string> certs{ownCa_};
-    for (const auto &n : *names) {
-      auto got = zk_->get(parent + "/" + n);
-      if (got && tls::isCertificate(got->first)) certs.insert(got->first);
+    for (const auto &m : masters_) {
+      if (m == tlsNames_.front()) continue;
+      auto got = zk_->get(parent + "/" + m);
+      if (!got) {
+        if (dcos::coord::codeOf(got.error()) == Code::NoNode) continue;  // not started yet
+        return got.error().wrap("reading " + parent + "/" + m);
+      }
+      if (tls::isCertificate(got->first)) certs.insert(got->first);
     }
     std::string text;
     for (const auto &c : certs) text += c;
-    if (readFile(settings_.caCert) == text) return false;
-    return writeAtomically(settings_.caCert, text);
+    if (readFile(settings_.caCert) == text) return dcos::Status::Ok();
+    if (!writeAtomically(settings_.caCert, text)) return dcos::makeError("writing " + settings_.caCert);
+    *changed = true;
+    return dcos::Status::Ok();
   }
 
   void writeConfig() {
@@ -576,7 +589,14 @@ class RouterModule : public dcos::sdk::Module {
           reloadPending = true;
           reloadWhy = "a new certificate";
         }
-        if (refreshBundle()) {
+        bool changed = false;
+        if (auto b = refreshBundle(&changed); !b) {
+          if (b.error().message != bundleProblem_) host_.warning("the masters' CA bundle: " + b.error().message);
+          bundleProblem_ = b.error().message;
+        } else {
+          bundleProblem_.clear();
+        }
+        if (changed) {
           reloadPending = true;
           reloadWhy = "the masters' CA bundle changed";
         }
@@ -662,6 +682,8 @@ class RouterModule : public dcos::sdk::Module {
       } else {
         if (settings_.tlsPem.empty()) {
           health(DCOS_HEALTH_DEGRADED, "no https: " + tlsProblem_, lastHealth);
+        } else if (!bundleProblem_.empty()) {
+          health(DCOS_HEALTH_DEGRADED, "the masters' CA bundle is not current: " + bundleProblem_, lastHealth);
         } else {
           health(DCOS_HEALTH_HEALTHY, "routing " + std::to_string(p.services.size()) + " services", lastHealth);
         }
@@ -785,8 +807,10 @@ class RouterModule : public dcos::sdk::Module {
   std::string operatorCert_, operatorKey_, clusterName_, dnsDomain_ = "mesos";
   std::vector<std::string> tlsNames_;
   std::string tlsProblem_;  // the worker's: why there is no https, as last said
-  std::string ownCa_;            // admin: this master's CA certificate
-  bool bundlePublished_ = false;  // the worker's: ownCa_ is in ZooKeeper
+  std::string ownCa_;          // admin: this master's CA certificate
+  std::string published_;      // the worker's: the CA certificate published in ZooKeeper
+  std::string bundleProblem_;  // the worker's: why the bundle is not current, as last said
+  std::vector<std::string> masters_;  // cluster.json's
   bool tlsChanged_ = false;  // prepareTls() wrote admin.pem anew
   EdgeConfig edge_;
   EdgeSettings settings_;

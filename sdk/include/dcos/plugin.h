@@ -147,8 +147,9 @@ typedef struct dcos_host_v1 {
 
   /* This node's identity as a JSON object: role, zone, address, hostname,
    * cluster_name, resource_role, attributes, api (the node API's
-   * "address:port", where the plugins' routes are served). Owned by the host; valid until
-   * destroy(). */
+   * "address:port" where other nodes reach it and the plugins' routes: a
+   * wildcard listener given as the node's address). Owned by the host;
+   * valid until destroy(). */
   const char *(*node_json)(void *ctx);
 
   /* A directory this plugin instance owns for node-local state, created by
