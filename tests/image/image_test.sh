@@ -197,41 +197,53 @@ slave_known() { grep -q '"ip":"172.31.240.129"' <<<"$(api "$master_api" /v1/host
 wait_until 30 "slave.mesos in the master's DNS" slave_known
 wait_healthy "$agent_api" 60 agent
 echo "ok: the agent registered with the master's ZooKeeper over the qemu socket network"
-# A task through the booted agent's API: the systemd executor runs it as
+# A task placed by the booted master's scheduler on the agent (tasks that
+# the scheduler did not ask for are killed at its reconciliation, so none is
+# launched through the agent's API here): the systemd executor runs it as
 # its transient unit, which the task itself shows with systemctl (its limits
 # as PID 1 holds them, and the kernel's memory.max); the zone firewall
 # refuses it the master's ZooKeeper, which the node itself reaches.
-post() { curl -sf --max-time 10 -X POST -H 'Content-Type: application/json' -d "$2" "http://127.0.0.1:$agent_api$1"; }
-task=$(cat <<'EOF'
-{"id": "img.1", "cpus": 0.1, "mem": 32,
+marathon_post() { curl -sf --max-time 10 -X POST -H 'Content-Type: application/json' -d "$1" "http://127.0.0.1:$master_api/v2/apps"; }
+app_task() {  # APP: the id of its first task, once it has one
+  api "$master_api" "/v2/apps/$1/tasks" | /usr/bin/python3 -c 'import json, sys; t = json.load(sys.stdin)["tasks"]; print(t[0]["id"] if t else "")' 2>/dev/null
+}
+img=$(cat <<'EOF'
+{"id": "/img", "cpus": 0.1, "mem": 32, "acceptedResourceRoles": ["slave_public"], "portDefinitions": [],
  "cmd": "echo hello from $HOST; systemctl show -p User -p Slice -p MemoryMax -p CPUQuotaPerSecUSec -p NoNewPrivileges -p ActiveState dcos-task-$MESOS_TASK_ID.service; echo memory.max=$(cat /sys/fs/cgroup/dcos.slice/dcos-tasks.slice/dcos-task-$MESOS_TASK_ID.service/memory.max); if bash -c 'exec 3<>/dev/tcp/172.31.240.11/2181' 2>/dev/null; then echo zk-reached; else echo zk-refused; fi; echo probed; sleep 1000"}
 EOF
 )
-launched=$(post /agent/v1/tasks "$task") || fail "launching a task through the booted agent's API"
-grep -q '"state":"TASK_RUNNING"' <<<"$launched" || fail "the task is not running: $launched"
+marathon_post "$img" >/dev/null || fail "POST /v2/apps /img to the booted master"
+has_task() { [[ -n $(app_task img) ]]; }
+wait_until 120 "/img's task placed" has_task
+img_task=$(app_task img)
 task_stdout() { curl -s --max-time 5 "http://127.0.0.1:$agent_api/agent/v1/tasks/$1/files/read?path=stdout"; }
-probed() { grep -q 'probed' <<<"$(task_stdout img.1)"; }
-if ! (unset -f fail; wait_until 30 "the task's stdout" probed); then
-  fail "the task's stdout never said it probed: task $(api "$agent_api" /agent/v1/tasks/img.1); read: $(task_stdout img.1)"
+probed() { grep -q 'probed' <<<"$(task_stdout "$img_task")"; }
+if ! (unset -f fail; wait_until 60 "the task's stdout" probed); then
+  fail "the task's stdout never said it probed: task $(api "$agent_api" "/agent/v1/tasks/$img_task"); read: $(task_stdout "$img_task")"
 fi
-shown=$(task_stdout img.1)
+shown=$(task_stdout "$img_task")
 for want in "hello from 172.31.240.129" "ActiveState=active" "User=nobody" "Slice=dcos-tasks.slice" \
   "MemoryMax=33554432" "CPUQuotaPerSecUSec=100ms" "NoNewPrivileges=yes" "memory.max=33554432" "zk-refused"; do
   grep -qF "$want" <<<"$shown" || fail "the task's view of itself lacks '$want': $shown"
 done
 info=$(api "$agent_api" /agent/v1/info)
 grep -q '"executor":"systemd"' <<<"$info" || fail "the booted agent does not use the systemd executor: $info"
-# Over its memory: the kernel's OOM killer ends it, and it is reported so.
-post /agent/v1/tasks '{"id": "hog.1", "mem": 32, "cmd": "exec dd if=/dev/zero of=/dev/null bs=64M count=1"}' >/dev/null ||
-  fail "launching the memory hog"
-hog_failed() { grep -q '"state":"TASK_FAILED"' <<<"$(api "$agent_api" /agent/v1/tasks/hog.1)"; }
-wait_until 30 "the memory hog ended" hog_failed
-grep -q '"message":"memory limit exceeded' <<<"$(api "$agent_api" /agent/v1/tasks/hog.1)" ||
-  fail "the memory hog was not reported over its limit: $(api "$agent_api" /agent/v1/tasks/hog.1)"
-post /agent/v1/tasks/img.1/kill '' >/dev/null || fail "killing the task"
-killed() { grep -q '"state":"TASK_KILLED"' <<<"$(api "$agent_api" /agent/v1/tasks/img.1)"; }
-wait_until 30 "the task killed" killed
-echo "ok: a task on the booted agent ran as dcos-task-img.1.service (nobody, dcos-tasks.slice, MemoryMax and memory.max 32 MiB, CPUQuota 10%), was refused ZooKeeper, and was killed; a task over its memory was reported so"
+# Over its memory: the kernel's OOM killer ends it, and the agent reports so.
+marathon_post '{"id": "/hog", "mem": 32, "cpus": 0.1, "acceptedResourceRoles": ["slave_public"], "portDefinitions": [],
+  "cmd": "exec dd if=/dev/zero of=/dev/null bs=64M count=1"}' >/dev/null || fail "POST /v2/apps /hog"
+hog_failed() {
+  api "$agent_api" /agent/v1/tasks | /usr/bin/python3 -c 'import json, sys
+sys.exit(0 if any(t["id"].startswith("hog.") and t["state"] == "TASK_FAILED" and t.get("message", "").startswith("memory limit exceeded")
+                  for t in json.load(sys.stdin)["tasks"]) else 1)' 2>/dev/null
+}
+if ! (unset -f fail; wait_until 120 "the memory hog failed over its limit" hog_failed); then
+  fail "the memory hog was not reported over its limit: $(api "$agent_api" /agent/v1/tasks)"
+fi
+curl -sf --max-time 10 -X DELETE "http://127.0.0.1:$master_api/v2/apps/hog" >/dev/null || fail "DELETE /v2/apps/hog"
+curl -sf --max-time 10 -X DELETE "http://127.0.0.1:$master_api/v2/apps/img" >/dev/null || fail "DELETE /v2/apps/img"
+killed() { grep -q '"state":"TASK_KILLED"' <<<"$(api "$agent_api" "/agent/v1/tasks/$img_task")"; }
+wait_until 60 "the task killed" killed
+echo "ok: a task placed by the booted master ran as dcos-task-$img_task.service (nobody, dcos-tasks.slice, MemoryMax and memory.max 32 MiB, CPUQuota 10%), was refused ZooKeeper, and was killed; a task over its memory was reported so"
 # An app through the master's Marathon API, placed on the public agent, and
 # reached from this host through the agent's edge router by its virtual
 # host. The task is an HAProxy of its own (the image has no other server)
