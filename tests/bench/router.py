@@ -7,8 +7,8 @@ task id. Measured:
 - throughput: requests/s, p50 and p99 with 64 keep-alive clients (wrk
   -t1 -c64, Host bench.test) through the edge router's HAProxy and through
   an nginx reverse proxy to the same backends, both one worker (the router
-  module's `threads` set to 1), the proxy alone on core 0, wrk and the
-  backends on core 1; each core's busy share beside, so a run the clients
+  module's `threads` set to 1), the proxy alone on core 0, wrk, the
+  backends and the rest of the cluster on core 1; each core's busy share beside, so a run the clients
   or the backends capped shows it. Alternating rounds, the ratio per round.
 - churn: a bounded load (wrk -c16) while the backends change 50 times a
   second, each change one server in and one out of the app's backend
@@ -197,8 +197,10 @@ def backend_conf(work):
     return path
 
 
-def app(app_id, vhost, instances, conf):
-    return {"id": app_id, "instances": instances, "cpus": 0.05, "mem": 32,
+def app(app_id, vhost, instances, conf, cpus=0.05):
+    # The agent holds a task to its cpus (a CPU quota): the backends get
+    # enough that they, not the proxies, are never the limit.
+    return {"id": app_id, "instances": instances, "cpus": cpus, "mem": 32,
             "labels": {"HAPROXY_GROUP": "external", "HAPROXY_0_VHOST": vhost},
             "acceptedResourceRoles": ["slave_public"],
             "cmd": "sed \"s/PORT0/$PORT0/g; s/TASKID/$MESOS_TASK_ID/g\" %s > nginx.conf && "
@@ -407,7 +409,7 @@ def main():
 
         conf = backend_conf(work)
         n = args.backends
-        status, body = api("POST", "/v2/apps", app("/bench", "bench.test", n, conf))
+        status, body = api("POST", "/v2/apps", app("/bench", "bench.test", n, conf, cpus=round(1.6 / n, 2)))
         if status != 201:
             fail("POST /bench: %s %s" % (status, body))
         wait_until("%d healthy /bench tasks" % n, lambda: len(healthy("/bench")) == n, 120)
@@ -417,19 +419,19 @@ def main():
                    lambda: sorted(set(edge_get("bench.test")[1] for _ in range(3 * n))) == ids, 30)
         backends = [(t["host"], t["ports"][0]) for t in tasks]
 
-        # Pinning: each proxy alone on core 0; wrk and the backends on core 1.
+        # Pinning: each proxy alone on core 0; wrk, the backends and the rest
+        # of the cluster (dcosds, ZooKeeper) on core 1.
         with open(os.path.join(public_dir, "state", "router", "haproxy.pid")) as f:
-            pin(int(f.read().strip()), "0")
-        for p in os.listdir("/proc"):
-            if not p.isdigit():
+            edge_pid = int(f.read().strip())
+        pin(edge_pid, "0")
+        edge_pids = {edge_pid} | set(children(edge_pid))
+        for ns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split("\n"):
+            ns = ns.split(" ")[0]
+            if not ns.startswith("dcos-%s-" % NAME):
                 continue
-            try:
-                with open("/proc/%s/cmdline" % p, "rb") as f:
-                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if cmd.startswith("nginx ") and public_dir in os.readlink("/proc/%s/cwd" % p):
-                pin(int(p), "1")
+            for p in subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split():
+                if int(p) not in edge_pids:
+                    subprocess.run(["taskset", "-a", "-p", "-c", "1", p], capture_output=True)
 
         # nginx, one worker, reverse proxy to the same backends.
         nginx_port = 8080
@@ -452,7 +454,7 @@ def main():
         edge_url = "http://127.0.0.1:80/"
         nginx_url = "http://127.0.0.1:%d/" % nginx_port
         print("throughput: GET / (a %d-byte answer) to %d backends (nginx, one worker each), wrk -t1 -c64 -d%ds,"
-              " Host bench.test; the proxy on core 0, wrk and the backends on core 1"
+              " Host bench.test; the proxy on core 0, wrk, the backends and the cluster on core 1"
               % (len(ids[0]) + 1, n, args.seconds))
         print("%-6s %-22s %12s %9s %9s %8s %8s %7s" % ("round", "proxy", "requests/s", "p50 ms", "p99 ms",
                                                        "core0 %", "core1 %", "errors"))
