@@ -6,7 +6,9 @@
 2. A rolling upgrade of all 100 (minimumHealthCapacity 0.5,
    maximumOverCapacity 0) is under way when the leader's dcosd is SIGKILLed.
    Another master leads (the time it took is printed, with the ZooKeeper
-   session timeout it is bounded by), the deployment completes, and then
+   session timeout it is bounded by), the killed master's port 80 (its
+   admin router) still answers through the other masters, the deployment
+   completes, and then
    exactly 100 tasks run, all of the new version, and the agents run exactly
    those tasks: nothing lost, nothing doubled, nothing left over.
 3. Two of the three masters go (every process in their namespaces): the one
@@ -199,6 +201,13 @@ try:
     wait_until("the new leader answering", lambda: api(new_leader, "GET", "/v2/info")[1]["elected"])
     print("ok: leader %s SIGKILLed with %d of %d tasks upgraded; %s leads %.2f s later "
           "(ZooKeeper session timeout 5 s)" % (leader, before_kill, INSTANCES, new_leader, elected))
+    # The killed master's port 80 (its admin router, which outlives its
+    # dcosd) still serves, through the other masters' node APIs.
+    status, body = wait_until("the killed master's port 80 answering through the others",
+                              lambda: (lambda r: r if r[0] == 200 else None)(api(leader, "GET", "/v2/info")), within=20)
+    if str(body.get("leader") or "").split(":")[0] == leader:
+        fail("the killed master's port 80 names it leader still: %s" % body.get("leader"))
+    print("ok: the killed master's port 80 still serves /v2/info, through the other masters")
 
     def upgraded():
         tasks = app_tasks(new_leader, "/big")
