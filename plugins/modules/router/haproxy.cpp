@@ -199,6 +199,9 @@ void renderAdminFront(std::ostringstream &c, const Files &files, const EdgeSetti
     << "\n"
     << "backend node_api\n"
     << "  mode http\n"
+    // Each write forwarded at once (an event stream's frames are small;
+    // coalesced, they waited on the client's delayed ACKs).
+    << "  option http-no-delay\n"
     << "  option forwardfor\n"
     << "  retry-on conn-failure empty-response\n"
     << "  http-request disable-l7-retry if !METH_GET !METH_OPTIONS\n"
