@@ -248,6 +248,18 @@ threading.Event().wait()
 """
 
 
+def nginx_proxy_conf(work, name, port, backends):
+    """nginx, one worker, a keep-alive reverse proxy on 127.0.0.1:PORT to
+    BACKENDS ((address, port) pairs), its pid and log named NAME in WORK."""
+    return ("worker_processes 1;\ndaemon off;\npid %s/%s.pid;\nerror_log %s/%s.log;\n"
+            "events { worker_connections 4096; }\nhttp {\n  access_log off;\n  keepalive_requests 1000000;\n"
+            "  upstream app {\n%s    keepalive 64;\n  }\n"
+            "  server {\n    listen 127.0.0.1:%d;\n    location / {\n      proxy_pass http://app;\n"
+            "      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n"
+            "      proxy_set_header X-Forwarded-For $remote_addr;\n      proxy_next_upstream error timeout;\n"
+            "    }\n  }\n}\n" % (work, name, work, name, "".join("    server %s:%d;\n" % b for b in backends), port))
+
+
 def proxy_defaults():
     """What the edge's own configuration puts in defaults (a fair reload peer)."""
     return ("defaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n"
@@ -275,15 +287,7 @@ class ReloadPeer:
             for name, (addr, port) in names:
                 c += "  server %s %s:%d\n" % (name, addr, port)
             return c
-        c = ("worker_processes 1;\ndaemon off;\npid %s/nginx-reload.pid;\nerror_log %s/nginx-reload.log;\n"
-             "events { worker_connections 4096; }\nhttp {\n  access_log off;\n  keepalive_requests 1000000;\n"
-             "  upstream app {\n" % (self.work, self.work))
-        for _, (addr, port) in names:
-            c += "    server %s:%d;\n" % (addr, port)
-        c += ("    keepalive 64;\n  }\n  server {\n    listen 127.0.0.1:%d;\n    location / {\n"
-              "      proxy_pass http://app;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n"
-              "      proxy_next_upstream error timeout;\n    }\n  }\n}\n" % self.port)
-        return c
+        return nginx_proxy_conf(self.work, "nginx-reload", self.port, [b for _, b in names])
 
     def write(self, names):
         with open(self.cfg + ".tmp", "w") as f:
@@ -345,9 +349,20 @@ def churned_load(url, seconds, rate, change, connections=16):
     """wrk's figures over SECONDS while CHANGE() runs RATE times a second."""
     result, made = {}, [0]
 
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+
+    def connected():
+        r = subprocess.run(["ip", "netns", "exec", PUBLIC_NS, "ss", "-Htn", "state", "established",
+                            "dport = :%d" % port], capture_output=True, text=True)
+        return len(r.stdout.splitlines()) >= connections
+
     def changer():
-        time.sleep(0.5)  # wrk connected first: the churn is what is measured
-        made[0] = churn(rate, seconds - 1.0, change)
+        # wrk's connections made first: the churn is what is measured.
+        start = time.monotonic()
+        if not wait_until_soft(connected, 5):
+            print("router bench: wrk's %d connections to port %d not all seen within 5 s" % (connections, port),
+                  file=sys.stderr)
+        made[0] = churn(rate, seconds - 1.0 - (time.monotonic() - start), change)
 
     t = threading.Thread(target=changer)
     t.start()
@@ -437,13 +452,7 @@ def main():
         nginx_port = 8080
         nginx_cfg = os.path.join(work, "nginx-proxy.conf")
         with open(nginx_cfg, "w") as f:
-            f.write("worker_processes 1;\ndaemon off;\npid %s/nginx-proxy.pid;\nerror_log %s/nginx-proxy.log;\n"
-                    "events { worker_connections 4096; }\nhttp {\n  access_log off;\n  keepalive_requests 1000000;\n"
-                    "  upstream bench {\n%s    keepalive 64;\n  }\n"
-                    "  server {\n    listen 127.0.0.1:%d;\n    location / {\n      proxy_pass http://bench;\n"
-                    "      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n"
-                    "      proxy_set_header X-Forwarded-For $remote_addr;\n    }\n  }\n}\n"
-                    % (work, work, "".join("    server %s:%d;\n" % b for b in backends), nginx_port))
+            f.write(nginx_proxy_conf(work, "nginx-proxy", nginx_port, backends))
         nginx = subprocess.Popen(["ip", "netns", "exec", PUBLIC_NS, "taskset", "-c", "0", "nginx", "-c", nginx_cfg],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         peers.append(nginx)

@@ -107,28 +107,36 @@ def running(app_id):
     return [t for t in body["tasks"] if t["state"] == "TASK_RUNNING"]
 
 
+def request(address, port, path, method="GET", headers=None, cafile=None, timeout=10):
+    """(status, headers, body, the server's certificate in DER or None) of
+    one request from the operators' host; over https, verified against
+    CAFILE for ADDRESS, when CAFILE is given."""
+    if cafile:
+        c = http.client.HTTPSConnection(address, port, timeout=timeout,
+                                        context=ssl.create_default_context(cafile=cafile))
+    else:
+        c = http.client.HTTPConnection(address, port, timeout=timeout)
+    try:
+        c.request(method, path, headers=headers or {})
+        r = c.getresponse()
+        return (r.status, dict(r.getheaders()), r.read().decode(),
+                c.sock.getpeercert(binary_form=True) if cafile else None)
+    finally:
+        c.close()
+
+
 def edge_https(host_header, path="/id"):
     """(status, body) over the edge's port 443, its certificate verified
     against the public agent's own (self-signed) CA for its address."""
-    ctx = ssl.create_default_context(cafile=os.path.join(PUBLIC_DIR, "state", "router", "tls", "ca.crt"))
-    c = http.client.HTTPSConnection(PUBLIC, 443, timeout=5, context=ctx)
-    try:
-        c.request("GET", path, headers={"Host": host_header})
-        r = c.getresponse()
-        return r.status, r.read().decode()
-    finally:
-        c.close()
+    status, _, body, _ = request(PUBLIC, 443, path, headers={"Host": host_header}, timeout=5,
+                                 cafile=os.path.join(PUBLIC_DIR, "state", "router", "tls", "ca.crt"))
+    return status, body
 
 
 def edge(host_header, path="/id", address=PUBLIC, port=80, timeout=5):
     """(status, body) of one request from the operators' host."""
-    c = http.client.HTTPConnection(address, port, timeout=timeout)
-    try:
-        c.request("GET", path, headers={"Host": host_header})
-        r = c.getresponse()
-        return r.status, r.read().decode()
-    finally:
-        c.close()
+    status, _, body, _ = request(address, port, path, headers={"Host": host_header}, timeout=timeout)
+    return status, body
 
 
 def app(app_id, vhost, instances, role="slave_public", extra_labels=None, env=None):
@@ -207,13 +215,7 @@ ADMIN_ROUTES = (("/marathon/v2/info", '"name"'), ("/v2/info", '"name"'), ("/meso
 
 def admin(path, method="GET", headers=None):
     """(status, headers, body) of one request to the master's port 80."""
-    c = http.client.HTTPConnection(MASTER, 80, timeout=10)
-    try:
-        c.request(method, path, headers=headers or {})
-        r = c.getresponse()
-        return r.status, dict(r.getheaders()), r.read().decode()
-    finally:
-        c.close()
+    return request(MASTER, 80, path, method, headers)[:3]
 
 
 def raw(data, address=MASTER, port=80, within=15):
@@ -286,14 +288,8 @@ def admin_router(private_task):
 def https(path, cafile, port=443):
     """(status, body, the server's certificate in DER) of a GET over https,
     verified against CAFILE for the master's address."""
-    ctx = ssl.create_default_context(cafile=cafile)
-    c = http.client.HTTPSConnection(MASTER, port, timeout=10, context=ctx)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r.status, r.read().decode(), c.sock.getpeercert(binary_form=True)
-    finally:
-        c.close()
+    status, _, body, cert = request(MASTER, port, path, cafile=cafile)
+    return status, body, cert
 
 
 def admin_https():
