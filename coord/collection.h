@@ -3,11 +3,16 @@
 // event thread) only mark and call `changed`; refresh() does the reading, on
 // the caller's thread. The DNS module and the routers follow the scheduler's
 // state with it.
+//
+// Each record is kept as read and as parsed into a T, parsed once per
+// version of its text: with 10,000 tasks under a stream of changes, parsing
+// every record on every look cost a master's router a fifth of a cpu.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -15,10 +20,15 @@
 
 namespace dcos::coord {
 
+template <class T>
 class Collection {
  public:
-  Collection(Client *zk, std::string path, std::function<void()> changed)
-      : zk_(zk), path_(std::move(path)), changed_(std::move(changed)) {}
+  // A record's text as a T, given its znode's name; nullopt when it does
+  // not parse (forEach then skips it).
+  using Parse = std::function<std::optional<T>(const std::string &name, const std::string &json)>;
+
+  Collection(Client *zk, std::string path, Parse parse, std::function<void()> changed)
+      : zk_(zk), path_(std::move(path)), parse_(std::move(parse)), changed_(std::move(changed)) {}
 
   void watch() {
     listWatch_ = zk_->watchChildren(path_, [this] {
@@ -92,16 +102,30 @@ class Collection {
     paths.reserve(toRead.size());
     for (const auto &n : toRead) paths.push_back(path_ + "/" + n);
     auto got = zk_->readAll(paths);
+    // Parsed without the lock (forEach goes on meanwhile); only the
+    // records whose text changed.
+    std::vector<std::optional<std::optional<T>>> parsed(toRead.size());
+    {
+      std::lock_guard l(mutex_);
+      for (size_t i = 0; i < toRead.size(); ++i) {
+        if (!got[i]) continue;
+        auto r = records_.find(toRead[i]);
+        if (r == records_.end() || r->second.json != *got[i]) parsed[i].emplace();
+      }
+    }
+    for (size_t i = 0; i < toRead.size(); ++i) {
+      if (parsed[i]) *parsed[i] = parse_(toRead[i], *got[i]);
+    }
     bool ok = true;
     std::lock_guard l(mutex_);
     for (size_t i = 0; i < toRead.size(); ++i) {
       if (watches_.count(toRead[i]) == 0) continue;
       if (got[i]) {
-        auto &r = records_[toRead[i]];
-        if (r != *got[i]) {
-          r = std::move(*got[i]);
-          changed = true;
-        }
+        if (!parsed[i]) continue;  // the same text as kept
+        Record &r = records_[toRead[i]];
+        r.json = std::move(*got[i]);
+        r.value = std::move(*parsed[i]);
+        changed = true;
       } else if (codeOf(got[i].error()) == Code::NoNode) {
         if (records_.erase(toRead[i]) != 0) changed = true;
       } else {
@@ -112,22 +136,36 @@ class Collection {
     return ok;
   }
 
-  std::map<std::string, std::string> records() const {
+  // f(name, value) for every record that parsed, in the order of their
+  // names, with the collection's lock held (f must not call back into it).
+  template <class F>
+  void forEach(F &&f) const {
     std::lock_guard l(mutex_);
-    return records_;
+    for (const auto &[name, r] : records_) {
+      if (r.value) f(name, *r.value);
+    }
+  }
+
+  size_t size() const {
+    std::lock_guard l(mutex_);
+    return records_.size();
   }
 
  private:
+  struct Record {
+    std::string json;
+    std::optional<T> value;
+  };
   Client *zk_;
   std::string path_;
+  Parse parse_;
   std::function<void()> changed_;
   mutable std::mutex mutex_;
   WatchId listWatch_{};
   bool listStale_ = true;
   std::map<std::string, WatchId> watches_;
   std::set<std::string> stale_;
-  std::map<std::string, std::string> records_;
+  std::map<std::string, Record> records_;
 };
-
 
 }  // namespace dcos::coord

@@ -87,6 +87,65 @@ std::string hostOf(const std::string &address) {
   return h;
 }
 
+// The scheduler's records as the zone needs them, each parsed once per
+// version of its znode (coord::Collection keeps them).
+std::optional<ClusterState::Agent> parseAgent(const std::string &name, const std::string &json) {
+  auto o = tryParse(json);
+  if (!o) return std::nullopt;
+  ClusterState::Agent a;
+  try {
+    a.id = o->optValue<std::string>("id", name);
+    a.address = o->optValue<std::string>("address", "");
+    a.hostname = o->optValue<std::string>("hostname", a.address);
+    a.apiPort = portOf(o->optValue<std::string>("api", ""));
+  } catch (const Poco::Exception &) {
+    return std::nullopt;
+  }
+  return a;
+}
+
+std::optional<ClusterState::App> parseApp(const std::string &, const std::string &json) {
+  auto o = tryParse(json);
+  if (!o) return std::nullopt;
+  ClusterState::App app;
+  try {
+    app.id = o->optValue<std::string>("id", "");
+    if (auto pd = o->getArray("portDefinitions")) {
+      for (size_t i = 0; i < pd->size(); ++i) {
+        auto p = pd->getObject(static_cast<unsigned>(i));
+        if (!p) continue;
+        ClusterState::Port port;
+        port.port = p->optValue<int>("port", 0);
+        port.protocol = p->optValue<std::string>("protocol", "tcp");
+        port.name = p->optValue<std::string>("name", "");
+        app.ports.push_back(port);
+      }
+    }
+  } catch (const Poco::Exception &) {
+    return std::nullopt;
+  }
+  if (app.id.empty()) return std::nullopt;
+  return app;
+}
+
+std::optional<ClusterState::Task> parseTask(const std::string &name, const std::string &json) {
+  auto o = tryParse(json);
+  if (!o) return std::nullopt;
+  ClusterState::Task t;
+  try {
+    t.id = o->optValue<std::string>("id", name);
+    t.appId = o->optValue<std::string>("appId", "");
+    t.agentId = o->optValue<std::string>("agentId", "");
+    t.state = o->optValue<std::string>("state", "");
+    if (auto ports = o->getArray("ports")) {
+      for (size_t i = 0; i < ports->size(); ++i) t.ports.push_back(ports->getElement<int>(static_cast<unsigned>(i)));
+    }
+  } catch (const Poco::Exception &) {
+    return std::nullopt;
+  }
+  return t;
+}
+
 class DnsModule : public dcos::sdk::Module {
  public:
   DnsModule(dcos::sdk::Host host, std::string_view configText) : host_(host) {
@@ -152,9 +211,9 @@ class DnsModule : public dcos::sdk::Module {
       }
       wake_.notify_all();
     };
-    tasks_ = std::make_unique<Collection>(zk_.get(), "/dcos/scheduler/tasks", changed);
-    apps_ = std::make_unique<Collection>(zk_.get(), "/dcos/scheduler/apps", changed);
-    agents_ = std::make_unique<Collection>(zk_.get(), "/dcos/agents", changed);
+    tasks_ = std::make_unique<Collection<ClusterState::Task>>(zk_.get(), "/dcos/scheduler/tasks", parseTask, changed);
+    apps_ = std::make_unique<Collection<ClusterState::App>>(zk_.get(), "/dcos/scheduler/apps", parseApp, changed);
+    agents_ = std::make_unique<Collection<ClusterState::Agent>>(zk_.get(), "/dcos/agents", parseAgent, changed);
     leaderWatch_ = zk_->watchData("/dcos/scheduler/leader", [this, changed] {
       {
         std::lock_guard l(mutex_);
@@ -299,71 +358,10 @@ class DnsModule : public dcos::sdk::Module {
       s.leader = hostOf(leader_);
       s.leaderPort = portOf(leader_);
     }
-    for (const auto &[key, json] : agents_->records()) {
-      auto o = tryParse(json);
-      if (!o) continue;
-      ClusterState::Agent a;
-      try {
-        a.id = o->optValue<std::string>("id", key);
-        a.address = o->optValue<std::string>("address", "");
-        a.hostname = o->optValue<std::string>("hostname", a.address);
-        a.apiPort = portOf(o->optValue<std::string>("api", ""));
-      } catch (const Poco::Exception &) {
-        continue;
-      }
-      s.agents[a.id] = a;
-    }
-    for (const auto &[key, json] : apps_->records()) {
-      auto o = tryParse(json);
-      if (!o) continue;
-      ClusterState::App app;
-      try {
-        app.id = o->optValue<std::string>("id", "");
-        if (auto pd = o->getArray("portDefinitions")) {
-          for (size_t i = 0; i < pd->size(); ++i) {
-            auto p = pd->getObject(static_cast<unsigned>(i));
-            if (!p) continue;
-            ClusterState::Port port;
-            port.port = p->optValue<int>("port", 0);
-            port.protocol = p->optValue<std::string>("protocol", "tcp");
-            port.name = p->optValue<std::string>("name", "");
-            app.ports.push_back(port);
-          }
-        }
-      } catch (const Poco::Exception &) {
-        continue;
-      }
-      if (!app.id.empty()) s.apps[app.id] = app;
-    }
-    // Tasks: parsed once per version of their record (10,000 records
-    // parsed on every rebuild would cost a rebuild 100 ms and more).
-    std::map<std::string, std::pair<std::string, std::optional<ClusterState::Task>>> parsed;
-    for (auto &[key, json] : tasks_->records()) {
-      auto cached = taskCache_.find(key);
-      if (cached != taskCache_.end() && cached->second.first == json) {
-        if (cached->second.second) s.tasks.push_back(*cached->second.second);
-        parsed.emplace(key, std::move(cached->second));
-        continue;
-      }
-      std::optional<ClusterState::Task> task;
-      if (auto o = tryParse(json)) {
-        ClusterState::Task t;
-        try {
-          t.id = o->optValue<std::string>("id", key);
-          t.appId = o->optValue<std::string>("appId", "");
-          t.agentId = o->optValue<std::string>("agentId", "");
-          t.state = o->optValue<std::string>("state", "");
-          if (auto ports = o->getArray("ports")) {
-            for (size_t i = 0; i < ports->size(); ++i) t.ports.push_back(ports->getElement<int>(static_cast<unsigned>(i)));
-          }
-          task = std::move(t);
-        } catch (const Poco::Exception &) {
-        }
-      }
-      if (task) s.tasks.push_back(*task);
-      parsed.emplace(key, std::make_pair(std::move(json), std::move(task)));
-    }
-    taskCache_.swap(parsed);
+    agents_->forEach([&](const std::string &, const ClusterState::Agent &a) { s.agents[a.id] = a; });
+    apps_->forEach([&](const std::string &, const ClusterState::App &a) { s.apps[a.id] = a; });
+    s.tasks.reserve(tasks_->size());
+    tasks_->forEach([&](const std::string &, const ClusterState::Task &t) { s.tasks.push_back(t); });
     return s;
   }
 
@@ -473,11 +471,11 @@ class DnsModule : public dcos::sdk::Module {
   int sessionMs_ = 10000;
   std::unique_ptr<dcos::coord::ZkClient> zk_;
   std::unique_ptr<Server> dns_;
-  std::unique_ptr<Collection> tasks_, apps_, agents_;
+  std::unique_ptr<Collection<ClusterState::Task>> tasks_;
+  std::unique_ptr<Collection<ClusterState::App>> apps_;
+  std::unique_ptr<Collection<ClusterState::Agent>> agents_;
   dcos::coord::WatchId leaderWatch_{};
   std::string leader_;  // the builder thread's
-  // The builder thread's: each task record as last read, and what it parsed to.
-  std::map<std::string, std::pair<std::string, std::optional<ClusterState::Task>>> taskCache_;
   std::thread builder_;
   std::mutex mutex_;
   std::condition_variable wake_;

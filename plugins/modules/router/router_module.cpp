@@ -98,6 +98,83 @@ std::string hostOf(const std::string &address) {
   return h;
 }
 
+// The scheduler's records as the routes need them, each parsed once per
+// version of its znode (coord::Collection keeps them).
+struct AgentRecord {
+  std::string id, address;
+};
+
+std::optional<AgentRecord> parseAgent(const std::string &name, const std::string &json) {
+  auto o = tryParse(json);
+  if (!o) return std::nullopt;
+  try {
+    AgentRecord a{o->optValue<std::string>("id", name), hostOf(o->optValue<std::string>("address", ""))};
+    if (a.address.empty()) return std::nullopt;
+    return a;
+  } catch (const Poco::Exception &) {
+    return std::nullopt;
+  }
+}
+
+std::optional<AppInfo> parseApp(const std::string &, const std::string &json) {
+  auto o = tryParse(json);
+  if (!o) return std::nullopt;
+  AppInfo a;
+  try {
+    a.id = o->optValue<std::string>("id", "");
+    if (auto labels = o->getObject("labels")) {
+      for (const auto &[k, v] : *labels) {
+        if (v.isString()) a.labels[k] = v.extract<std::string>();
+      }
+    }
+    if (auto pd = o->getArray("portDefinitions")) {
+      for (size_t i = 0; i < pd->size(); ++i) {
+        auto p = pd->getObject(static_cast<unsigned>(i));
+        a.servicePorts.push_back(p ? p->optValue<int>("port", 0) : 0);
+      }
+    }
+    if (auto hc = o->getArray("healthChecks"); hc && hc->size() > 0) {
+      a.healthChecked = true;
+      auto first = hc->getObject(0);
+      std::string proto = first ? first->optValue<std::string>("protocol", "HTTP") : "";
+      a.httpHealthCheck = proto == "HTTP" || proto == "HTTPS" || proto == "MESOS_HTTP" || proto == "MESOS_HTTPS";
+    }
+  } catch (const Poco::Exception &) {
+    return std::nullopt;
+  }
+  if (a.id.empty()) return std::nullopt;
+  return a;
+}
+
+// A task, with its agent: its host is the agent's address as last known,
+// else the one in its record.
+struct TaskRecord {
+  TaskInfo info;
+  std::string agentId;
+};
+
+std::optional<TaskRecord> parseTask(const std::string &name, const std::string &json) {
+  auto o = tryParse(json);
+  if (!o) return std::nullopt;
+  TaskRecord r;
+  TaskInfo &t = r.info;
+  try {
+    t.id = o->optValue<std::string>("id", name);
+    t.appId = o->optValue<std::string>("appId", "");
+    t.state = o->optValue<std::string>("state", "");
+    t.killing = o->optValue<bool>("killing", false);
+    if (o->has("healthy") && o->get("healthy").isBoolean()) t.healthy = o->getValue<bool>("healthy");
+    r.agentId = o->optValue<std::string>("agentId", "");
+    t.host = o->optValue<std::string>("host", "");
+    if (auto ports = o->getArray("ports")) {
+      for (size_t i = 0; i < ports->size(); ++i) t.ports.push_back(ports->getElement<int>(static_cast<unsigned>(i)));
+    }
+  } catch (const Poco::Exception &) {
+    return std::nullopt;
+  }
+  return r;
+}
+
 // The command line of a process, NULs as spaces ("" when it is gone).
 std::string cmdlineOf(pid_t pid) {
   std::string c = readFile("/proc/" + std::to_string(pid) + "/cmdline");
@@ -231,9 +308,9 @@ class RouterModule : public dcos::sdk::Module {
       }
       wake_.notify_all();
     };
-    tasks_ = std::make_unique<Collection>(zk_.get(), "/dcos/scheduler/tasks", changed);
-    apps_ = std::make_unique<Collection>(zk_.get(), "/dcos/scheduler/apps", changed);
-    agents_ = std::make_unique<Collection>(zk_.get(), "/dcos/agents", changed);
+    tasks_ = std::make_unique<Collection<TaskRecord>>(zk_.get(), "/dcos/scheduler/tasks", parseTask, changed);
+    apps_ = std::make_unique<Collection<AppInfo>>(zk_.get(), "/dcos/scheduler/apps", parseApp, changed);
+    agents_ = std::make_unique<Collection<AgentRecord>>(zk_.get(), "/dcos/agents", parseAgent, changed);
     tasks_->watch();
     apps_->watch();
     agents_->watch();
@@ -737,65 +814,16 @@ class RouterModule : public dcos::sdk::Module {
     // restarts is away from /dcos/agents for a while (its old session's
     // record expires, its new one comes), and its tasks run on meanwhile.
     auto &agentAddress = agentAddresses_;
-    for (const auto &[key, json] : agents_->records()) {
-      if (auto o = tryParse(json)) {
-        try {
-          auto address = hostOf(o->optValue<std::string>("address", ""));
-          if (!address.empty()) agentAddress[o->optValue<std::string>("id", key)] = address;
-        } catch (const Poco::Exception &) {
-        }
-      }
-    }
+    agents_->forEach([&](const std::string &, const AgentRecord &a) { agentAddress[a.id] = a.address; });
     std::map<std::string, AppInfo> apps;
-    for (const auto &[key, json] : apps_->records()) {
-      auto o = tryParse(json);
-      if (!o) continue;
-      AppInfo a;
-      try {
-        a.id = o->optValue<std::string>("id", "");
-        if (auto labels = o->getObject("labels")) {
-          for (const auto &[k, v] : *labels) {
-            if (v.isString()) a.labels[k] = v.extract<std::string>();
-          }
-        }
-        if (auto pd = o->getArray("portDefinitions")) {
-          for (size_t i = 0; i < pd->size(); ++i) {
-            auto p = pd->getObject(static_cast<unsigned>(i));
-            a.servicePorts.push_back(p ? p->optValue<int>("port", 0) : 0);
-          }
-        }
-        if (auto hc = o->getArray("healthChecks"); hc && hc->size() > 0) {
-          a.healthChecked = true;
-          auto first = hc->getObject(0);
-          std::string proto = first ? first->optValue<std::string>("protocol", "HTTP") : "";
-          a.httpHealthCheck = proto == "HTTP" || proto == "HTTPS" || proto == "MESOS_HTTP" || proto == "MESOS_HTTPS";
-        }
-      } catch (const Poco::Exception &) {
-        continue;
-      }
-      if (!a.id.empty()) apps[a.id] = a;
-    }
+    apps_->forEach([&](const std::string &, const AppInfo &a) { apps[a.id] = a; });
     std::vector<TaskInfo> tasks;
-    for (const auto &[key, json] : tasks_->records()) {
-      auto o = tryParse(json);
-      if (!o) continue;
-      TaskInfo t;
-      try {
-        t.id = o->optValue<std::string>("id", key);
-        t.appId = o->optValue<std::string>("appId", "");
-        t.state = o->optValue<std::string>("state", "");
-        t.killing = o->optValue<bool>("killing", false);
-        if (o->has("healthy") && o->get("healthy").isBoolean()) t.healthy = o->getValue<bool>("healthy");
-        auto agent = agentAddress.find(o->optValue<std::string>("agentId", ""));
-        t.host = agent != agentAddress.end() ? agent->second : o->optValue<std::string>("host", "");
-        if (auto ports = o->getArray("ports")) {
-          for (size_t i = 0; i < ports->size(); ++i) t.ports.push_back(ports->getElement<int>(static_cast<unsigned>(i)));
-        }
-      } catch (const Poco::Exception &) {
-        continue;
-      }
-      tasks.push_back(std::move(t));
-    }
+    tasks.reserve(tasks_->size());
+    tasks_->forEach([&](const std::string &, const TaskRecord &r) {
+      tasks.push_back(r.info);
+      auto agent = agentAddress.find(r.agentId);
+      if (agent != agentAddress.end()) tasks.back().host = agent->second;
+    });
     return settings_.admin ? dcos::router::adminPlan(apps, tasks) : dcos::router::plan(edge_, apps, tasks);
   }
 
@@ -821,7 +849,9 @@ class RouterModule : public dcos::sdk::Module {
   std::unique_ptr<Edge> edge_impl_;
   pid_t pid_ = 0;
   std::unique_ptr<dcos::coord::ZkClient> zk_;
-  std::unique_ptr<Collection> tasks_, apps_, agents_;
+  std::unique_ptr<Collection<TaskRecord>> tasks_;
+  std::unique_ptr<Collection<AppInfo>> apps_;
+  std::unique_ptr<Collection<AgentRecord>> agents_;
   std::set<int> opened_;  // the worker's
   std::map<std::string, std::set<std::string>> rotation_;  // the worker's: service -> tasks in rotation
   std::map<std::string, std::string> agentAddresses_;  // the worker's: agent id -> address

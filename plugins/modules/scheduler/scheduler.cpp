@@ -1240,9 +1240,9 @@ void Scheduler::assignServicePorts(App &app) {
 }
 
 // Written out directly (no JSON objects made), and kept until what it
-// shows changes: a GET of every app with its tasks renders 10,000 of these,
-// under the scheduler's lock. mutex_ held.
-const std::string &Scheduler::taskView(const TaskRecord &t, const App *app) const {
+// shows changes: a GET of every app with its tasks shows 10,000 of these.
+// Shared, so that the answer is put together without the lock. mutex_ held.
+std::shared_ptr<const std::string> Scheduler::taskView(const TaskRecord &t, const App *app) const {
   if (app == nullptr) {
     auto it = apps_.find(t.appId);
     if (it != apps_.end()) app = &it->second.app;
@@ -1257,7 +1257,7 @@ const std::string &Scheduler::taskView(const TaskRecord &t, const App *app) cons
       return e.view;
     }
   }
-  std::string view = renderTaskView(t);
+  auto view = std::make_shared<const std::string>(renderTaskView(t));
   if (viewCache_.size() > 2 * tasks_.size() + 64) {
     // Tasks forgotten since: their views go.
     for (auto it = viewCache_.begin(); it != viewCache_.end();) {
@@ -1265,8 +1265,8 @@ const std::string &Scheduler::taskView(const TaskRecord &t, const App *app) cons
     }
   }
   ViewCacheEntry &e = viewCache_[t.id];
-  e = ViewCacheEntry{t.state, t.healthy, t.startedAtMs, t.message, appVersion, std::move(view)};
-  return e.view;
+  e = ViewCacheEntry{t.state, t.healthy, t.startedAtMs, t.message, appVersion, view};
+  return view;
 }
 
 std::string Scheduler::renderTaskView(const TaskRecord &t) const {
@@ -1296,27 +1296,25 @@ std::string Scheduler::renderTaskView(const TaskRecord &t) const {
   return o;
 }
 
-std::string Scheduler::appView(const AppState &s, bool embedTasks, bool counts, bool deployments,
-                               bool lastFailure, const std::vector<const TaskRecord *> *appTasks) const {
+Scheduler::AppViewParts Scheduler::appViewParts(const AppState &s, bool embedTasks, bool counts, bool deployments,
+                                                bool lastFailure,
+                                                const std::vector<const TaskRecord *> *appTasks) const {
   // The definition as text, what the view adds spliced in at its end (in
   // the order the keys were set on the parsed object before).
   std::string out = appJson(s.app);
   Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   int staged = 0, running = 0, healthy = 0, unhealthy = 0;
-  // The tasks as text, spliced in at the end: one parse per app, not one
-  // per task.
-  std::string tasks;
-  if (embedTasks && appTasks != nullptr) tasks.reserve(appTasks->size() * 480);
+  // The tasks' views, put after the rest by whoever writes the answer.
+  AppViewParts parts;
+  parts.embedTasks = embedTasks;
+  if (embedTasks && appTasks != nullptr) parts.tasks.reserve(appTasks->size());
   auto count = [&](const TaskRecord &t) {
     if (t.appId != s.app.id || terminal(t.state)) return;
     staged += t.state == "TASK_STAGING" || t.state == "TASK_STARTING";
     running += t.state == "TASK_RUNNING";
     healthy += t.healthy == std::optional<bool>(true);
     unhealthy += t.healthy == std::optional<bool>(false);
-    if (embedTasks) {
-      if (!tasks.empty()) tasks += ',';
-      tasks += taskView(t, &s.app);
-    }
+    if (embedTasks) parts.tasks.push_back(taskView(t, &s.app));
   };
   if (appTasks != nullptr) {
     for (const auto *t : *appTasks) count(*t);
@@ -1349,15 +1347,40 @@ std::string Scheduler::appView(const AppState &s, bool embedTasks, bool counts, 
   }
   std::string extra = stringify(o);  // {...} of what was added
   if (extra.size() > 2) out.insert(out.size() - 1, (out.size() > 2 ? "," : "") + extra.substr(1, extra.size() - 2));
+  out.pop_back();  // its closing brace: the tasks may follow
+  parts.head = std::move(out);
+  return parts;
+}
+
+size_t Scheduler::AppViewParts::size() const {
+  size_t n = head.size() + 16;
+  for (const auto &t : tasks) n += t->size() + 1;
+  return n;
+}
+
+void Scheduler::AppViewParts::appendTo(std::string &out) const {
+  out += head;
   if (embedTasks) {
-    out.pop_back();  // its closing brace
-    out.reserve(out.size() + tasks.size() + 16);
     out += ",\"tasks\":[";
-    out += tasks;
-    out += "]}";
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      if (i != 0) out += ',';
+      out += *tasks[i];
+    }
+    out += ']';
   }
+  out += '}';
+}
+
+std::string Scheduler::appView(const AppState &s, bool embedTasks, bool counts, bool deployments, bool lastFailure,
+                               const std::vector<const TaskRecord *> *appTasks) const {
+  AppViewParts parts = appViewParts(s, embedTasks, counts, deployments, lastFailure, appTasks);
+  std::string out;
+  out.reserve(parts.size());
+  parts.appendTo(out);
   return out;
 }
+
+
 
 Scheduler::Reply Scheduler::appsGet(const std::string &query) {
   auto q = text::parseQuery(query);
@@ -1369,33 +1392,40 @@ Scheduler::Reply Scheduler::appsGet(const std::string &query) {
   }
   std::string idFilter = q.count("id") ? q["id"].back() : "";
   std::string labelFilter = q.count("label") ? q["label"].back() : "";
-  std::lock_guard lock(mutex_);
-  std::map<std::string, std::vector<const TaskRecord *>> byApp;  // one pass over the tasks, not one per app
-  for (const auto &[tid, t] : tasks_) byApp[t.appId].push_back(&t);
-  static const std::vector<const TaskRecord *> none;
-  std::string out;
-  // Growing a few MB by doubling cost page faults and copies.
-  if (idFilter.empty() && labelFilter.empty()) out.reserve(lastAppsBytes_ + lastAppsBytes_ / 8);
-  out = "{\"apps\":[";
-  bool first = true;
-  for (const auto &[id, s] : apps_) {
-    if (!idFilter.empty() && id.find(idFilter) == std::string::npos) continue;
-    if (!labelFilter.empty()) {
-      size_t eq = labelFilter.find("==");
-      std::string key = labelFilter.substr(0, eq);
-      auto l = s.app.labels.find(key);
-      if (l == s.app.labels.end()) continue;
-      if (eq != std::string::npos && l->second != labelFilter.substr(eq + 2)) continue;
+  // What each app shows is gathered under the lock (its tasks' views are
+  // shared, not copied); the answer, megabytes with 10,000 tasks, is put
+  // together after it, while launches and updates go on.
+  std::vector<AppViewParts> views;
+  {
+    std::lock_guard lock(mutex_);
+    std::map<std::string, std::vector<const TaskRecord *>> byApp;  // one pass over the tasks, not one per app
+    for (const auto &[tid, t] : tasks_) byApp[t.appId].push_back(&t);
+    static const std::vector<const TaskRecord *> none;
+    views.reserve(apps_.size());
+    for (const auto &[id, s] : apps_) {
+      if (!idFilter.empty() && id.find(idFilter) == std::string::npos) continue;
+      if (!labelFilter.empty()) {
+        size_t eq = labelFilter.find("==");
+        std::string key = labelFilter.substr(0, eq);
+        auto l = s.app.labels.find(key);
+        if (l == s.app.labels.end()) continue;
+        if (eq != std::string::npos && l->second != labelFilter.substr(eq + 2)) continue;
+      }
+      auto mine = byApp.find(id);
+      views.push_back(appViewParts(s, tasks, true, true, lastFailure, mine == byApp.end() ? &none : &mine->second));
+      if (readiness) views.back().head += ",\"readinessCheckResults\":[]";  // no readiness checks here
     }
-    auto mine = byApp.find(id);
-    std::string view = appView(s, tasks, true, true, lastFailure, mine == byApp.end() ? &none : &mine->second);
-    if (readiness) view.insert(view.size() - 1, ",\"readinessCheckResults\":[]");  // no readiness checks here
-    if (!first) out += ',';
-    out += view;
-    first = false;
+  }
+  size_t size = 16;
+  for (const auto &v : views) size += v.size();
+  std::string out;
+  out.reserve(size);
+  out = "{\"apps\":[";
+  for (size_t i = 0; i < views.size(); ++i) {
+    if (i != 0) out += ',';
+    views[i].appendTo(out);
   }
   out += "]}";
-  if (idFilter.empty() && labelFilter.empty()) lastAppsBytes_ = out.size();
   return {200, std::move(out), {}};
 }
 
@@ -1515,19 +1545,36 @@ Scheduler::Reply Scheduler::appRestart(const std::string &id, bool force, const 
   return {200, "{\"deploymentId\":\"" + *dep + "\",\"version\":\"" + version + "\"}", {}};
 }
 
-Scheduler::Reply Scheduler::appTasks(const std::string &id) {
-  std::lock_guard lock(mutex_);
-  if (apps_.count(id) == 0) return {404, messageJson("App '" + id + "' does not exist"), {}};
-  std::string out = "{\"tasks\":[";
-  bool first = true;
-  for (const auto &[tid, t] : tasks_) {
-    if (t.appId != id || terminal(t.state)) continue;
-    if (!first) out += ',';
-    out += taskView(t);
-    first = false;
+namespace {
+
+// {"tasks":[...]} of the views given.
+std::string tasksAnswer(const std::vector<std::shared_ptr<const std::string>> &views) {
+  size_t size = 16;
+  for (const auto &v : views) size += v->size() + 1;
+  std::string out;
+  out.reserve(size);
+  out = "{\"tasks\":[";
+  for (size_t i = 0; i < views.size(); ++i) {
+    if (i != 0) out += ',';
+    out += *views[i];
   }
   out += "]}";
-  return {200, std::move(out), {}};
+  return out;
+}
+
+}  // namespace
+
+Scheduler::Reply Scheduler::appTasks(const std::string &id) {
+  std::vector<std::shared_ptr<const std::string>> views;
+  {
+    std::lock_guard lock(mutex_);
+    auto app = apps_.find(id);
+    if (app == apps_.end()) return {404, messageJson("App '" + id + "' does not exist"), {}};
+    for (const auto &[tid, t] : tasks_) {
+      if (t.appId == id && !terminal(t.state)) views.push_back(taskView(t, &app->second.app));
+    }
+  }
+  return {200, tasksAnswer(views), {}};
 }
 
 // Kills tasks (app id, task id); with `scale`, each app shrinks by the
@@ -1572,7 +1619,7 @@ Scheduler::Reply Scheduler::tasksKill(const std::vector<std::pair<std::string, s
     (void)storeTask(it->second);
     killed[i] = it->second;
     if (i != 0) list += ',';
-    list += taskView(it->second);
+    list += *taskView(it->second);
   }
   list += "]}";
   if (body.empty()) body = list;
@@ -1608,19 +1655,18 @@ Scheduler::Reply Scheduler::taskKill(const std::string &appId, const std::string
 Scheduler::Reply Scheduler::tasksGet(const std::string &query) {
   auto q = text::parseQuery(query);
   std::string status = q.count("status") ? q["status"].back() : "";
-  std::lock_guard lock(mutex_);
-  std::string out = "{\"tasks\":[";
-  bool first = true;
-  for (const auto &[tid, t] : tasks_) {
-    if (terminal(t.state)) continue;
-    if (status == "running" && t.state != "TASK_RUNNING") continue;
-    if (status == "staging" && t.state != "TASK_STAGING" && t.state != "TASK_STARTING") continue;
-    if (!first) out += ',';
-    out += taskView(t);
-    first = false;
+  std::vector<std::shared_ptr<const std::string>> views;
+  {
+    std::lock_guard lock(mutex_);
+    views.reserve(tasks_.size());
+    for (const auto &[tid, t] : tasks_) {
+      if (terminal(t.state)) continue;
+      if (status == "running" && t.state != "TASK_RUNNING") continue;
+      if (status == "staging" && t.state != "TASK_STAGING" && t.state != "TASK_STARTING") continue;
+      views.push_back(taskView(t));
+    }
   }
-  out += "]}";
-  return {200, std::move(out), {}};
+  return {200, tasksAnswer(views), {}};
 }
 
 // Status updates from an agent: each stored, then acknowledged.

@@ -198,13 +198,25 @@ class Scheduler {
   Reply tasksGet(const std::string &query);
   Reply updates(const std::string &body);
 
+  // An app in Marathon's shape, in two parts: what is gathered under the
+  // lock (its text up to where the tasks go, and its tasks' views, shared),
+  // and what writes it out, which needs no lock.
+  struct AppViewParts {
+    std::string head;  // the app's object without its closing brace
+    bool embedTasks = false;
+    std::vector<std::shared_ptr<const std::string>> tasks;
+    size_t size() const;  // of the text appendTo writes, about
+    void appendTo(std::string &out) const;
+  };
   // `appTasks`: the app's tasks, when the caller has them at hand (else
-  // every task is looked at).
+  // every task is looked at). mutex_ held.
+  AppViewParts appViewParts(const AppState &s, bool embedTasks, bool counts, bool deployments, bool lastFailure,
+                            const std::vector<const TaskRecord *> *appTasks = nullptr) const;
   std::string appView(const AppState &s, bool embedTasks, bool counts, bool deployments, bool lastFailure,
                       const std::vector<const TaskRecord *> *appTasks = nullptr) const;
-  // A task in Marathon's shape (cached: a reference into the cache, valid
-  // until the next call); `app` is its app when the caller has it.
-  const std::string &taskView(const TaskRecord &t, const App *app = nullptr) const;
+  // A task in Marathon's shape (cached until what it shows changes); `app`
+  // is its app when the caller has it. mutex_ held.
+  std::shared_ptr<const std::string> taskView(const TaskRecord &t, const App *app = nullptr) const;
   std::string renderTaskView(const TaskRecord &t) const;
   // Stores each change (apps, their versions, service ports) and makes one
   // deployment of them all. mutex_ held. The deployment's id, or an error
@@ -260,10 +272,9 @@ class Scheduler {
     int64_t startedAtMs = 0;
     std::string message;
     std::string appVersion;
-    std::string view;
+    std::shared_ptr<const std::string> view;
   };
   mutable std::unordered_map<std::string, ViewCacheEntry> viewCache_;
-  mutable size_t lastAppsBytes_ = 0;  // GET /v2/apps's last answer, to reserve for the next
   // leaderAddress(): the leader's record as last read, read again after a
   // change (leaderWatch_ sets leaderStale_).
   mutable std::mutex leaderMutex_;
