@@ -160,6 +160,7 @@ Result<std::string> Scheduler::commit(std::vector<Change> changes, const std::st
       st.delayUntilMs = 0;
     }
     st.app = app;
+    st.json.reset();
     actions.push_back({action, c.appId});
     post->set("appDefinition", parse(appJson(app)));
     events_.publish("api_post_event", post);

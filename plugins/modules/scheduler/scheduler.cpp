@@ -1249,24 +1249,22 @@ std::shared_ptr<const std::string> Scheduler::taskView(const TaskRecord &t, cons
   }
   static const std::string kNone;
   const std::string &appVersion = app != nullptr ? app->version : kNone;  // its service ports
-  auto cached = viewCache_.find(t.id);
-  if (cached != viewCache_.end()) {
-    const ViewCacheEntry &e = cached->second;
-    if (e.state == t.state && e.healthy == t.healthy && e.startedAtMs == t.startedAtMs && e.appVersion == appVersion &&
-        (t.healthy != std::optional<bool>(false) || e.message == t.message)) {
-      return e.view;
-    }
+  const TaskRecord::View *v = t.view.get();
+  if (v != nullptr && v->state == t.state && v->healthy == t.healthy && v->startedAtMs == t.startedAtMs &&
+      v->appVersion == appVersion && v->version == t.version &&
+      (t.healthy != std::optional<bool>(false) || v->message == t.message)) {
+    return v->text;
   }
-  auto view = std::make_shared<const std::string>(renderTaskView(t));
-  if (viewCache_.size() > 2 * tasks_.size() + 64) {
-    // Tasks forgotten since: their views go.
-    for (auto it = viewCache_.begin(); it != viewCache_.end();) {
-      it = tasks_.count(it->first) != 0 ? std::next(it) : viewCache_.erase(it);
-    }
-  }
-  ViewCacheEntry &e = viewCache_[t.id];
-  e = ViewCacheEntry{t.state, t.healthy, t.startedAtMs, t.message, appVersion, view};
-  return view;
+  auto made = std::make_shared<TaskRecord::View>();
+  made->state = t.state;
+  made->message = t.message;
+  made->version = t.version;
+  made->appVersion = appVersion;
+  made->healthy = t.healthy;
+  made->startedAtMs = t.startedAtMs;
+  made->text = std::make_shared<const std::string>(renderTaskView(t));
+  t.view = made;
+  return made->text;
 }
 
 std::string Scheduler::renderTaskView(const TaskRecord &t) const {
@@ -1301,7 +1299,8 @@ Scheduler::AppViewParts Scheduler::appViewParts(const AppState &s, bool embedTas
                                                 const std::vector<const TaskRecord *> *appTasks) const {
   // The definition as text, what the view adds spliced in at its end (in
   // the order the keys were set on the parsed object before).
-  std::string out = appJson(s.app);
+  if (!s.json) s.json = std::make_shared<const std::string>(appJson(s.app));
+  std::string out = *s.json;
   Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   int staged = 0, running = 0, healthy = 0, unhealthy = 0;
   // The tasks' views, put after the rest by whoever writes the answer.
@@ -1395,7 +1394,16 @@ Scheduler::Reply Scheduler::appsGet(const std::string &query) {
   // What each app shows is gathered under the lock (its tasks' views are
   // shared, not copied); the answer, megabytes with 10,000 tasks, is put
   // together after it, while launches and updates go on.
-  std::vector<AppViewParts> views;
+  // Each app's text is kept with the parts it was written from: an app
+  // whose parts are the same (its head, and the very same task views) is
+  // not written again. On this project's machines copying megabytes is what
+  // a GET of 10,000 tasks cost most.
+  struct One {
+    std::string id;
+    AppViewParts parts;
+    std::shared_ptr<const std::string> text;  // when the kept one serves
+  };
+  std::vector<One> views;
   {
     std::lock_guard lock(mutex_);
     std::map<std::string, std::vector<const TaskRecord *>> byApp;  // one pass over the tasks, not one per app
@@ -1412,18 +1420,40 @@ Scheduler::Reply Scheduler::appsGet(const std::string &query) {
         if (eq != std::string::npos && l->second != labelFilter.substr(eq + 2)) continue;
       }
       auto mine = byApp.find(id);
-      views.push_back(appViewParts(s, tasks, true, true, lastFailure, mine == byApp.end() ? &none : &mine->second));
-      if (readiness) views.back().head += ",\"readinessCheckResults\":[]";  // no readiness checks here
+      One one{id, appViewParts(s, tasks, true, true, lastFailure, mine == byApp.end() ? &none : &mine->second), nullptr};
+      if (readiness) one.parts.head += ",\"readinessCheckResults\":[]";  // no readiness checks here
+      if (s.shown && s.shown->first.embedTasks == one.parts.embedTasks && s.shown->first.tasks == one.parts.tasks &&
+          s.shown->first.head == one.parts.head) {
+        one.text = s.shown->second;
+      }
+      views.push_back(std::move(one));
+    }
+  }
+  // Written without the lock, and kept for the next GET.
+  std::vector<const One *> made;
+  for (auto &v : views) {
+    if (v.text) continue;
+    std::string text;
+    text.reserve(v.parts.size());
+    v.parts.appendTo(text);
+    v.text = std::make_shared<const std::string>(std::move(text));
+    made.push_back(&v);
+  }
+  if (!made.empty()) {
+    std::lock_guard lock(mutex_);
+    for (const One *v : made) {
+      auto it = apps_.find(v->id);
+      if (it != apps_.end()) it->second.shown = std::make_shared<const std::pair<AppViewParts, std::shared_ptr<const std::string>>>(v->parts, v->text);
     }
   }
   size_t size = 16;
-  for (const auto &v : views) size += v.size();
+  for (const auto &v : views) size += v.text->size() + 1;
   std::string out;
   out.reserve(size);
   out = "{\"apps\":[";
   for (size_t i = 0; i < views.size(); ++i) {
     if (i != 0) out += ',';
-    views[i].appendTo(out);
+    out += *views[i].text;
   }
   out += "]}";
   return {200, std::move(out), {}};

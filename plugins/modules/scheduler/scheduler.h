@@ -62,6 +62,15 @@ struct TaskRecord {
   bool killing = false;  // the scheduler asked for its end
   std::string stateBeforeUnreachable;  // what it was when its agent went away
   int64_t lastKillMs = 0;              // in memory: when a kill was last sent
+  // In memory: the task as the API shows it, with what it was made from
+  // (kept with the task: a GET of 10,000 tasks looked each one up).
+  struct View {
+    std::string state, message, version, appVersion;
+    std::optional<bool> healthy;
+    int64_t startedAtMs = 0;
+    std::shared_ptr<const std::string> text;
+  };
+  mutable std::shared_ptr<const View> view;
 };
 
 // How the leader talks to agents: over their API in the module, and a fake
@@ -149,8 +158,21 @@ class Scheduler {
   // What lastKillMs to set so that act()'s resend sends the first kill
   // killDrain after `now`.
   int64_t drainedKillAt(int64_t now) const;
+  // An app in Marathon's shape, in two parts: what is gathered under the
+  // lock (its text up to where the tasks go, and its tasks' views, shared),
+  // and what writes it out, which needs no lock.
+  struct AppViewParts {
+    std::string head;  // the app's object without its closing brace
+    bool embedTasks = false;
+    std::vector<std::shared_ptr<const std::string>> tasks;
+    size_t size() const;  // of the text appendTo writes, about
+    void appendTo(std::string &out) const;
+  };
   struct AppState {
-    App app;
+    App app;  // set anew, never changed in place: `json` goes with it
+    mutable std::shared_ptr<const std::string> json;  // appJson(app), made when first shown
+    // GET /v2/apps's last text of it, with the parts it was written from.
+    std::shared_ptr<const std::pair<AppViewParts, std::shared_ptr<const std::string>>> shown;
     int failures = 0;             // in a row, for the backoff
     int64_t delayUntilMs = 0;     // no launch before
     std::string lastFailure;      // message of the last failed task
@@ -198,16 +220,6 @@ class Scheduler {
   Reply tasksGet(const std::string &query);
   Reply updates(const std::string &body);
 
-  // An app in Marathon's shape, in two parts: what is gathered under the
-  // lock (its text up to where the tasks go, and its tasks' views, shared),
-  // and what writes it out, which needs no lock.
-  struct AppViewParts {
-    std::string head;  // the app's object without its closing brace
-    bool embedTasks = false;
-    std::vector<std::shared_ptr<const std::string>> tasks;
-    size_t size() const;  // of the text appendTo writes, about
-    void appendTo(std::string &out) const;
-  };
   // `appTasks`: the app's tasks, when the caller has them at hand (else
   // every task is looked at). mutex_ held.
   AppViewParts appViewParts(const AppState &s, bool embedTasks, bool counts, bool deployments, bool lastFailure,
@@ -265,16 +277,6 @@ class Scheduler {
   // act()): nobody else writes them meanwhile.
   std::unordered_set<std::string> updating_;
   std::set<std::string> storeLater_;  // changed while being written: act() stores them next round
-  // taskView's output per task, with what it was made from.
-  struct ViewCacheEntry {
-    std::string state;
-    std::optional<bool> healthy;
-    int64_t startedAtMs = 0;
-    std::string message;
-    std::string appVersion;
-    std::shared_ptr<const std::string> view;
-  };
-  mutable std::unordered_map<std::string, ViewCacheEntry> viewCache_;
   // leaderAddress(): the leader's record as last read, read again after a
   // change (leaderWatch_ sets leaderStale_).
   mutable std::mutex leaderMutex_;
