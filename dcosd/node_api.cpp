@@ -163,8 +163,12 @@ NodeApi::~NodeApi() { stop(); }
 Status NodeApi::start(const std::string &listen, const std::string &adminListen) {
   std::vector<std::string> where{listen};
   if (!adminListen.empty()) where.push_back(adminListen);
-  // Four workers: handlers are short (streams hold none), and dcosd stays small.
-  server_ = std::make_unique<http::Server>([this](const http::Request &r) { return handle(r); }, limits_, 4);
+  // Sixteen workers: streams hold none, but a module's handler may wait on
+  // ZooKeeper or on another node (a follower forwards to the scheduler
+  // leader, a store waits for its write): with four, four slow POSTs held
+  // every GET and /health of the node behind them. Waiting threads cost no
+  // cpu, and little memory.
+  server_ = std::make_unique<http::Server>([this](const http::Request &r) { return handle(r); }, limits_, 16);
   if (auto s = server_->start(where); !s) {
     server_.reset();
     address_.clear();

@@ -30,6 +30,9 @@ instances each are POSTed to the leader by 4 clients at once. Measured:
   the task count is checked (none lost or doubled).
 
 Figures are from a shared machine (other work runs on its cores): noisy.
+The simulated agents run at nice 10 (--agents-nice): they stand in for other
+machines, and take the masters' cpu only when the masters leave it; --pin
+puts the masters on cpu 0 and the agents and this bench on the others.
 Every dcosd here connects from 127.0.0.1, so two limits per client address
 are lifted: ZooKeeper's maxClientCnxns (60) and the master's node API
 max_connections_per_client (512); a real cluster's agents each have an
@@ -38,7 +41,7 @@ ensemble lost its quorum under the launch (a follower dropped, sessions
 expired), which measures the machine rather than the scheduler.
 
 Usage: tests/bench/scheduler.py [BUILD_DIR] [--masters 1|3] [--agents N] [--apps N] [--instances N]
-       [--get-interval S] [--steady S] [--perf FILE] [--keep]
+       [--get-interval S] [--steady S] [--perf FILE] [--keep] [--pin] [--agents-nice N]
 Root is not needed. Needs kazoo (python3-kazoo) and ZooKeeper's server
 (libzookeeper-java) as the master role does.
 """
@@ -154,8 +157,8 @@ def pct(values, p):
 class Node:
     """One dcosd: its config dir, state dir and log under work/<name>."""
 
-    def __init__(self, build, work, name, cluster, node):
-        self.build, self.name = build, name
+    def __init__(self, build, work, name, cluster, node, cpus=None, nice=0):
+        self.build, self.name, self.cpus, self.nice = build, name, cpus, nice
         self.dir = os.path.join(work, name)
         os.makedirs(os.path.join(self.dir, "config"))
         self.api = node["api"]["listen"]
@@ -170,8 +173,15 @@ class Node:
         self.proc = subprocess.Popen(
             [os.path.join(self.build, "dcosd/dcosd"), "--config-dir", os.path.join(self.dir, "config"),
              "--plugin-dir", os.path.join(self.build, "plugins"), "--state-dir", os.path.join(self.dir, "state"),
-             "--log-level", "notice"], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+             "--log-level", "notice"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            preexec_fn=self._place)
         log.close()
+
+    def _place(self):
+        if self.cpus:
+            os.sched_setaffinity(0, self.cpus)
+        if self.nice:
+            os.nice(self.nice)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -345,7 +355,19 @@ def main():
     ap.add_argument("--timeout", type=float, default=1800, help="s the launch may take")
     ap.add_argument("--perf", help="perf record the leader's dcosd during the launch into this file")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs, state)")
+    ap.add_argument("--pin", action="store_true",
+                    help="the masters (dcosd and ZooKeeper) on cpu 0, the agents and this bench on the others: "
+                         "a master's cores its own, as on a real cluster")
+    ap.add_argument("--agents-nice", type=int, default=10,
+                    help="the simulated agents' nice value: they stand in for other machines, and take the "
+                         "masters' cpu only when the masters leave it (0: as any process)")
     args = ap.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin and len(cpus) < 2:
+        sys.exit("--pin needs 2 cpus or more")
+    master_cpus, rest_cpus = ({cpus[0]}, set(cpus[1:])) if args.pin else (None, None)
+    if args.pin:
+        os.sched_setaffinity(0, rest_cpus)  # this bench, its curl and kazoo
     build = os.path.abspath(args.build)
     total = args.apps * args.instances
     work = tempfile.mkdtemp(prefix="dcos-bench-scheduler.")
@@ -368,7 +390,7 @@ def main():
         node.update({"address": a, "hostname": "master-%d" % (i + 1),
                      "api": {"listen": "%s:%d" % (a, free_port(a)), "max_connections_per_client": 65536},
                      "firewall": {"enabled": False}, "modules": {"zookeeper": {"executor": "process", "java": java}}})
-        masters.append(Node(build, work, "master-%d" % (i + 1), cluster, node))
+        masters.append(Node(build, work, "master-%d" % (i + 1), cluster, node, master_cpus))
     per_agent = -(-total // args.agents)  # what each agent must hold, and room to spare
     for i in range(args.agents):
         node = json.load(open(f"{SOURCE}/examples/cluster/node-agent-private.json"))
@@ -377,7 +399,7 @@ def main():
                      "modules": {"agent": {"simulate": True, "executor": "process",
                                            "resources": {"cpus": per_agent * 2, "mem": per_agent * 64,
                                                          "disk": per_agent * 64, "ports": "[20000-29999]"}}}})
-        agents.append(Node(build, work, "agent-%03d" % (i + 1), cluster, node))
+        agents.append(Node(build, work, "agent-%03d" % (i + 1), cluster, node, rest_cpus, args.agents_nice))
 
     zk = None
     perf = None
@@ -551,6 +573,10 @@ def main():
         print(f"scheduler bench: {args.masters} master(s), {args.agents} simulated agents, {args.apps} apps x "
               f"{args.instances} = {total} tasks, ZooKeeper session timeout {SESSION_TIMEOUT_MS / 1000:.0f} s "
               "(shared machine: noisy)")
+        if args.agents_nice:
+            print(f"the simulated agents at nice {args.agents_nice}: they stand in for other machines")
+        if args.pin:
+            print(f"pinned: the masters on cpu {sorted(master_cpus)}, the agents and this bench on cpus {sorted(rest_cpus)}")
         print("%-58s %14s %14s" % ("figure", "value", "goal"))
         row = lambda name, value, goal="": print("%-58s %14s %14s" % (name, value, goal))
         row("launch: first POST to all running in the API", "%.1f s" % t_api)

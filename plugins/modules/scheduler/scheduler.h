@@ -288,6 +288,7 @@ class Scheduler {
   std::set<int> servicePorts_;
   bool leading_ = false;
   bool loaded_ = false;
+  std::atomic<bool> serving_{false};  // leading_ && loaded_, read without mutex_ (isLeader())
   bool stopping_ = false;
   std::thread loop_;
   std::unique_ptr<coord::LeaderElection> election_;
