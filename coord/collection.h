@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "coord/client.h"
 
@@ -114,7 +115,12 @@ class Collection {
       }
     }
     for (size_t i = 0; i < toRead.size(); ++i) {
-      if (parsed[i]) *parsed[i] = parse_(toRead[i], *got[i]);
+      if (!parsed[i]) continue;
+      try {
+        *parsed[i] = parse_(toRead[i], *got[i]);
+      } catch (...) {
+        *parsed[i] = std::nullopt;  // as a record that does not parse
+      }
     }
     bool ok = true;
     std::lock_guard l(mutex_);
@@ -137,7 +143,8 @@ class Collection {
   }
 
   // f(name, value) for every record that parsed, in the order of their
-  // names, with the collection's lock held (f must not call back into it).
+  // names, with the collection's lock held (f must not call back into it;
+  // the watches' callbacks wait meanwhile, so f copies and goes on).
   template <class F>
   void forEach(F &&f) const {
     std::lock_guard l(mutex_);
@@ -146,6 +153,7 @@ class Collection {
     }
   }
 
+  // Records, parsed or not (what forEach's caller may reserve for).
   size_t size() const {
     std::lock_guard l(mutex_);
     return records_.size();

@@ -1354,7 +1354,7 @@ Scheduler::AppViewParts Scheduler::appViewParts(const AppState &s, bool embedTas
 }
 
 size_t Scheduler::AppViewParts::size() const {
-  size_t n = head.size() + 16;
+  size_t n = head.size() + tail.size() + 16;
   for (const auto &t : tasks) n += t->size() + 1;
   return n;
 }
@@ -1369,6 +1369,7 @@ void Scheduler::AppViewParts::appendTo(std::string &out) const {
     }
     out += ']';
   }
+  out += tail;
   out += '}';
 }
 
@@ -1380,8 +1381,6 @@ std::string Scheduler::appView(const AppState &s, bool embedTasks, bool counts, 
   parts.appendTo(out);
   return out;
 }
-
-
 
 Scheduler::Reply Scheduler::appsGet(const std::string &query) {
   auto q = text::parseQuery(query);
@@ -1423,29 +1422,30 @@ Scheduler::Reply Scheduler::appsGet(const std::string &query) {
       }
       auto mine = byApp.find(id);
       One one{id, appViewParts(s, tasks, true, true, lastFailure, mine == byApp.end() ? &none : &mine->second), nullptr};
-      if (readiness) one.parts.head += ",\"readinessCheckResults\":[]";  // no readiness checks here
+      if (readiness) one.parts.tail = ",\"readinessCheckResults\":[]";  // no readiness checks here
       if (s.shown && s.shown->first.embedTasks == one.parts.embedTasks && s.shown->first.tasks == one.parts.tasks &&
-          s.shown->first.head == one.parts.head) {
+          s.shown->first.head == one.parts.head && s.shown->first.tail == one.parts.tail) {
         one.text = s.shown->second;
       }
       views.push_back(std::move(one));
     }
   }
   // Written without the lock, and kept for the next GET.
-  std::vector<const One *> made;
+  using Shown = std::pair<AppViewParts, std::shared_ptr<const std::string>>;
+  std::vector<std::pair<std::string, std::shared_ptr<const Shown>>> made;
   for (auto &v : views) {
     if (v.text) continue;
     std::string text;
     text.reserve(v.parts.size());
     v.parts.appendTo(text);
     v.text = std::make_shared<const std::string>(std::move(text));
-    made.push_back(&v);
+    made.emplace_back(v.id, std::make_shared<const Shown>(std::move(v.parts), v.text));
   }
   if (!made.empty()) {
     std::lock_guard lock(mutex_);
-    for (const One *v : made) {
-      auto it = apps_.find(v->id);
-      if (it != apps_.end()) it->second.shown = std::make_shared<const std::pair<AppViewParts, std::shared_ptr<const std::string>>>(v->parts, v->text);
+    for (auto &[id, shown] : made) {
+      auto it = apps_.find(id);
+      if (it != apps_.end()) it->second.shown = std::move(shown);
     }
   }
   size_t size = 16;

@@ -165,6 +165,7 @@ class Scheduler {
     std::string head;  // the app's object without its closing brace
     bool embedTasks = false;
     std::vector<std::shared_ptr<const std::string>> tasks;
+    std::string tail;  // after the tasks
     size_t size() const;  // of the text appendTo writes, about
     void appendTo(std::string &out) const;
   };

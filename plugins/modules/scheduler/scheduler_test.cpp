@@ -679,3 +679,82 @@ TEST_CASE("scheduler: an end already stored, or a resend after an end, is acknow
   CHECK(json(r.body)->getArray("acknowledged")->size() == 1);
   CHECK_FALSE(h.zk.exists("/dcos/scheduler/tasks/" + c)->has_value());
 }
+
+TEST_CASE("scheduler: GET /v2/apps shows every change at once, whatever it kept from the GET before", "[scheduler]") {
+  // Each app's text and each task's view are kept between GETs: a change
+  // of state, health, message, scale or definition must show in the next.
+  auto ensemble = std::make_shared<coord::MemoryEnsemble>();
+  coord::MemoryClient zk(ensemble);
+  addAgent(zk, "a1", "10.0.0.65", "*", 8, 4096);
+  FakeAgents agents;
+  SchedulerConfig config;
+  config.zk = &zk;
+  config.agents = &agents;
+  config.address = "10.0.0.11:61001";
+  config.killDrain = std::chrono::milliseconds(0);
+  Scheduler s(config);
+  s.reconcileOnce();
+  REQUIRE(s.handle("POST", "/v2/apps", "", R"({"id": "web", "cmd": "x", "instances": 2, "cpus": 0.1, "mem": 16})").status ==
+          201);
+  REQUIRE(s.handle("POST", "/v2/apps", "", R"({"id": "other", "cmd": "y", "instances": 1, "cpus": 0.1, "mem": 16})")
+              .status == 201);
+  s.reconcileOnce();
+  REQUIRE(agents.launched.size() == 3);
+  std::string t1;
+  for (const auto &[a, req] : agents.launched) {
+    if (req->getValue<std::string>("appId") == "/web") t1 = req->getValue<std::string>("id");
+  }
+  const std::string all = "embed=apps.tasks&embed=apps.readiness";
+  auto web = [&](const std::string &query) -> Object::Ptr {
+    auto r = s.handle("GET", "/v2/apps", query, "");
+    REQUIRE(r.status == 200);
+    auto apps = json(r.body)->getArray("apps");
+    for (size_t i = 0; i < apps->size(); ++i) {
+      auto a = apps->getObject(static_cast<unsigned>(i));
+      if (a->getValue<std::string>("id") == "/web") return a;
+    }
+    FAIL("no /web in " << r.body);
+    return nullptr;
+  };
+  auto stateOf = [&](const Object::Ptr &app, const std::string &task) {
+    auto tasks = app->getArray("tasks");
+    for (size_t i = 0; tasks && i < tasks->size(); ++i) {
+      auto t = tasks->getObject(static_cast<unsigned>(i));
+      if (t->getValue<std::string>("id") == task) return t->getValue<std::string>("state");
+    }
+    return std::string("(none)");
+  };
+  // Twice the same answer; the readiness results after the tasks, as before.
+  auto first = s.handle("GET", "/v2/apps", all, "");
+  CHECK(s.handle("GET", "/v2/apps", all, "").body == first.body);
+  CHECK(first.body.find("\"readinessCheckResults\":[]") > first.body.find("\"tasks\":["));
+  CHECK(stateOf(web(all), t1) == "TASK_STAGING");
+
+  s.handle("POST", "/scheduler/v1/updates", "", update(t1, "TASK_RUNNING", "g1"));
+  auto running = web(all);
+  CHECK(stateOf(running, t1) == "TASK_RUNNING");
+  CHECK(running->getValue<int>("tasksRunning") == 1);
+  CHECK(running->getArray("tasks")->getObject(0)->has("startedAt"));
+
+  // Health and its message.
+  s.handle("POST", "/scheduler/v1/updates", "", update(t1, "TASK_RUNNING", "g2", R"(, "healthy": false)"));
+  CHECK(web(all)->getValue<int>("tasksUnhealthy") == 1);
+  s.handle("POST", "/scheduler/v1/updates", "", update(t1, "TASK_RUNNING", "g3", R"(, "healthy": true)"));
+  CHECK(web(all)->getValue<int>("tasksHealthy") == 1);
+
+  // A scaling: the count, the version and every task's version change.
+  auto scaled = s.handle("PUT", "/v2/apps/web", "force=true", R"({"instances": 3})");  // its deployment is under way
+  REQUIRE(scaled.status == 200);
+  const std::string version = json(scaled.body)->getValue<std::string>("version");
+  auto after = web(all);
+  CHECK(after->getValue<int>("instances") == 3);
+  CHECK(after->getValue<std::string>("version") == version);
+  auto tasks = after->getArray("tasks");
+  for (size_t i = 0; i < tasks->size(); ++i) CHECK(tasks->getObject(static_cast<unsigned>(i))->getValue<std::string>("version") == version);
+
+  // Its end: gone from the list, the other app as it was.
+  s.handle("POST", "/scheduler/v1/updates", "", update(t1, "TASK_FAILED", "g4"));
+  CHECK(stateOf(web(all), t1) == "(none)");
+  CHECK(stateOf(web(""), t1) == "(none)");
+  CHECK_FALSE(web("")->has("tasks"));  // not embedded: no tasks, whatever was kept
+}
