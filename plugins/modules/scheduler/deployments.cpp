@@ -144,13 +144,17 @@ Result<std::string> Scheduler::commit(std::vector<Change> changes, const std::st
         if (!kept) servicePorts_.erase(p.port);
       }
       if (!config) {
-        // A scaling alone keeps the tasks: they run the same definition.
+        // A scaling alone keeps the tasks: they run the same definition
+        // (stored in one round trip: one each froze the scheduler for
+        // seconds when an app of thousands was scaled).
+        std::vector<const TaskRecord *> kept;
         for (auto &[tid, t] : tasks_) {
           if (t.appId == c.appId && t.version == base->version) {
             t.version = version;
-            (void)storeTask(t);
+            kept.push_back(&t);
           }
         }
+        storeTasks(kept);
       }
     }
     const std::string action = base == nullptr ? "StartApplication" : config ? "RestartApplication" : "ScaleApplication";

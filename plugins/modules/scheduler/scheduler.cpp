@@ -472,13 +472,14 @@ void Scheduler::reconcileAgents(const AgentAnswers &asked) {
     std::vector<std::string> kill;
     {
       std::lock_guard lock(mutex_);
+      std::vector<const TaskRecord *> changed;
       for (const auto &[id, state] : *known) {
         if (terminal(state)) continue;
         auto t = tasks_.find(id);
         if (t != tasks_.end()) {
           if (t->second.state != state && state.rfind("TASK_", 0) == 0 && updating_.count(id) == 0) {
             t->second.state = state;
-            (void)storeTask(t->second);
+            changed.push_back(&t->second);
           }
           continue;
         }
@@ -489,6 +490,7 @@ void Scheduler::reconcileAgents(const AgentAnswers &asked) {
         if (unloadableApps_.count(app) != 0) continue;
         kill.push_back(id);
       }
+      storeTasks(changed);  // one round trip for the agent's changes
       auto mine = storedOn.find(a.id);
       for (const auto &id : mine == storedOn.end() ? std::vector<std::string>{} : mine->second) {
         auto it = tasks_.find(id);
@@ -1205,19 +1207,27 @@ Status Scheduler::storeApp(const App &app, bool create) {
   return Status::Ok();
 }
 
-Status Scheduler::storeTask(const TaskRecord &t) {
-  // Being written without the lock (its status update, its launch): stored
-  // by the next round instead, from what the task is then, so that the
-  // older record cannot land last.
-  if (updating_.count(t.id) != 0) {
-    storeLater_.insert(t.id);
-    return Status::Ok();
+// Being written without the lock (its status update, its launch): stored
+// by the next round instead, from what the task is then, so that the older
+// record cannot land last. A known task's record only: one gone has ended
+// meanwhile (its end was stored), and is not brought back.
+void Scheduler::storeTasks(const std::vector<const TaskRecord *> &tasks) {
+  std::vector<coord::Write> writes;
+  std::vector<std::string> ids;
+  for (const TaskRecord *t : tasks) {
+    if (updating_.count(t->id) != 0) {
+      storeLater_.insert(t->id);
+      continue;
+    }
+    writes.push_back({coord::Write::Kind::Set, std::string(kTasks) + "/" + t->id, taskRecordJson(*t)});
+    ids.push_back(t->id);
   }
-  // A known task's record only: one gone has ended meanwhile (its end was
-  // stored), and is not brought back.
-  auto r = config_.zk->set(std::string(kTasks) + "/" + t.id, taskRecordJson(t));
-  if (r || coord::codeOf(r.error()) == coord::Code::NoNode) return Status::Ok();
-  return r.error();
+  if (writes.empty()) return;
+  auto stored = config_.zk->writeAll(writes);
+  for (size_t i = 0; i < stored.size() && i < ids.size(); ++i) {
+    // Not stored (not a task gone meanwhile): act() stores it next round.
+    if (!stored[i] && coord::codeOf(stored[i].error()) != coord::Code::NoNode) storeLater_.insert(ids[i]);
+  }
 }
 
 Status Scheduler::removeTask(const std::string &id) {
@@ -1643,17 +1653,19 @@ Scheduler::Reply Scheduler::tasksKill(const std::vector<std::pair<std::string, s
     body = "{\"deploymentId\":\"" + *dep + "\",\"version\":\"" + version + "\"}";
   }
   std::string list = "{\"tasks\":[";
+  std::vector<const TaskRecord *> marked;
   for (size_t i = 0; i < killed.size(); ++i) {
     auto it = tasks_.find(killed[i].id);
     if (it == tasks_.end()) continue;
     it->second.killing = true;
     it->second.lastKillMs = drainedKillAt(nowMs());
-    (void)storeTask(it->second);
+    marked.push_back(&it->second);
     killed[i] = it->second;
     if (i != 0) list += ',';
     list += *taskView(it->second);
   }
   list += "]}";
+  storeTasks(marked);  // one round trip for them all
   if (body.empty()) body = list;
   lock.unlock();
   // The kills go from act() once the routers have taken the tasks out.

@@ -261,7 +261,10 @@ class Scheduler {
   Status storeVersion(const App &app, bool fresh);  // fresh: the app is new
   Status removeVersions(const std::string &appId);
   Status storeApp(const App &app, bool create);
-  Status storeTask(const TaskRecord &t);
+  // Tasks' records in one round trip (known tasks only: one gone is not
+  // brought back); one being written without the lock, or that could not
+  // be stored, is stored by the next round. mutex_ held.
+  void storeTasks(const std::vector<const TaskRecord *> &tasks);
   Status removeTask(const std::string &id);
   void assignServicePorts(App &app);
   void logMessage(int level, const std::string &m) const;
