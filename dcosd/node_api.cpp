@@ -163,12 +163,11 @@ NodeApi::~NodeApi() { stop(); }
 Status NodeApi::start(const std::string &listen, const std::string &adminListen) {
   std::vector<std::string> where{listen};
   if (!adminListen.empty()) where.push_back(adminListen);
-  // Sixteen workers: streams hold none, but a module's handler may wait on
-  // ZooKeeper or on another node (a follower forwards to the scheduler
-  // leader, a store waits for its write): with four, four slow POSTs held
-  // every GET and /health of the node behind them. Waiting threads cost no
-  // cpu, and little memory.
-  server_ = std::make_unique<http::Server>([this](const http::Request &r) { return handle(r); }, limits_, 16);
+  // Four workers: streams hold none. Sixteen were tried (a module's
+  // handler may wait on ZooKeeper or on another node): a GET of 10,000 tasks
+  // on an idle leader then took 60-110 ms at the median instead of 24-30,
+  // and the GETs during a launch were no faster.
+  server_ = std::make_unique<http::Server>([this](const http::Request &r) { return handle(r); }, limits_, 4);
   if (auto s = server_->start(where); !s) {
     server_.reset();
     address_.clear();
