@@ -305,8 +305,21 @@ Result<std::vector<std::string>> MemoryClient::children(const std::string &path,
   return out;
 }
 
+void MemoryClient::failSets(const std::string &prefix, int n) {
+  std::lock_guard lock(mu_);
+  failPrefix_ = prefix;
+  failSets_ = n;
+}
+
 Result<Stat> MemoryClient::set(const std::string &path, const std::string &data, int32_t version) {
   if (!connected()) return err("set", path, Code::ConnectionLoss);
+  {
+    std::lock_guard lock(mu_);
+    if (failSets_ > 0 && path.rfind(failPrefix_, 0) == 0) {
+      --failSets_;
+      return err("set", path, Code::ConnectionLoss);
+    }
+  }
   std::lock_guard lock(ensemble_->mu_);
   auto it = ensemble_->nodes_.find(path);
   if (it == ensemble_->nodes_.end()) return err("set", path, Code::NoNode);

@@ -27,6 +27,9 @@ class MemoryClient : public Client {
   void disconnect();
   void reconnect();
   void expireSession();
+  // The next n set() calls on paths under `prefix` fail with ConnectionLoss
+  // and change nothing (a write lost with the connection, the session kept).
+  void failSets(const std::string &prefix, int n);
 
   std::string connectString() const override { return "memory"; }
   bool connected() const override;
@@ -62,6 +65,8 @@ class MemoryClient : public Client {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool connected_ = true;
+  std::string failPrefix_;
+  int failSets_ = 0;
   bool closed_ = false;
   int64_t session_ = 0;
   std::map<std::string, std::string> owned_;

@@ -349,6 +349,7 @@ Status Scheduler::loadState() {
   deployments_ = std::move(deployments);
   servicePorts_ = std::move(servicePorts);
   unloadableApps_ = std::move(unloadable);
+  storeLater_.clear();  // what is stored is what was just read
   return Status::Ok();
 }
 
@@ -1104,6 +1105,11 @@ void Scheduler::act() {
     std::lock_guard lock(mutex_);
     for (const auto &t : toStore) updating_.erase(t.id);
     for (const auto &l : launches) updating_.erase(l.task.id);
+    // A change not stored (no quorum, a lost connection; not a task gone
+    // meanwhile) is tried again next round, from what the task is then.
+    for (size_t i = 0; i < toStore.size(); ++i) {
+      if (!stored[i] && coord::codeOf(stored[i].error()) != coord::Code::NoNode) storeLater_.insert(toStore[i].id);
+    }
   }
   // Each agent's launches in one call, then its kills in another.
   std::map<const AgentInfo *, std::vector<const Launch *>> launchesOf;

@@ -315,9 +315,10 @@ struct Harness {
   coord::MemoryClient zk{ensemble};
   FakeAgents agents;
   std::unique_ptr<Scheduler> s;
-  Harness() {
+  explicit Harness(std::chrono::milliseconds agentLostGrace = std::chrono::milliseconds(5000)) {
     addAgent(zk, "a1", "10.0.0.65", "*", 8, 8192);
     SchedulerConfig config;
+    config.agentLostGrace = agentLostGrace;
     config.zk = &zk;
     config.agents = &agents;
     config.address = "10.0.0.11:61001";
@@ -585,6 +586,32 @@ TEST_CASE("scheduler: an unreachable task is expunged after expungeAfterSeconds,
   auto r = h.s->handle("POST", "/scheduler/v1/updates", "", update(first, "TASK_RUNNING", "late"));
   CHECK(r.status == 200);
   CHECK(std::find(h.agents.killed.begin(), h.agents.killed.end(), first) != h.agents.killed.end());
+}
+
+TEST_CASE("scheduler: a task change whose write is lost is stored by a later round", "[scheduler]") {
+  Harness h(std::chrono::milliseconds(0));
+  REQUIRE(h.s->handle("POST", "/v2/apps", "",
+                      R"({"id": "/web", "cmd": "x", "cpus": 0.1, "mem": 16,
+                          "unreachableStrategy": {"inactiveAfterSeconds": 0, "expungeAfterSeconds": 0}})")
+              .status == 201);
+  h.s->reconcileOnce();
+  h.report("TASK_RUNNING");
+  std::string id = json(h.s->handle("GET", "/v2/apps/web/tasks", "", "").body)
+                       ->getArray("tasks")->getObject(0)->getValue<std::string>("id");
+  const std::string record = "/dcos/scheduler/tasks/" + id;
+  auto storedState = [&] { return json(h.zk.get(record)->first)->getValue<std::string>("state"); };
+  REQUIRE(storedState() == "TASK_RUNNING");
+  REQUIRE(h.zk.remove("/dcos/agents/a1").ok());  // its agent goes away
+  h.zk.failSets(record, 1);                        // and the write of that news is lost
+  h.s->reconcileOnce();
+  auto state = [&] {
+    return json(h.s->handle("GET", "/v2/apps/web/tasks", "", "").body)
+        ->getArray("tasks")->getObject(0)->getValue<std::string>("state");
+  };
+  REQUIRE(state() == "TASK_UNREACHABLE");
+  CHECK(storedState() == "TASK_RUNNING");  // the lost write
+  h.s->reconcileOnce();
+  CHECK(storedState() == "TASK_UNREACHABLE");  // written again from what the task is
 }
 
 TEST_CASE("scheduler: changes too big to record, scalings past the limit and odd bytes are refused cleanly",
