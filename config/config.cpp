@@ -143,6 +143,7 @@ Poco::JSON::Object::Ptr clusterObject(const ClusterConfig &c) {
     }
     o->set("tls", tls);
   }
+  if (!c.ipDetectFilename.empty()) o->set("ip_detect_filename", c.ipDetectFilename);
   Poco::JSON::Object::Ptr zk = new Poco::JSON::Object;
   zk->set("client_port", c.zookeeper.clientPort);
   zk->set("peer_port", c.zookeeper.peerPort);
@@ -360,6 +361,17 @@ Result<ClusterConfig> parseCluster(const std::string &text, const std::string &f
     pair("cert", "key", c.tlsCert, c.tlsKey);
     pair("edge_cert", "edge_key", c.tlsEdgeCert, c.tlsEdgeKey);
     tls->done();
+  }
+  if (auto detect = root.string("ip_detect_filename", Need::Optional)) {
+    // Read by a shell script on the node: plain path characters only.
+    bool plain = !detect->empty() && detect->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                               "0123456789._/-") == std::string::npos;
+    if (!plain) {
+      root.fail("ip_detect_filename",
+                "expected a path of letters, digits and . _ / - (the node's ip-detect script), found " +
+                    text::quote(*detect));
+    }
+    c.ipDetectFilename = *detect;
   }
   if (auto zk = root.object("zookeeper", Need::Optional)) {
     auto port = [&](const char *key, uint16_t fallback) {

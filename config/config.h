@@ -51,6 +51,11 @@ struct ClusterConfig {
   // tls.edge_cert, tls.edge_key: the same for the public agents' port 443;
   // empty: each public agent's own self-signed certificate.
   std::string tlsEdgeCert, tlsEdgeKey;
+  // ip_detect_filename: an executable that prints the node's address, as
+  // DC/OS's ip-detect did; relative to cluster.json's directory. Run by
+  // dcos-node-identity when the kernel command line names no address.
+  // Empty: the address is detected from the routes (docs/images.md).
+  std::string ipDetectFilename;
   ZooKeeperConfig zookeeper;
   // "m1:2181,m2:2181,...": where every node finds the ensemble.
   std::string zookeeperConnectString() const;

@@ -101,6 +101,23 @@ TEST_CASE("cluster.json's tls: pairs of absolute paths, each both or none", "[co
   CHECK(none->tlsCert.empty());
 }
 
+TEST_CASE("cluster.json's ip_detect_filename: a plain path, kept through clusterToJson", "[config]") {
+  auto base = std::string(R"({"cluster_name": "x", "masters": ["127.0.0.1"], "ip_detect_filename": )");
+  auto c = config::parseCluster(base + R"("genconf/ip-detect"})");
+  REQUIRE(c.ok());
+  CHECK(c->ipDetectFilename == "genconf/ip-detect");
+  auto again = config::parseCluster(config::clusterToJson(*c));
+  REQUIRE(again.ok());
+  CHECK(again->ipDetectFilename == "genconf/ip-detect");
+  CHECK(config::clusterToJson(*config::parseCluster(R"({"cluster_name": "x", "masters": ["127.0.0.1"]})"))
+            .find("ip_detect") == std::string::npos);
+  CHECK_THAT(clusterError(base + R"("ip detect"})"),
+             Catch::Contains("cluster.json: /ip_detect_filename: expected a path of letters, digits and . _ / - "
+                             "(the node's ip-detect script), found \"ip detect\""));
+  CHECK_THAT(clusterError(base + R"(""})"), Catch::Contains("cluster.json: /ip_detect_filename: expected a path"));
+  CHECK_THAT(clusterError(base + R"(7})"), Catch::Contains("cluster.json: /ip_detect_filename: "));
+}
+
 TEST_CASE("bad cluster.json names the path and what was expected", "[config]") {
   SECTION("not JSON") { CHECK_THAT(clusterError("{\"cluster_name\": "), Catch::StartsWith("cluster.json: not valid JSON")); }
   SECTION("not an object") { CHECK(clusterError("[1]") == "cluster.json: /: expected an object, found an array"); }

@@ -214,6 +214,22 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
   if (!cluster) return cluster.error();
   config::Config cfg;
   cfg.dir = fs::path(o.clusterConfig).parent_path().string();
+  // The cluster's ip-detect script, when it names one, goes beside the
+  // image's cluster.json under one fixed name.
+  config::ClusterConfig imageCluster = *cluster;
+  std::string ipDetect;
+  if (!cluster->ipDetectFilename.empty()) {
+    fs::path from = cluster->ipDetectFilename;
+    if (from.is_relative()) from = fs::path(cfg.dir.empty() ? "." : cfg.dir) / from;
+    ipDetect = readFile(from.string());
+    if (ipDetect.rfind("#!", 0) != 0) {
+      return makeError(o.clusterConfig + ": /ip_detect_filename: " + from.string() +
+                       (!fs::exists(from) ? " does not exist"
+                        : ipDetect.empty() ? " cannot be read or is empty"
+                                           : " is not a script (its first line is no #! line)"));
+    }
+    imageCluster.ipDetectFilename = "ip-detect";
+  }
   cfg.cluster = *cluster;
   cfg.node.role = o.role;
   cfg.node.address = cluster->masters.front();
@@ -324,10 +340,9 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
   servers.insert(servers.end(), cluster->resolvers.begin(), cluster->resolvers.end());
   resolved += "DNS=" + text::join(servers, " ") + "\nDomains=~" + cluster->dnsDomain + "\n";
   std::vector<std::pair<std::string, std::string>> files = {
-      {"/etc/dcos/cluster.json", config::clusterToJson(*cluster) + "\n"},
+      {"/etc/dcos/cluster.json", config::clusterToJson(imageCluster) + "\n"},
       {"/etc/dcos/image-role", o.role + "\n"},
       {"/etc/fstab", "PARTUUID=" + rootUuid + " / ext4 rw,relatime,errors=remount-ro 0 1\n"},
-      {"/etc/hostname", "dcos-" + o.role + "\n"},
       {"/etc/hosts", "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n"},
       {"/etc/systemd/resolved.conf.d/dcos.conf", resolved},
       {"/etc/machine-id", ""},  // empty: systemd makes one at first boot
@@ -344,9 +359,20 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
     files.emplace_back("/etc/systemd/network/90-eth" + std::to_string(i) + ".network.d/dcos.conf",
                        "[Network]\nIPv6AcceptRA=no\n");
   }
+  // No ip= on the kernel command line (a disk flashed and booted as it is):
+  // every wired link asks DHCP, and a lease's host name becomes the node's
+  // (no /etc/hostname: a static name would hide it). Later in order than
+  // the generator's 90-*.network, and off whenever ip= is given.
+  files.emplace_back("/etc/systemd/network/99-dcos-dhcp.network",
+                     "[Match]\nName=en* eth*\nKernelCommandLine=!ip\n\n"
+                     "[Network]\nDHCP=ipv4\nIPv6AcceptRA=no\n\n"
+                     "[DHCPv4]\nClientIdentifier=mac\nUseHostname=yes\n");
   for (const auto &[path, content] : image.files) files.emplace_back(path, content);
   for (const auto &[path, content] : files) {
     if (auto s = write(path, content); !s) return s.error();
+  }
+  if (!ipDetect.empty()) {
+    if (auto s = write("/etc/dcos/ip-detect", ipDetect, 0755); !s) return s.error();
   }
   // Not the build machine's resolv.conf, which mmdebstrap leaves behind.
   fs::remove(rootfs + "/etc/resolv.conf", ec);

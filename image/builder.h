@@ -6,9 +6,11 @@
 //      (no initramfs: it boots straight from NVMe or virtio), those packages
 //      and the dcos .deb; downloaded packages are kept in a cache dir and
 //      reused by the next build;
-//   3. the cluster config is baked in (/etc/dcos/cluster.json); the node's
-//      identity comes at boot from the kernel command line (dcos.address=,
-//      dcos.hostname=, ip=), so one image serves every node of the role;
+//   3. the cluster config is baked in (/etc/dcos/cluster.json, with its
+//      ip-detect script beside it); the node's identity comes at boot from
+//      DHCP and the detected address, or from the kernel command line
+//      (dcos.address=, dcos.hostname=, ip=), so one image serves every node
+//      of the role;
 //   4. a GPT disk is written without loop devices or mounts: an ESP with
 //      systemd-boot and the kernel (mkfs.vfat --offset, mtools), an ext4
 //      root filled from the rootfs (mkfs.ext4 -E offset= -d);

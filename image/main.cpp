@@ -23,12 +23,18 @@ systemd and the cloud kernel, the packages the role plugin asks for, the dcos
 package, the cluster config baked in. GPT with an ESP (systemd-boot) and an
 ext4 root, written without loop devices or mounts. Needs root.
 
-One image serves every node of its role: the node's identity comes from the
-kernel command line at boot, after the image's own parameters:
-  dcos.address=IP          the node's address (required for dcosd to start)
+One image serves every node of its role, flashed and booted with no edits:
+its network comes up by DHCP, and the node's address is detected at boot
+(cluster.json's ip_detect_filename script, else an address among the
+masters, else the route towards the first master, else the default route);
+a master image needs one of cluster.json's masters' addresses. The kernel
+command line, after the image's own parameters, overrides:
+  dcos.address=IP          the node's address
   dcos.hostname=NAME       systemd.hostname=NAME sets the host name too
+                           (default: the DHCP lease's, else the address)
   dcos.api=ADDR:PORT       the node API's listener (default <address>:61001)
-  ip=IP::GW:MASK::eth0:off the network (systemd-network-generator)
+  ip=IP::GW:MASK::eth0:off a static network instead of DHCP
+                           (systemd-network-generator)
 Boot from the ESP (its entry has the image's parameters), or directly with
 the kernel written beside the image and the manifest's kernel_command_line.
 

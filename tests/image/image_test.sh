@@ -75,6 +75,11 @@ expect_failure "missing config" "--cluster-config: cannot read $harness_dir/nope
   --role master --cluster-config "$harness_dir/nope.json"
 echo '{"cluster_name": "x", "masters": ["10.0.0.300"]}' >"$harness_dir/invalid.json"
 expect_failure "invalid config" "invalid.json: /masters/0: " --role master --cluster-config "$harness_dir/invalid.json"
+sed 's/"resolvers"/"ip_detect_filename": "detect.txt", "resolvers"/' "$harness_dir/cluster.json" >"$harness_dir/detect.json"
+echo 10.0.0.1 >"$harness_dir/detect.txt"
+expect_failure "an ip-detect that is no script" \
+  "detect.json: /ip_detect_filename: $harness_dir/detect.txt is not a script \(its first line is no #! line\)" \
+  --role master --cluster-config "$harness_dir/detect.json"
 # A mirror on a closed loopback port: every download fails.
 expect_failure "failed package download" "building the rootfs failed" --role master \
   --cluster-config "$harness_dir/cluster.json" --cache "$harness_dir/empty-cache" \
@@ -152,6 +157,12 @@ resolved=$(in_image "cat /etc/systemd/resolved.conf.d/dcos.conf")
 grep -q '^DNS=172.31.240.11' <<<"$resolved" && grep -q '^Domains=~mesos' <<<"$resolved" ||
   fail "resolved does not ask the masters for mesos.: $resolved"
 echo "ok: the image resolves its own name and localhost without DNS; resolv.conf is resolved's stub, the masters its DNS"
+dhcp=$(in_image "cat /etc/systemd/network/99-dcos-dhcp.network")
+grep -q '^DHCP=ipv4' <<<"$dhcp" && grep -q '^KernelCommandLine=!ip' <<<"$dhcp" ||
+  fail "the image does not ask DHCP when ip= is not given: $dhcp"
+[[ -z $(in_image "cat /etc/hostname") ]] || fail "the image has a static /etc/hostname, which hides DHCP's: $(in_image "cat /etc/hostname")"
+grep -q "ip-detect" <<<"$(in_image "ls -l /etc/dcos")" && fail "an ip-detect in an image whose cluster.json names none"
+echo "ok: the image asks DHCP unless ip= is given, and has no static host name"
 grep -q '"libzookeeper-java"' "$out/dcos-master.json" || fail "the master image lacks its role's packages"
 grep -q '"libzookeeper-java"' "$out/dcos-agent-public.json" && fail "the agent image has the master's packages"
 grep -q '"haproxy"' "$out/dcos-agent-public.json" || fail "the public agent image lacks HAProxy"
@@ -266,16 +277,23 @@ shutdown_node agent 90
 shutdown_node master 90
 echo "ok: both powered off cleanly"
 
-# --- firmware boot: OVMF, systemd-boot --------------------------------------
+# --- firmware boot, no edits: OVMF, systemd-boot, DHCP ------------------------
+# The image as a flashed disk boots: its own boot entry (no dcos.address=, no
+# ip=), its network from DHCP (qemu's, handing out 172.31.240.11, one of
+# cluster.json's masters, and a host name), the address detected.
 fw_start=$SECONDS
-boot_firmware fw "$out/dcos-master" "$master_api" \
-  "systemd.hostname=master-fw $net ip=172.31.240.11:::255.255.255.0::eth1:off dcos.address=172.31.240.11" \
-  -netdev "socket,id=n1,listen=127.0.0.1:$((link_port + 3))" -device virtio-net-pci,netdev=n1
+QEMU_USER_NET="net=172.31.240.0/24,host=172.31.240.2,dhcpstart=172.31.240.11,hostname=master-dhcp" \
+  QEMU_GUEST=172.31.240.11 boot_firmware fw "$out/dcos-master" "$master_api" ""
 wait_serial fw "dcosd ready in" 240
 fw_ready_s=$((SECONDS - fw_start))
+grep -q "dcos-node-identity.*address 172.31.240.11 (detected), host master-dhcp" "$harness_dir/fw.serial" ||
+  fail "the firmware-booted master did not detect its address and DHCP host name: $(grep dcos-node-identity "$harness_dir/fw.serial")"
+grep -q "dcos.address" "$harness_dir/fw.serial" && fail "the firmware boot had dcos.address= on its command line"
 wait_healthy "$master_api" 60 "firmware-booted master"
+master_node() { grep -q '"address":"172.31.240.11"' <<<"$(api "$master_api" /v1/cluster/nodes)"; }
+wait_until 30 "the DHCP master in its own /v1/cluster/nodes" master_node
 shutdown_node fw 90
-echo "ok: OVMF -> systemd-boot -> the kernel on the ESP -> dcosd ready"
+echo "ok: OVMF -> systemd-boot (the image's own entry) -> DHCP -> address detected among the masters -> dcosd ready, healthy"
 
 # --- figures -----------------------------------------------------------------
 size() { du -b "$1" | cut -f1; }

@@ -7,14 +7,18 @@
 #       manifest's kernel command line plus EXTRA_CMDLINE
 #   boot_firmware NAME IMAGE_BASE API_PORT EXTRA_CMDLINE [QEMU_ARG]...
 #       OVMF -> systemd-boot -> the kernel on the ESP; EXTRA_CMDLINE goes
-#       into the boot entry of a private copy of the disk
+#       into the boot entry of a private copy of the disk (empty: the
+#       image's own entry, unchanged, as a flashed disk boots)
 #   wait_serial NAME PATTERN SECONDS     waits for a line on NAME's console
 #   shutdown_node NAME SECONDS           ACPI power-down, waits for qemu to exit
 #
 # Every node's first NIC is qemu's user network, restricted (no traffic
-# leaves it) with API_PORT on 127.0.0.1 forwarded to 10.0.2.15:61001, and
-# QEMU_EXTRA_HOSTFWD (qemu's hostfwd syntax) when set; QEMU_ARGs add more
-# (e.g. a -netdev socket link between two guests).
+# leaves it) with API_PORT on 127.0.0.1 forwarded to the guest's port 61001,
+# and QEMU_EXTRA_HOSTFWD (qemu's hostfwd syntax) when set; QEMU_ARGs add
+# more (e.g. a -netdev socket link between two guests). QEMU_USER_NET adds
+# options to that network (its net=, dhcpstart=, the hostname= its DHCP
+# hands out); QEMU_GUEST is the guest's address there (10.0.2.15, the first
+# DHCP lease of qemu's default network).
 # Needs $harness_dir (a scratch dir) set by the caller.
 
 # shellcheck source=../support/wait.sh
@@ -28,7 +32,7 @@ _qemu_common() {
   echo -accel tcg -m 1536 -smp 2 -display none -no-reboot \
     -serial "file:$harness_dir/$name.serial" \
     -monitor "unix:$harness_dir/$name.monitor,server,nowait" \
-    -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-10.0.2.15:61001${QEMU_EXTRA_HOSTFWD:+,hostfwd=$QEMU_EXTRA_HOSTFWD}" \
+    -netdev "user,id=n0,restrict=on${QEMU_USER_NET:+,$QEMU_USER_NET},hostfwd=tcp:127.0.0.1:$port-${QEMU_GUEST:-10.0.2.15}:61001${QEMU_EXTRA_HOSTFWD:+,hostfwd=$QEMU_EXTRA_HOSTFWD}" \
     -device virtio-net-pci,netdev=n0
 }
 
@@ -55,9 +59,11 @@ boot_firmware() {
   shift 4
   local disk=$harness_dir/$name.raw
   cp --sparse=always "$base.raw" "$disk"
-  printf 'title dcos\nlinux /vmlinuz\noptions %s %s\n' "$(_manifest_field "$base.json" kernel_command_line)" "$extra" \
-    >"$harness_dir/$name.entry"
-  MTOOLS_SKIP_CHECK=1 mcopy -o -i "$disk@@1M" "$harness_dir/$name.entry" ::/loader/entries/dcos.conf
+  if [[ -n $extra ]]; then
+    printf 'title dcos\nlinux /vmlinuz\noptions %s %s\n' "$(_manifest_field "$base.json" kernel_command_line)" "$extra" \
+      >"$harness_dir/$name.entry"
+    MTOOLS_SKIP_CHECK=1 mcopy -o -i "$disk@@1M" "$harness_dir/$name.entry" ::/loader/entries/dcos.conf
+  fi
   cp /usr/share/OVMF/OVMF_VARS_4M.fd "$harness_dir/$name.vars"
   # shellcheck disable=SC2046
   qemu-system-x86_64 $(_qemu_common "$name" "$port") -machine q35 \
