@@ -367,6 +367,12 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
                      "[Match]\nName=en* eth*\nKernelCommandLine=!ip\n\n"
                      "[Network]\nDHCP=ipv4\nIPv6AcceptRA=no\n\n"
                      "[DHCPv4]\nClientIdentifier=mac\nUseHostname=yes\n");
+  // Online once any link is routable: a second port without a cable must
+  // not hold every boot for wait-online's 2 minutes. dcos-node-identity
+  // then waits for the node's own address.
+  files.emplace_back("/etc/systemd/system/systemd-networkd-wait-online.service.d/dcos.conf",
+                     "[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-online --any "
+                     "--operational-state=routable\n");
   for (const auto &[path, content] : image.files) files.emplace_back(path, content);
   for (const auto &[path, content] : files) {
     if (auto s = write(path, content); !s) return s.error();

@@ -80,6 +80,11 @@ fresh_etc master "dcos.address=10.50.0.7 dcos.hostname=m-7 dcos.api=0.0.0.0:6100
 identify || fail "command line: $(cat "$work/out")"
 expect_node "dcos.address= wins over the detected master address" "$(json master 10.50.0.7 m-7 0.0.0.0:61001)"
 grep -q "from the kernel command line" "$work/out" || fail "the script does not say where the address came from"
+grep -q "dcos.address=10.50.0.7 is not an address of this node after 2 s; going on" "$work/out" ||
+  fail "no word that the command line's address is not this node's: $(cat "$work/out")"
+ip -n "$ns" addr add 10.50.0.7/24 dev d1
+identify || fail "command line: $(cat "$work/out")"
+grep -q "not an address of this node" "$work/out" && fail "the node's own address taken for a foreign one: $(cat "$work/out")"
 fresh_etc master "dcos.address=10.50.0.7 systemd.hostname=m-sd dcos.role=agent-public dcos.firewall=off"
 identify || fail "command line: $(cat "$work/out")"
 [[ $(node_json) == '{"role": "agent-public", "address": "10.50.0.7", "hostname": "m-sd", "api": {"listen": "10.50.0.7:61001"}, "firewall": {"enabled": false}}' ]] ||
