@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "base/text.h"
@@ -242,6 +243,18 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
     return makeError(m);
   }
   const auto &image = host.manifest().image;
+  // The project's own packages (dcos-*) come from no mirror: each one the
+  // role names must be among the .debs given.
+  std::set<std::string> given;
+  for (const auto &d : o.debs) {
+    if (auto name = run({"dpkg-deb", "--field", d, "Package"}); name) given.insert(std::string(text::trim(*name)));
+  }
+  for (const auto &p : image.packages) {
+    if (text::startsWith(p, "dcos-") && p.back() != '-' && given.count(p.substr(0, p.find('='))) == 0) {
+      return makeError("--deb: the " + o.role + " role's image needs " + p +
+                       ", one of this project's own packages: give its .deb too (cpack makes it beside the dcos .deb)");
+    }
+  }
   step("role " + o.role + ": zone " + host.manifest().zone + ", packages: " +
        (image.packages.empty() ? "(none of its own)" : text::join(image.packages, " ")));
 
@@ -380,6 +393,9 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
   if (!ipDetect.empty()) {
     if (auto s = write("/etc/dcos/ip-detect", ipDetect, 0755); !s) return s.error();
   }
+  // Not the build machine's host name (mmdebstrap copies it): with no
+  // /etc/hostname, the name comes from DHCP or the kernel command line.
+  fs::remove(rootfs + "/etc/hostname", ec);
   // Not the build machine's resolv.conf, which mmdebstrap leaves behind.
   fs::remove(rootfs + "/etc/resolv.conf", ec);
   fs::create_symlink("../run/systemd/resolve/stub-resolv.conf", rootfs + "/etc/resolv.conf", ec);
@@ -392,6 +408,21 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
   enable.insert(enable.end(), units.begin(), units.end());
   if (auto r = run(enable); !r) return r.error().wrap("enabling units");
   if (auto r = run({"chroot", rootfs, "systemd-sysusers"}); !r) return r.error().wrap("creating system users");
+  // The role's build-time commands, in the finished rootfs: /proc of their
+  // own (a private mount namespace, gone with them) and no network.
+  for (const auto &command : image.commands) {
+    step("running " + text::join(command, " ") + " in the image");
+    std::vector<std::string> argv{"unshare", "--mount", "--pid", "--fork", "--net", "--mount-proc=" + rootfs + "/proc",
+                                  "chroot", rootfs};
+    argv.insert(argv.end(), command.begin(), command.end());
+    const std::string commandLog = work + "/command.log";
+    fs::remove(commandLog, ec);
+    if (auto s = runLogged(argv, commandLog); !s) {
+      return makeError("the role's image command " + text::join(command, " ") + " failed:" + whyFailed(commandLog));
+    }
+    std::istringstream said(readFile(commandLog));
+    for (std::string line; std::getline(said, line);) step("  " + line);
+  }
   // No login on the image: the node is run through its APIs.
   (void)run({"chroot", rootfs, "passwd", "-l", "root"});
   for (const auto &dir : {"/var/cache/apt/archives", "/var/lib/apt/lists"}) {

@@ -144,6 +144,34 @@ Result<Manifest> parseManifest(const std::string &json, const std::string &sourc
         }
       }
     }
+    if (auto commands = image->raw("commands", Need::Optional)) {
+      std::string at = image->keyPath("commands");
+      Poco::JSON::Array::Ptr list = commands->type() == typeid(Poco::JSON::Array::Ptr)
+                                        ? commands->extract<Poco::JSON::Array::Ptr>()
+                                        : nullptr;
+      if (!list) image->diagnostics().add(at, "expected an array of commands (each an array of strings)");
+      for (size_t i = 0; list && i < list->size(); ++i) {
+        std::string here = at + "/" + std::to_string(i);
+        auto argv = list->getArray(static_cast<unsigned>(i));
+        std::vector<std::string> command;
+        for (size_t j = 0; argv && j < argv->size(); ++j) {
+          const auto &v = argv->get(static_cast<unsigned>(j));
+          if (!v.isString()) {
+            argv = nullptr;
+            break;
+          }
+          command.push_back(v.toString());
+        }
+        if (!argv || command.empty()) {
+          image->diagnostics().add(here, "expected a non-empty array of strings (a program and its arguments)");
+        } else if (command[0].empty() || command[0].front() != '/') {
+          image->diagnostics().add(here + "/0", "expected the program's absolute path in the image, got " +
+                                                    text::quote(command[0]));
+        } else {
+          m.image.commands.push_back(std::move(command));
+        }
+      }
+    }
     image->done();
   }
   root.done();

@@ -30,6 +30,10 @@ struct ImageSpec {
   // include after an exclude wins, as with dpkg's path-include).
   std::vector<std::string> pathExclude;
   std::vector<std::string> pathInclude;
+  // Programs run inside the finished rootfs at build time, in order, as
+  // root with /proc but no network (e.g. a class-data archive built from
+  // the image's own jars): each an argv, its program an absolute path.
+  std::vector<std::vector<std::string>> commands;
 };
 
 struct Manifest {

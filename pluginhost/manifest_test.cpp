@@ -90,6 +90,25 @@ TEST_CASE("a manifest's image path filters: absolute globs, in order", "[manifes
   CHECK_THAT(bad.error().message, Catch::Contains(R"(m: /image/path_include/0: expected an absolute path glob)"));
 }
 
+TEST_CASE("a manifest's image commands: argv arrays of absolute programs, in order", "[manifest]") {
+  auto m = parseManifest(R"({"zone": "admin", "image": {"commands": [["/usr/lib/dcos/dcos-zookeeper-cds"],
+    ["/bin/sh", "-c", "true"]]}})", "m");
+  REQUIRE(m.ok());
+  REQUIRE(m->image.commands.size() == 2);
+  CHECK(m->image.commands[0] == std::vector<std::string>{"/usr/lib/dcos/dcos-zookeeper-cds"});
+  CHECK(m->image.commands[1] == std::vector<std::string>{"/bin/sh", "-c", "true"});
+  auto bad = parseManifest(R"({"zone": "admin", "image": {"commands": [["sh", "-c"], [], ["/x", 1], "/y"]}})", "m");
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.error().message,
+             Catch::Contains(R"(m: /image/commands/0/0: expected the program's absolute path in the image, got "sh")"));
+  CHECK_THAT(bad.error().message, Catch::Contains("m: /image/commands/1: expected a non-empty array of strings"));
+  CHECK_THAT(bad.error().message, Catch::Contains("m: /image/commands/2: expected a non-empty array of strings"));
+  CHECK_THAT(bad.error().message, Catch::Contains("m: /image/commands/3: expected a non-empty array of strings"));
+  auto notList = parseManifest(R"({"zone": "admin", "image": {"commands": "/x"}})", "m");
+  REQUIRE_FALSE(notList.ok());
+  CHECK_THAT(notList.error().message, Catch::Contains("m: /image/commands: expected an array of commands"));
+}
+
 TEST_CASE("a manifest's image packages and units are names, never options", "[manifest]") {
   auto m = parseManifest(R"({"zone": "admin", "image": {"packages": ["libzookeeper-java", "g++", "zstd=1.5.4+dfsg2-5"],
     "units": ["dcosd.service", "getty@ttyS0.service", "fstrim.timer"]}})", "m");

@@ -9,8 +9,9 @@ packages=(
   g++ cmake ninja-build pkg-config binutils
   # libraries (see ../README.md for why each)
   libpoco-dev libsystemd-dev catch2 libnftnl-dev libmnl-dev libzookeeper-mt-dev
-  # masters run Debian's ZooKeeper server (it brings a Java runtime)
-  zookeeper default-jre-headless
+  # masters run Debian's ZooKeeper server (it brings a Java runtime); the
+  # JDK's jlink and jmods make dcos-jre, the master image's runtime
+  zookeeper default-jre-headless openjdk-17-jdk-headless
   # tests: HTTP client, helper scripts, packaging checks, a TLS server for
   # HTTPS health checks, a real Marathon client
   curl python3 python3-kazoo dpkg-dev file lintian rpm systemd openssl python3-marathon

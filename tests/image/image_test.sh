@@ -40,6 +40,8 @@ mkdir -p "$out"
 # The project's own package.
 (cd "$harness_dir" && cpack -G DEB --config "$build/CPackConfig.cmake" -B "$harness_dir/pkg" >/dev/null)
 deb=$(ls "$harness_dir"/pkg/dcos_*_amd64.deb)
+jredeb=$(ls "$harness_dir"/pkg/dcos-jre_*_amd64.deb)
+debs=(--deb "$deb" --deb "$jredeb")
 
 cat >"$harness_dir/cluster.json" <<'EOF'
 {"cluster_name": "image-test", "masters": ["172.31.240.11"],
@@ -62,7 +64,7 @@ expect_failure() {  # WHAT PATTERN ARGS...
   local what=$1 pattern=$2
   shift 2
   local err
-  if err=$("$image" build --output "$bad" --deb "$deb" --cache "$cache" "$@" 2>&1); then
+  if err=$("$image" build --output "$bad" "${debs[@]}" --cache "$cache" "$@" 2>&1); then
     fail "$what: dcos-image succeeded"
   fi
   grep -qE -- "$pattern" <<<"$err" || fail "$what: expected /$pattern/ in: $err"
@@ -80,6 +82,12 @@ echo 10.0.0.1 >"$harness_dir/detect.txt"
 expect_failure "an ip-detect that is no script" \
   "detect.json: /ip_detect_filename: $harness_dir/detect.txt is not a script \(its first line is no #! line\)" \
   --role master --cluster-config "$harness_dir/detect.json"
+err=$("$image" build --output "$bad" --deb "$deb" --cache "$cache" --role master \
+  --cluster-config "$harness_dir/cluster.json" 2>&1) && fail "a master without dcos-jre: dcos-image succeeded"
+grep -q -- "--deb: the master role's image needs dcos-jre, one of this project's own packages: give its .deb too" <<<"$err" ||
+  fail "a master without dcos-jre: $err"
+no_leftovers "$bad"
+echo "ok: a master image without the dcos-jre package: $err"
 # A mirror on a closed loopback port: every download fails.
 expect_failure "failed package download" "building the rootfs failed" --role master \
   --cluster-config "$harness_dir/cluster.json" --cache "$harness_dir/empty-cache" \
@@ -102,7 +110,7 @@ expect_failure "unresolvable package" "dcos-test-broken : Depends: dcos-no-such-
 tmpfs=$harness_dir/small
 mkdir -p "$tmpfs"
 mount -t tmpfs -o size=200M tmpfs "$tmpfs"
-err=$("$image" build --output "$tmpfs" --deb "$deb" --cache "$cache" --role agent-private \
+err=$("$image" build --output "$tmpfs" "${debs[@]}" --cache "$cache" --role agent-private \
   --cluster-config "$harness_dir/cluster.json" 2>&1) && fail "a full disk: dcos-image succeeded"
 grep -q "No space left on device" <<<"$err" || fail "a full disk: no word of space in: $err"
 no_leftovers "$tmpfs"
@@ -119,7 +127,7 @@ build_cache[master]=$harness_dir/cold-cache
 build_cache[agent-public]=$cache
 for role in master agent-public; do
   start=$SECONDS
-  "$image" build --role "$role" --cluster-config "$harness_dir/cluster.json" --output "$out" --deb "$deb" \
+  "$image" build --role "$role" --cluster-config "$harness_dir/cluster.json" --output "$out" "${debs[@]}" \
     --cache "${build_cache[$role]}" --format raw >"$harness_dir/build-$role.log" 2>&1 ||
     { tail -20 "$harness_dir/build-$role.log"; fail "building the $role image"; }
   build_s[$role]=$((SECONDS - start))
@@ -164,6 +172,12 @@ grep -q '^DHCP=ipv4' <<<"$dhcp" && grep -q '^KernelCommandLine=!ip' <<<"$dhcp" |
 grep -q "ip-detect" <<<"$(in_image "ls -l /etc/dcos")" && fail "an ip-detect in an image whose cluster.json names none"
 echo "ok: the image asks DHCP unless ip= is given, and has no static host name"
 grep -q '"libzookeeper-java"' "$out/dcos-master.json" || fail "the master image lacks its role's packages"
+grep -q '"dcos-jre"' "$out/dcos-master.json" || fail "the master image lacks dcos-jre"
+grep -q '"openjdk-17-jre-headless"' "$out/dcos-master.json" && fail "the master image has Debian's full Java runtime besides dcos-jre"
+[[ -n $(in_image "stat /usr/lib/dcos/zookeeper.jsa" | grep -E "Size: [0-9]{6,}") ]] ||
+  fail "the master image has no class-data archive for ZooKeeper"
+grep -q "dcos-zookeeper-cds: .* classes loaded" "$harness_dir/build-master.log" ||
+  fail "the build log does not show the class-data archive built"
 grep -q '"libzookeeper-java"' "$out/dcos-agent-public.json" && fail "the agent image has the master's packages"
 grep -q '"haproxy"' "$out/dcos-agent-public.json" || fail "the public agent image lacks HAProxy"
 

@@ -61,12 +61,14 @@ grep -E "CMake Warning|CPack(Deb|RPM)?:? ?Warning" "$out/cpack.log" && fail "cpa
 
 deb=$out/dcos_${version}-${release}_${deb_arch}.deb
 devdeb=$out/dcos-dev_${version}-${release}_${deb_arch}.deb
+jredeb=$out/dcos-jre_${version}-${release}_${deb_arch}.deb
 rpm=$out/dcos-${version}-${release}.${rpm_arch}.rpm
 devrpm=$out/dcos-dev-${version}-${release}.${rpm_arch}.rpm
-for f in "$deb" "$devdeb" "$rpm" "$devrpm"; do
+jrerpm=$out/dcos-jre-${version}-${release}.${rpm_arch}.rpm
+for f in "$deb" "$devdeb" "$jredeb" "$rpm" "$devrpm" "$jrerpm"; do
   [[ -f $f ]] || die "cpack did not make $(basename "$f"); it made: $(cd "$out" && echo *.deb *.rpm)"
 done
-[[ $(cd "$out" && ls *.deb *.rpm | wc -l) -eq 4 ]] || fail "expected 4 packages, cpack made: $(cd "$out" && echo *.deb *.rpm)"
+[[ $(cd "$out" && ls *.deb *.rpm | wc -l) -eq 6 ]] || fail "expected 6 packages, cpack made: $(cd "$out" && echo *.deb *.rpm)"
 
 # expect_line NAME TEXT REGEX: TEXT has a line matching the extended REGEX.
 expect_line() {
@@ -89,6 +91,7 @@ runtime_files=(
   lib/systemd/system/dcosd.service
   lib/systemd/system/dcos-node-identity.service
   usr/lib/dcos/dcos-node-identity
+  usr/lib/dcos/dcos-zookeeper-cds
   usr/share/dcos/examples/single-master/cluster.json
   usr/share/dcos/examples/single-master/node.json
   usr/share/dcos/examples/cluster/cluster.json
@@ -150,6 +153,19 @@ for f in "${dev_files[@]}"; do expect_line dcos-dev.deb "$devcontents" " \./$f$"
 check_deb_layout dcos-dev.deb "$devcontents"
 check_md5sums "$devdeb"
 
+jreinfo=$(dpkg-deb --info "$jredeb")
+expect_line dcos-jre.deb "$jreinfo" "^ Package: dcos-jre$"
+expect_line dcos-jre.deb "$jreinfo" "^ Provides: java5-runtime-headless$"
+expect_line dcos-jre.deb "$jreinfo" "^ Depends: libc6"
+jrecontents=$(dpkg-deb --contents "$jredeb")
+expect_line dcos-jre.deb "$jrecontents" "^-rwxr-xr-x .* \./usr/lib/dcos/jre/bin/java$"
+expect_line dcos-jre.deb "$jrecontents" " \./usr/lib/dcos/jre/lib/modules$"
+expect_line dcos-jre.deb "$jrecontents" " \./usr/share/doc/dcos-jre/copyright$"
+# java.desktop's native half (X11, fonts, images) is left out.
+expect_no_line dcos-jre.deb "$jrecontents" "lib(awt|fontmanager|splashscreen|javajpeg)"
+check_deb_layout dcos-jre.deb "$jrecontents"
+check_md5sums "$jredeb"
+
 # --- the packaged files at work ---------------------------------------------
 root=$out/md5/$(basename "$deb")
 dcosd=$root/usr/sbin/dcosd
@@ -163,6 +179,15 @@ grep -q "^dcosd $version " <<<"$("$dcosd" --version)" || fail "packaged dcosd --
 grep -q "(default /usr/lib/dcos/plugins)" <<<"$("$dcosd" --help)" ||
   fail "packaged dcosd defaults to the wrong plugin dir ($("$dcosd" --help | grep -o 'default /[^)]*plugins')," \
     "not /usr/lib/dcos/plugins): configure the tree with -DCMAKE_INSTALL_PREFIX=/usr"
+# The packaged runtime runs, stripped, with the modules ZooKeeper's server
+# needs (the master image boots it: tests/image).
+jre=$out/md5/$(basename "$jredeb")/usr/lib/dcos/jre
+grep -q ", stripped" <<<"$(file -b "$jre/lib/server/libjvm.so")" || fail "dcos-jre: libjvm.so not stripped"
+jre_modules=$("$jre/bin/java" --list-modules 2>&1) || fail "dcos-jre: java --list-modules failed: $jre_modules"
+for m in java.base java.desktop java.management java.naming java.security.sasl jdk.unsupported; do
+  expect_line dcos-jre "$jre_modules" "^$m@17"
+done
+expect_no_line dcos-jre "$jre_modules" "^(jdk\.compiler|java\.compiler|jdk\.jshell)@"
 # Every example configuration passes --check with the stripped plugins.
 examples=$root/usr/share/dcos/examples
 check_config() {  # NAME CONFIG_DIR
@@ -242,6 +267,7 @@ $only"
 }
 check_rpm "$rpm" dcos "$deb"
 check_rpm "$devrpm" dcos-dev "$devdeb"
+check_rpm "$jrerpm" dcos-jre "$jredeb"
 requires=$(rpm -qpR "$rpm")
 expect_line "$(basename "$rpm")" "$requires" "^libPoco"
 expect_line "$(basename "$rpm")" "$requires" "^libsystemd"
@@ -259,8 +285,8 @@ devrequires=$(rpm -qpR "$devrpm" | grep -v "^rpmlib(" || true)
 $devrequires"
 
 # --- lintian ----------------------------------------------------------------
-echo "--- lintian $(basename "$deb") $(basename "$devdeb")"
-lintian_out=$(lintian "$deb" "$devdeb" 2>&1) || true
+echo "--- lintian $(basename "$deb") $(basename "$devdeb") $(basename "$jredeb")"
+lintian_out=$(lintian "$deb" "$devdeb" "$jredeb" 2>&1) || true
 echo "$lintian_out"
 errors=$(grep -E "^E: " <<<"$lintian_out" || true)
 warnings=$(grep -E "^W: " <<<"$lintian_out" || true)
@@ -271,13 +297,15 @@ echo "lintian: $(grep -c . <<<"$errors" || true) error(s), $(grep -c . <<<"$warn
 
 # --- sizes ------------------------------------------------------------------
 echo "--- package sizes (bytes)"
-for f in "$deb" "$devdeb" "$rpm" "$devrpm"; do
+for f in "$deb" "$devdeb" "$jredeb" "$rpm" "$devrpm" "$jrerpm"; do
   printf "  %-34s %9d\n" "$(basename "$f")" "$(du -b "$f" | cut -f1)"
 done
 printf "  %-34s %9d\n" "dcos installed (Installed-Size)" \
   "$(($(dpkg-deb --field "$deb" Installed-Size) * 1024))"
 printf "  %-34s %9d\n" "dcos-dev installed (Installed-Size)" \
   "$(($(dpkg-deb --field "$devdeb" Installed-Size) * 1024))"
+printf "  %-34s %9d\n" "dcos-jre installed (Installed-Size)" \
+  "$(($(dpkg-deb --field "$jredeb" Installed-Size) * 1024))"
 
 if ((failures > 0)); then
   echo "$failures check(s) failed" >&2

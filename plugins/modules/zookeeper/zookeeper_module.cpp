@@ -7,6 +7,11 @@
 //              as the zookeeper user when it exists); elsewhere a child process
 //              that dies with dcosd, restarted with backoff. Config "executor":
 //              "auto" (default), "systemd" or "process".
+//   runtime:   dcos-jre's java (/usr/lib/dcos/jre, made for this server) when
+//              installed, else the system's; with the class-data archive the
+//              image build made (/usr/lib/dcos/zookeeper.jsa, by
+//              dcos-zookeeper-cds) when there is one. Config "java",
+//              "classpath" and "class_data_archive" override them.
 //   state dir: conf/zoo.cfg, conf/log4j.properties, data/myid, data/version-2/,
 //              server.log and server.out (process executor only)
 //   health:    healthy once the local server serves (in a quorum, or standalone);
@@ -299,12 +304,18 @@ class UnitRunner : public Runner {
   std::chrono::steady_clock::time_point lastHeal_{};
 };
 
+constexpr const char *kJreJava = "/usr/lib/dcos/jre/bin/java";
+
 class ZooKeeperModule : public dcos::sdk::Module {
  public:
   ZooKeeperModule(dcos::sdk::Host host, std::string_view config) : host_(host) {
     std::string cfg(config.empty() ? "{}" : config);
-    java_ = jsonString(cfg, "java", "/usr/bin/java");
+    java_ = jsonString(cfg, "java", ::access(kJreJava, X_OK) == 0 ? kJreJava : "/usr/bin/java");
     classpath_ = jsonString(cfg, "classpath", "/usr/share/java/zookeeper.jar");
+    // Used only where it is: a stale or foreign archive costs the JVM's
+    // -Xshare:auto nothing but the sharing.
+    archive_ = jsonString(cfg, "class_data_archive", "/usr/lib/dcos/zookeeper.jsa");
+    if (::access(archive_.c_str(), R_OK) != 0) archive_.clear();
     // Debian's server jar logs through slf4j; with these two its log reaches log4j.
     for (const char *jar : {"/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"}) {
       if (::access(jar, R_OK) == 0) logJars_ += std::string(":") + jar;
@@ -375,13 +386,18 @@ class ZooKeeperModule : public dcos::sdk::Module {
                                   "-Xss512k",
                                   "-XX:+UseSerialGC",
                                   "-XX:TieredStopAtLevel=1",
-                                  "-XX:-UsePerfData",
-                                  "-Dzookeeper.log.dir=" + dir_,
-                                  "-Dlog4j.configuration=file:" + dir_ + "/conf/log4j.properties",
-                                  "-cp",
-                                  dir_ + "/conf:" + classpath_ + logJars_,
-                                  "org.apache.zookeeper.server.quorum.QuorumPeerMain",
-                                  dir_ + "/conf/zoo.cfg"};
+                                  "-XX:-UsePerfData"};
+    if (!archive_.empty()) {
+      argv.push_back("-XX:SharedArchiveFile=" + archive_);
+      argv.push_back("-Xshare:auto");
+    }
+    // The class path as dcos-zookeeper-cds dumped it: the archive is used
+    // only when the two match.
+    for (std::string a : {"-Dzookeeper.log.dir=" + dir_, "-Dlog4j.configuration=file:" + dir_ + "/conf/log4j.properties",
+                          std::string("-cp"), classpath_ + logJars_,
+                          std::string("org.apache.zookeeper.server.quorum.QuorumPeerMain"), dir_ + "/conf/zoo.cfg"}) {
+      argv.push_back(std::move(a));
+    }
     std::string zooCfg = dcos::zookeeper::zooCfg(ensemble_, id_, dir_ + "/data");
     // What the running server was started with; a server started with the
     // same is adopted rather than restarted (systemd executor).
@@ -501,6 +517,7 @@ class ZooKeeperModule : public dcos::sdk::Module {
 
   dcos::sdk::Host host_;
   std::string java_;
+  std::string archive_;  // the class-data archive, or empty
   std::string classpath_;
   std::string logJars_;
   bool useUnits_ = false;

@@ -11,9 +11,10 @@ class Master : public dcos::sdk::Role {
   // The image: ZooKeeper's server loads only the jars named by the Class-Path
   // of zookeeper.jar (and log4j's); the rest of what libzookeeper-java pulls
   // in (eclipse-jdt, tomcat9, spring, junit, maven-repo links: about 30 MB)
-  // is left unpacked; so are the parts of the JRE a 64 MB headless server
-  // never loads (the class-data archive for heaps over 32 GB, javac's
-  // symbols, AWT, sound, the debugger agents).
+  // is left unpacked. Its Java runtime is dcos-jre, made for this server
+  // alone; it also meets junit4's need of a runtime, so Debian's full one
+  // is kept out. The server's class-data archive is built from the image's
+  // own jars at build time (dcos-zookeeper-cds).
   std::string manifest() const override {
     return R"({
       "zone": "admin",
@@ -26,15 +27,11 @@ class Master : public dcos::sdk::Role {
         {"name": "router", "config": {"mode": "admin"}}
       ],
       "image": {
-        "packages": ["libzookeeper-java", "default-jre-headless", "haproxy"],
+        "packages": ["libzookeeper-java", "dcos-jre", "default-jre-headless-", "openjdk-17-jre-headless-", "haproxy"],
         "units": ["dcosd.service"],
         "files": {"/usr/lib/sysusers.d/dcos-zookeeper.conf": "u zookeeper - \"ZooKeeper server\" /var/lib/dcos/zookeeper\n"},
-        "path_exclude": ["/usr/share/java/*", "/usr/share/maven-repo/*",
-          "/usr/lib/jvm/java-*/lib/ct.sym", "/usr/lib/jvm/java-*/lib/server/classes_nocoops.jsa",
-          "/usr/lib/jvm/java-*/lib/libawt*.so", "/usr/lib/jvm/java-*/lib/libfontmanager.so",
-          "/usr/lib/jvm/java-*/lib/libjavajpeg.so", "/usr/lib/jvm/java-*/lib/libjsound.so",
-          "/usr/lib/jvm/java-*/lib/libmlib_image.so", "/usr/lib/jvm/java-*/lib/libsaproc.so",
-          "/usr/lib/jvm/java-*/lib/libjdwp.so"],
+        "commands": [["/usr/lib/dcos/dcos-zookeeper-cds"]],
+        "path_exclude": ["/usr/share/java/*", "/usr/share/maven-repo/*"],
         "path_include": [
           "/usr/share/java/zookeeper.jar", "/usr/share/java/zookeeper-jute.jar", "/usr/share/java/commons-cli.jar",
           "/usr/share/java/commons-io.jar", "/usr/share/java/findbugs-annotations*.jar",
