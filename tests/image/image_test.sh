@@ -42,6 +42,12 @@ mkdir -p "$out"
 deb=$(ls "$harness_dir"/pkg/dcos_*_amd64.deb)
 jredeb=$(ls "$harness_dir"/pkg/dcos-jre_*_amd64.deb)
 debs=(--deb "$deb" --deb "$jredeb")
+# dcos-image as its package installs it, with the packaged role plugins: the
+# public agent's image is built with these, as a user of the .debs would.
+pkgroot=$harness_dir/pkgroot
+for p in "$deb" "$harness_dir"/pkg/dcos-image_*_amd64.deb; do dpkg-deb -x "$p" "$pkgroot"; done
+packaged_image=$pkgroot/usr/bin/dcos-image
+[[ -x $packaged_image ]] || fail "the dcos-image package has no /usr/bin/dcos-image"
 
 cat >"$harness_dir/cluster.json" <<'EOF'
 {"cluster_name": "image-test", "masters": ["172.31.240.11"],
@@ -125,9 +131,11 @@ echo "ok: a full disk: $(grep "No space left on device" <<<"$err" | head -1)"
 declare -A build_s build_cache
 build_cache[master]=$harness_dir/cold-cache
 build_cache[agent-public]=$cache
+declare -A builder=([master]="$image" [agent-public]="$packaged_image --plugin-dir $pkgroot/usr/lib/dcos/plugins")
 for role in master agent-public; do
   start=$SECONDS
-  "$image" build --role "$role" --cluster-config "$harness_dir/cluster.json" --output "$out" "${debs[@]}" \
+  # shellcheck disable=SC2086 # builder[] is a command and its options
+  ${builder[$role]} build --role "$role" --cluster-config "$harness_dir/cluster.json" --output "$out" "${debs[@]}" \
     --cache "${build_cache[$role]}" --format raw >"$harness_dir/build-$role.log" 2>&1 ||
     { tail -20 "$harness_dir/build-$role.log"; fail "building the $role image"; }
   build_s[$role]=$((SECONDS - start))

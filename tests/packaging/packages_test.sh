@@ -62,13 +62,15 @@ grep -E "CMake Warning|CPack(Deb|RPM)?:? ?Warning" "$out/cpack.log" && fail "cpa
 deb=$out/dcos_${version}-${release}_${deb_arch}.deb
 devdeb=$out/dcos-dev_${version}-${release}_${deb_arch}.deb
 jredeb=$out/dcos-jre_${version}-${release}_${deb_arch}.deb
+imagedeb=$out/dcos-image_${version}-${release}_${deb_arch}.deb
 rpm=$out/dcos-${version}-${release}.${rpm_arch}.rpm
 devrpm=$out/dcos-dev-${version}-${release}.${rpm_arch}.rpm
 jrerpm=$out/dcos-jre-${version}-${release}.${rpm_arch}.rpm
-for f in "$deb" "$devdeb" "$jredeb" "$rpm" "$devrpm" "$jrerpm"; do
+imagerpm=$out/dcos-image-${version}-${release}.${rpm_arch}.rpm
+for f in "$deb" "$devdeb" "$jredeb" "$imagedeb" "$rpm" "$devrpm" "$jrerpm" "$imagerpm"; do
   [[ -f $f ]] || die "cpack did not make $(basename "$f"); it made: $(cd "$out" && echo *.deb *.rpm)"
 done
-[[ $(cd "$out" && ls *.deb *.rpm | wc -l) -eq 6 ]] || fail "expected 6 packages, cpack made: $(cd "$out" && echo *.deb *.rpm)"
+[[ $(cd "$out" && ls *.deb *.rpm | wc -l) -eq 8 ]] || fail "expected 8 packages, cpack made: $(cd "$out" && echo *.deb *.rpm)"
 
 # expect_line NAME TEXT REGEX: TEXT has a line matching the extended REGEX.
 expect_line() {
@@ -166,6 +168,17 @@ expect_no_line dcos-jre.deb "$jrecontents" "lib(awt|fontmanager|splashscreen|jav
 check_deb_layout dcos-jre.deb "$jrecontents"
 check_md5sums "$jredeb"
 
+imageinfo=$(dpkg-deb --info "$imagedeb")
+expect_line dcos-image.deb "$imageinfo" "^ Package: dcos-image$"
+expect_line dcos-image.deb "$imageinfo" "^ Depends: .*dcos \(= ${version//./\.}-${release}\).*mmdebstrap"
+expect_line dcos-image.deb "$imageinfo" "^ Depends: .*libpoco"
+imagecontents=$(dpkg-deb --contents "$imagedeb")
+for f in usr/bin/dcos-image usr/share/man/man1/dcos-image.1.gz usr/share/doc/dcos-image/copyright; do
+  expect_line dcos-image.deb "$imagecontents" " \./$f$"
+done
+check_deb_layout dcos-image.deb "$imagecontents"
+check_md5sums "$imagedeb"
+
 # --- the packaged files at work ---------------------------------------------
 root=$out/md5/$(basename "$deb")
 dcosd=$root/usr/sbin/dcosd
@@ -179,6 +192,13 @@ grep -q "^dcosd $version " <<<"$("$dcosd" --version)" || fail "packaged dcosd --
 grep -q "(default /usr/lib/dcos/plugins)" <<<"$("$dcosd" --help)" ||
   fail "packaged dcosd defaults to the wrong plugin dir ($("$dcosd" --help | grep -o 'default /[^)]*plugins')," \
     "not /usr/lib/dcos/plugins): configure the tree with -DCMAKE_INSTALL_PREFIX=/usr"
+# The packaged dcos-image runs, stripped, and its man page is the page.
+image_bin=$out/md5/$(basename "$imagedeb")/usr/bin/dcos-image
+grep -q ", stripped" <<<"$(file -b "$image_bin")" || fail "dcos-image not stripped"
+grep -q "^dcos-image $version$" <<<"$("$image_bin" --version)" || fail "packaged dcos-image --version: $("$image_bin" --version 2>&1)"
+grep -q "^Usage: dcos-image build" <<<"$("$image_bin" --help)" || fail "packaged dcos-image --help"
+zcat "$out/md5/$(basename "$imagedeb")/usr/share/man/man1/dcos-image.1.gz" | grep -q '^\.TH DCOS-IMAGE 1' ||
+  fail "dcos-image.1.gz is not dcos-image's man page"
 # The packaged runtime runs, stripped, with the modules ZooKeeper's server
 # needs (the master image boots it: tests/image).
 jre=$out/md5/$(basename "$jredeb")/usr/lib/dcos/jre
@@ -268,6 +288,7 @@ $only"
 check_rpm "$rpm" dcos "$deb"
 check_rpm "$devrpm" dcos-dev "$devdeb"
 check_rpm "$jrerpm" dcos-jre "$jredeb"
+check_rpm "$imagerpm" dcos-image "$imagedeb"
 requires=$(rpm -qpR "$rpm")
 expect_line "$(basename "$rpm")" "$requires" "^libPoco"
 expect_line "$(basename "$rpm")" "$requires" "^libsystemd"
@@ -285,8 +306,8 @@ devrequires=$(rpm -qpR "$devrpm" | grep -v "^rpmlib(" || true)
 $devrequires"
 
 # --- lintian ----------------------------------------------------------------
-echo "--- lintian $(basename "$deb") $(basename "$devdeb") $(basename "$jredeb")"
-lintian_out=$(lintian "$deb" "$devdeb" "$jredeb" 2>&1) || true
+echo "--- lintian $(basename "$deb") $(basename "$devdeb") $(basename "$jredeb") $(basename "$imagedeb")"
+lintian_out=$(lintian "$deb" "$devdeb" "$jredeb" "$imagedeb" 2>&1) || true
 echo "$lintian_out"
 errors=$(grep -E "^E: " <<<"$lintian_out" || true)
 warnings=$(grep -E "^W: " <<<"$lintian_out" || true)
@@ -297,7 +318,7 @@ echo "lintian: $(grep -c . <<<"$errors" || true) error(s), $(grep -c . <<<"$warn
 
 # --- sizes ------------------------------------------------------------------
 echo "--- package sizes (bytes)"
-for f in "$deb" "$devdeb" "$jredeb" "$rpm" "$devrpm" "$jrerpm"; do
+for f in "$deb" "$devdeb" "$jredeb" "$imagedeb" "$rpm" "$devrpm" "$jrerpm" "$imagerpm"; do
   printf "  %-34s %9d\n" "$(basename "$f")" "$(du -b "$f" | cut -f1)"
 done
 printf "  %-34s %9d\n" "dcos installed (Installed-Size)" \
