@@ -1,3 +1,7 @@
+// The nftables expressions used here (ct, fib, limit, reject, socket, ...)
+// live in kernel modules: a new one belongs in the node images'
+// /etc/modules-load.d list too (image/builder.cpp), or its module is loaded
+// on demand while dcosd waits.
 #include "firewall/translate.h"
 
 #include <arpa/inet.h>

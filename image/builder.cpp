@@ -244,10 +244,22 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
   }
   const auto &image = host.manifest().image;
   // The project's own packages (dcos-*) come from no mirror: each one the
-  // role names must be among the .debs given.
-  std::set<std::string> given;
+  // role names must be among the .debs given; one the role does not name
+  // is left out (the same --deb list serves every role: dcos-jre is for
+  // masters only). dcos itself and anyone else's packages go in as given.
+  std::set<std::string> given, named;
+  for (const auto &p : image.packages) named.insert(p.substr(0, p.find('=')));
+  std::vector<std::string> debs;
   for (const auto &d : o.debs) {
-    if (auto name = run({"dpkg-deb", "--field", d, "Package"}); name) given.insert(std::string(text::trim(*name)));
+    auto field = run({"dpkg-deb", "--field", d, "Package"});
+    if (!field) return makeError("--deb: " + d + " is not a Debian package: " + field.error().message);
+    std::string name(text::trim(*field));
+    given.insert(name);
+    if (text::startsWith(name, "dcos-") && named.count(name) == 0) {
+      step(d + ": " + name + " is not among the " + o.role + " role's packages; left out");
+      continue;
+    }
+    debs.push_back(d);
   }
   for (const auto &p : image.packages) {
     if (text::startsWith(p, "dcos-") && p.back() != '-' && given.count(p.substr(0, p.find('='))) == 0) {
@@ -304,7 +316,7 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
                                   "/*.deb; do [ -e \"$f\" ] || continue; ln \"$f\" \"$1/var/cache/apt/archives/\" "
                                   "2>/dev/null || cp \"$f\" \"$1/var/cache/apt/archives/\" || exit 1; done"};
   // One --include each: a path is never split at commas or spaces.
-  for (const auto &d : o.debs) mm.push_back("--include=" + fs::absolute(d).string());
+  for (const auto &d : debs) mm.push_back("--include=" + fs::absolute(d).string());
   // The role's own path filters, after the builder's: dpkg applies them in order.
   std::vector<std::string> filters;
   for (const auto &g : image.pathExclude) filters.push_back("--dpkgopt=path-exclude=" + g);
@@ -380,6 +392,11 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
                      "[Match]\nName=en* eth*\nKernelCommandLine=!ip\n\n"
                      "[Network]\nDHCP=ipv4\nIPv6AcceptRA=no\n\n"
                      "[DHCPv4]\nClientIdentifier=mac\nUseHostname=yes\n");
+  // The kernel modules the zone firewall's ruleset needs, loaded in one go
+  // early in the boot: left to the kernel's on-demand modprobe, one process
+  // each while dcosd waits, they held dcosd's start 3 s under emulation.
+  files.emplace_back("/etc/modules-load.d/dcos-firewall.conf",
+                     "nf_tables\nnft_ct\nnft_fib_inet\nnft_limit\nnft_reject_inet\nnft_socket\n");
   // Online once any link is routable: a second port without a cable must
   // not hold every boot for wait-online's 2 minutes. dcos-node-identity
   // then waits for the node's own address.

@@ -43,7 +43,8 @@ Options:
       --cluster-config FILE  the cluster.json baked into the image
       --output DIR           where dcos-ROLE.{raw,qcow2,raw.zst,vmlinuz,json} go
       --deb FILE             a package to install (the dcos .deb; for a master
-                             also dcos-jre's); repeatable
+                             also dcos-jre's, which other roles leave out);
+                             repeatable
       --format LIST          comma-separated: raw, qcow2, raw.zst (default raw,qcow2)
       --plugin-dir DIR       where role plugins are (default: beside this
                              binary in a build tree, else /usr/lib/dcos/plugins)

@@ -102,7 +102,7 @@ expect_failure "failed package download" "building the rootfs failed" --role mas
 # the error names the package and apt's reason.
 mkdir -p "$harness_dir/broken/DEBIAN"
 cat >"$harness_dir/broken/DEBIAN/control" <<'EOF'
-Package: dcos-test-broken
+Package: test-broken-package
 Version: 1.0
 Architecture: all
 Maintainer: dcos tests <tests@invalid>
@@ -110,7 +110,7 @@ Depends: dcos-no-such-package
 Description: a package whose dependency no mirror has
 EOF
 dpkg-deb --build "$harness_dir/broken" "$harness_dir/broken.deb" >/dev/null
-expect_failure "unresolvable package" "dcos-test-broken : Depends: dcos-no-such-package but it is not installable" \
+expect_failure "unresolvable package" "test-broken-package : Depends: dcos-no-such-package but it is not installable" \
   --role agent-private --cluster-config "$harness_dir/cluster.json" --deb "$harness_dir/broken.deb"
 # An output dir too small for the rootfs.
 tmpfs=$harness_dir/small
@@ -187,6 +187,9 @@ grep -q '"openjdk-17-jre-headless"' "$out/dcos-master.json" && fail "the master 
 grep -q "dcos-zookeeper-cds: .* classes loaded" "$harness_dir/build-master.log" ||
   fail "the build log does not show the class-data archive built"
 grep -q '"libzookeeper-java"' "$out/dcos-agent-public.json" && fail "the agent image has the master's packages"
+grep -q '"dcos-jre"' "$out/dcos-agent-public.json" && fail "the agent image has dcos-jre, which only masters need"
+grep -q "dcos-jre is not among the agent-public role's packages; left out" "$harness_dir/build-agent-public.log" ||
+  fail "the agent's build does not say it left dcos-jre out"
 grep -q '"haproxy"' "$out/dcos-agent-public.json" || fail "the public agent image lacks HAProxy"
 
 # --- two machines: direct kernel boot ---------------------------------------
