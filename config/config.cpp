@@ -38,6 +38,18 @@ std::vector<std::string> stringList(Reader &r, const std::string &key, Need need
   return out;
 }
 
+// An address in its one written form (inet_ntop's: lowercase, :: for the
+// longest zero run), so that FD00::12 and fd00:0:0:0:0:0:0:12 are the same
+// master everywhere addresses are compared; anything else as it is.
+std::string canonicalIp(const std::string &s) {
+  unsigned char buf[sizeof(in6_addr)];
+  char out[INET6_ADDRSTRLEN];
+  for (int family : {AF_INET, AF_INET6}) {
+    if (::inet_pton(family, s.c_str(), buf) == 1 && ::inet_ntop(family, buf, out, sizeof out) != nullptr) return out;
+  }
+  return s;
+}
+
 std::string checkIp(const std::string &s) {
   return isIpAddress(s) ? "" : "not an IP address: " + text::quote(s);
 }
@@ -300,6 +312,7 @@ Result<ClusterConfig> parseCluster(const std::string &text, const std::string &f
   }
   size_t errorsBefore = diag.errors().size();
   c.masters = stringList(root, "masters", Need::Required, checkIp);
+  for (auto &m : c.masters) m = canonicalIp(m);
   if (root.has("masters") && diag.errors().size() == errorsBefore) {
     size_t n = c.masters.size();
     if (n == 0 || n % 2 == 0 || n > 7) {
@@ -335,6 +348,7 @@ Result<ClusterConfig> parseCluster(const std::string &text, const std::string &f
     agents->done();
   }
   c.resolvers = stringList(root, "resolvers", Need::Optional, checkIp);
+  for (auto &r : c.resolvers) r = canonicalIp(r);
   if (auto dns = root.object("dns", Need::Optional)) {
     if (auto domain = dns->string("domain", Need::Optional)) {
       if (!isDnsDomain(*domain)) {
@@ -408,7 +422,7 @@ Result<NodeConfig> parseNode(const std::string &text, const std::string &file) {
   }
   if (auto address = root.string("address", Need::Required)) {
     if (!isIpAddress(*address)) root.fail("address", checkIp(*address));
-    n.address = *address;
+    n.address = canonicalIp(*address);
   }
   n.hostname = root.string("hostname", Need::Optional).value_or(systemHostname());
   if (auto attrs = root.scalarMap("attributes", Need::Optional)) n.attributes = *attrs;

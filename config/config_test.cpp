@@ -101,6 +101,19 @@ TEST_CASE("cluster.json's tls: pairs of absolute paths, each both or none", "[co
   CHECK(none->tlsCert.empty());
 }
 
+TEST_CASE("addresses are kept in one written form: a master, a resolver, the node's", "[config]") {
+  auto c = config::parseCluster(
+      R"({"cluster_name": "x", "masters": ["FD00::12", "10.0.0.1", "fd00:0:0:0:0:0:0:13"], "resolvers": ["2001:DB8::53"]})");
+  REQUIRE(c.ok());
+  CHECK(c->masters == std::vector<std::string>{"fd00::12", "10.0.0.1", "fd00::13"});
+  CHECK(c->resolvers == std::vector<std::string>{"2001:db8::53"});
+  CHECK_THAT(clusterError(R"({"cluster_name": "x", "masters": ["FD00::12", "fd00::12", "10.0.0.1"]})"),
+             Catch::Contains("cluster.json: /masters/1: duplicate master \"fd00::12\""));
+  auto n = config::parseNode(R"({"role": "master", "address": "FD00:0::12"})");
+  REQUIRE(n.ok());
+  CHECK(n->address == "fd00::12");
+}
+
 TEST_CASE("cluster.json's ip_detect_filename: a plain path, kept through clusterToJson", "[config]") {
   auto base = std::string(R"({"cluster_name": "x", "masters": ["127.0.0.1"], "ip_detect_filename": )");
   auto c = config::parseCluster(base + R"("genconf/ip-detect"})");

@@ -26,12 +26,14 @@ ext4 root, written without loop devices or mounts. Needs root.
 One image serves every node of its role, flashed and booted with no edits:
 its network comes up by DHCP, and the node's address is detected at boot
 (cluster.json's ip_detect_filename script, else an address among the
-masters, else the route towards the first master, else the default route);
-a master image needs one of cluster.json's masters' addresses. The kernel
-command line, after the image's own parameters, overrides:
+masters, else one in the role's zone networks, else the route towards the
+first master, else the default route); a master image needs one of
+cluster.json's masters' addresses. The kernel command line, after the
+image's own parameters, overrides:
   dcos.address=IP          the node's address
   dcos.hostname=NAME       systemd.hostname=NAME sets the host name too
-                           (default: the DHCP lease's, else the address)
+                           (default: the DHCP lease's, else the kernel's
+                           unless a placeholder, else the address)
   dcos.api=ADDR:PORT       the node API's listener (default <address>:61001)
   ip=IP::GW:MASK::eth0:off a static network instead of DHCP
                            (systemd-network-generator)

@@ -86,7 +86,7 @@ expect_failure "invalid config" "invalid.json: /masters/0: " --role master --clu
 sed 's/"resolvers"/"ip_detect_filename": "detect.txt", "resolvers"/' "$harness_dir/cluster.json" >"$harness_dir/detect.json"
 echo 10.0.0.1 >"$harness_dir/detect.txt"
 expect_failure "an ip-detect that is no script" \
-  "detect.json: /ip_detect_filename: $harness_dir/detect.txt is not a script \(its first line is no #! line\)" \
+  "detect.json: /ip_detect_filename: $harness_dir/detect.txt is not a script \(its first line is no #! line\) nor a program" \
   --role master --cluster-config "$harness_dir/detect.json"
 err=$("$image" build --output "$bad" --deb "$deb" --cache "$cache" --role master \
   --cluster-config "$harness_dir/cluster.json" 2>&1) && fail "a master without dcos-jre: dcos-image succeeded"

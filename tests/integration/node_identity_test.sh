@@ -140,7 +140,7 @@ fresh_ns
 fresh_etc agent-public ""
 WAIT=60 identify &
 identify_pid=$!
-waiting() { grep -q "waiting up to 60 s for the node's address: no route towards the first master" "$work/out"; }
+waiting() { grep -qE "waiting for the node's address \([0-9]+ s\): no route towards the first master" "$work/out"; }
 wait_until 30 "the script waiting for an address" waiting
 ip -n "$ns" addr add 10.88.0.9/24 dev d1
 ip -n "$ns" route add default via 10.88.0.1
@@ -160,11 +160,47 @@ rm "$work/etc/node.json"
 printf '#!/bin/sh\necho cannot reach the metadata service >&2\nexit 3\n' >"$work/etc/ip-detect"
 expect_error "an ip-detect that fails" "$work/etc/ip-detect failed: cannot reach the metadata service"
 printf '#!/bin/sh\necho eth0\n' >"$work/etc/ip-detect"
-expect_error "an ip-detect that prints no address" "$work/etc/ip-detect printed 'eth0', not an IP address"
+expect_error "an ip-detect that prints no address" "$work/etc/ip-detect printed 'eth0', not one IP address"
+printf '#!/bin/sh\necho 10.99.0.12\necho 10.99.0.13\n' >"$work/etc/ip-detect"
+expect_error "an ip-detect that prints two addresses" "printed '10.99.0.1210.99.0.13', not one IP address"
+printf '#!/bin/sh\necho 10.99.0.300\n' >"$work/etc/ip-detect"
+expect_error "an ip-detect that prints an octet over 255" "printed '10.99.0.300', not one IP address"
+printf '#!/bin/sh\necho "warning: no metadata service, using the route" >&2\necho 10.99.0.12\n' >"$work/etc/ip-detect"
+identify || fail "ip-detect with a warning: $(cat "$work/out")"
+expect_node "an ip-detect's stderr is no part of the address" "$(json master 10.99.0.12 10.99.0.12)"
+rm "$work/etc/node.json"
 chmod 0644 "$work/etc/ip-detect"
 expect_error "an ip-detect that cannot run" "ip_detect_filename $work/etc/ip-detect is not an executable file"
 
+# --- the role's zone networks ---------------------------------------------------
+# An agent's default route leaves by d0, which is up first; the private
+# zone's network comes on d1 later, as a second port's lease would: the
+# zone's address is the node's, not the first link's.
+fresh_ns
+ip -n "$ns" addr add 10.77.0.5/24 dev d0
+ip -n "$ns" route add default via 10.77.0.1
+fresh_etc agent-private "" ',"zones":{"admin":{"networks":["10.99.0.0/26"]},"private":{"networks":["fd00::/64","10.99.0.64/26"]},"public":{"networks":[]}}'
+WAIT=60 identify &
+identify_pid=$!
+zone_wait() { grep -q "is inside the private zone's networks (10.99.0.64/26)" "$work/out"; }
+wait_until 30 "the script waiting for an address in the private zone" zone_wait
+ip -n "$ns" addr add 10.99.0.70/26 dev d1
+wait "$identify_pid" || fail "the zone's address: $(cat "$work/out")"
+expect_node "an agent takes its address in its zone's networks, not the first link's" \
+  "$(json agent-private 10.99.0.70 10.99.0.70)"
+# The same cluster.json pretty-printed by an operator.
+printf '{\n  "cluster_name": "t",\n  "masters": [\n    "10.99.0.11"\n  ],\n  "zones": {\n    "private": {\n      "networks": [\n        "10.99.0.64/26"\n      ]\n    }\n  }\n}\n' \
+  >"$work/etc/cluster.json"
+identify || fail "a pretty-printed cluster.json: $(cat "$work/out")"
+expect_node "a pretty-printed cluster.json" "$(json agent-private 10.99.0.70 10.99.0.70)"
+
 # --- what is left alone --------------------------------------------------------
+# A generated node.json an operator then changed.
+sed -i 's/"firewall": {"enabled": true}/"firewall": {"enabled": true}, "attributes": {"rack": "r1"}/' "$work/etc/node.json"
+identify || fail "a changed node.json: $(cat "$work/out")"
+grep -q '"rack": "r1"' "$work/etc/node.json" || fail "an operator's change to the generated node.json was undone: $(node_json)"
+grep -q "written or changed by an operator; left alone" "$work/out" || fail "no word of the operator's node.json: $(cat "$work/out")"
+echo "ok: a generated node.json an operator changed is left alone"
 fresh_etc master "dcos.address=10.50.0.7"
 echo '{"role": "master", "address": "10.1.1.1"}' >"$work/etc/node.json"
 identify || fail "operator's node.json: $(cat "$work/out")"
@@ -176,4 +212,6 @@ identify || fail "package install: $(cat "$work/out")"
 echo "ok: a host with no image-role and no dcos.role=: $(cat "$work/out")"
 fresh_etc agent-private "dcos.address=10.50.0.7;rm"
 expect_error "a command-line address that is no address" "dcos.address=10.50.0.7;rm is not an IP address"
+fresh_etc agent-private "dcos.address=999.1.1.1"
+expect_error "a command-line address with an octet over 255" "dcos.address=999.1.1.1 is not an IP address"
 echo "PASS"
