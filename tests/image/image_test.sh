@@ -131,11 +131,12 @@ echo "ok: a full disk: $(grep "No space left on device" <<<"$err" | head -1)"
 declare -A build_s build_cache
 build_cache[master]=$harness_dir/cold-cache
 build_cache[agent-public]=$cache
-declare -A builder=([master]="$image" [agent-public]="$packaged_image --plugin-dir $pkgroot/usr/lib/dcos/plugins")
+declare -A builder=([master]="$image" [agent-public]="$packaged_image")
+declare -A builder_opts=([master]="" [agent-public]="--plugin-dir $pkgroot/usr/lib/dcos/plugins")
 for role in master agent-public; do
   start=$SECONDS
-  # shellcheck disable=SC2086 # builder[] is a command and its options
-  ${builder[$role]} build --role "$role" --cluster-config "$harness_dir/cluster.json" --output "$out" "${debs[@]}" \
+  # shellcheck disable=SC2086 # builder_opts[] holds options, word by word
+  "${builder[$role]}" build ${builder_opts[$role]} --role "$role" --cluster-config "$harness_dir/cluster.json" --output "$out" "${debs[@]}" \
     --cache "${build_cache[$role]}" --format raw >"$harness_dir/build-$role.log" 2>&1 ||
     { tail -20 "$harness_dir/build-$role.log"; fail "building the $role image"; }
   build_s[$role]=$((SECONDS - start))
@@ -154,7 +155,7 @@ for f in m["files"]:
             h.update(block)
     assert h.hexdigest() == f["sha256"], f["name"]
 EOF
-  echo "ok: $role image built in ${build_s[$role]} s, manifest checked (sha256, packages)"
+  echo "ok: $role image built by ${builder[$role]#"$harness_dir"/} in ${build_s[$role]} s, manifest checked (sha256, packages)"
 done
 
 # Name resolution inside the image needs no DNS server: read off the root
