@@ -225,7 +225,8 @@ grep -q "host.name=master-1" "$harness_dir/master.serial" || fail "ZooKeeper cou
 grep -qE "systemd\[1\]: Started dcos-zookeeper.service" "$harness_dir/master.serial" ||
   fail "systemd never started dcos-zookeeper.service"
 grep -qE "systemd\[1\]: Started dcosd.service" "$harness_dir/master.serial" || fail "dcosd.service not started by systemd"
-echo "ok: master: dcosd.service ready, healthy, firewall applied, ZooKeeper as dcos-zookeeper.service"
+grep -q "Started haproxy.service" "$harness_dir/master.serial" && fail "Debian's haproxy.service ran beside the router's HAProxy"
+echo "ok: master: dcosd.service ready, healthy, firewall applied, ZooKeeper as dcos-zookeeper.service, no haproxy.service"
 registered() { grep -q '"address":"172.31.240.129"' <<<"$(api "$master_api" /v1/cluster/nodes)"; }
 wait_until 60 "the agent in the master's /v1/cluster/nodes" registered
 # The master's DNS module follows the agent's record (its HTTP API, as

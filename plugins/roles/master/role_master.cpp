@@ -14,7 +14,8 @@ class Master : public dcos::sdk::Role {
   // is left unpacked. Its Java runtime is dcos-jre, made for this server
   // alone; it also meets junit4's need of a runtime, so Debian's full one
   // is kept out. The server's class-data archive is built from the image's
-  // own jars at build time (dcos-zookeeper-cds).
+  // own jars at build time (dcos-zookeeper-cds). The router module runs its
+  // own HAProxy: Debian's haproxy.service is masked (an empty unit file).
   std::string manifest() const override {
     return R"({
       "zone": "admin",
@@ -29,7 +30,8 @@ class Master : public dcos::sdk::Role {
       "image": {
         "packages": ["libzookeeper-java", "dcos-jre", "default-jre-headless-", "openjdk-17-jre-headless-", "haproxy"],
         "units": ["dcosd.service"],
-        "files": {"/usr/lib/sysusers.d/dcos-zookeeper.conf": "u zookeeper - \"ZooKeeper server\" /var/lib/dcos/zookeeper\n"},
+        "files": {"/usr/lib/sysusers.d/dcos-zookeeper.conf": "u zookeeper - \"ZooKeeper server\" /var/lib/dcos/zookeeper\n",
+                  "/etc/systemd/system/haproxy.service": ""},
         "commands": [["/usr/lib/dcos/dcos-zookeeper-cds"]],
         "path_exclude": ["/usr/share/java/*", "/usr/share/maven-repo/*"],
         "path_include": [
