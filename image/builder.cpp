@@ -307,6 +307,18 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
                               "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
                               "--dpkgopt=path-include=/usr/share/doc/*/copyright",
                               "--dpkgopt=path-exclude=/usr/share/locale/*", "--dpkgopt=path-exclude=/usr/share/info/*",
+                              // Kernel modules for hardware and protocols no node of
+                              // this cluster uses: data acquisition cards, SCSI
+                              // targets, RDMA (and RDS and SMC over it), TIPC, video
+                              // capture, SoundWire audio.
+                              "--dpkgopt=path-exclude=/lib/modules/*/kernel/drivers/comedi/*",
+                              "--dpkgopt=path-exclude=/lib/modules/*/kernel/drivers/target/*",
+                              "--dpkgopt=path-exclude=/lib/modules/*/kernel/drivers/infiniband/*",
+                              "--dpkgopt=path-exclude=/lib/modules/*/kernel/drivers/media/*",
+                              "--dpkgopt=path-exclude=/lib/modules/*/kernel/drivers/soundwire/*",
+                              "--dpkgopt=path-exclude=/lib/modules/*/kernel/net/rds/*",
+                              "--dpkgopt=path-exclude=/lib/modules/*/kernel/net/smc/*",
+                              "--dpkgopt=path-exclude=/lib/modules/*/kernel/net/tipc/*",
                               "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
                               // The .debs given by path, seen by dpkg inside the chroot at the same path.
                               "--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount",
@@ -472,6 +484,15 @@ Result<BuildResult> build(const BuildOptions &o, const std::function<void(const 
     if (text::startsWith(e.path().filename().string(), "vmlinuz-")) kernel = e.path().string();
   }
   if (kernel.empty()) return makeError("the rootfs has no kernel in /boot");
+  // The kernel boots from the ESP (and beside the image for direct boot):
+  // no second copy of it in the root file system, 14 MB that compress no
+  // further.
+  {
+    std::string moved = work + "/" + fs::path(kernel).filename().string();
+    fs::rename(kernel, moved, ec);
+    if (ec) return makeError("moving the kernel out of the rootfs: " + ec.message());
+    kernel = moved;
+  }
   const std::string bootEfi = rootfs + "/usr/lib/systemd/boot/efi/systemd-bootx64.efi";
   if (!fs::exists(bootEfi)) return makeError("the rootfs has no systemd-boot (" + bootEfi + ")");
 

@@ -230,6 +230,7 @@ std::string renderConfig(const Files &files, const EdgeSettings &settings, const
     << "  stats socket " << files.admin() << " mode 600 level admin expose-fd listeners\n"
     << "  server-state-file " << files.serverState() << "\n"
     << "  hard-stop-after 60s\n";
+  if (settings.maxConnections > 0) c << "  maxconn " << settings.maxConnections << "\n";
   if (settings.threads > 0) c << "  nbthread " << settings.threads << "\n";
   c << "  log stderr format short local0 notice\n"
     << "\n"

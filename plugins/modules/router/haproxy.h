@@ -70,6 +70,7 @@ struct EdgeSettings {
   std::string bind;          // the address of port 80 and the service ports; "" all
   int httpPort = 80;
   int threads = 0;           // HAProxy's nbthread; 0 its own choice (one per CPU)
+  int maxConnections = 0;    // HAProxy's global maxconn; 0 its own choice (by the fd limit)
   int spares = 8;            // spare backends kept for new apps
   int minCapacity = 16;      // server slots of a new backend
   std::chrono::seconds clientTimeout{60}, serverTimeout{60};

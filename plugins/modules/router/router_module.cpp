@@ -21,6 +21,7 @@
 // "max_client_connections" (256), "max_body_bytes" (1048576).
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -32,6 +33,7 @@
 
 #include <dcos/plugin.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -201,6 +203,17 @@ class RouterModule : public dcos::sdk::Module {
     if (settings_.httpPort < 1 || settings_.httpPort > 65535) throw dcos::sdk::Error("router config: /http_port: expected 1 to 65535");
     settings_.bind = config->optValue<std::string>("bind", "");
     settings_.threads = config->optValue<int>("threads", 0);
+    // marathon-lb's global maxconn, 50000, within what the fd limit lets
+    // HAProxy hold (two descriptors a connection, and some to spare).
+    // Left to itself HAProxy sizes its tables by the limit, half a million
+    // under systemd, which costs its start seconds on a small machine.
+    {
+      struct rlimit fds {};
+      long limit = ::getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_max != RLIM_INFINITY
+                       ? static_cast<long>(fds.rlim_max)
+                       : 1L << 20;
+      settings_.maxConnections = static_cast<int>(std::max(256L, std::min(50000L, (limit - 256) / 2)));
+    }
     if (settings_.threads < 0 || settings_.threads > 64) throw dcos::sdk::Error("router config: /threads: expected 1 to 64 (or 0, one per CPU)");
     haproxy_ = config->optValue<std::string>("haproxy", "/usr/sbin/haproxy");
     std::vector<std::string> masters;
