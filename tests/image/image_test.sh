@@ -94,6 +94,8 @@ grep -q -- "--deb: the master role's image needs dcos-jre, one of this project's
   fail "a master without dcos-jre: $err"
 no_leftovers "$bad"
 echo "ok: a master image without the dcos-jre package: $err"
+expect_failure "a --deb that is no package" "--deb: $harness_dir/cluster.json is not a Debian package" \
+  --role agent-private --cluster-config "$harness_dir/cluster.json" --deb "$harness_dir/cluster.json"
 # A mirror on a closed loopback port: every download fails.
 expect_failure "failed package download" "building the rootfs failed" --role master \
   --cluster-config "$harness_dir/cluster.json" --cache "$harness_dir/empty-cache" \

@@ -129,6 +129,17 @@ check_md5sums() {  # DEB: the md5sums control file covers every regular file and
   [[ $(wc -l <<<"$sums") -eq $(cd "$root" && find . -type f | wc -l) ]] || fail "$(basename "$1"): md5sums does not list every file"
 }
 
+# check_deb NAME DEB FILE...: DEB holds each FILE (a regex of its path), with
+# the owners, modes and md5sums it must have; leaves its listing in $contents.
+check_deb() {
+  local name=$1 file=$2 f
+  shift 2
+  contents=$(dpkg-deb --contents "$file")
+  for f in "$@"; do expect_line "$name" "$contents" " \./$f$"; done
+  check_deb_layout "$name" "$contents"
+  check_md5sums "$file"
+}
+
 info=$(dpkg-deb --info "$deb")
 expect_line dcos.deb "$info" "^ Package: dcos$"
 expect_line dcos.deb "$info" "^ Version: ${version//./\\.}-${release}$"
@@ -140,44 +151,30 @@ for script in postinst prerm postrm; do
   # dpkg-deb --info marks executable control files with a '*'.
   expect_line dcos.deb "$info" "^ +[0-9]+ bytes, +[0-9]+ lines +\* +$script +#!/bin/sh"
 done
-contents=$(dpkg-deb --contents "$deb")
-for f in "${runtime_files[@]}"; do expect_line dcos.deb "$contents" " \./$f$"; done
+check_deb dcos.deb "$deb" "${runtime_files[@]}"
 expect_line dcos.deb "$contents" "^-rwxr-xr-x .* \./usr/sbin/dcosd$"
-check_deb_layout dcos.deb "$contents"
-check_md5sums "$deb"
 
 devinfo=$(dpkg-deb --info "$devdeb")
 expect_line dcos-dev.deb "$devinfo" "^ Package: dcos-dev$"
 expect_line dcos-dev.deb "$devinfo" "^ Version: ${version//./\\.}-${release}$"
 expect_no_line dcos-dev.deb "$devinfo" "^ (Pre-)?Depends:"
-devcontents=$(dpkg-deb --contents "$devdeb")
-for f in "${dev_files[@]}"; do expect_line dcos-dev.deb "$devcontents" " \./$f$"; done
-check_deb_layout dcos-dev.deb "$devcontents"
-check_md5sums "$devdeb"
+check_deb dcos-dev.deb "$devdeb" "${dev_files[@]}"
 
 jreinfo=$(dpkg-deb --info "$jredeb")
 expect_line dcos-jre.deb "$jreinfo" "^ Package: dcos-jre$"
 expect_line dcos-jre.deb "$jreinfo" "^ Provides: java5-runtime-headless$"
 expect_line dcos-jre.deb "$jreinfo" "^ Depends: libc6"
-jrecontents=$(dpkg-deb --contents "$jredeb")
-expect_line dcos-jre.deb "$jrecontents" "^-rwxr-xr-x .* \./usr/lib/dcos/jre/bin/java$"
-expect_line dcos-jre.deb "$jrecontents" " \./usr/lib/dcos/jre/lib/modules$"
-expect_line dcos-jre.deb "$jrecontents" " \./usr/share/doc/dcos-jre/copyright$"
+check_deb dcos-jre.deb "$jredeb" usr/lib/dcos/jre/lib/modules usr/share/doc/dcos-jre/copyright
+expect_line dcos-jre.deb "$contents" "^-rwxr-xr-x .* \./usr/lib/dcos/jre/bin/java$"
 # java.desktop's native half (X11, fonts, images) is left out.
-expect_no_line dcos-jre.deb "$jrecontents" "lib(awt|fontmanager|splashscreen|javajpeg)"
-check_deb_layout dcos-jre.deb "$jrecontents"
-check_md5sums "$jredeb"
+expect_no_line dcos-jre.deb "$contents" "lib(awt|fontmanager|splashscreen|javajpeg)"
 
 imageinfo=$(dpkg-deb --info "$imagedeb")
 expect_line dcos-image.deb "$imageinfo" "^ Package: dcos-image$"
 expect_line dcos-image.deb "$imageinfo" "^ Depends: .*dcos \(= ${version//./\.}-${release}\).*mmdebstrap"
 expect_line dcos-image.deb "$imageinfo" "^ Depends: .*libpoco"
-imagecontents=$(dpkg-deb --contents "$imagedeb")
-for f in usr/bin/dcos-image usr/share/man/man1/dcos-image.1.gz usr/share/doc/dcos-image/copyright; do
-  expect_line dcos-image.deb "$imagecontents" " \./$f$"
-done
-check_deb_layout dcos-image.deb "$imagecontents"
-check_md5sums "$imagedeb"
+check_deb dcos-image.deb "$imagedeb" usr/bin/dcos-image usr/share/man/man1/dcos-image.1.gz \
+  usr/share/doc/dcos-image/copyright
 
 # --- the packaged files at work ---------------------------------------------
 root=$out/md5/$(basename "$deb")
